@@ -1,0 +1,314 @@
+//! `restore-drill backup`: pg_dump in a snapshot -> zstd -> age -> temp file ->
+//! fsync -> rename, with the manifest's counts and fingerprints taken inside
+//! the same snapshot while the dump runs.
+
+use crate::catalog::{self, atomic::TempFile, manifest};
+use crate::engine::{postgres, redact_tool_output, EngineKind, TableFingerprint};
+use crate::error::{Error, Result};
+use crate::events::{Event, Events, PhaseTimer};
+use crate::pipeline::encode::{BackupWriter, Written};
+use crate::pipeline::{DumpFormat, Layer};
+use crate::sandbox::{exec, ExecRequest};
+use bytes::Bytes;
+use chrono::Utc;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use tokio::io::AsyncReadExt;
+use tokio::sync::mpsc;
+
+/// Where pg_dump runs.
+pub enum DumpSource {
+    /// The host's pg_dump, against the URL.
+    Local,
+    /// pg_dump inside the database's own container (ours), over its unix
+    /// socket: the client always matches the server's version.
+    Container {
+        docker: bollard::Docker,
+        container: String,
+    },
+}
+
+pub struct BackupRequest {
+    pub url: String,
+    pub out_dir: PathBuf,
+    pub recipients: Vec<String>,
+    pub name: String,
+    pub source: DumpSource,
+}
+
+#[derive(Debug)]
+pub struct BackupResult {
+    pub artifact: PathBuf,
+    pub manifest_path: PathBuf,
+    pub manifest: manifest::Manifest,
+}
+
+/// Chunks in flight between pg_dump and the encoder: bounded, so a slow disk
+/// slows pg_dump instead of filling memory.
+const CHANNEL_CHUNKS: usize = 16;
+
+pub async fn backup(req: BackupRequest, events: &Events) -> Result<BackupResult> {
+    // Everything that can be checked without a database is checked first.
+    let recipients = crate::keys::parse_recipients(&req.recipients)?;
+    catalog::validate_name(&req.name).map_err(Error::Usage)?;
+    let opts = postgres::parse_url(&req.url)?;
+    check_out_dir(&req.out_dir)?;
+
+    let phase = PhaseTimer::start(events, "backup: connect");
+    let mut conn = postgres::connect(&req.url, Duration::from_secs(5)).await?;
+    let server_version = postgres::server_version(&mut conn).await?;
+    let tables = postgres::list_tables(&mut conn).await?;
+    let snapshot = postgres::export_snapshot(conn).await?;
+    let created_at = Utc::now();
+    phase.finish();
+
+    let final_name = catalog::artifact_name(&req.name, created_at);
+    let (temp, file) = TempFile::create(&req.out_dir, &final_name)?;
+
+    let phase = PhaseTimer::start(events, "backup: dump, compress, encrypt, fingerprint");
+    let (tx, rx) = mpsc::channel::<Bytes>(CHANNEL_CHUNKS);
+    let writer = spawn_writer(file, recipients.clone(), rx, events.clone());
+    let snapshot_id = snapshot.id.clone();
+    let dump = run_pg_dump(&req, &opts, &snapshot_id, tx);
+    let mut snapshot = snapshot;
+    let fingerprints = postgres::fingerprint_tables(&mut snapshot.conn, &tables);
+    let (dump_result, fp_result) = tokio::join!(dump, fingerprints);
+    // Wait for the writer in every case, so the temp file is closed before it
+    // is removed.
+    let written = writer
+        .await
+        .map_err(|e| Error::Failed(format!("the backup writer stopped: {e}")))?;
+    // The writer's error first: when the disk fills, pg_dump only sees its
+    // reader go away, and "disk full" is the message the user needs.
+    let written = written.map_err(|e| Error::io("write the backup to", &temp.path, e))?;
+    dump_result?;
+    let fingerprints: Vec<TableFingerprint> = fp_result?;
+    snapshot.finish().await?;
+    phase.finish();
+
+    let Written {
+        file,
+        sha256,
+        bytes,
+        plaintext_bytes,
+    } = written;
+    let artifact = temp.commit(file, &final_name)?;
+    let manifest = manifest::Manifest {
+        manifest_version: manifest::MANIFEST_VERSION,
+        created_by: format!("restore-drill {}", env!("CARGO_PKG_VERSION")),
+        created_at,
+        name: req.name.clone(),
+        engine: EngineKind::Postgres,
+        server_version,
+        dump: manifest::DumpInfo {
+            format: DumpFormat::PostgresCustom,
+            tool: "pg_dump".into(),
+            bytes: plaintext_bytes,
+            consistent_snapshot: true,
+        },
+        compression: "zstd".into(),
+        encryption: manifest::Encryption {
+            scheme: "age (X25519)".into(),
+            recipients: recipients.iter().map(|r| r.to_string()).collect(),
+        },
+        artifact: manifest::Artifact {
+            file: final_name.clone(),
+            layers: vec![
+                Layer::Age,
+                Layer::Zstd,
+                Layer::Dump(DumpFormat::PostgresCustom),
+            ],
+            bytes,
+            sha256,
+        },
+        fingerprint_algorithm: manifest::FINGERPRINT_ALGORITHM.into(),
+        tables: fingerprints,
+    };
+    let manifest_file = catalog::manifest_name(&final_name);
+    let manifest_path =
+        match catalog::atomic::write_file(&req.out_dir, &manifest_file, &manifest.to_json()) {
+            Ok(p) => p,
+            Err(e) => {
+                // A backup without its manifest would pass for a hand-made one;
+                // the user asked for both, so leave neither.
+                let _ = std::fs::remove_file(&artifact);
+                return Err(e);
+            }
+        };
+    events.event(Event::Note(format!(
+        "backup {} ({} bytes, {} tables)",
+        artifact.display(),
+        manifest.artifact.bytes,
+        manifest.tables.len()
+    )));
+    Ok(BackupResult {
+        artifact,
+        manifest_path,
+        manifest,
+    })
+}
+
+fn check_out_dir(dir: &Path) -> Result<()> {
+    let meta = std::fs::metadata(dir).map_err(|e| {
+        Error::Environment(format!(
+            "the output directory {} cannot be used: {e}. Create it first (mkdir -p {})",
+            dir.display(),
+            dir.display()
+        ))
+    })?;
+    if !meta.is_dir() {
+        return Err(Error::Usage(format!(
+            "{} is not a directory: --out takes a directory",
+            dir.display()
+        )));
+    }
+    // A probe file proves we may write there before a database is touched.
+    let (probe, _file) = TempFile::create(dir, "write-probe").map_err(|_| {
+        Error::Environment(format!(
+            "the output directory {} is not writable. Fix its permissions or choose another --out",
+            dir.display()
+        ))
+    })?;
+    drop(probe);
+    Ok(())
+}
+
+fn spawn_writer(
+    file: std::fs::File,
+    recipients: Vec<age::x25519::Recipient>,
+    mut rx: mpsc::Receiver<Bytes>,
+    events: Events,
+) -> tokio::task::JoinHandle<std::io::Result<Written>> {
+    tokio::task::spawn_blocking(move || {
+        let mut w = BackupWriter::new(file, &recipients)?;
+        let mut done = 0u64;
+        let mut next_report = 0u64;
+        while let Some(chunk) = rx.blocking_recv() {
+            w.write_all(&chunk)?;
+            done += chunk.len() as u64;
+            if done >= next_report {
+                events.event(Event::Progress { done, total: None });
+                next_report = done + (16 << 20);
+            }
+        }
+        w.finish()
+    })
+}
+
+/// Runs pg_dump and sends its stdout to `tx`. Returns an error if pg_dump
+/// failed, whatever it managed to send first.
+async fn run_pg_dump(
+    req: &BackupRequest,
+    opts: &sqlx::postgres::PgConnectOptions,
+    snapshot: &str,
+    tx: mpsc::Sender<Bytes>,
+) -> Result<()> {
+    let user = opts.get_username().to_string();
+    let database = opts.get_database().unwrap_or(&user).to_string();
+    let mut args = postgres::dump_args(snapshot);
+    match &req.source {
+        DumpSource::Container { docker, container } => {
+            let mut cmd = vec![
+                "pg_dump".to_string(),
+                format!("--username={user}"),
+                format!("--dbname={database}"),
+            ];
+            cmd.append(&mut args);
+            let out = exec(
+                docker,
+                container,
+                ExecRequest::new(cmd).user("postgres").stream_stdout(tx),
+            )
+            .await?;
+            if out.exit_code != 0 || out.stdout_closed {
+                return Err(dump_failed(out.exit_code, &out.stderr_text()));
+            }
+            Ok(())
+        }
+        DumpSource::Local => {
+            let mut url = url::Url::parse(&req.url)
+                .map_err(|e| Error::Usage(format!("invalid database URL: {e}")))?;
+            let password = url.password().map(|p| p.to_string());
+            let _ = url.set_password(None);
+            let mut cmd = tokio::process::Command::new("pg_dump");
+            cmd.arg(format!("--dbname={url}"))
+                .args(&args)
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .kill_on_drop(true);
+            if let Some(p) = password {
+                // The environment, not the command line: ps shows arguments to
+                // every user of the machine.
+                cmd.env("PGPASSWORD", percent_decode(&p));
+            }
+            let mut child = cmd.spawn().map_err(|e| {
+                Error::Environment(format!(
+                    "cannot run pg_dump: {e}. Install the PostgreSQL client of the server's major version \
+                     (Debian: apt-get install postgresql-client-NN)"
+                ))
+            })?;
+            let mut stdout = child
+                .stdout
+                .take()
+                .ok_or_else(|| Error::Failed("no pg_dump stdout".into()))?;
+            let mut stderr = child
+                .stderr
+                .take()
+                .ok_or_else(|| Error::Failed("no pg_dump stderr".into()))?;
+            let err_task = tokio::spawn(async move {
+                let mut s = Vec::new();
+                let _ = stderr.read_to_end(&mut s).await;
+                s
+            });
+            let mut buf = vec![0u8; 1 << 18];
+            let mut consumer_gone = false;
+            loop {
+                let n = stdout
+                    .read(&mut buf)
+                    .await
+                    .map_err(|e| Error::Failed(format!("reading pg_dump's output: {e}")))?;
+                if n == 0 {
+                    break;
+                }
+                if tx.send(Bytes::copy_from_slice(&buf[..n])).await.is_err() {
+                    consumer_gone = true;
+                    let _ = child.kill().await;
+                    break;
+                }
+            }
+            drop(tx);
+            let status = child
+                .wait()
+                .await
+                .map_err(|e| Error::Failed(format!("waiting for pg_dump: {e}")))?;
+            let stderr = String::from_utf8_lossy(&err_task.await.unwrap_or_default()).into_owned();
+            if !status.success() || consumer_gone {
+                return Err(dump_failed(status.code().unwrap_or(-1).into(), &stderr));
+            }
+            Ok(())
+        }
+    }
+}
+
+fn percent_decode(s: &str) -> String {
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
+fn dump_failed(code: i64, stderr: &str) -> Error {
+    let detail = redact_tool_output(stderr.trim());
+    let hint = if detail.contains("server version mismatch") {
+        "Use a pg_dump of the server's major version (or back up from inside the database container)"
+    } else {
+        "Check the database server's log; the backup was not written"
+    };
+    Error::Failed(format!(
+        "pg_dump failed (exit code {code}): {}. {hint}",
+        if detail.is_empty() {
+            "no message"
+        } else {
+            &detail
+        }
+    ))
+}

@@ -1,0 +1,93 @@
+//! Writing under a temporary name, fsync, then rename: a reader (or the next
+//! drill) never sees half a backup under the final name, and a failure leaves
+//! nothing behind.
+
+use crate::error::{Error, Result};
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+/// A file being written in `dir` under a hidden temporary name; removed on drop
+/// unless committed.
+pub struct TempFile {
+    pub path: PathBuf,
+    dir: PathBuf,
+    committed: bool,
+}
+
+impl TempFile {
+    /// Creates `dir/.NAME.tmp-RANDOM`, readable by the owner only (it will hold
+    /// an encrypted backup, but its name and size are nobody else's business).
+    pub fn create(dir: &Path, final_name: &str) -> Result<(TempFile, File)> {
+        let suffix: u64 = rand::random();
+        let path = dir.join(format!(".{final_name}.tmp-{suffix:016x}"));
+        let file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+            .map_err(|e| Error::io("write to the output directory", dir, e))?;
+        Ok((
+            TempFile {
+                path,
+                dir: dir.to_path_buf(),
+                committed: false,
+            },
+            file,
+        ))
+    }
+
+    /// fsyncs the file, renames it to `final_name` without replacing an existing
+    /// file, then fsyncs the directory so the rename survives a power cut.
+    pub fn commit(mut self, file: File, final_name: &str) -> Result<PathBuf> {
+        file.sync_all()
+            .map_err(|e| Error::io("flush to disk", &self.path, e))?;
+        drop(file);
+        let target = self.dir.join(final_name);
+        rename_noreplace(&self.path, &target)?;
+        self.committed = true;
+        if let Ok(d) = File::open(&self.dir) {
+            let _ = d.sync_all();
+        }
+        Ok(target)
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+fn rename_noreplace(from: &Path, to: &Path) -> Result<()> {
+    use nix::fcntl::{renameat2, RenameFlags, AT_FDCWD};
+    match renameat2(AT_FDCWD, from, AT_FDCWD, to, RenameFlags::RENAME_NOREPLACE) {
+        Ok(()) => Ok(()),
+        Err(nix::errno::Errno::EEXIST) => Err(Error::Failed(format!(
+            "{} already exists; not replacing it. Wait a second and retry, or choose another --name",
+            to.display()
+        ))),
+        // File systems without RENAME_NOREPLACE (some network shares): check, then rename.
+        Err(nix::errno::Errno::EINVAL) | Err(nix::errno::Errno::ENOSYS) => {
+            if to.exists() {
+                return Err(Error::Failed(format!(
+                    "{} already exists; not replacing it",
+                    to.display()
+                )));
+            }
+            std::fs::rename(from, to).map_err(|e| Error::io("rename into place", to, e))
+        }
+        Err(e) => Err(Error::io("rename into place", to, std::io::Error::from(e))),
+    }
+}
+
+/// Writes small content (a manifest, a report) atomically.
+pub fn write_file(dir: &Path, name: &str, content: &[u8]) -> Result<PathBuf> {
+    let (tmp, mut file) = TempFile::create(dir, name)?;
+    file.write_all(content)
+        .map_err(|e| Error::io("write", &tmp.path, e))?;
+    tmp.commit(file, name)
+}

@@ -1,0 +1,514 @@
+//! The command line: parses flags, runs the core, prints. The only module that
+//! writes to stdout or stderr; exit codes come from `exit`.
+
+pub mod exit;
+mod progress;
+
+use crate::error::{Error, Result};
+use crate::events::Events;
+use crate::sandbox::{self, docker, gc, images, RunId, Sandbox, SandboxSpec};
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+#[derive(Parser)]
+#[command(
+    name = "restore-drill",
+    version,
+    about = "Proves a clinic's backups restore, and measures how fast and how completely."
+)]
+struct Cli {
+    /// Print results as JSON on stdout (progress stays on stderr).
+    #[arg(long, global = true)]
+    json: bool,
+    /// No progress output on stderr.
+    #[arg(long, short, global = true)]
+    quiet: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Back up a PostgreSQL database: pg_dump (custom format) | zstd | age, plus a manifest.
+    Backup {
+        /// postgres://USER:PASSWORD@HOST:PORT/DATABASE
+        #[arg(long)]
+        url: String,
+        /// Directory the backup and its manifest go to.
+        #[arg(long)]
+        out: PathBuf,
+        /// age public key (age1...); repeat for an escrow key.
+        #[arg(long = "recipient", required = true)]
+        recipients: Vec<String>,
+        /// File name stem: NAME-YYYYMMDDTHHMMSSZ.dump.zst.age
+        #[arg(long, default_value = "clinic")]
+        name: String,
+    },
+    /// Show a backup's layers; with a key, stream through it and list its contents.
+    Inspect {
+        file: PathBuf,
+        /// age identity file; repeat to try several in order.
+        #[arg(long = "identity")]
+        identities: Vec<PathBuf>,
+    },
+    /// Restore one backup file into a throwaway PostgreSQL container.
+    Restore {
+        file: PathBuf,
+        #[arg(long = "identity")]
+        identities: Vec<PathBuf>,
+        /// Image to restore into.
+        #[arg(long, default_value = "restore-drill/postgres:15")]
+        image: String,
+        /// Leave the container running and print how to connect to it.
+        #[arg(long)]
+        keep: bool,
+    },
+    /// Synthetic clinics for tests and demos.
+    Fixtures {
+        #[command(subcommand)]
+        command: FixturesCommand,
+    },
+    /// Database images built from Debian packages (no registry needed).
+    Images {
+        #[command(subcommand)]
+        command: ImagesCommand,
+    },
+    /// Remove containers and networks left by killed runs (found by label).
+    Gc {
+        /// Also remove those of runs that still look alive.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Check that this machine is ready for drills.
+    Doctor {
+        #[arg(long = "identity")]
+        identities: Vec<PathBuf>,
+        /// Directories whose free space matters (backups, reports).
+        #[arg(long = "dir")]
+        dirs: Vec<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum FixturesCommand {
+    /// Generate a clinic of N patients in a throwaway PostgreSQL and back it up into DIR.
+    Generate {
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, default_value_t = 2000)]
+        patients: u32,
+        #[arg(long = "recipient", required = true)]
+        recipients: Vec<String>,
+        #[arg(long, default_value_t = 1)]
+        seed: i64,
+        /// The clinic's "today" (YYYY-MM-DD, UTC midnight); default today. Same seed and date, same data.
+        #[arg(long)]
+        as_of: Option<String>,
+        #[arg(long, default_value = "clinic")]
+        name: String,
+        #[arg(long, default_value = crate::workload::generate::DEFAULT_IMAGE)]
+        image: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum ImagesCommand {
+    /// Build postgres:15, postgres:17, mariadb:10.11 (all when none is named).
+    Build {
+        targets: Vec<String>,
+        /// Build even when the image is present.
+        #[arg(long)]
+        rebuild: bool,
+        /// Debian mirror URL (default: this machine's apt sources).
+        #[arg(long)]
+        mirror: Option<String>,
+    },
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(exit::ENVIRONMENT);
+        }
+    };
+    let events: Events = Arc::new(progress::Progress::new(cli.quiet));
+    let json = cli.json;
+    match runtime.block_on(dispatch(cli, events)) {
+        Ok(output) => {
+            if json {
+                println!("{}", output.json);
+            } else if !output.text.is_empty() {
+                println!("{}", output.text);
+            }
+            ExitCode::from(output.code)
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(exit::code_for(&e))
+        }
+    }
+}
+
+/// What a command prints: a human rendering and a JSON one of the same result.
+struct Output {
+    text: String,
+    json: String,
+    code: u8,
+}
+
+impl Output {
+    fn new(text: String, json: serde_json::Value) -> Self {
+        Self {
+            text,
+            json: serde_json::to_string_pretty(&json).unwrap_or_default(),
+            code: exit::OK,
+        }
+    }
+}
+
+async fn dispatch(cli: Cli, events: Events) -> Result<Output> {
+    match cli.command {
+        Command::Backup {
+            url,
+            out,
+            recipients,
+            name,
+        } => {
+            let r = crate::backup::backup(
+                crate::backup::BackupRequest {
+                    url,
+                    out_dir: out,
+                    recipients,
+                    name,
+                    source: crate::backup::DumpSource::Local,
+                },
+                &events,
+            )
+            .await?;
+            Ok(backup_output(&r))
+        }
+        Command::Inspect { file, identities } => {
+            let keys = load_keys(&identities)?;
+            let i = tokio::task::spawn_blocking(move || crate::inspect::inspect(&file, &keys))
+                .await
+                .map_err(|e| Error::Failed(format!("internal error: {e}")))??;
+            Ok(inspect_output(&i))
+        }
+        Command::Restore {
+            file,
+            identities,
+            image,
+            keep,
+        } => {
+            let keys = Arc::new(load_keys(&identities)?);
+            with_run(
+                events.clone(),
+                keep,
+                move |docker, run, events| async move {
+                    let spec = SandboxSpec::new(crate::engine::EngineKind::Postgres, &image);
+                    let sandbox = Sandbox::start(&docker, &run, &spec).await?;
+                    let r = crate::restore::restore_file(&sandbox, &file, keys, &events).await?;
+                    let mut text = format!(
+                        "restored {} ({}) into {}: {} file bytes, {} dump bytes",
+                        file.display(),
+                        layers_text(&r.layers),
+                        image,
+                        r.file_bytes,
+                        r.dump_bytes
+                    );
+                    if keep {
+                        text.push_str(&keep_text(&sandbox));
+                    }
+                    Ok(Output::new(
+                        text,
+                        serde_json::to_value(&r).unwrap_or_default(),
+                    ))
+                },
+            )
+            .await
+        }
+        Command::Fixtures {
+            command:
+                FixturesCommand::Generate {
+                    out,
+                    patients,
+                    recipients,
+                    seed,
+                    as_of,
+                    name,
+                    image,
+                },
+        } => {
+            let as_of = parse_as_of(as_of.as_deref())?;
+            with_run(
+                events.clone(),
+                false,
+                move |docker, run, events| async move {
+                    let r = crate::workload::generate::generate(
+                        &docker,
+                        &run,
+                        crate::workload::generate::GenerateRequest {
+                            out_dir: out,
+                            patients,
+                            seed,
+                            as_of,
+                            recipients,
+                            name,
+                            image,
+                        },
+                        &events,
+                    )
+                    .await?;
+                    Ok(backup_output(&r))
+                },
+            )
+            .await
+        }
+        Command::Images {
+            command:
+                ImagesCommand::Build {
+                    targets,
+                    rebuild,
+                    mirror,
+                },
+        } => {
+            let chosen: Vec<&'static images::ImageTarget> = if targets.is_empty() {
+                images::TARGETS.iter().collect()
+            } else {
+                targets
+                    .iter()
+                    .map(|t| {
+                        images::ImageTarget::by_key(t).ok_or_else(|| {
+                            Error::Usage(format!(
+                                "unknown image {t:?}: choose from {}",
+                                images::TARGETS
+                                    .iter()
+                                    .map(|t| t.key)
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            ))
+                        })
+                    })
+                    .collect::<Result<_>>()?
+            };
+            let mirrors = images::Mirrors::detect(mirror.as_deref())?;
+            let docker = docker::connect().await?;
+            let built = images::build_all(&docker, &chosen, &mirrors, rebuild, &events).await?;
+            let text = built
+                .iter()
+                .map(|b| {
+                    if b.built {
+                        format!("{}: built in {:.0} s", b.image, b.seconds)
+                    } else {
+                        format!("{}: present, kept (use --rebuild to build again)", b.image)
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join("\n");
+            let json = serde_json::json!(built
+                .iter()
+                .map(|b| serde_json::json!({"image": b.image, "built": b.built, "seconds": b.seconds}))
+                .collect::<Vec<_>>());
+            Ok(Output::new(text, json))
+        }
+        Command::Gc { all } => {
+            let docker = docker::connect().await?;
+            let removed = gc::gc(&docker, all, None).await?;
+            let mut text = format!(
+                "removed {} containers and {} networks of {} runs",
+                removed.containers,
+                removed.networks,
+                removed.runs.len()
+            );
+            if !removed.live_runs.is_empty() {
+                text.push_str(&format!(
+                    "; kept {} runs that are still alive (use --all to remove them too)",
+                    removed.live_runs.len()
+                ));
+            }
+            let json = serde_json::json!({
+                "containers": removed.containers,
+                "networks": removed.networks,
+                "runs": removed.runs,
+                "live_runs_kept": removed.live_runs,
+            });
+            Ok(Output::new(text, json))
+        }
+        Command::Doctor { identities, dirs } => {
+            let checks = crate::doctor::run(&identities, &dirs).await;
+            let all_ok = checks.iter().all(|c| c.ok);
+            let text = checks
+                .iter()
+                .map(|c| {
+                    format!(
+                        "{:<4} {}: {}",
+                        if c.ok { "ok" } else { "FIX" },
+                        c.name,
+                        c.detail
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("\n");
+            let mut out = Output::new(text, serde_json::to_value(&checks).unwrap_or_default());
+            if !all_ok {
+                out.code = exit::ENVIRONMENT;
+            }
+            Ok(out)
+        }
+    }
+}
+
+fn load_keys(paths: &[PathBuf]) -> Result<Vec<crate::keys::IdentitySource>> {
+    paths
+        .iter()
+        .map(|p| crate::keys::load_identity_file(p))
+        .collect()
+}
+
+fn parse_as_of(s: Option<&str>) -> Result<chrono::DateTime<chrono::Utc>> {
+    let date = match s {
+        Some(s) => chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|e| {
+            Error::Usage(format!("invalid --as-of {s:?}: {e}; expected YYYY-MM-DD"))
+        })?,
+        None => chrono::Utc::now().date_naive(),
+    };
+    Ok(date.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc())
+}
+
+fn layers_text(layers: &[crate::pipeline::Layer]) -> String {
+    layers
+        .iter()
+        .map(|l| l.to_string())
+        .collect::<Vec<_>>()
+        .join(" -> ")
+}
+
+fn backup_output(r: &crate::backup::BackupResult) -> Output {
+    let text = format!(
+        "backup:   {}\nmanifest: {}\nsha256:   {}\nsize:     {} bytes ({} dump bytes), {} tables, {} rows",
+        r.artifact.display(),
+        r.manifest_path.display(),
+        r.manifest.artifact.sha256,
+        r.manifest.artifact.bytes,
+        r.manifest.dump.bytes,
+        r.manifest.tables.len(),
+        r.manifest.tables.iter().map(|t| t.rows).sum::<u64>()
+    );
+    let json = serde_json::json!({
+        "artifact": r.artifact,
+        "manifest_path": r.manifest_path,
+        "manifest": r.manifest,
+    });
+    Output::new(text, json)
+}
+
+fn inspect_output(i: &crate::inspect::Inspection) -> Output {
+    let mut text = format!(
+        "file:   {} ({} bytes)\nlayers: {}",
+        i.file,
+        i.bytes,
+        layers_text(&i.layers)
+    );
+    if let Some(stop) = &i.stopped {
+        text.push_str(&format!("\n{stop}"));
+    }
+    if let Some(d) = &i.dump {
+        text.push_str(&format!(
+            "\ndump:   {} , {} bytes, sha256 {}",
+            d.format, d.dump_bytes, d.sha256
+        ));
+        if let Some(a) = &d.archive {
+            text.push_str(&format!(
+                "\narchive {} of database {:?}, server {}, pg_dump {}; {} entries",
+                a.archive_version,
+                a.database,
+                a.server_version,
+                a.pg_dump_version,
+                a.entries.len()
+            ));
+            for e in &a.entries {
+                text.push_str(&format!("\n  {:<16} {}.{}", e.kind, e.schema, e.name));
+            }
+        }
+        if let Some(t) = &d.sql_tables {
+            text.push_str(&format!(
+                "\ntables created: {}\ntables loaded:  {}",
+                t.created.join(", "),
+                t.loaded.join(", ")
+            ));
+        }
+    }
+    Output::new(text, serde_json::to_value(i).unwrap_or_default())
+}
+
+fn keep_text(s: &Sandbox) -> String {
+    format!(
+        "\nkept: container {} on network {} (internal; no route out)\n  connect: docker exec -it {} psql -U {} -d {}\n  from this host: psql '{}'\n  remove it: docker rm -f {} && docker network rm {}   (or restore-drill gc --all)",
+        s.container,
+        s.network,
+        s.container,
+        s.creds.user,
+        s.creds.database,
+        s.url(),
+        s.container,
+        s.network
+    )
+}
+
+/// Runs work that creates containers: sweeps dead runs' leftovers first, and
+/// removes everything this run created afterwards, whether the work succeeded,
+/// failed, panicked, or was interrupted by Ctrl-C or SIGTERM (unless `keep`).
+async fn with_run<F, Fut>(events: Events, keep: bool, work: F) -> Result<Output>
+where
+    F: FnOnce(bollard::Docker, RunId, Events) -> Fut,
+    Fut: std::future::Future<Output = Result<Output>> + Send + 'static,
+{
+    let docker = docker::connect().await?;
+    let run = RunId::new();
+    if let Ok(swept) = gc::gc(&docker, false, Some(&run)).await {
+        if swept.containers + swept.networks > 0 {
+            events.event(crate::events::Event::Note(format!(
+                "removed {} containers and {} networks left by {} dead runs",
+                swept.containers,
+                swept.networks,
+                swept.runs.len()
+            )));
+        }
+    }
+    let mut task = tokio::spawn(work(docker.clone(), run.clone(), events.clone()));
+    let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(|e| Error::Environment(format!("cannot watch for SIGTERM: {e}")))?;
+    let mut finished = false;
+    let outcome = tokio::select! {
+        joined = &mut task => { finished = true; match joined {
+            Ok(r) => r,
+            Err(e) if e.is_panic() => Err(Error::Failed(
+                "internal error (a bug in restore-drill; please report it); everything this run created was removed".into(),
+            )),
+            Err(e) => Err(Error::Failed(format!("internal error: {e}"))),
+        }},
+        _ = tokio::signal::ctrl_c() => { task.abort(); Err(Error::Interrupted("Ctrl-C")) }
+        _ = sigterm.recv() => { task.abort(); Err(Error::Interrupted("SIGTERM")) }
+    };
+    let keep_now = keep && outcome.is_ok();
+    if !keep_now {
+        // Give the aborted task a moment to drop its connections first.
+        if !finished {
+            let _ = (&mut task).await;
+        }
+        if let Err(e) = sandbox::gc::cleanup_run(&docker, &run).await {
+            events.event(crate::events::Event::Note(format!(
+                "could not remove everything this run created ({e}); run: restore-drill gc"
+            )));
+        }
+    }
+    outcome
+}

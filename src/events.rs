@@ -1,0 +1,59 @@
+//! What the core tells the outside while it works. The core never prints: the
+//! CLI turns events into progress bars on a terminal and plain lines elsewhere.
+
+use std::sync::Arc;
+
+#[derive(Debug, Clone)]
+pub enum Event {
+    /// A phase of the work began (`backup: dumping`, `images: postgres:15` ...).
+    PhaseStarted { name: String },
+    /// It ended, with its monotonic duration.
+    PhaseFinished { name: String, seconds: f64 },
+    /// Bytes moved so far in the current phase, out of `total` when known.
+    Progress { done: u64, total: Option<u64> },
+    /// A line worth showing (never patient data: counts, names of tables, paths).
+    Note(String),
+}
+
+pub trait Observer: Send + Sync {
+    fn event(&self, event: Event);
+}
+
+/// Drops everything: for tests and library callers that don't care.
+pub struct Silent;
+impl Observer for Silent {
+    fn event(&self, _: Event) {}
+}
+
+pub type Events = Arc<dyn Observer>;
+
+pub fn silent() -> Events {
+    Arc::new(Silent)
+}
+
+/// Times a phase with the monotonic clock and reports start and end.
+pub struct PhaseTimer<'a> {
+    events: &'a Events,
+    name: String,
+    start: std::time::Instant,
+}
+
+impl<'a> PhaseTimer<'a> {
+    pub fn start(events: &'a Events, name: impl Into<String>) -> Self {
+        let name = name.into();
+        events.event(Event::PhaseStarted { name: name.clone() });
+        Self {
+            events,
+            name,
+            start: std::time::Instant::now(),
+        }
+    }
+    pub fn finish(self) -> f64 {
+        let seconds = self.start.elapsed().as_secs_f64();
+        self.events.event(Event::PhaseFinished {
+            name: self.name,
+            seconds,
+        });
+        seconds
+    }
+}

@@ -1,0 +1,22 @@
+//! restore-drill: proves a clinic's backups restore, and measures how fast and
+//! how completely. The data path, in module order: `keys` and `pipeline` (the
+//! layers of a backup file), `catalog` (backups at rest and their manifests),
+//! `sandbox` (throwaway containers), `engine` (per-database commands),
+//! `backup` and `workload` (making backups and the synthetic clinic),
+//! `inspect`, `doctor`; `cli` is the only part that prints.
+
+pub mod backup;
+pub mod catalog;
+pub mod cli;
+pub mod doctor;
+pub mod engine;
+pub mod error;
+pub mod events;
+pub mod inspect;
+pub mod keys;
+pub mod pipeline;
+pub mod restore;
+pub mod sandbox;
+pub mod workload;
+
+pub use error::{Error, ErrorKind, Result};

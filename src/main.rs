@@ -1,0 +1,3 @@
+fn main() -> std::process::ExitCode {
+    restore_drill::cli::main()
+}

@@ -1,0 +1,249 @@
+//! Stripping layers: the file is read once, front to back, through a chain of
+//! readers built from what each layer's first bytes say. Nothing is written to disk.
+
+use super::sniff::{sniff, DumpFormat, Layer, SNIFF_LEN};
+use crate::keys::IdentitySource;
+use std::fmt;
+use std::io::{self, BufRead, BufReader, Chain, Cursor, Read};
+
+/// How deep layers may nest before the input is called hostile: a real backup
+/// has at most encryption, armor and compression.
+const MAX_LAYERS: usize = 6;
+
+type Boxed = Box<dyn Read + Send>;
+/// The sniffed bytes put back in front of the rest of the stream.
+type Replay = Chain<Cursor<Vec<u8>>, Boxed>;
+
+/// A backup opened down to its dump: the layers seen, and a reader of the dump.
+pub struct Opened {
+    pub layers: Vec<Layer>,
+    pub format: DumpFormat,
+    pub reader: Boxed,
+    /// Which identity file decrypted it (index into the slice given), if encrypted.
+    pub decrypted_by: Option<usize>,
+}
+
+/// Why a backup could not be opened; the message names the layer.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error("the file is empty")]
+    Empty,
+    #[error("it is not a backup: after {after} it holds neither a dump nor a layer this tool knows (first bytes are not age, zstd, gzip, pg_dump custom format or SQL)")]
+    NotABackup { after: String },
+    #[error("it is encrypted with age but no identity was given: pass --identity KEYFILE")]
+    NoIdentity,
+    #[error("none of the identities given can decrypt it (it was encrypted to other recipients): use the identity that matches one of its recipients, or the escrow key")]
+    WrongKey,
+    #[error("its age header is damaged or cut short: {0}")]
+    AgeHeader(String),
+    #[error("its {layer} layer cannot be read: {source}")]
+    Layer {
+        layer: Layer,
+        #[source]
+        source: io::Error,
+    },
+    #[error("layers nest deeper than {MAX_LAYERS}: refusing a hostile input")]
+    TooDeep,
+}
+
+/// An error met while streaming, tagged with the layer whose reader raised it, so
+/// "age: truncated" and "zstd: corrupted block" read as what they are.
+#[derive(Debug)]
+pub struct LayerError {
+    pub layer: Layer,
+    pub message: String,
+}
+
+impl fmt::Display for LayerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} layer: {}", self.layer, self.message)
+    }
+}
+impl std::error::Error for LayerError {}
+
+/// Tags the first error a layer raises; errors already tagged by an inner layer
+/// pass through unchanged.
+struct Tagged<R> {
+    inner: R,
+    layer: Layer,
+}
+
+impl<R: Read> Read for Tagged<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.inner.read(buf).map_err(|e| {
+            if e.get_ref().is_some_and(|r| r.is::<LayerError>()) {
+                e
+            } else {
+                io::Error::new(
+                    e.kind(),
+                    LayerError {
+                        layer: self.layer,
+                        message: e.to_string(),
+                    },
+                )
+            }
+        })
+    }
+}
+
+/// Reads up to SNIFF_LEN bytes and hands back a reader that replays them.
+fn peek(mut r: Boxed) -> io::Result<(Vec<u8>, Replay)> {
+    let mut head = Vec::with_capacity(SNIFF_LEN);
+    (&mut r).take(SNIFF_LEN as u64).read_to_end(&mut head)?;
+    let replay = Cursor::new(head.clone()).chain(r);
+    Ok((head, replay))
+}
+
+/// Opens `input` layer by layer until a dump (or garbage) is reached.
+/// Age identities are tried file by file, in the order given.
+pub fn open_layers(input: Boxed, keys: &[IdentitySource]) -> Result<Opened, OpenError> {
+    let mut layers = Vec::new();
+    let mut reader = input;
+    let mut decrypted_by = None;
+    loop {
+        if layers.len() >= MAX_LAYERS {
+            return Err(OpenError::TooDeep);
+        }
+        let outer = layers.last().copied();
+        let (head, replay) = peek(reader).map_err(|source| match outer {
+            Some(layer) => OpenError::Layer { layer, source },
+            None => OpenError::Layer {
+                layer: Layer::Dump(DumpFormat::Unknown),
+                source,
+            },
+        })?;
+        if head.is_empty() && layers.is_empty() {
+            return Err(OpenError::Empty);
+        }
+        let layer = sniff(&head);
+        layers.push(layer);
+        reader = match layer {
+            Layer::Age | Layer::AgeArmored => {
+                let (r, idx) = decrypt(replay, layer, keys)?;
+                decrypted_by = Some(idx);
+                r
+            }
+            Layer::Zstd => {
+                let d = zstd::stream::read::Decoder::new(replay).map_err(|source| {
+                    OpenError::Layer {
+                        layer: Layer::Zstd,
+                        source,
+                    }
+                })?;
+                Box::new(Tagged {
+                    inner: d,
+                    layer: Layer::Zstd,
+                })
+            }
+            Layer::Gzip => Box::new(Tagged {
+                inner: flate2::read::MultiGzDecoder::new(replay),
+                layer: Layer::Gzip,
+            }),
+            Layer::Dump(DumpFormat::Unknown) => {
+                let after = if layers.len() == 1 {
+                    "the start of the file".to_string()
+                } else {
+                    layers[..layers.len() - 1]
+                        .iter()
+                        .map(|l| l.to_string())
+                        .collect::<Vec<_>>()
+                        .join(" -> ")
+                };
+                return Err(OpenError::NotABackup { after });
+            }
+            Layer::Dump(format) => {
+                return Ok(Opened {
+                    layers,
+                    format,
+                    reader: Box::new(replay),
+                    decrypted_by,
+                })
+            }
+        };
+    }
+}
+
+fn decrypt(
+    replay: Replay,
+    layer: Layer,
+    keys: &[IdentitySource],
+) -> Result<(Boxed, usize), OpenError> {
+    if keys.is_empty() {
+        return Err(OpenError::NoIdentity);
+    }
+    // Armor is just base64 around the binary format: undo it first, then treat
+    // both alike.
+    let binary: Boxed = if layer == Layer::AgeArmored {
+        Box::new(age::armor::ArmoredReader::new(BufReader::new(replay)))
+    } else {
+        Box::new(replay)
+    };
+    // Each identity file is tried on its own, on a copy of the header, so the
+    // report can say which key (day-to-day or escrow) opened the backup.
+    let mut buffered = BufReader::with_capacity(1 << 16, binary);
+    let header = read_age_header(&mut buffered)?;
+    for (idx, key) in keys.iter().enumerate() {
+        let decryptor =
+            age::Decryptor::new_buffered(Cursor::new(header.clone())).map_err(age_header_error)?;
+        match decryptor.decrypt(identities(key)) {
+            Ok(_) => {
+                let full: Boxed = Box::new(Cursor::new(header).chain(buffered));
+                let d = age::Decryptor::new_buffered(BufReader::with_capacity(1 << 16, full))
+                    .map_err(age_header_error)?;
+                let r = d.decrypt(identities(key)).map_err(age_header_error)?;
+                return Ok((
+                    Box::new(Tagged {
+                        inner: r,
+                        layer: Layer::Age,
+                    }),
+                    idx,
+                ));
+            }
+            Err(age::DecryptError::NoMatchingKeys) => continue,
+            Err(e) => return Err(age_header_error(e)),
+        }
+    }
+    Err(OpenError::WrongKey)
+}
+
+fn identities(key: &IdentitySource) -> impl Iterator<Item = &dyn age::Identity> {
+    key.identities
+        .iter()
+        .map(|i| i.as_ref() as &dyn age::Identity)
+}
+
+/// The binary age header: text lines up to the `--- MAC` line, then the 16-byte
+/// payload nonce. A few hundred bytes; bounded so garbage can't grow it.
+fn read_age_header<R: io::BufRead>(r: &mut R) -> Result<Vec<u8>, OpenError> {
+    const LIMIT: usize = 64 * 1024;
+    let cut = || OpenError::AgeHeader("the file ends inside the age header".into());
+    let mut out = Vec::new();
+    loop {
+        let mut line = Vec::new();
+        let n = (&mut *r)
+            .take((LIMIT - out.len()) as u64)
+            .read_until(b'\n', &mut line)
+            .map_err(|e| OpenError::AgeHeader(e.to_string()))?;
+        if n == 0 {
+            return Err(cut());
+        }
+        out.extend_from_slice(&line);
+        if line.starts_with(b"--- ") {
+            break;
+        }
+        if out.len() >= LIMIT {
+            return Err(OpenError::AgeHeader("the age header is too long".into()));
+        }
+    }
+    let mut nonce = [0u8; 16];
+    r.read_exact(&mut nonce).map_err(|_| cut())?;
+    out.extend_from_slice(&nonce);
+    Ok(out)
+}
+
+fn age_header_error(e: age::DecryptError) -> OpenError {
+    match e {
+        age::DecryptError::NoMatchingKeys => OpenError::WrongKey,
+        other => OpenError::AgeHeader(other.to_string()),
+    }
+}

@@ -1,0 +1,99 @@
+//! The byte path of a backup: layers recognised by their magic bytes, stripped
+//! one after the other (age -> zstd / gzip -> dump) on the way to a restore, and
+//! put on (dump -> zstd -> age) on the way to a backup file.
+
+pub mod decode;
+pub mod encode;
+pub mod sniff;
+
+pub use decode::{open_layers, Opened};
+pub use sniff::{DumpFormat, Layer};
+
+use sha2::{Digest, Sha256};
+use std::io::{self, Read, Write};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// A shared byte counter, readable from another thread while a stream runs
+/// (progress bars read it; the stream stage bumps it).
+#[derive(Clone, Default, Debug)]
+pub struct Counter(Arc<AtomicU64>);
+
+impl Counter {
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+    fn add(&self, n: usize) {
+        self.0.fetch_add(n as u64, Ordering::Relaxed);
+    }
+}
+
+/// Counts the bytes that pass through a reader.
+pub struct CountingReader<R> {
+    inner: R,
+    counter: Counter,
+}
+
+impl<R> CountingReader<R> {
+    pub fn new(inner: R, counter: Counter) -> Self {
+        Self { inner, counter }
+    }
+}
+
+impl<R: Read> Read for CountingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.counter.add(n);
+        Ok(n)
+    }
+}
+
+/// Hashes and counts the bytes written through it: the backup's SHA-256 is taken
+/// from the very bytes that reach the file, so no second read is needed.
+pub struct HashingWriter<W> {
+    inner: W,
+    hasher: Sha256,
+    bytes: u64,
+}
+
+impl<W: Write> HashingWriter<W> {
+    pub fn new(inner: W) -> Self {
+        Self {
+            inner,
+            hasher: Sha256::new(),
+            bytes: 0,
+        }
+    }
+    pub fn finish(self) -> (W, String, u64) {
+        (self.inner, hex::encode(self.hasher.finalize()), self.bytes)
+    }
+}
+
+impl<W: Write> Write for HashingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.bytes += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// SHA-256 and size of a file, read in large blocks.
+pub fn sha256_file(path: &std::path::Path) -> io::Result<(String, u64)> {
+    let mut f = std::fs::File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut total = 0u64;
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+        total += n as u64;
+    }
+    Ok((hex::encode(hasher.finalize()), total))
+}

@@ -1,0 +1,494 @@
+//! Building database images without a registry: mmdebstrap makes a Debian root
+//! file system from the machine's own mirror, its tar output streams straight
+//! into the engine's image import (`POST /images/create?fromSrc=-`), and only a
+//! complete, checked import gets the final tag.
+
+use crate::engine::EngineKind;
+use crate::error::{Error, Result};
+use crate::events::{Event, Events, PhaseTimer};
+use bollard::query_parameters::{
+    CreateImageOptionsBuilder, RemoveImageOptionsBuilder, TagImageOptionsBuilder,
+};
+use bollard::Docker;
+use futures_util::TryStreamExt;
+use std::io::Write;
+use std::path::Path;
+use std::time::Duration;
+use tokio::io::AsyncReadExt;
+
+/// An image this tool knows how to build.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ImageTarget {
+    /// What the user types: `postgres:15`.
+    pub key: &'static str,
+    pub repo: &'static str,
+    pub tag: &'static str,
+    pub engine: EngineKind,
+    pub suite: &'static str,
+    pub packages: &'static str,
+    /// The PostgreSQL major version (empty for MariaDB).
+    pub pg_major: &'static str,
+}
+
+pub const TARGETS: [ImageTarget; 3] = [
+    ImageTarget {
+        key: "postgres:15",
+        repo: "restore-drill/postgres",
+        tag: "15",
+        engine: EngineKind::Postgres,
+        suite: "bookworm",
+        packages: "postgresql-15",
+        pg_major: "15",
+    },
+    ImageTarget {
+        key: "postgres:17",
+        repo: "restore-drill/postgres",
+        tag: "17",
+        engine: EngineKind::Postgres,
+        suite: "trixie",
+        packages: "postgresql-17",
+        pg_major: "17",
+    },
+    ImageTarget {
+        key: "mariadb:10.11",
+        repo: "restore-drill/mariadb",
+        tag: "10.11",
+        engine: EngineKind::Mariadb,
+        suite: "bookworm",
+        packages: "mariadb-server",
+        pg_major: "",
+    },
+];
+
+impl ImageTarget {
+    pub fn image(&self) -> String {
+        format!("{}:{}", self.repo, self.tag)
+    }
+
+    pub fn by_key(key: &str) -> Option<&'static ImageTarget> {
+        TARGETS.iter().find(|t| t.key == key || t.image() == key)
+    }
+}
+
+/// For an error about a missing image: the `images build` argument that makes it.
+pub fn build_target_for(image: &str) -> Option<&'static str> {
+    TARGETS.iter().find(|t| t.image() == image).map(|t| t.key)
+}
+
+// The files put into each image; compiled in, so the binary alone can build.
+const PG_ENTRYPOINT: &str = include_str!("../../images/postgres/entrypoint.sh");
+const PG_CONF: &str = include_str!("../../images/postgres/restore-drill.conf");
+const MARIADB_ENTRYPOINT: &str = include_str!("../../images/mariadb/entrypoint.sh");
+const MARIADB_CONF: &str = include_str!("../../images/mariadb/restore-drill.cnf");
+
+/// Debian mirrors to build from: the machine's own apt sources unless the user
+/// names one, since that is the mirror known to be reachable here.
+#[derive(Debug, Clone)]
+pub struct Mirrors {
+    pub debian: String,
+    pub security: Option<String>,
+}
+
+impl Mirrors {
+    pub fn detect(user: Option<&str>) -> Result<Mirrors> {
+        if let Some(m) = user {
+            let m = m.trim_end_matches('/').to_string();
+            if !(m.starts_with("http://") || m.starts_with("https://") || m.starts_with("file:/")) {
+                return Err(Error::Usage(format!(
+                    "invalid --mirror {m:?}: expected a Debian mirror URL such as http://HOST/debian"
+                )));
+            }
+            let security = m
+                .strip_suffix("/debian")
+                .map(|base| format!("{base}/debian-security"));
+            return Ok(Mirrors {
+                debian: m,
+                security,
+            });
+        }
+        let mut uris = Vec::new();
+        if let Ok(dir) = std::fs::read_dir("/etc/apt/sources.list.d") {
+            let mut paths: Vec<_> = dir.flatten().map(|e| e.path()).collect();
+            paths.sort();
+            for p in paths {
+                if p.extension().is_some_and(|e| e == "sources") {
+                    if let Ok(text) = std::fs::read_to_string(&p) {
+                        uris.extend(parse_deb822_uris(&text));
+                    }
+                } else if p.extension().is_some_and(|e| e == "list") {
+                    if let Ok(text) = std::fs::read_to_string(&p) {
+                        uris.extend(parse_list_uris(&text));
+                    }
+                }
+            }
+        }
+        if let Ok(text) = std::fs::read_to_string("/etc/apt/sources.list") {
+            uris.extend(parse_list_uris(&text));
+        }
+        let security = uris.iter().find(|u| u.contains("security")).cloned();
+        let debian = uris.iter().find(|u| !u.contains("security")).cloned();
+        match debian {
+            Some(debian) => Ok(Mirrors {
+                debian: debian.trim_end_matches('/').into(),
+                security: security.map(|s| s.trim_end_matches('/').into()),
+            }),
+            None => Err(Error::Environment(
+                "no Debian mirror found in this machine's apt sources. Fix: pass --mirror http://HOST/debian".into(),
+            )),
+        }
+    }
+}
+
+fn parse_deb822_uris(text: &str) -> Vec<String> {
+    text.lines()
+        .filter_map(|l| l.strip_prefix("URIs:"))
+        .flat_map(|v| v.split_whitespace().map(str::to_string).collect::<Vec<_>>())
+        .collect()
+}
+
+fn parse_list_uris(text: &str) -> Vec<String> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("deb "))
+        .filter_map(|l| {
+            l.split_whitespace()
+                .skip(1)
+                .find(|w| w.contains("://"))
+                .map(str::to_string)
+        })
+        .collect()
+}
+
+pub async fn image_present(docker: &Docker, image: &str) -> Result<bool> {
+    match docker.inspect_image(image).await {
+        Ok(_) => Ok(true),
+        Err(bollard::errors::Error::DockerResponseServerError {
+            status_code: 404, ..
+        }) => Ok(false),
+        Err(e) => Err(Error::docker(format!("looking up {image}"), e)),
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Built {
+    pub image: String,
+    /// False when it was already present and kept.
+    pub built: bool,
+    pub seconds: f64,
+}
+
+pub fn check_mmdebstrap() -> Result<()> {
+    let found = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).any(|d| d.join("mmdebstrap").is_file()))
+        .unwrap_or(false);
+    if found {
+        Ok(())
+    } else {
+        Err(Error::Environment(
+            "mmdebstrap is not installed; it builds the database images from Debian packages. \
+             Fix: apt-get install mmdebstrap"
+                .into(),
+        ))
+    }
+}
+
+/// Builds one image, unless it is present and `rebuild` is false.
+pub async fn build(
+    docker: &Docker,
+    target: &ImageTarget,
+    mirrors: &Mirrors,
+    rebuild: bool,
+    events: &Events,
+) -> Result<Built> {
+    let image = target.image();
+    if !rebuild && image_present(docker, &image).await? {
+        return Ok(Built {
+            image,
+            built: false,
+            seconds: 0.0,
+        });
+    }
+    check_mmdebstrap()?;
+    let phase = PhaseTimer::start(events, format!("images: {image}"));
+    let files = tempfile::tempdir()
+        .map_err(|e| Error::io("create a temporary directory", std::env::temp_dir(), e))?;
+    let args = mmdebstrap_args(target, mirrors, files.path())?;
+
+    // Imported under a temporary tag: a failed build must not leave anything
+    // under the name a drill would use.
+    let temp_tag = format!("{}-building-{:08x}", target.tag, rand::random::<u32>());
+    let mut child = tokio::process::Command::new("mmdebstrap")
+        .args(&args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| {
+            Error::Environment(format!(
+                "cannot run mmdebstrap: {e}. Fix: apt-get install mmdebstrap"
+            ))
+        })?;
+    let stdout = child
+        .stdout
+        .take()
+        .ok_or_else(|| Error::Failed("mmdebstrap has no stdout".into()))?;
+    let mut stderr = child
+        .stderr
+        .take()
+        .ok_or_else(|| Error::Failed("mmdebstrap has no stderr".into()))?;
+    let stderr_task = tokio::spawn(async move {
+        let mut s = Vec::new();
+        let _ = stderr.read_to_end(&mut s).await;
+        s
+    });
+    let body =
+        bollard::body_try_stream(tokio_util::io::ReaderStream::with_capacity(stdout, 1 << 20));
+    let options = CreateImageOptionsBuilder::new()
+        .from_src("-")
+        .repo(target.repo)
+        .tag(&temp_tag)
+        .changes(image_changes(target))
+        .build();
+    let import = docker
+        .create_image(Some(options), Some(body), None)
+        .try_collect::<Vec<_>>()
+        .await;
+    let status = child
+        .wait()
+        .await
+        .map_err(|e| Error::Failed(format!("waiting for mmdebstrap: {e}")))?;
+    let stderr = String::from_utf8_lossy(&stderr_task.await.unwrap_or_default()).into_owned();
+    let temp_image = format!("{}:{}", target.repo, temp_tag);
+    let result = match (status.success(), import) {
+        (true, Ok(_)) => finish_import(docker, target, &temp_image).await,
+        (false, _) => Err(mmdebstrap_failed(&stderr, mirrors)),
+        (true, Err(e)) => Err(Error::docker(format!("importing {image}"), e)),
+    };
+    // Drop the temporary tag in every case; on success the final tag keeps the
+    // image alive.
+    let _ = docker
+        .remove_image(
+            &temp_image,
+            Some(RemoveImageOptionsBuilder::new().force(true).build()),
+            None,
+        )
+        .await;
+    result?;
+    let seconds = phase.finish();
+    events.event(Event::Note(format!("built {image} in {seconds:.0} s")));
+    Ok(Built {
+        image,
+        built: true,
+        seconds,
+    })
+}
+
+/// Checks the imported image really holds the database, then tags it.
+async fn finish_import(docker: &Docker, target: &ImageTarget, temp_image: &str) -> Result<()> {
+    let info = docker
+        .inspect_image(temp_image)
+        .await
+        .map_err(|e| Error::docker(format!("inspecting {temp_image}"), e))?;
+    // A rootfs of a few MB means the tar stream was cut short.
+    if info.size.unwrap_or(0) < 50 << 20 {
+        return Err(Error::Failed(format!(
+            "the imported image is only {} bytes: the build output was incomplete; retry with --rebuild",
+            info.size.unwrap_or(0)
+        )));
+    }
+    docker
+        .tag_image(
+            temp_image,
+            Some(
+                TagImageOptionsBuilder::new()
+                    .repo(target.repo)
+                    .tag(target.tag)
+                    .build(),
+            ),
+        )
+        .await
+        .map_err(|e| Error::docker(format!("tagging {}", target.image()), e))
+}
+
+fn mmdebstrap_failed(stderr: &str, mirrors: &Mirrors) -> Error {
+    let tail: Vec<&str> = stderr
+        .lines()
+        .rev()
+        .take(12)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    let lower = stderr.to_ascii_lowercase();
+    if lower.contains("could not resolve")
+        || lower.contains("failed to fetch")
+        || lower.contains("temporary failure resolving")
+        || lower.contains("unable to connect")
+        || lower.contains("connection refused")
+        || lower.contains("connection timed out")
+    {
+        return Error::Environment(format!(
+            "the Debian mirror {} is unreachable. Fix: check the network or pass --mirror URL with a reachable mirror.\n{}",
+            mirrors.debian,
+            tail.join("\n")
+        ));
+    }
+    Error::Environment(format!(
+        "mmdebstrap failed; no image was tagged. Its last lines:\n{}",
+        tail.join("\n")
+    ))
+}
+
+fn write_file(dir: &Path, name: &str, content: &str) -> Result<String> {
+    let path = dir.join(name);
+    let mut f = std::fs::File::create(&path).map_err(|e| Error::io("write", &path, e))?;
+    f.write_all(content.as_bytes())
+        .map_err(|e| Error::io("write", &path, e))?;
+    Ok(path.to_string_lossy().into_owned())
+}
+
+fn sources(target: &ImageTarget, mirrors: &Mirrors) -> Vec<String> {
+    let mut s = vec![
+        format!("deb {} {} main", mirrors.debian, target.suite),
+        format!("deb {} {}-updates main", mirrors.debian, target.suite),
+    ];
+    if let Some(sec) = &mirrors.security {
+        s.push(format!("deb {sec} {}-security main", target.suite));
+    }
+    s
+}
+
+/// Image configuration, the same contract as the official images.
+fn image_changes(target: &ImageTarget) -> Vec<String> {
+    match target.engine {
+        EngineKind::Postgres => vec![
+            format!("ENV PATH=/usr/lib/postgresql/{}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", target.pg_major),
+            "ENV LANG=C.UTF-8".into(),
+            format!("ENV PG_MAJOR={}", target.pg_major),
+            format!("ENV PGDATA=/var/lib/postgresql/{}/main", target.pg_major),
+            "ENTRYPOINT [\"/usr/local/bin/docker-entrypoint.sh\"]".into(),
+            "CMD [\"postgres\"]".into(),
+            "EXPOSE 5432".into(),
+            "STOPSIGNAL SIGINT".into(),
+        ],
+        EngineKind::Mariadb => vec![
+            "ENV LANG=C.UTF-8".into(),
+            "ENTRYPOINT [\"/usr/local/bin/docker-entrypoint.sh\"]".into(),
+            "CMD [\"mariadbd\"]".into(),
+            "EXPOSE 3306".into(),
+            "STOPSIGNAL SIGTERM".into(),
+        ],
+    }
+}
+
+fn mmdebstrap_args(target: &ImageTarget, mirrors: &Mirrors, dir: &Path) -> Result<Vec<String>> {
+    let (entrypoint, conf, conf_dest) = match target.engine {
+        EngineKind::Postgres => (
+            write_file(dir, "entrypoint.sh", PG_ENTRYPOINT)?,
+            write_file(dir, "restore-drill.conf", PG_CONF)?,
+            format!(
+                "/etc/postgresql/{}/main/conf.d/restore-drill.conf",
+                target.pg_major
+            ),
+        ),
+        EngineKind::Mariadb => (
+            write_file(dir, "entrypoint.sh", MARIADB_ENTRYPOINT)?,
+            write_file(dir, "restore-drill.cnf", MARIADB_CONF)?,
+            "/etc/mysql/mariadb.conf.d/99-restore-drill.cnf".to_string(),
+        ),
+    };
+    let mut args = vec![
+        "--variant=apt".to_string(),
+        "--mode=auto".into(),
+        "--format=tar".into(),
+        format!("--include={}", target.packages),
+        "--dpkgopt=path-exclude=/usr/share/man/*".into(),
+        "--dpkgopt=path-exclude=/usr/share/doc/*".into(),
+        "--dpkgopt=path-include=/usr/share/doc/*/copyright".into(),
+        "--dpkgopt=path-exclude=/usr/share/locale/*".into(),
+        "--skip=output/dev".into(),
+        "--customize-hook=mkdir -p \"$1/usr/local/bin\"".into(),
+        format!("--customize-hook=upload {entrypoint} /usr/local/bin/docker-entrypoint.sh"),
+        "--customize-hook=chmod 755 \"$1/usr/local/bin/docker-entrypoint.sh\"".into(),
+        format!("--customize-hook=upload {conf} {conf_dest}"),
+        "--customize-hook=chmod 644 \"$1".to_string() + &conf_dest + "\"",
+    ];
+    args.extend(build_hooks(target));
+    args.push("--customize-hook=rm -rf \"$1/var/lib/apt/lists\"/* \"$1/var/cache/apt\"/*".into());
+    args.push(target.suite.into());
+    args.push("-".into());
+    args.extend(sources(target, mirrors));
+    Ok(args)
+}
+
+/// Engine-specific steps inside the tree at build time, so containers start fast.
+fn build_hooks(target: &ImageTarget) -> Vec<String> {
+    match target.engine {
+        EngineKind::Postgres => vec![format!(
+            "--customize-hook=chroot \"$1\" sh -c 'rm -rf /var/lib/postgresql/{v}/main && mkdir -p /var/lib/postgresql/{v}/main /var/run/postgresql && chown -R postgres:postgres /var/lib/postgresql /var/run/postgresql && su postgres -s /bin/sh -c \"/usr/lib/postgresql/{v}/bin/initdb --pgdata=/var/lib/postgresql/{v}/main --locale=C.UTF-8 --encoding=UTF8 --auth-local=trust --auth-host=scram-sha-256 --no-sync --username=postgres >/dev/null\"'",
+            v = target.pg_major
+        )],
+        EngineKind::Mariadb => vec![
+            "--customize-hook=chroot \"$1\" sh -c 'rm -rf /var/lib/mysql/* && mkdir -p /run/mysqld && chown mysql:mysql /run/mysqld && mariadb-install-db --user=mysql --datadir=/var/lib/mysql --skip-test-db --auth-root-authentication-method=socket >/dev/null'".into(),
+        ],
+    }
+}
+
+/// How long a build may take before it is called stuck.
+pub const BUILD_TIMEOUT: Duration = Duration::from_secs(15 * 60);
+
+pub async fn build_all(
+    docker: &Docker,
+    targets: &[&'static ImageTarget],
+    mirrors: &Mirrors,
+    rebuild: bool,
+    events: &Events,
+) -> Result<Vec<Built>> {
+    let mut out = Vec::new();
+    for t in targets {
+        let built = tokio::time::timeout(BUILD_TIMEOUT, build(docker, t, mirrors, rebuild, events))
+            .await
+            .map_err(|_| {
+                Error::Environment(format!(
+                    "building {} took longer than {} minutes; the mirror may be too slow. Retry, or pass --mirror",
+                    t.image(),
+                    BUILD_TIMEOUT.as_secs() / 60
+                ))
+            })??;
+        out.push(built);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_mirrors_from_both_apt_formats() {
+        let deb822 = "Types: deb\nURIs: http://mirror.example/debian\nSuites: bookworm\n\n\
+                      Types: deb\nURIs: http://mirror.example/debian-security\nSuites: bookworm-security\n";
+        assert_eq!(
+            parse_deb822_uris(deb822),
+            vec![
+                "http://mirror.example/debian",
+                "http://mirror.example/debian-security"
+            ]
+        );
+        let list = "# comment\ndeb [arch=amd64] http://m.example/debian bookworm main\ndeb-src http://x/ y z\n";
+        assert_eq!(parse_list_uris(list), vec!["http://m.example/debian"]);
+    }
+
+    #[test]
+    fn user_mirror_implies_security_mirror() {
+        let m = Mirrors::detect(Some("http://m.example/debian/")).expect("valid");
+        assert_eq!(m.debian, "http://m.example/debian");
+        assert_eq!(
+            m.security.as_deref(),
+            Some("http://m.example/debian-security")
+        );
+        let e = Mirrors::detect(Some("m.example")).expect_err("no scheme");
+        assert!(e.to_string().contains("--mirror"), "{e}");
+    }
+}

@@ -1,0 +1,342 @@
+//! Throwaway containers: an internal network with no route out, a database
+//! container with random credentials and resource limits, a readiness wait, and
+//! exec with streamed stdin. Everything carries the run's labels; `cleanup`
+//! removes a run's things whatever happened, `gc` what killed runs left.
+
+pub mod docker;
+pub mod exec;
+pub mod gc;
+pub mod images;
+pub mod run;
+
+pub use exec::{exec, ExecOutput, ExecRequest, StdoutMode};
+pub use run::RunId;
+
+use crate::engine::{Credentials, EngineKind};
+use crate::error::{Error, Result};
+use bollard::models::{ContainerCreateBody, HostConfig, NetworkCreateRequest};
+use bollard::query_parameters::{
+    CreateContainerOptionsBuilder, InspectContainerOptions, LogsOptionsBuilder,
+};
+use bollard::Docker;
+use futures_util::StreamExt;
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+/// What to start.
+#[derive(Debug, Clone)]
+pub struct SandboxSpec {
+    pub image: String,
+    pub engine: EngineKind,
+    /// Memory limit in bytes (the database and the restore tool share it).
+    pub memory_bytes: i64,
+    /// CPU limit in cores.
+    pub cpus: f64,
+    /// Size limit of a tmpfs holding the database's data directory, if any.
+    pub tmpfs_bytes: Option<u64>,
+    pub ready_timeout: Duration,
+    /// `sandbox` (a drill's restore target) or `source` (a clinic server we play).
+    pub role: &'static str,
+}
+
+impl SandboxSpec {
+    pub fn new(engine: EngineKind, image: impl Into<String>) -> Self {
+        Self {
+            image: image.into(),
+            engine,
+            memory_bytes: 2 << 30,
+            cpus: 2.0,
+            tmpfs_bytes: None,
+            ready_timeout: Duration::from_secs(60),
+            role: "sandbox",
+        }
+    }
+}
+
+/// A running database container on its own internal network.
+#[derive(Debug, Clone)]
+pub struct Sandbox {
+    pub docker: Docker,
+    pub container: String,
+    pub network: String,
+    /// The container's address on its internal network; the host reaches it
+    /// directly, so no port is published.
+    pub ip: String,
+    pub engine: EngineKind,
+    pub creds: Credentials,
+    /// Monotonic time from create to ready.
+    pub startup: Duration,
+    /// False when the image has no `ip` tool (e.g. an official image): the
+    /// network is still internal, so Docker drops traffic leaving it.
+    pub default_route_removed: bool,
+}
+
+impl Sandbox {
+    /// Creates the network and the container, starts it and waits until the
+    /// database says it is ready. On any failure what was created stays labelled
+    /// for the caller's cleanup of the run.
+    pub async fn start(docker: &Docker, run: &RunId, spec: &SandboxSpec) -> Result<Sandbox> {
+        let started = Instant::now();
+        ensure_image(docker, &spec.image).await?;
+        let suffix = short_random();
+        let network = run.name(&format!("net-{suffix}"));
+        docker
+            .create_network(NetworkCreateRequest {
+                name: network.clone(),
+                driver: Some("bridge".into()),
+                // internal: Docker gives the bridge no gateway route out and drops
+                // forwarding to other interfaces.
+                internal: Some(true),
+                labels: Some(run.labels(spec.role)),
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| Error::docker("creating the sandbox network", e))?;
+
+        let creds = Credentials::random(spec.engine);
+        let name = run.name(&format!("{}-{suffix}", spec.role));
+        let mut tmpfs = HashMap::new();
+        if let Some(bytes) = spec.tmpfs_bytes {
+            tmpfs.insert(
+                spec.engine.data_dir().to_string(),
+                format!("rw,size={bytes},mode=0700"),
+            );
+        }
+        let body = ContainerCreateBody {
+            image: Some(spec.image.clone()),
+            env: Some(
+                spec.engine
+                    .container_env(&creds, spec.tmpfs_bytes.is_some()),
+            ),
+            labels: Some(run.labels(spec.role)),
+            host_config: Some(HostConfig {
+                network_mode: Some(network.clone()),
+                memory: Some(spec.memory_bytes),
+                nano_cpus: Some((spec.cpus * 1e9) as i64),
+                pids_limit: Some(512),
+                init: Some(true),
+                tmpfs: if tmpfs.is_empty() { None } else { Some(tmpfs) },
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let created = docker
+            .create_container(
+                Some(CreateContainerOptionsBuilder::new().name(&name).build()),
+                body,
+            )
+            .await
+            .map_err(|e| Error::docker(format!("creating a container from {}", spec.image), e))?;
+        docker
+            .start_container(&created.id, None)
+            .await
+            .map_err(|e| Error::docker("starting the sandbox container", e))?;
+        let route = drop_default_route(docker, run, spec, &created.id);
+        let (ready, route) = tokio::join!(wait_ready(docker, &created.id, spec), route);
+        ready?;
+        let default_route_removed = route?;
+        let ip = container_ip(docker, &created.id, &network).await?;
+        Ok(Sandbox {
+            docker: docker.clone(),
+            container: created.id,
+            network,
+            ip,
+            engine: spec.engine,
+            creds,
+            startup: started.elapsed(),
+            default_route_removed,
+        })
+    }
+
+    /// A URL for sqlx (and for humans with `--keep`).
+    pub fn url(&self) -> String {
+        self.engine.url(&self.ip, &self.creds)
+    }
+}
+
+/// Docker 20.10 gives even an internal network's containers a default route
+/// (to the bridge, which drops what leaves). Removing it makes "no route out"
+/// hold inside the container too. A short-lived helper that shares the
+/// sandbox's network namespace does it with NET_ADMIN, so the sandbox itself
+/// never holds that capability (privileged exec is refused on some engines).
+/// Returns false when the image has no `ip` tool (an official image): the
+/// network is still internal.
+async fn drop_default_route(
+    docker: &Docker,
+    run: &RunId,
+    spec: &SandboxSpec,
+    sandbox_id: &str,
+) -> Result<bool> {
+    let name = run.name(&format!("route-{}", short_random()));
+    let body = ContainerCreateBody {
+        image: Some(spec.image.clone()),
+        entrypoint: Some(vec![
+            "sh".into(),
+            "-c".into(),
+            "command -v ip >/dev/null || exit 127; ip route del default 2>/dev/null; \
+             ip route show default | grep -q . && exit 1; exit 0"
+                .into(),
+        ]),
+        cmd: Some(vec![]),
+        user: Some("root".into()),
+        labels: Some(run.labels("route-helper")),
+        host_config: Some(HostConfig {
+            network_mode: Some(format!("container:{sandbox_id}")),
+            cap_drop: Some(vec!["ALL".into()]),
+            cap_add: Some(vec!["NET_ADMIN".into()]),
+            memory: Some(64 << 20),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let helper = docker
+        .create_container(
+            Some(CreateContainerOptionsBuilder::new().name(&name).build()),
+            body,
+        )
+        .await
+        .map_err(|e| Error::docker("creating the route helper", e))?;
+    let result = async {
+        docker
+            .start_container(&helper.id, None)
+            .await
+            .map_err(|e| Error::docker("starting the route helper", e))?;
+        let mut wait = docker.wait_container(&helper.id, None);
+        let code = match wait.next().await {
+            Some(Ok(r)) => r.status_code,
+            Some(Err(bollard::errors::Error::DockerContainerWaitError { code, .. })) => code,
+            Some(Err(e)) => return Err(Error::docker("waiting for the route helper", e)),
+            None => -1,
+        };
+        Ok(code)
+    }
+    .await;
+    let _ = docker
+        .remove_container(
+            &helper.id,
+            Some(
+                bollard::query_parameters::RemoveContainerOptionsBuilder::new()
+                    .force(true)
+                    .build(),
+            ),
+        )
+        .await;
+    match result? {
+        0 => Ok(true),
+        127 => Ok(false),
+        code => Err(Error::Environment(format!(
+            "could not remove the sandbox's default route (exit code {code}); refusing to run a drill with a route out"
+        ))),
+    }
+}
+
+fn short_random() -> String {
+    use rand::Rng;
+    format!("{:06x}", rand::rng().random_range(0..0xff_ffff))
+}
+
+async fn ensure_image(docker: &Docker, image: &str) -> Result<()> {
+    match docker.inspect_image(image).await {
+        Ok(_) => Ok(()),
+        Err(bollard::errors::Error::DockerResponseServerError {
+            status_code: 404, ..
+        }) => Err(Error::Environment(format!(
+            "the image {image} is not present on this Docker engine. Fix: restore-drill images build{}",
+            images::build_target_for(image)
+                .map(|t| format!(" {t}"))
+                .unwrap_or_else(|| format!(" (or docker pull {image} where a registry is reachable)"))
+        ))),
+        Err(e) => Err(Error::docker(format!("looking up the image {image}"), e)),
+    }
+}
+
+/// Follows the container's log until the engine's ready line, the container's
+/// exit, or the timeout; the last log lines go into the error so the cause shows.
+async fn wait_ready(docker: &Docker, id: &str, spec: &SandboxSpec) -> Result<()> {
+    let ready = spec.engine.ready_line();
+    let mut logs = docker.logs(
+        id,
+        Some(
+            LogsOptionsBuilder::new()
+                .follow(true)
+                .stdout(true)
+                .stderr(true)
+                .build(),
+        ),
+    );
+    let mut tail: Vec<String> = Vec::new();
+    let mut partial = String::new();
+    let outcome = tokio::time::timeout(spec.ready_timeout, async {
+        while let Some(item) = logs.next().await {
+            let Ok(out) = item else { break };
+            partial.push_str(&String::from_utf8_lossy(&out.into_bytes()));
+            while let Some(pos) = partial.find('\n') {
+                let line: String = partial.drain(..=pos).collect();
+                let line = line.trim_end().to_string();
+                if line.contains(ready) {
+                    return true;
+                }
+                tail.push(line);
+                if tail.len() > 20 {
+                    tail.remove(0);
+                }
+            }
+        }
+        false
+    })
+    .await;
+    match outcome {
+        Ok(true) => Ok(()),
+        Ok(false) => {
+            let state = docker
+                .inspect_container(id, None::<InspectContainerOptions>)
+                .await
+                .ok()
+                .and_then(|c| c.state);
+            let code = state.and_then(|s| s.exit_code).unwrap_or(-1);
+            Err(Error::Environment(format!(
+                "the {} container exited during startup (exit code {code}). Last log lines:\n{}\n\
+                 Fix: check the image ({}) and the memory limit",
+                spec.engine,
+                indent(&tail),
+                spec.image
+            )))
+        }
+        Err(_) => Err(Error::Environment(format!(
+            "the {} container was not ready after {} s (no \"{ready}\" in its log). Last log lines:\n{}\n\
+             Fix: the machine may be overloaded; raise the readiness timeout or check the image ({})",
+            spec.engine,
+            spec.ready_timeout.as_secs(),
+            indent(&tail),
+            spec.image
+        ))),
+    }
+}
+
+fn indent(lines: &[String]) -> String {
+    if lines.is_empty() {
+        return "  (none)".into();
+    }
+    lines
+        .iter()
+        .map(|l| format!("  {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+async fn container_ip(docker: &Docker, id: &str, network: &str) -> Result<String> {
+    let info = docker
+        .inspect_container(id, None::<InspectContainerOptions>)
+        .await
+        .map_err(|e| Error::docker("inspecting the sandbox container", e))?;
+    info.network_settings
+        .and_then(|n| n.networks)
+        .and_then(|mut n| n.remove(network))
+        .and_then(|e| e.ip_address)
+        .filter(|ip| !ip.is_empty())
+        .ok_or_else(|| {
+            Error::Environment(format!(
+                "the sandbox container has no address on its network {network}"
+            ))
+        })
+}

@@ -1,0 +1,92 @@
+//! `restore-drill fixtures generate`: a throwaway PostgreSQL server loaded with
+//! a deterministic clinic (the same seed and date give the same rows), then
+//! backed up the way a clinic would.
+
+use crate::backup::{self, BackupRequest, BackupResult, DumpSource};
+use crate::engine::{postgres, EngineKind};
+use crate::error::{Error, Result};
+use crate::events::{Events, PhaseTimer};
+use crate::sandbox::{RunId, Sandbox, SandboxSpec};
+use chrono::{DateTime, Utc};
+use sqlx::Executor;
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub const SCHEMA_SQL: &str = include_str!("../../fixtures/clinic-schema.sql");
+pub const GENERATOR_SQL: &str = include_str!("../../fixtures/clinic-generate.sql");
+
+pub const DEFAULT_IMAGE: &str = "restore-drill/postgres:15";
+
+pub struct GenerateRequest {
+    pub out_dir: PathBuf,
+    pub patients: u32,
+    pub seed: i64,
+    /// The clinic's "now": every generated time is at or before it.
+    pub as_of: DateTime<Utc>,
+    pub recipients: Vec<String>,
+    pub name: String,
+    pub image: String,
+}
+
+/// Loads the clinic into `url` (an empty database).
+pub async fn load_clinic(url: &str, patients: u32, seed: i64, as_of: DateTime<Utc>) -> Result<()> {
+    let mut conn = postgres::connect(url, Duration::from_secs(10)).await?;
+    conn.execute(sqlx::raw_sql(SCHEMA_SQL))
+        .await
+        .map_err(|e| Error::db("creating the clinic schema", e))?;
+    // The generator's functions live in pg_temp: they vanish with this session
+    // and never reach a dump.
+    conn.execute(sqlx::raw_sql(GENERATOR_SQL))
+        .await
+        .map_err(|e| Error::db("loading the generator", e))?;
+    sqlx::query("SELECT pg_temp.rd_generate($1, $2, $3)")
+        .bind(i32::try_from(patients).unwrap_or(i32::MAX))
+        .bind(seed)
+        .bind(as_of)
+        .execute(&mut conn)
+        .await
+        .map_err(|e| Error::db("generating the clinic", e))?;
+    Ok(())
+}
+
+pub async fn generate(
+    docker: &bollard::Docker,
+    run: &RunId,
+    req: GenerateRequest,
+    events: &Events,
+) -> Result<BackupResult> {
+    if req.patients == 0 {
+        return Err(Error::Usage("--patients must be at least 1".into()));
+    }
+    // Cheap checks before a container starts.
+    crate::keys::parse_recipients(&req.recipients)?;
+    crate::catalog::validate_name(&req.name).map_err(Error::Usage)?;
+
+    let phase = PhaseTimer::start(events, "fixtures: start PostgreSQL");
+    let mut spec = SandboxSpec::new(EngineKind::Postgres, &req.image);
+    spec.role = "source";
+    let server = Sandbox::start(docker, run, &spec).await?;
+    phase.finish();
+
+    let phase = PhaseTimer::start(
+        events,
+        format!("fixtures: generate {} patients", req.patients),
+    );
+    load_clinic(&server.url(), req.patients, req.seed, req.as_of).await?;
+    phase.finish();
+
+    backup::backup(
+        BackupRequest {
+            url: server.url(),
+            out_dir: req.out_dir,
+            recipients: req.recipients,
+            name: req.name,
+            source: DumpSource::Container {
+                docker: docker.clone(),
+                container: server.container.clone(),
+            },
+        },
+        events,
+    )
+    .await
+}

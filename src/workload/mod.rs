@@ -1,0 +1,3 @@
+//! The synthetic clinic: schema and deterministic data for fixtures and tests.
+
+pub mod generate;

@@ -1,0 +1,343 @@
+#![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
+//! Environment faults: each a clear message with its fix and exit code 3, and
+//! cleanup that holds on failure, on SIGTERM, and (through `gc`) after SIGKILL.
+
+mod common;
+
+use common::*;
+use restore_drill::engine::EngineKind;
+use restore_drill::sandbox::{RunId, Sandbox, SandboxSpec};
+use std::collections::HashMap;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+#[test]
+fn docker_not_running_is_exit_3_with_the_fix() {
+    let (code, _, err) = {
+        let out = bin()
+            .args(["gc"])
+            .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+            .output()
+            .unwrap();
+        decode(out)
+    };
+    assert_eq!(code, 3, "{err}");
+    assert!(
+        err.contains("Docker is not reachable at unix:///nonexistent/docker.sock"),
+        "{err}"
+    );
+    assert!(err.contains("start the engine"), "{err}");
+}
+
+#[test]
+fn docker_socket_permission_denied_is_exit_3_with_the_fix() {
+    // An unprivileged user outside the docker group, against the real socket.
+    let out = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg(env!("CARGO_BIN_EXE_restore-drill"))
+        .arg("gc")
+        .output()
+        .expect("setpriv");
+    let (code, _, err) = decode(out);
+    assert_eq!(code, 3, "{err}");
+    assert!(
+        err.contains("permission denied on the Docker socket"),
+        "{err}"
+    );
+    assert!(err.contains("docker group"), "{err}");
+}
+
+#[tokio::test]
+async fn a_missing_image_names_the_build_command() {
+    let docker = docker().await;
+    let run = RunId::new();
+    let _cleanup = Cleanup::new(&run);
+    let spec = SandboxSpec::new(EngineKind::Postgres, "restore-drill/postgres:9");
+    let e = Sandbox::start(&docker, &run, &spec)
+        .await
+        .expect_err("no such image");
+    let msg = e.to_string();
+    assert!(
+        msg.contains("restore-drill/postgres:9 is not present"),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("docker pull") || msg.contains("images build"),
+        "{msg}"
+    );
+    assert_eq!(restore_drill::cli::exit::code_for(&e), 3);
+    // The same through the CLI.
+    let tmp = tempdir();
+    let key = make_key(tmp.path(), "k");
+    std::fs::write(tmp.path().join("b"), b"x").unwrap();
+    let (code, _, err) = run_args(&[
+        "restore",
+        tmp.path().join("b").to_str().unwrap(),
+        "--identity",
+        key.path.to_str().unwrap(),
+        "--image",
+        "restore-drill/postgres:9",
+    ]);
+    assert_eq!(code, 3, "{err}");
+    assert!(
+        err.contains("is not present on this Docker engine"),
+        "{err}"
+    );
+    assert_eq!(labelled(&docker, Some(&run.id)).await, (0, 0));
+}
+
+fn run_args(args: &[&str]) -> (i32, String, String) {
+    run(args)
+}
+
+#[tokio::test]
+async fn a_container_that_exits_during_startup_shows_its_last_log_lines() {
+    let docker = docker().await;
+    let run = RunId::new();
+    let _cleanup = Cleanup::new(&run);
+    // A data directory on a 1 MiB tmpfs: initdb cannot fit and the server exits.
+    let mut spec = SandboxSpec::new(EngineKind::Postgres, PG15);
+    spec.tmpfs_bytes = Some(1 << 20);
+    let e = Sandbox::start(&docker, &run, &spec)
+        .await
+        .expect_err("must fail");
+    let msg = e.to_string();
+    assert!(msg.contains("exited during startup"), "{msg}");
+    assert!(msg.contains("Last log lines:"), "{msg}");
+    assert!(
+        msg.to_lowercase().contains("no space left"),
+        "the cause must show: {msg}"
+    );
+    assert_eq!(restore_drill::cli::exit::code_for(&e), 3);
+    restore_drill::sandbox::gc::cleanup_run(&docker, &run)
+        .await
+        .unwrap();
+    assert_eq!(labelled(&docker, Some(&run.id)).await, (0, 0));
+}
+
+#[tokio::test]
+async fn a_readiness_timeout_says_so_with_the_fix() {
+    let docker = docker().await;
+    let run = RunId::new();
+    let _cleanup = Cleanup::new(&run);
+    let mut spec = SandboxSpec::new(EngineKind::Postgres, PG15);
+    spec.ready_timeout = Duration::from_millis(50);
+    let e = Sandbox::start(&docker, &run, &spec)
+        .await
+        .expect_err("must time out");
+    let msg = e.to_string();
+    assert!(msg.contains("was not ready after"), "{msg}");
+    assert!(msg.contains("raise the readiness timeout"), "{msg}");
+    assert_eq!(restore_drill::cli::exit::code_for(&e), 3);
+}
+
+/// Makes a backup big enough that its restore takes several seconds.
+async fn slow_backup(dir: &std::path::Path, key: &Key) -> std::path::PathBuf {
+    let source = Source::start(PG15).await;
+    let mut conn = restore_drill::engine::postgres::connect(&source.url(), Duration::from_secs(5))
+        .await
+        .unwrap();
+    sqlx::Executor::execute(
+        &mut conn,
+        "CREATE TABLE notes (id bigint PRIMARY KEY, body text); \
+         INSERT INTO notes SELECT g, repeat(md5(g::text), 8) FROM generate_series(1, 1200000) g;",
+    )
+    .await
+    .unwrap();
+    let (code, out, err) = run(&[
+        "backup",
+        "--url",
+        &source.url(),
+        "--out",
+        dir.to_str().unwrap(),
+        "--recipient",
+        &key.public,
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    source.remove().await;
+    let f = files_in(dir)
+        .into_iter()
+        .find(|f| f.ends_with(".age"))
+        .unwrap();
+    dir.join(f)
+}
+
+fn ours_for_pid(pid: u32) -> HashMap<String, Vec<String>> {
+    HashMap::from([(
+        "label".to_string(),
+        vec![format!("org.restore-drill.pid={pid}")],
+    )])
+}
+
+async fn count_for_pid(docker: &bollard::Docker, pid: u32) -> (usize, usize) {
+    use bollard::query_parameters::{ListContainersOptionsBuilder, ListNetworksOptionsBuilder};
+    let f = ours_for_pid(pid);
+    let c = docker
+        .list_containers(Some(
+            ListContainersOptionsBuilder::new()
+                .all(true)
+                .filters(&f)
+                .build(),
+        ))
+        .await
+        .unwrap();
+    let n = docker
+        .list_networks(Some(ListNetworksOptionsBuilder::new().filters(&f).build()))
+        .await
+        .unwrap();
+    (c.len(), n.len())
+}
+
+/// Waits until the child has a sandbox and pg_restore is streaming into it.
+async fn wait_for_restore(docker: &bollard::Docker, pid: u32) {
+    let start = Instant::now();
+    loop {
+        let (c, _) = count_for_pid(docker, pid).await;
+        if c > 0 {
+            // Give the restore stream time to be well under way.
+            tokio::time::sleep(Duration::from_millis(2500)).await;
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "no sandbox appeared"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_mid_restore_then_gc_leaves_nothing() {
+    let tmp = tempdir();
+    let key = make_key(tmp.path(), "k");
+    let out = tmp.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    let backup = slow_backup(&out, &key).await;
+    let docker = docker().await;
+    let mut child = bin()
+        .args([
+            "restore",
+            backup.to_str().unwrap(),
+            "--identity",
+            key.path.to_str().unwrap(),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    wait_for_restore(&docker, pid).await;
+    child.kill().unwrap(); // SIGKILL: no chance to clean up
+    child.wait().unwrap();
+    let (c, n) = count_for_pid(&docker, pid).await;
+    assert!(
+        c >= 1 && n >= 1,
+        "the killed run must have left its sandbox behind ({c}, {n})"
+    );
+    let (code, text, err) = run(&["gc"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(text.contains("removed"), "{text}");
+    assert_eq!(count_for_pid(&docker, pid).await, (0, 0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_mid_restore_removes_everything_the_run_created() {
+    let tmp = tempdir();
+    let key = make_key(tmp.path(), "k");
+    let out = tmp.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    let backup = slow_backup(&out, &key).await;
+    let docker = docker().await;
+    let child = bin()
+        .args([
+            "restore",
+            backup.to_str().unwrap(),
+            "--identity",
+            key.path.to_str().unwrap(),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    wait_for_restore(&docker, pid).await;
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let (code, _, err) = decode(child.wait_with_output().unwrap());
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("interrupted by SIGTERM"), "{err}");
+    assert_eq!(
+        count_for_pid(&docker, pid).await,
+        (0, 0),
+        "SIGTERM must clean up: {err}"
+    );
+}
+
+#[test]
+fn mmdebstrap_missing_is_exit_3_with_the_install_command() {
+    let out = bin()
+        .args([
+            "images",
+            "build",
+            "postgres:15",
+            "--rebuild",
+            "--mirror",
+            "http://127.0.0.1:9/debian",
+        ])
+        .env("PATH", "/nonexistent")
+        .output()
+        .unwrap();
+    let (code, _, err) = decode(out);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("mmdebstrap is not installed"), "{err}");
+    assert!(err.contains("apt-get install mmdebstrap"), "{err}");
+}
+
+#[tokio::test]
+async fn an_unreachable_mirror_fails_the_build_and_tags_nothing() {
+    let docker = docker().await;
+    let before = docker
+        .inspect_image(PG15)
+        .await
+        .expect("image present before")
+        .id;
+    // Port 9 (discard) on loopback: nothing listens, the connection is refused.
+    let (code, _, err) = run(&[
+        "images",
+        "build",
+        "postgres:15",
+        "--rebuild",
+        "--mirror",
+        "http://127.0.0.1:9/debian",
+    ]);
+    assert_eq!(code, 3, "{err}");
+    assert!(
+        err.contains("the Debian mirror http://127.0.0.1:9/debian is unreachable"),
+        "{err}"
+    );
+    assert!(err.contains("--mirror"), "{err}");
+    // The existing image is untouched and no temporary tag is left.
+    let after = docker
+        .inspect_image(PG15)
+        .await
+        .expect("image still present")
+        .id;
+    assert_eq!(before, after);
+    let images = docker
+        .list_images(Some(
+            bollard::query_parameters::ListImagesOptionsBuilder::new()
+                .all(true)
+                .build(),
+        ))
+        .await
+        .unwrap();
+    let building: Vec<_> = images
+        .iter()
+        .flat_map(|i| i.repo_tags.iter())
+        .filter(|t| t.contains("-building-"))
+        .collect();
+    assert!(building.is_empty(), "{building:?}");
+}

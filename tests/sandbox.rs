@@ -1,0 +1,146 @@
+#![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
+//! Throwaway containers: readiness, streamed exec stdin, no route out, and
+//! cleanup whatever happens (including SIGKILL of the tool, then `gc`).
+
+mod common;
+
+use common::*;
+use restore_drill::engine::EngineKind;
+use restore_drill::sandbox::{self, exec, ExecRequest, RunId, Sandbox, SandboxSpec};
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+
+#[tokio::test]
+async fn sandbox_is_ready_quickly_on_an_internal_network_without_route_out() {
+    let docker = docker().await;
+    let run = RunId::new();
+    let _cleanup = Cleanup::new(&run);
+    let spec = SandboxSpec::new(EngineKind::Postgres, PG15);
+    let started = Instant::now();
+    let sb = Sandbox::start(&docker, &run, &spec).await.expect("start");
+    // Ready means a restore can begin: prove it with a real login.
+    let mut conn = restore_drill::engine::postgres::connect(&sb.url(), Duration::from_secs(5))
+        .await
+        .expect("login with the random credentials");
+    let ready = started.elapsed();
+    eprintln!(
+        "sandbox ready to accept a restore after {:.2} s",
+        ready.as_secs_f64()
+    );
+    let v = restore_drill::engine::postgres::server_version(&mut conn)
+        .await
+        .expect("version");
+    assert!(v.starts_with("15."), "{v}");
+
+    // The network is internal: Docker gives it no gateway to the outside.
+    let net = docker
+        .inspect_network(&sb.network, None)
+        .await
+        .expect("inspect network");
+    assert_eq!(net.internal, Some(true));
+    let labels = net.labels.unwrap_or_default();
+    assert_eq!(labels.get("org.restore-drill.run"), Some(&run.id));
+
+    // Inside, the routing table has no default route (destination 00000000),
+    // read from /proc without sending a packet anywhere.
+    let out = exec(
+        &docker,
+        &sb.container,
+        ExecRequest::new(["cat", "/proc/net/route"]),
+    )
+    .await
+    .expect("exec");
+    assert_eq!(out.exit_code, 0);
+    let table = String::from_utf8_lossy(&out.stdout).into_owned();
+    let routes: Vec<&str> = table.lines().skip(1).collect();
+    assert!(
+        !routes.is_empty(),
+        "the container has its own subnet route: {table}"
+    );
+    assert!(
+        routes
+            .iter()
+            .all(|r| r.split_whitespace().nth(1) != Some("00000000")),
+        "default route present:\n{table}"
+    );
+
+    // Nothing published on the host.
+    let info = docker
+        .inspect_container(&sb.container, None)
+        .await
+        .expect("inspect");
+    let ports = info
+        .host_config
+        .and_then(|h| h.port_bindings)
+        .unwrap_or_default();
+    assert!(ports.values().all(|b| b.is_none()), "{ports:?}");
+
+    sandbox::gc::cleanup_run(&docker, &run)
+        .await
+        .expect("cleanup");
+    assert_eq!(labelled(&docker, Some(&run.id)).await, (0, 0));
+}
+
+#[tokio::test]
+async fn a_100_mb_stream_reaches_exec_stdin_whole_and_ends_with_eof() {
+    let docker = docker().await;
+    let run = RunId::new();
+    let _cleanup = Cleanup::new(&run);
+    let sb = Sandbox::start(&docker, &run, &SandboxSpec::new(EngineKind::Postgres, PG15))
+        .await
+        .expect("start");
+    const TOTAL: usize = 100 << 20;
+    let (tx, rx) = mpsc::channel(8);
+    // Deterministic, incompressible-looking bytes, hashed as they are sent.
+    let producer = tokio::spawn(async move {
+        use sha2::Digest;
+        let mut hasher = sha2::Sha256::new();
+        let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut sent = 0usize;
+        while sent < TOTAL {
+            let n = (TOTAL - sent).min(1 << 20);
+            let mut chunk = Vec::with_capacity(n);
+            while chunk.len() < n {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                chunk.extend_from_slice(&state.to_le_bytes());
+            }
+            chunk.truncate(n);
+            hasher.update(&chunk);
+            sent += n;
+            tx.send(Ok(bytes::Bytes::from(chunk))).await.expect("send");
+        }
+        hex::encode(hasher.finalize())
+    });
+    // sha256sum prints only after EOF: the exec completing with the hash proves
+    // EOF arrived. dd counts the bytes on the way.
+    let out = exec(
+        &docker,
+        &sb.container,
+        ExecRequest::new([
+            "sh",
+            "-c",
+            "dd bs=65536 2>/tmp/dd.log | sha256sum && cat /tmp/dd.log",
+        ])
+        .stdin(rx),
+    )
+    .await
+    .expect("exec");
+    let expected = producer.await.expect("producer");
+    assert_eq!(out.exit_code, 0, "{}", out.stderr_text());
+    assert_eq!(out.stdin_bytes, TOTAL as u64);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(
+        text.split_whitespace().next(),
+        Some(expected.as_str()),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("{TOTAL} bytes")),
+        "dd inside the container counted otherwise: {text}"
+    );
+    sandbox::gc::cleanup_run(&docker, &run)
+        .await
+        .expect("cleanup");
+}
