@@ -160,7 +160,11 @@ fn generate_is_deterministic_and_the_real_clis_read_the_backup() {
             .arg(&art_a)
             .output()
             .expect("run the real CLIs");
-        assert!(whole.status.success(), "{}", String::from_utf8_lossy(&whole.stderr));
+        assert!(
+            whole.status.success(),
+            "{}",
+            String::from_utf8_lossy(&whole.stderr)
+        );
         assert_eq!(
             String::from_utf8_lossy(&whole.stdout).trim(),
             man_a.dump.bytes.to_string()

@@ -16,6 +16,9 @@ pub fn docker_host() -> String {
 /// error with the fix.
 pub async fn connect() -> Result<Docker> {
     let host = docker_host();
+    if let Some(path) = host.strip_prefix("unix://") {
+        probe_socket(&host, path)?;
+    }
     let docker = Docker::connect_with_defaults().map_err(|e| {
         Error::Environment(format!(
             "cannot use DOCKER_HOST={host}: {e}. Fix DOCKER_HOST (e.g. unix:///var/run/docker.sock or tcp://HOST:2375) or unset it"
@@ -25,6 +28,24 @@ pub async fn connect() -> Result<Docker> {
         .negotiate_version()
         .await
         .map_err(|e| unreachable_error(&host, &e))
+}
+
+/// A plain connect to a local socket tells "not running" from "permission
+/// denied" far more clearly than the HTTP client's wrapped errors do.
+fn probe_socket(host: &str, path: &str) -> Result<()> {
+    match std::os::unix::net::UnixStream::connect(path) {
+        Ok(_) => Ok(()),
+        Err(e) => match e.kind() {
+            std::io::ErrorKind::PermissionDenied => Err(Error::Environment(format!(
+                "permission denied on the Docker socket ({host}). Fix: run as a member of the docker group \
+                 (sudo usermod -aG docker $USER, then log in again) or as root"
+            ))),
+            _ => Err(Error::Environment(format!(
+                "Docker is not reachable at {host} ({e}). Fix: start the engine (sudo systemctl start docker) \
+                 or point DOCKER_HOST at a running one"
+            ))),
+        },
+    }
 }
 
 /// Turns a failed first contact into the message a user can act on.
