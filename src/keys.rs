@@ -100,3 +100,52 @@ fn shorten(s: &str) -> String {
         s.to_string()
     }
 }
+
+/// Creates a new age identity file (mode 600, never overwriting) and returns
+/// its public key: what `age-keygen -o FILE` does, for machines without age.
+pub fn generate_identity_file(path: &Path) -> Result<String> {
+    use age::secrecy::ExposeSecret;
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let identity = age::x25519::Identity::generate();
+    let public = identity.to_public().to_string();
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::AlreadyExists => Error::Usage(format!(
+                "{} already exists; not overwriting a key (a lost key is a lost backup). Choose another --out",
+                path.display()
+            )),
+            _ => Error::io("create the key file", path, e),
+        })?;
+    let text = format!(
+        "# created: {}\n# public key: {public}\n{}\n",
+        chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        identity.to_string().expose_secret()
+    );
+    file.write_all(text.as_bytes())
+        .and_then(|_| file.sync_all())
+        .map_err(|e| Error::io("write the key file", path, e))?;
+    Ok(public)
+}
+
+/// The public keys of an identity file (`age-keygen -y`).
+pub fn public_keys(path: &Path) -> Result<Vec<String>> {
+    let text =
+        std::fs::read_to_string(path).map_err(|e| Error::io("read the key file", path, e))?;
+    let keys: Vec<String> = text
+        .lines()
+        .filter_map(|l| age::x25519::Identity::from_str(l.trim()).ok())
+        .map(|i| i.to_public().to_string())
+        .collect();
+    if keys.is_empty() {
+        return Err(Error::Usage(format!(
+            "{} holds no age X25519 identity (a line starting AGE-SECRET-KEY-1)",
+            path.display()
+        )));
+    }
+    Ok(keys)
+}

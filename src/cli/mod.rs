@@ -65,6 +65,11 @@ enum Command {
         #[arg(long)]
         keep: bool,
     },
+    /// age keys for backups: a day-to-day key and an escrow key kept elsewhere.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
     /// Synthetic clinics for tests and demos.
     Fixtures {
         #[command(subcommand)]
@@ -89,6 +94,17 @@ enum Command {
         #[arg(long = "dir")]
         dirs: Vec<PathBuf>,
     },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Create an identity file (mode 600) and print its public key.
+    Generate {
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Print the public key(s) of an identity file.
+    Public { file: PathBuf },
 }
 
 #[derive(Subcommand)]
@@ -234,6 +250,21 @@ async fn dispatch(cli: Cli, events: Events) -> Result<Output> {
                 },
             )
             .await
+        }
+        Command::Keys {
+            command: KeysCommand::Generate { out },
+        } => {
+            let public = crate::keys::generate_identity_file(&out)?;
+            Ok(Output::new(
+                public.clone(),
+                serde_json::json!({"identity_file": out, "public_key": public}),
+            ))
+        }
+        Command::Keys {
+            command: KeysCommand::Public { file },
+        } => {
+            let keys = crate::keys::public_keys(&file)?;
+            Ok(Output::new(keys.join("\n"), serde_json::json!(keys)))
         }
         Command::Fixtures {
             command:
