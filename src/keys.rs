@@ -149,3 +149,17 @@ pub fn public_keys(path: &Path) -> Result<Vec<String>> {
     }
     Ok(keys)
 }
+
+/// A passphrase from an environment variable, for backups made with `age -p`.
+/// The variable's name goes into reports, never its value.
+pub fn passphrase_identity(var: &str) -> Result<IdentitySource> {
+    let value = std::env::var(var).map_err(|_| {
+        Error::Environment(format!(
+            "the scenario takes the backup passphrase from ${var}, which is not set. Fix: export {var}=..."
+        ))
+    })?;
+    Ok(IdentitySource {
+        path: PathBuf::from(format!("${var}")),
+        identities: vec![Box::new(age::scrypt::Identity::new(value.into()))],
+    })
+}

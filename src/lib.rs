@@ -7,16 +7,20 @@
 
 pub mod backup;
 pub mod catalog;
+pub mod checks;
 pub mod cli;
 pub mod doctor;
+pub mod drill;
 pub mod engine;
 pub mod error;
 pub mod events;
 pub mod inspect;
 pub mod keys;
 pub mod pipeline;
+pub mod report;
 pub mod restore;
 pub mod sandbox;
+pub mod scenario;
 pub mod workload;
 
 pub use error::{Error, ErrorKind, Result};

@@ -2,6 +2,7 @@
 //! both so that a file under a final name is always complete.
 
 pub mod atomic;
+pub mod list;
 pub mod manifest;
 
 pub use manifest::Manifest;

@@ -31,6 +31,26 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run a restore drill: select, verify, restore into a throwaway container, check, report.
+    Run {
+        scenario: PathBuf,
+        /// Backup location (overrides the scenario's).
+        #[arg(long)]
+        backups: Option<PathBuf>,
+        /// age identity file (overrides the scenario's); repeat to try several in order.
+        #[arg(long = "identity")]
+        identities: Vec<PathBuf>,
+        /// Where the JSON report is written (default: the scenario's, else ./restore-drill-reports).
+        #[arg(long)]
+        report_dir: Option<PathBuf>,
+        /// Leave the restored database running and print how to connect to it.
+        #[arg(long)]
+        keep: bool,
+    },
+    /// Check a scenario file without running it.
+    Validate { scenario: PathBuf },
+    /// List the backups in a location, newest first.
+    List { dir: PathBuf },
     /// Back up a PostgreSQL database: pg_dump (custom format) | zstd | age, plus a manifest.
     Backup {
         /// postgres://USER:PASSWORD@HOST:PORT/DATABASE
@@ -210,6 +230,117 @@ async fn dispatch(cli: Cli, events: Events) -> Result<Output> {
             )
             .await?;
             Ok(backup_output(&r))
+        }
+        Command::Run {
+            scenario,
+            backups,
+            identities,
+            report_dir,
+            keep,
+        } => {
+            let plan =
+                crate::scenario::load(&scenario)?.with_overrides(crate::scenario::Overrides {
+                    backups,
+                    identities,
+                    report_dir,
+                })?;
+            // Keys are checked before any container starts.
+            let mut keys = load_keys(&plan.keys.identities)?;
+            if let Some(var) = &plan.keys.passphrase_env {
+                keys.push(crate::keys::passphrase_identity(var)?);
+            }
+            let keys = Arc::new(keys);
+            let report_dir = plan
+                .report_dir
+                .clone()
+                .unwrap_or_else(|| PathBuf::from("restore-drill-reports"));
+            with_run(
+                events.clone(),
+                keep,
+                move |docker, run, events| async move {
+                    let outcome = crate::drill::run(
+                        &docker,
+                        &run,
+                        &plan,
+                        keys,
+                        crate::drill::DrillOptions {
+                            keep,
+                            before_checks_sql: None,
+                        },
+                        &events,
+                    )
+                    .await?;
+                    let report = outcome.report;
+                    let path = write_report(&report_dir, &report)?;
+                    let mut text = report.summary();
+                    text.push_str(&format!("report   {}", path.display()));
+                    if let Some(sb) = &outcome.kept {
+                        text.push_str(&keep_text(sb));
+                    }
+                    let mut out =
+                        Output::new(text, serde_json::to_value(&report).unwrap_or_default());
+                    out.code = drill_exit_code(&report);
+                    Ok(out)
+                },
+            )
+            .await
+        }
+        Command::Validate { scenario } => {
+            let plan = crate::scenario::load(&scenario)?;
+            let text = format!(
+                "{}: valid. Scenario {:?}: restores into {} from {}; {} custom checks{}",
+                scenario.display(),
+                plan.name,
+                plan.target.image,
+                plan.backups
+                    .location
+                    .as_ref()
+                    .map(|l| l.display().to_string())
+                    .unwrap_or_else(|| "the --backups directory".into()),
+                plan.checks.sql.len(),
+                if plan.checks.invariants.is_some() {
+                    ", invariants"
+                } else {
+                    ""
+                }
+            );
+            Ok(Output::new(
+                text,
+                serde_json::json!({"file": scenario, "valid": true, "name": plan.name}),
+            ))
+        }
+        Command::List { dir } => {
+            let entries = tokio::task::spawn_blocking(move || crate::catalog::list::describe(&dir))
+                .await
+                .map_err(|e| Error::Failed(format!("internal error: {e}")))??;
+            let mut text = format!(
+                "{:<22} {:>12}  {:<14} {:<9} {}\n",
+                "time (UTC)", "bytes", "outer layer", "manifest", "file"
+            );
+            for e in &entries {
+                text.push_str(&format!(
+                    "{:<22} {:>12}  {:<14} {:<9} {}\n",
+                    e.time
+                        .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+                        .unwrap_or_else(|| "unknown".into()),
+                    e.bytes,
+                    e.outer_layer,
+                    match (e.manifest, e.sha256_matches) {
+                        (false, _) => "none",
+                        (true, Some(true)) => "matches",
+                        (true, Some(false)) => "MISMATCH",
+                        (true, None) => "unreadable",
+                    },
+                    e.file
+                ));
+            }
+            if entries.is_empty() {
+                text.push_str("(no backups)");
+            }
+            Ok(Output::new(
+                text.trim_end().to_string(),
+                serde_json::to_value(&entries).unwrap_or_default(),
+            ))
         }
         Command::Inspect { file, identities } => {
             let keys = load_keys(&identities)?;
@@ -395,6 +526,34 @@ async fn dispatch(cli: Cli, events: Events) -> Result<Output> {
             Ok(out)
         }
     }
+}
+
+/// Verdict to exit code: passed 0, failed 1, unrecoverable 4; a check that is
+/// itself broken (invalid SQL in the scenario) makes it 2.
+fn drill_exit_code(r: &crate::report::Report) -> u8 {
+    use crate::report::Verdict;
+    match r.verdict {
+        Verdict::Passed => exit::OK,
+        Verdict::Unrecoverable => exit::UNRECOVERABLE,
+        Verdict::Failed
+            if r.checks
+                .iter()
+                .any(|c| c.status == crate::checks::Status::Error) =>
+        {
+            exit::USAGE
+        }
+        Verdict::Failed => exit::FAILED,
+    }
+}
+
+fn write_report(dir: &std::path::Path, report: &crate::report::Report) -> Result<PathBuf> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::io("create the report directory", dir, e))?;
+    let name = format!(
+        "drill-{}-{}.json",
+        report.started_at.format("%Y%m%dT%H%M%SZ"),
+        report.run_id
+    );
+    crate::catalog::atomic::write_file(dir, &name, report.to_json().as_bytes())
 }
 
 fn load_keys(paths: &[PathBuf]) -> Result<Vec<crate::keys::IdentitySource>> {

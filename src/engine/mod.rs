@@ -96,6 +96,14 @@ impl EngineKind {
         }
     }
 
+    pub fn stop_signal(&self) -> &'static str {
+        match self {
+            EngineKind::Postgres => "SIGINT",
+            // MariaDB ignores SIGINT; SIGTERM is its clean shutdown.
+            EngineKind::Mariadb => "SIGTERM",
+        }
+    }
+
     pub fn port(&self) -> u16 {
         match self {
             EngineKind::Postgres => 5432,

@@ -37,7 +37,7 @@ pub const TARGETS: [ImageTarget; 3] = [
         tag: "15",
         engine: EngineKind::Postgres,
         suite: "bookworm",
-        packages: "postgresql-15",
+        packages: "postgresql-15,iproute2",
         pg_major: "15",
     },
     ImageTarget {
@@ -46,7 +46,7 @@ pub const TARGETS: [ImageTarget; 3] = [
         tag: "17",
         engine: EngineKind::Postgres,
         suite: "trixie",
-        packages: "postgresql-17",
+        packages: "postgresql-17,iproute2",
         pg_major: "17",
     },
     ImageTarget {
@@ -55,7 +55,7 @@ pub const TARGETS: [ImageTarget; 3] = [
         tag: "10.11",
         engine: EngineKind::Mariadb,
         suite: "bookworm",
-        packages: "mariadb-server",
+        packages: "mariadb-server,iproute2",
         pg_major: "",
     },
 ];
@@ -229,10 +229,30 @@ pub async fn build(
                 "cannot run mmdebstrap: {e}. Fix: apt-get install mmdebstrap"
             ))
         })?;
-    let stdout = child
+    let tar: std::process::Stdio = child
         .stdout
         .take()
-        .ok_or_else(|| Error::Failed("mmdebstrap has no stdout".into()))?;
+        .ok_or_else(|| Error::Failed("mmdebstrap has no stdout".into()))?
+        .try_into()
+        .map_err(|e| Error::Failed(format!("cannot pipe mmdebstrap's output: {e}")))?;
+    // Device nodes are dropped: rootless and some storage drivers refuse them,
+    // and Docker makes its own /dev anyway.
+    let mut filter = tokio::process::Command::new("mmtarfilter")
+        .arg("--path-exclude=/dev/*")
+        .stdin(tar)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| {
+            Error::Environment(format!(
+                "cannot run mmtarfilter (part of mmdebstrap): {e}. Fix: apt-get install mmdebstrap"
+            ))
+        })?;
+    let stdout = filter
+        .stdout
+        .take()
+        .ok_or_else(|| Error::Failed("mmtarfilter has no stdout".into()))?;
     let mut stderr = child
         .stderr
         .take()
@@ -258,6 +278,15 @@ pub async fn build(
         .wait()
         .await
         .map_err(|e| Error::Failed(format!("waiting for mmdebstrap: {e}")))?;
+    let filter_status = filter
+        .wait()
+        .await
+        .map_err(|e| Error::Failed(format!("waiting for mmtarfilter: {e}")))?;
+    let status = if status.success() && !filter_status.success() {
+        filter_status
+    } else {
+        status
+    };
     let stderr = String::from_utf8_lossy(&stderr_task.await.unwrap_or_default()).into_owned();
     let temp_image = format!("{}:{}", target.repo, temp_tag);
     let result = match (status.success(), import) {
@@ -359,80 +388,90 @@ fn sources(target: &ImageTarget, mirrors: &Mirrors) -> Vec<String> {
     s
 }
 
-/// Image configuration, the same contract as the official images.
+/// Image configuration, the same contract as the official images. `docker
+/// import` refuses STOPSIGNAL: the sandbox sets it at container creation.
 fn image_changes(target: &ImageTarget) -> Vec<String> {
     match target.engine {
         EngineKind::Postgres => vec![
-            format!("ENV PATH=/usr/lib/postgresql/{}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", target.pg_major),
+            format!(
+                "ENV PATH=/usr/lib/postgresql/{}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                target.pg_major
+            ),
+            "ENV PGDATA=/var/lib/postgresql/data".into(),
             "ENV LANG=C.UTF-8".into(),
-            format!("ENV PG_MAJOR={}", target.pg_major),
-            format!("ENV PGDATA=/var/lib/postgresql/{}/main", target.pg_major),
             "ENTRYPOINT [\"/usr/local/bin/docker-entrypoint.sh\"]".into(),
             "CMD [\"postgres\"]".into(),
-            "EXPOSE 5432".into(),
-            "STOPSIGNAL SIGINT".into(),
+            "EXPOSE 5432/tcp".into(),
         ],
         EngineKind::Mariadb => vec![
             "ENV LANG=C.UTF-8".into(),
             "ENTRYPOINT [\"/usr/local/bin/docker-entrypoint.sh\"]".into(),
             "CMD [\"mariadbd\"]".into(),
-            "EXPOSE 3306".into(),
-            "STOPSIGNAL SIGTERM".into(),
+            "EXPOSE 3306/tcp".into(),
         ],
     }
 }
 
 fn mmdebstrap_args(target: &ImageTarget, mirrors: &Mirrors, dir: &Path) -> Result<Vec<String>> {
-    let (entrypoint, conf, conf_dest) = match target.engine {
-        EngineKind::Postgres => (
-            write_file(dir, "entrypoint.sh", PG_ENTRYPOINT)?,
-            write_file(dir, "restore-drill.conf", PG_CONF)?,
-            format!(
-                "/etc/postgresql/{}/main/conf.d/restore-drill.conf",
-                target.pg_major
-            ),
-        ),
-        EngineKind::Mariadb => (
-            write_file(dir, "entrypoint.sh", MARIADB_ENTRYPOINT)?,
-            write_file(dir, "restore-drill.cnf", MARIADB_CONF)?,
-            "/etc/mysql/mariadb.conf.d/99-restore-drill.cnf".to_string(),
-        ),
-    };
-    let mut args = vec![
-        "--variant=apt".to_string(),
-        "--mode=auto".into(),
-        "--format=tar".into(),
-        format!("--include={}", target.packages),
-        "--dpkgopt=path-exclude=/usr/share/man/*".into(),
-        "--dpkgopt=path-exclude=/usr/share/doc/*".into(),
-        "--dpkgopt=path-include=/usr/share/doc/*/copyright".into(),
-        "--dpkgopt=path-exclude=/usr/share/locale/*".into(),
-        "--skip=output/dev".into(),
-        "--customize-hook=mkdir -p \"$1/usr/local/bin\"".into(),
-        format!("--customize-hook=upload {entrypoint} /usr/local/bin/docker-entrypoint.sh"),
-        "--customize-hook=chmod 755 \"$1/usr/local/bin/docker-entrypoint.sh\"".into(),
-        format!("--customize-hook=upload {conf} {conf_dest}"),
-        "--customize-hook=chmod 644 \"$1".to_string() + &conf_dest + "\"",
-    ];
-    args.extend(build_hooks(target));
-    args.push("--customize-hook=rm -rf \"$1/var/lib/apt/lists\"/* \"$1/var/cache/apt\"/*".into());
+    let hook = |h: &str| format!("--customize-hook={h}");
+    let mut args: Vec<String> = [
+        "--variant=essential",
+        "--format=tar",
+        // dpkg path patterns don't expand braces: one option per directory.
+        "--dpkgopt=path-exclude=/usr/share/man/*",
+        "--dpkgopt=path-exclude=/usr/share/locale/*",
+        "--dpkgopt=path-exclude=/usr/share/doc/*",
+        "--dpkgopt=path-include=/usr/share/doc/*/copyright",
+    ]
+    .map(String::from)
+    .to_vec();
+    args.push(format!("--include={}", target.packages));
+    match target.engine {
+        EngineKind::Postgres => {
+            let entrypoint = write_file(dir, "entrypoint.sh", PG_ENTRYPOINT)?;
+            let conf = write_file(dir, "restore-drill.conf", PG_CONF)?;
+            // JIT is off in the config; leaving LLVM out saves ~155 MB an image.
+            for p in [
+                "/usr/lib/*/libLLVM*",
+                "/usr/lib/*/libz3.so*",
+                "/usr/lib/postgresql/*/lib/bitcode/*",
+                "/usr/lib/postgresql/*/lib/llvmjit*",
+            ] {
+                args.push(format!("--dpkgopt=path-exclude={p}"));
+            }
+            args.push(hook(&format!(
+                "upload {entrypoint} /usr/local/bin/docker-entrypoint.sh"
+            )));
+            args.push(hook("chmod 755 \"$1/usr/local/bin/docker-entrypoint.sh\""));
+            args.push(hook("mkdir -p \"$1/etc/restore-drill\""));
+            args.push(hook(&format!(
+                "upload {conf} /etc/restore-drill/postgresql.conf"
+            )));
+        }
+        EngineKind::Mariadb => {
+            let entrypoint = write_file(dir, "entrypoint.sh", MARIADB_ENTRYPOINT)?;
+            let conf = write_file(dir, "restore-drill.cnf", MARIADB_CONF)?;
+            args.push(hook(&format!(
+                "upload {entrypoint} /usr/local/bin/docker-entrypoint.sh"
+            )));
+            args.push(hook("chmod 755 \"$1/usr/local/bin/docker-entrypoint.sh\""));
+            args.push(hook(&format!(
+                "upload {conf} /etc/mysql/mariadb.conf.d/99-restore-drill.cnf"
+            )));
+        }
+    }
+    // The entrypoint's build mode creates the cluster / data directory now, so
+    // a container starts in well under a second.
+    args.push(hook(
+        "chroot \"$1\" /usr/local/bin/docker-entrypoint.sh restore-drill-build",
+    ));
+    args.push(hook(
+        "rm -rf \"$1\"/var/lib/apt/lists/* \"$1\"/var/cache/apt/*",
+    ));
     args.push(target.suite.into());
     args.push("-".into());
     args.extend(sources(target, mirrors));
     Ok(args)
-}
-
-/// Engine-specific steps inside the tree at build time, so containers start fast.
-fn build_hooks(target: &ImageTarget) -> Vec<String> {
-    match target.engine {
-        EngineKind::Postgres => vec![format!(
-            "--customize-hook=chroot \"$1\" sh -c 'rm -rf /var/lib/postgresql/{v}/main && mkdir -p /var/lib/postgresql/{v}/main /var/run/postgresql && chown -R postgres:postgres /var/lib/postgresql /var/run/postgresql && su postgres -s /bin/sh -c \"/usr/lib/postgresql/{v}/bin/initdb --pgdata=/var/lib/postgresql/{v}/main --locale=C.UTF-8 --encoding=UTF8 --auth-local=trust --auth-host=scram-sha-256 --no-sync --username=postgres >/dev/null\"'",
-            v = target.pg_major
-        )],
-        EngineKind::Mariadb => vec![
-            "--customize-hook=chroot \"$1\" sh -c 'rm -rf /var/lib/mysql/* && mkdir -p /run/mysqld && chown mysql:mysql /run/mysqld && mariadb-install-db --user=mysql --datadir=/var/lib/mysql --skip-test-db --auth-root-authentication-method=socket >/dev/null'".into(),
-        ],
-    }
 }
 
 /// How long a build may take before it is called stuck.

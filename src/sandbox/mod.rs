@@ -109,6 +109,8 @@ impl Sandbox {
                     .container_env(&creds, spec.tmpfs_bytes.is_some()),
             ),
             labels: Some(run.labels(spec.role)),
+            // `docker import` can't carry STOPSIGNAL; PostgreSQL's fast shutdown is SIGINT.
+            stop_signal: Some(spec.engine.stop_signal().into()),
             host_config: Some(HostConfig {
                 network_mode: Some(network.clone()),
                 memory: Some(spec.memory_bytes),

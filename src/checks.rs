@@ -1,0 +1,469 @@
+//! Checks on a restored database, each with its own result: the manifest's
+//! counts and fingerprints, referential integrity discovered from the restored
+//! schema itself, business invariants, custom SQL expectations, freshness.
+//! Results hold counts, names and timings, never row values.
+
+use crate::catalog::Manifest;
+use crate::engine::{postgres, redact_tool_output, TableFingerprint};
+use crate::error::{Error, Result};
+use crate::events::{Event, Events};
+use crate::scenario::{Checks, Expect, Freshness, Invariants, ManifestPolicy, SqlCheck};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::postgres::PgConnection;
+use sqlx::{Executor, Row};
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+pub const CLINIC_INVARIANTS: &str = include_str!("../fixtures/clinic-invariants.sql");
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Passed,
+    Failed,
+    /// The evidence to decide is missing: not passed.
+    Unknown,
+    /// Not run, by the scenario's choice.
+    Skipped,
+    /// The check itself is broken (invalid SQL in the scenario).
+    Error,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckResult {
+    pub name: String,
+    pub status: Status,
+    pub detail: String,
+    pub seconds: f64,
+}
+
+/// What the checks need to know about the backup.
+pub struct Context<'a> {
+    pub manifest: Option<&'a Manifest>,
+    pub backup_time: Option<DateTime<Utc>>,
+}
+
+/// Runs every check the plan asks for, in order, on one read-only connection.
+pub async fn run_all(
+    url: &str,
+    plan: &Checks,
+    ctx: &Context<'_>,
+    events: &Events,
+) -> Result<Vec<CheckResult>> {
+    let mut conn = postgres::connect(url, std::time::Duration::from_secs(10)).await?;
+    // Checks read; a scenario's custom SQL must not change the evidence.
+    conn.execute("SET default_transaction_read_only = on")
+        .await
+        .map_err(|e| Error::db("making the check session read-only", e))?;
+    let mut results = Vec::new();
+    let push = |r: CheckResult, results: &mut Vec<CheckResult>| {
+        events.event(Event::Note(format!(
+            "check {}: {:?} ({:.1} s)",
+            r.name, r.status, r.seconds
+        )));
+        results.push(r);
+    };
+
+    let r = timed(
+        "manifest comparison",
+        manifest_check(&mut conn, ctx.manifest, plan.manifest),
+    )
+    .await;
+    push(r, &mut results);
+    if plan.foreign_keys {
+        let r = timed("referential integrity", foreign_key_check(&mut conn)).await;
+        push(r, &mut results);
+    }
+    if let Some(inv) = &plan.invariants {
+        let text = match inv {
+            Invariants::Clinic => CLINIC_INVARIANTS.to_string(),
+            Invariants::File(p) => std::fs::read_to_string(p)
+                .map_err(|e| Error::io("read the invariants file", p, e))?,
+        };
+        for (name, query) in parse_invariants(&text) {
+            let r = timed(
+                &format!("invariant: {name}"),
+                invariant_check(&mut conn, query),
+            )
+            .await;
+            push(r, &mut results);
+        }
+    }
+    for c in &plan.sql {
+        let r = timed(&format!("sql: {}", c.name), sql_check(&mut conn, c)).await;
+        push(r, &mut results);
+    }
+    for f in &plan.freshness {
+        let r = timed(
+            &format!("freshness: {}.{}", f.table, f.column),
+            freshness_check(&mut conn, f, ctx.backup_time),
+        )
+        .await;
+        push(r, &mut results);
+    }
+    Ok(results)
+}
+
+async fn timed(name: &str, f: impl std::future::Future<Output = (Status, String)>) -> CheckResult {
+    let t = Instant::now();
+    let (status, detail) = f.await;
+    CheckResult {
+        name: name.to_string(),
+        status,
+        detail,
+        seconds: t.elapsed().as_secs_f64(),
+    }
+}
+
+/// A database error as check evidence: its code and redacted message.
+fn db_detail(e: &sqlx::Error) -> String {
+    match e {
+        sqlx::Error::Database(d) => format!(
+            "{} (SQLSTATE {})",
+            redact_tool_output(d.message()),
+            d.code().unwrap_or_default()
+        ),
+        other => redact_tool_output(&other.to_string()),
+    }
+}
+
+pub async fn manifest_check(
+    conn: &mut PgConnection,
+    manifest: Option<&Manifest>,
+    policy: ManifestPolicy,
+) -> (Status, String) {
+    let m = match (manifest, policy) {
+        (_, ManifestPolicy::Off) => {
+            return (Status::Skipped, "disabled by the scenario".into());
+        }
+        (None, ManifestPolicy::IfPresent) => {
+            return (
+                Status::Skipped,
+                "no manifest beside the backup: the content was not compared to a manifest".into(),
+            );
+        }
+        (None, ManifestPolicy::Required) => {
+            return (
+                Status::Unknown,
+                "no manifest beside the backup: the content was not compared to a manifest, so it cannot be shown complete".into(),
+            );
+        }
+        (Some(m), _) => m,
+    };
+    let tables = match postgres::list_tables(conn).await {
+        Ok(t) => t,
+        Err(e) => return (Status::Failed, e.to_string()),
+    };
+    let restored = match postgres::fingerprint_tables(conn, &tables).await {
+        Ok(r) => r,
+        Err(e) => return (Status::Failed, e.to_string()),
+    };
+    compare(&m.tables, &restored)
+}
+
+/// Names every difference between what the manifest recorded and what was restored.
+pub fn compare(expected: &[TableFingerprint], restored: &[TableFingerprint]) -> (Status, String) {
+    let want: BTreeMap<&str, &TableFingerprint> =
+        expected.iter().map(|t| (t.name.as_str(), t)).collect();
+    let got: BTreeMap<&str, &TableFingerprint> =
+        restored.iter().map(|t| (t.name.as_str(), t)).collect();
+    let mut problems = Vec::new();
+    for (name, w) in &want {
+        match got.get(name) {
+            None => problems.push(format!("{name}: missing ({} rows expected)", w.rows)),
+            Some(g) if g.rows != w.rows => problems.push(format!(
+                "{name}: {} rows restored, {} in the manifest",
+                g.rows, w.rows
+            )),
+            Some(g) if g.fingerprint != w.fingerprint => problems.push(format!(
+                "{name}: content fingerprint differs ({} rows in both)",
+                g.rows
+            )),
+            Some(_) => {}
+        }
+    }
+    for name in got.keys() {
+        if !want.contains_key(name) {
+            problems.push(format!("{name}: not in the manifest"));
+        }
+    }
+    if problems.is_empty() {
+        let rows: u64 = expected.iter().map(|t| t.rows).sum();
+        (
+            Status::Passed,
+            format!(
+                "{} tables, {rows} rows: every count and fingerprint equals the manifest's",
+                expected.len()
+            ),
+        )
+    } else {
+        (Status::Failed, problems.join("; "))
+    }
+}
+
+/// Every foreign key the restored schema declares, and its orphans. Rows with
+/// a NULL in the key are not orphans (MATCH SIMPLE, PostgreSQL's default).
+pub async fn foreign_key_check(conn: &mut PgConnection) -> (Status, String) {
+    let fks = match sqlx::query(
+        "SELECT c.conname, \
+                cn.nspname, cl.relname, pn.nspname, pl.relname, \
+                array_agg(ca.attname::text ORDER BY k.ord), array_agg(pa.attname::text ORDER BY k.ord) \
+         FROM pg_constraint c \
+         JOIN pg_class cl ON cl.oid = c.conrelid JOIN pg_namespace cn ON cn.oid = cl.relnamespace \
+         JOIN pg_class pl ON pl.oid = c.confrelid JOIN pg_namespace pn ON pn.oid = pl.relnamespace \
+         CROSS JOIN LATERAL unnest(c.conkey, c.confkey) WITH ORDINALITY AS k(ck, pk, ord) \
+         JOIN pg_attribute ca ON ca.attrelid = c.conrelid AND ca.attnum = k.ck \
+         JOIN pg_attribute pa ON pa.attrelid = c.confrelid AND pa.attnum = k.pk \
+         WHERE c.contype = 'f' \
+         GROUP BY c.oid, c.conname, cn.nspname, cl.relname, pn.nspname, pl.relname \
+         ORDER BY cn.nspname, cl.relname, c.conname",
+    )
+    .fetch_all(&mut *conn)
+    .await
+    {
+        Ok(rows) => rows,
+        Err(e) => return (Status::Failed, format!("cannot list foreign keys: {}", db_detail(&e))),
+    };
+    if fks.is_empty() {
+        return (
+            Status::Skipped,
+            "the restored schema declares no foreign keys".into(),
+        );
+    }
+    let mut orphaned = Vec::new();
+    let mut total = 0i64;
+    for fk in &fks {
+        let name: String = fk.get(0);
+        let child = format!(
+            "{}.{}",
+            postgres::quote_ident(&fk.get::<String, _>(1)),
+            postgres::quote_ident(&fk.get::<String, _>(2))
+        );
+        let parent = format!(
+            "{}.{}",
+            postgres::quote_ident(&fk.get::<String, _>(3)),
+            postgres::quote_ident(&fk.get::<String, _>(4))
+        );
+        let ccols: Vec<String> = fk.get(5);
+        let pcols: Vec<String> = fk.get(6);
+        let not_null = ccols
+            .iter()
+            .map(|c| format!("c.{} IS NOT NULL", postgres::quote_ident(c)))
+            .collect::<Vec<_>>()
+            .join(" AND ");
+        let join = ccols
+            .iter()
+            .zip(&pcols)
+            .map(|(c, p)| {
+                format!(
+                    "p.{} = c.{}",
+                    postgres::quote_ident(p),
+                    postgres::quote_ident(c)
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(" AND ");
+        let q = format!(
+            "SELECT count(*) FROM {child} c WHERE {not_null} AND NOT EXISTS (SELECT 1 FROM {parent} p WHERE {join})"
+        );
+        match sqlx::query_scalar::<_, i64>(&q).fetch_one(&mut *conn).await {
+            Ok(0) => {}
+            Ok(n) => {
+                total += n;
+                orphaned.push(format!(
+                    "{name} ({}.{} -> {}.{}): {n} orphans",
+                    fk.get::<String, _>(1),
+                    fk.get::<String, _>(2),
+                    fk.get::<String, _>(3),
+                    fk.get::<String, _>(4)
+                ));
+            }
+            Err(e) => orphaned.push(format!("{name}: cannot be checked: {}", db_detail(&e))),
+        }
+    }
+    if orphaned.is_empty() {
+        (
+            Status::Passed,
+            format!("{} foreign keys, 0 orphans", fks.len()),
+        )
+    } else {
+        (
+            Status::Failed,
+            format!(
+                "{total} orphans across {} of {} foreign keys: {}",
+                orphaned.len(),
+                fks.len(),
+                orphaned.join("; ")
+            ),
+        )
+    }
+}
+
+/// `-- check: NAME` lines split an invariants file into named queries.
+pub fn parse_invariants(text: &str) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for line in text.lines() {
+        if let Some(name) = line.trim().strip_prefix("-- check:") {
+            out.push((name.trim().to_string(), String::new()));
+        } else if let Some((_, q)) = out.last_mut() {
+            q.push_str(line);
+            q.push('\n');
+        }
+    }
+    out.retain(|(_, q)| {
+        q.lines()
+            .any(|l| !l.trim().is_empty() && !l.trim().starts_with("--"))
+    });
+    out
+}
+
+async fn invariant_check(conn: &mut PgConnection, query: String) -> (Status, String) {
+    let q = query.trim().trim_end_matches(';').to_string();
+    match sqlx::query_scalar::<_, i64>(&q).fetch_one(&mut *conn).await {
+        Ok(0) => (Status::Passed, "0 violations".into()),
+        Ok(n) => (Status::Failed, format!("{n} rows violate it")),
+        Err(e) => (
+            Status::Error,
+            format!("the rule's query failed: {}", db_detail(&e)),
+        ),
+    }
+}
+
+async fn sql_check(conn: &mut PgConnection, c: &SqlCheck) -> (Status, String) {
+    // Simple protocol: every column arrives as text, whatever its type (numeric,
+    // bigint, float), and is read as a number from there.
+    // (RawSql::fetch_optional in sqlx 0.8 calls fetch_one; the executor's own
+    // fetch_optional is the real thing.)
+    let row = match conn.fetch_optional(sqlx::raw_sql(&c.query)).await {
+        Ok(r) => r,
+        Err(e) => {
+            return (
+                Status::Error,
+                format!("the query at {} failed: {}", c.origin, db_detail(&e)),
+            )
+        }
+    };
+    if c.expect == Expect::NoRows {
+        return match row {
+            None => (Status::Passed, "no rows, as expected".into()),
+            Some(_) => (Status::Failed, "returned rows; expected none".into()),
+        };
+    }
+    let Some(row) = row else {
+        return (
+            Status::Failed,
+            format!("returned no rows; expected a value {}", c.expect),
+        );
+    };
+    let value: Option<f64> = row
+        .try_get_unchecked::<Option<String>, _>(0)
+        .ok()
+        .flatten()
+        .and_then(|s| s.trim().parse().ok());
+    let Some(v) = value else {
+        return (
+            Status::Error,
+            format!(
+                "the query at {} must return a number in its first column",
+                c.origin
+            ),
+        );
+    };
+    let ok = match c.expect {
+        Expect::Equals(x) => v == x,
+        Expect::AtMost(x) => v <= x,
+        Expect::AtLeast(x) => v >= x,
+        Expect::Between(a, b) => v >= a && v <= b,
+        // Handled above, before a value is read.
+        Expect::NoRows => false,
+    };
+    let detail = format!("{v} (expected {})", c.expect);
+    (if ok { Status::Passed } else { Status::Failed }, detail)
+}
+
+async fn freshness_check(
+    conn: &mut PgConnection,
+    f: &Freshness,
+    backup_time: Option<DateTime<Utc>>,
+) -> (Status, String) {
+    let Some(backup_time) = backup_time else {
+        return (
+            Status::Unknown,
+            "the backup's time is unknown (no manifest, no time in its name)".into(),
+        );
+    };
+    let q = format!(
+        "SELECT extract(epoch FROM max({}))::float8 FROM {}",
+        postgres::quote_ident(&f.column),
+        postgres::quote_qualified(&f.table)
+    );
+    match sqlx::query_scalar::<_, Option<f64>>(&q)
+        .fetch_one(&mut *conn)
+        .await
+    {
+        Ok(None) => (Status::Failed, format!("{} has no rows", f.table)),
+        Ok(Some(newest)) => {
+            let lag = backup_time.timestamp_millis() as f64 / 1000.0 - newest;
+            let hours = lag / 3600.0;
+            let limit = f.max_lag_seconds / 3600.0;
+            let detail = format!(
+                "the newest {}.{} is {hours:.1} h older than the backup (limit {limit:.1} h)",
+                f.table, f.column
+            );
+            (
+                if lag <= f.max_lag_seconds {
+                    Status::Passed
+                } else {
+                    Status::Failed
+                },
+                detail,
+            )
+        }
+        Err(e) => (Status::Error, format!("cannot read it: {}", db_detail(&e))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fp(name: &str, rows: u64, f: &str) -> TableFingerprint {
+        TableFingerprint {
+            name: name.into(),
+            rows,
+            fingerprint: f.into(),
+        }
+    }
+
+    #[test]
+    fn comparison_names_each_difference() {
+        let want = vec![
+            fp("public.a", 2, "x"),
+            fp("public.b", 3, "y"),
+            fp("public.c", 1, "z"),
+        ];
+        let got = vec![
+            fp("public.a", 2, "x"),
+            fp("public.b", 3, "Y"),
+            fp("public.d", 1, "w"),
+        ];
+        let (s, d) = compare(&want, &got);
+        assert_eq!(s, Status::Failed);
+        assert!(d.contains("public.b: content fingerprint differs"), "{d}");
+        assert!(d.contains("public.c: missing"), "{d}");
+        assert!(d.contains("public.d: not in the manifest"), "{d}");
+        assert!(!d.contains("public.a"), "{d}");
+        assert_eq!(compare(&want, &want).0, Status::Passed);
+    }
+
+    #[test]
+    fn the_clinic_rules_parse() {
+        let rules = parse_invariants(CLINIC_INVARIANTS);
+        assert!(rules.len() >= 5, "{}", rules.len());
+        assert!(rules.iter().any(|(n, _)| n == "invoice_total_equals_lines"));
+        assert!(rules
+            .iter()
+            .all(|(_, q)| q.to_lowercase().contains("select")));
+    }
+}

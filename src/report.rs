@@ -1,0 +1,192 @@
+//! The drill report: a versioned model, serialised as JSON for machines and
+//! insurers, rendered as a summary table for people. Counts, hashes, timings
+//! and names only: never a row of patient data.
+
+use crate::checks::{CheckResult, Status};
+use crate::pipeline::Layer;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+pub const REPORT_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    /// Restored, every check passed, every objective met.
+    Passed,
+    /// Restored, but a check failed or an objective was missed or unknown.
+    Failed,
+    /// No backup could be restored.
+    Unrecoverable,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub report_version: u32,
+    pub tool: String,
+    pub scenario: ScenarioInfo,
+    pub run_id: String,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: DateTime<Utc>,
+    pub verdict: Verdict,
+    /// Drill start to the last check passed (monotonic clock); null when the
+    /// data was not verified.
+    pub rto_seconds: Option<f64>,
+    /// Drill start minus the backup's time; null when the backup's time is unknown.
+    pub rpo_seconds: Option<f64>,
+    pub objectives: Vec<Objective>,
+    pub phases: Vec<Phase>,
+    pub checks: Vec<CheckResult>,
+    /// The backup that was restored (the last one tried when none was).
+    pub backup: Option<BackupEvidence>,
+    /// Which copy finally restored, e.g. `primary: clinic-20261129T020000Z.dump.zst.age`.
+    pub recovered_from: Option<String>,
+    /// Every backup tried, in order, with why it failed.
+    pub attempts: Vec<Attempt>,
+    pub target: TargetInfo,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ScenarioInfo {
+    pub name: String,
+    pub file: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Objective {
+    pub name: String,
+    pub target_seconds: f64,
+    pub actual_seconds: Option<f64>,
+    pub status: Status,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Phase {
+    pub name: String,
+    pub seconds: f64,
+    pub started_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BackupEvidence {
+    pub path: String,
+    pub bytes: u64,
+    pub sha256: Option<String>,
+    pub created_at: Option<DateTime<Utc>>,
+    /// Where `created_at` comes from: manifest, file-name, or unknown.
+    pub time_source: crate::catalog::list::TimeSource,
+    pub layers: Vec<Layer>,
+    pub manifest: bool,
+    /// The identity file that decrypted it (a path, never a key).
+    pub decrypted_with: Option<String>,
+    pub dump_bytes: Option<u64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Attempt {
+    pub path: String,
+    pub location: String,
+    pub outcome: AttemptOutcome,
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AttemptOutcome {
+    Restored,
+    Unusable,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TargetInfo {
+    pub image: String,
+    pub server_version: Option<String>,
+}
+
+impl Report {
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_default()
+    }
+
+    /// The summary a person reads at the end of a drill.
+    pub fn summary(&self) -> String {
+        let mut s = String::new();
+        let verdict = match self.verdict {
+            Verdict::Passed => "PASSED",
+            Verdict::Failed => "FAILED",
+            Verdict::Unrecoverable => "UNRECOVERABLE",
+        };
+        s.push_str(&format!("drill {:?}: {verdict}\n", self.scenario.name));
+        if let Some(b) = &self.backup {
+            s.push_str(&format!(
+                "backup   {} ({} bytes{})\n",
+                b.path,
+                b.bytes,
+                b.created_at
+                    .map(|t| format!(", taken {}", t.format("%Y-%m-%d %H:%M:%S UTC")))
+                    .unwrap_or_default()
+            ));
+        }
+        if let Some(r) = &self.recovered_from {
+            s.push_str(&format!("restored from {r} into {}\n", self.target.image));
+        }
+        for a in self
+            .attempts
+            .iter()
+            .filter(|a| a.outcome == AttemptOutcome::Unusable)
+        {
+            s.push_str(&format!(
+                "unusable {}: {}\n",
+                a.path,
+                a.reason.as_deref().unwrap_or("")
+            ));
+        }
+        s.push_str(&format!(
+            "RTO      {}\nRPO      {}\n",
+            fmt_secs(self.rto_seconds),
+            fmt_secs(self.rpo_seconds)
+        ));
+        s.push_str("\nphase                        seconds\n");
+        for p in &self.phases {
+            s.push_str(&format!("{:<28} {:>8.2}\n", p.name, p.seconds));
+        }
+        s.push_str("\nstatus   check\n");
+        for c in &self.checks {
+            s.push_str(&format!(
+                "{:<8} {}: {}\n",
+                status_word(c.status),
+                c.name,
+                c.detail
+            ));
+        }
+        for o in &self.objectives {
+            s.push_str(&format!(
+                "{:<8} objective {}: {} (target {})\n",
+                status_word(o.status),
+                o.name,
+                fmt_secs(o.actual_seconds),
+                fmt_secs(Some(o.target_seconds))
+            ));
+        }
+        s
+    }
+}
+
+fn status_word(s: Status) -> &'static str {
+    match s {
+        Status::Passed => "ok",
+        Status::Failed => "FAILED",
+        Status::Unknown => "UNKNOWN",
+        Status::Skipped => "skipped",
+        Status::Error => "ERROR",
+    }
+}
+
+fn fmt_secs(s: Option<f64>) -> String {
+    match s {
+        None => "unknown".into(),
+        Some(s) if s < 120.0 => format!("{s:.1} s"),
+        Some(s) if s < 7200.0 => format!("{:.1} min", s / 60.0),
+        Some(s) => format!("{:.1} h", s / 3600.0),
+    }
+}
