@@ -1,0 +1,596 @@
+#![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
+//! `restore-drill run`: the monthly drill and the upgrade check on a fresh
+//! fixture, a hand-made backup of a schema the tool never saw, a changed value
+//! caught by its fingerprint, and every bad input with its exit code.
+
+mod common;
+
+use common::*;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// A fresh fixture: DIR/b holds the backup, DIR/k the key.
+fn fixture(patients: &str) -> (tempfile::TempDir, PathBuf, Key) {
+    let tmp = tempdir();
+    let key = make_key(tmp.path(), "k");
+    let backups = tmp.path().join("b");
+    std::fs::create_dir(&backups).unwrap();
+    let (code, out, err) = run(&[
+        "fixtures",
+        "generate",
+        "--out",
+        backups.to_str().unwrap(),
+        "--patients",
+        patients,
+        "--recipient",
+        &key.public,
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    (tmp, backups, key)
+}
+
+/// Runs the binary and also reports how many containers and networks its
+/// process left labelled (it must be none, whatever the outcome).
+fn run_tracked(args: &[&str]) -> (i32, String, String) {
+    let child = bin()
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let out = decode(child.wait_with_output().unwrap());
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let left = rt.block_on(async {
+        let d = docker().await;
+        labelled_by_pid(&d, pid).await
+    });
+    assert_eq!(
+        left,
+        (0, 0),
+        "the run left containers or networks behind:\n{}",
+        out.2
+    );
+    out
+}
+
+async fn labelled_by_pid(docker: &bollard::Docker, pid: u32) -> (usize, usize) {
+    use bollard::query_parameters::{ListContainersOptionsBuilder, ListNetworksOptionsBuilder};
+    let f = std::collections::HashMap::from([(
+        "label".to_string(),
+        vec![format!("org.restore-drill.pid={pid}")],
+    )]);
+    let c = docker
+        .list_containers(Some(
+            ListContainersOptionsBuilder::new()
+                .all(true)
+                .filters(&f)
+                .build(),
+        ))
+        .await
+        .unwrap();
+    let n = docker
+        .list_networks(Some(ListNetworksOptionsBuilder::new().filters(&f).build()))
+        .await
+        .unwrap();
+    (c.len(), n.len())
+}
+
+fn drill(scenario: &str, backups: &Path, key: &Path, extra: &[&str]) -> (i32, String, String) {
+    let reports = backups.parent().unwrap().join("reports");
+    let mut args = vec![
+        "--json",
+        "run",
+        scenario,
+        "--backups",
+        backups.to_str().unwrap(),
+        "--identity",
+        key.to_str().unwrap(),
+        "--report-dir",
+        reports.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    run_tracked(&args)
+}
+
+fn scenario_path(name: &str) -> String {
+    format!("{}/scenarios/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+#[test]
+fn the_monthly_drill_passes_on_a_fresh_fixture_with_a_complete_report() {
+    let (tmp, backups, key) = fixture("2000");
+    let (code, out, err) = drill(
+        &scenario_path("monthly-drill.toml"),
+        &backups,
+        &key.path,
+        &[],
+    );
+    assert_eq!(code, 0, "{out}\n{err}");
+    let r: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(r["report_version"], 1);
+    assert_eq!(r["verdict"], "passed");
+    let rto = r["rto_seconds"].as_f64().unwrap();
+    let rpo = r["rpo_seconds"].as_f64().unwrap();
+    assert!(rto > 0.0 && rto < 900.0, "{rto}");
+    assert!(rpo >= 0.0 && rpo < 3600.0, "{rpo}");
+    let phases: Vec<&str> = r["phases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        phases,
+        [
+            "select",
+            "verify artifact",
+            "start sandbox",
+            "restore",
+            "checks",
+            "teardown"
+        ]
+    );
+    assert!(r["phases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|p| p["seconds"].as_f64().unwrap() >= 0.0));
+    let checks = r["checks"].as_array().unwrap();
+    for name in [
+        "manifest comparison",
+        "referential integrity",
+        "invariant: invoice_total_equals_lines",
+        "sql: there are patients",
+        "freshness: public.payments.paid_at",
+    ] {
+        let c = checks
+            .iter()
+            .find(|c| c["name"] == name)
+            .unwrap_or_else(|| panic!("no check {name}"));
+        assert_eq!(c["status"], "passed", "{c}");
+        assert!(c["detail"].as_str().unwrap().len() > 3);
+    }
+    let manifest_detail = checks[0]["detail"].as_str().unwrap();
+    assert!(manifest_detail.contains("10 tables"), "{manifest_detail}");
+    let artifact = files_in(&backups)
+        .into_iter()
+        .find(|f| f.ends_with(".age"))
+        .unwrap();
+    assert!(r["backup"]["path"].as_str().unwrap().ends_with(&artifact));
+    assert_eq!(r["backup"]["sha256"].as_str().unwrap().len(), 64);
+    assert!(r["backup"]["created_at"]
+        .as_str()
+        .unwrap()
+        .starts_with("20"));
+    assert_eq!(r["recovered_from"], format!("primary: {artifact}"));
+    // The report file holds the same verdict, and no patient data: no name
+    // from the generator's word lists appears in it.
+    let reports = tmp.path().join("reports");
+    let file = files_in(&reports).pop().unwrap();
+    let text = std::fs::read_to_string(reports.join(file)).unwrap();
+    assert!(text.contains("\"verdict\": \"passed\""));
+    let schema = std::fs::read_to_string(format!(
+        "{}/fixtures/clinic-generate.sql",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    assert!(schema.contains("Tremblay") || schema.contains("Smith") || schema.len() > 1000);
+    for surname in ["Tremblay", "Gagnon", "Roy", "Smith", "Martin"] {
+        if schema.contains(surname) {
+            assert!(
+                !text.contains(surname),
+                "patient data in the report: {surname}"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_upgrade_check_restores_a_15_backup_into_17() {
+    let (_tmp, backups, key) = fixture("500");
+    let (code, out, err) = drill(
+        &scenario_path("upgrade-check.toml"),
+        &backups,
+        &key.path,
+        &[],
+    );
+    assert_eq!(code, 0, "{out}\n{err}");
+    let r: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(r["verdict"], "passed");
+    assert!(
+        r["target"]["server_version"]
+            .as_str()
+            .unwrap()
+            .starts_with("17."),
+        "{}",
+        r["target"]
+    );
+    assert_eq!(
+        r["checks"][0]["status"], "passed",
+        "fingerprints compare across versions"
+    );
+}
+
+/// A schema restore-drill has never seen, dumped by hand with the real CLIs
+/// and no manifest: it restores, its foreign keys are found and checked, its
+/// custom checks run, and the report says nothing was compared to a manifest.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hand_made_backup_of_an_unknown_schema_restores_and_is_checked() {
+    let source = Source::start(PG15).await;
+    let mut conn =
+        restore_drill::engine::postgres::connect(&source.url(), std::time::Duration::from_secs(5))
+            .await
+            .unwrap();
+    // The last two statements make an orphan the source itself tolerates: a
+    // foreign key added NOT VALID over a row that breaks it.
+    sqlx::Executor::execute(
+        &mut conn,
+        "CREATE SCHEMA lab; \
+         CREATE TABLE lab.owners (code text PRIMARY KEY, since date NOT NULL); \
+         CREATE TABLE lab.pets (id int, owner_code text REFERENCES lab.owners(code), kg numeric(5,2), PRIMARY KEY (id)); \
+         CREATE TABLE lab.visits (pet int, at timestamptz, owner_code text, FOREIGN KEY (pet) REFERENCES lab.pets(id)); \
+         INSERT INTO lab.owners SELECT 'o' || g, date '2020-01-01' + g FROM generate_series(1, 300) g; \
+         INSERT INTO lab.pets SELECT g, 'o' || (1 + g % 300), g / 7.0 FROM generate_series(1, 900) g; \
+         INSERT INTO lab.visits SELECT 1 + g % 900, timestamptz '2026-01-01' + g * interval '1 hour', NULL FROM generate_series(1, 2000) g; \
+         INSERT INTO lab.visits VALUES (NULL, now(), 'nobody'); \
+         ALTER TABLE lab.visits ADD CONSTRAINT visits_owner_fkey FOREIGN KEY (owner_code) REFERENCES lab.owners(code) NOT VALID;",
+    )
+    .await
+    .unwrap();
+    let tmp = tempdir();
+    let key = make_key(tmp.path(), "k");
+    let backups = tmp.path().join("b");
+    std::fs::create_dir(&backups).unwrap();
+    let status = Command::new("bash")
+        .arg("-c")
+        .arg("set -euo pipefail; pg_dump -Fc \"$1\" | zstd -q | age -r \"$2\" > \"$3/lab-nightly.dump.zst.age\"")
+        .arg("sh")
+        .arg(source.url())
+        .arg(&key.public)
+        .arg(&backups)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    source.remove().await;
+
+    let scenario = tmp.path().join("lab.toml");
+    std::fs::write(
+        &scenario,
+        r#"name = "lab drill"
+[backups]
+[target]
+image = "restore-drill/postgres:15"
+[checks]
+manifest = "if-present"
+[[checks.sql]]
+name = "pets restored"
+query = "SELECT count(*) FROM lab.pets"
+expect = { equals = 900 }
+[[checks.sql]]
+name = "weights plausible"
+query = "SELECT max(kg) FROM lab.pets"
+expect = { between = [100, 200] }
+"#,
+    )
+    .unwrap();
+    let (s2, b2, k2) = (scenario.clone(), backups.clone(), key.path.clone());
+    let (code, out, err) =
+        tokio::task::spawn_blocking(move || drill(s2.to_str().unwrap(), &b2, &k2, &[]))
+            .await
+            .unwrap();
+    // The orphan fails the drill, as it should: named, counted.
+    assert_eq!(code, 1, "{out}\n{err}");
+    let r: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(r["verdict"], "failed");
+    let check = |name: &str| {
+        r["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == name)
+            .cloned()
+            .unwrap()
+    };
+    let m = check("manifest comparison");
+    assert_eq!(m["status"], "skipped");
+    assert!(
+        m["detail"]
+            .as_str()
+            .unwrap()
+            .contains("not compared to a manifest"),
+        "{m}"
+    );
+    let fk = check("referential integrity");
+    assert_eq!(fk["status"], "failed", "{fk}");
+    let d = fk["detail"].as_str().unwrap();
+    assert!(
+        d.contains("visits_owner_fkey (lab.visits -> lab.owners): 1 orphans"),
+        "{d}"
+    );
+    assert!(d.contains("of 3 foreign keys"), "{d}");
+    assert_eq!(check("sql: pets restored")["status"], "passed");
+    assert_eq!(check("sql: weights plausible")["status"], "passed");
+    assert_eq!(r["backup"]["manifest"], false);
+    assert_eq!(
+        r["rpo_seconds"],
+        serde_json::Value::Null,
+        "no evidence of the backup's time"
+    );
+}
+
+/// A value altered after the restore (the test hook) is caught by the
+/// manifest's fingerprint, naming the table.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_changed_value_fails_the_fingerprint_check_naming_the_table() {
+    let (_tmp, backups, key) = tokio::task::spawn_blocking(|| fixture("300"))
+        .await
+        .unwrap();
+    let plan = restore_drill::scenario::load(Path::new(&scenario_path("monthly-drill.toml")))
+        .unwrap()
+        .with_overrides(restore_drill::scenario::Overrides {
+            backups: Some(backups.clone()),
+            identities: vec![key.path.clone()],
+            report_dir: None,
+        })
+        .unwrap();
+    let keys = std::sync::Arc::new(vec![
+        restore_drill::keys::load_identity_file(&key.path).unwrap()
+    ]);
+    let docker = docker().await;
+    let run = restore_drill::sandbox::RunId::new();
+    let _cleanup = Cleanup::new(&run);
+    let outcome = restore_drill::drill::run(
+        &docker,
+        &run,
+        &plan,
+        keys,
+        restore_drill::drill::DrillOptions {
+            keep: false,
+            // One cent on one invoice line, and the line's total to match, so
+            // no CHECK constraint or invariant notices: only the fingerprint can.
+            before_checks_sql: Some(
+                "UPDATE invoice_lines SET unit_price_cents = unit_price_cents + 1, \
+                 line_total_cents = line_total_cents + quantity \
+                 WHERE id = (SELECT min(id) FROM invoice_lines WHERE quantity = 1); \
+                 UPDATE invoices i SET total_cents = total_cents + 1 \
+                 WHERE id = (SELECT invoice_id FROM invoice_lines WHERE id = (SELECT min(id) FROM invoice_lines WHERE quantity = 1));"
+                    .into(),
+            ),
+        },
+        &restore_drill::events::silent(),
+    )
+    .await
+    .unwrap();
+    let r = outcome.report;
+    assert_eq!(r.verdict, restore_drill::report::Verdict::Failed);
+    let m = &r.checks[0];
+    assert_eq!(m.name, "manifest comparison");
+    assert_eq!(m.status, restore_drill::checks::Status::Failed);
+    assert!(
+        m.detail
+            .contains("public.invoice_lines: content fingerprint differs"),
+        "{}",
+        m.detail
+    );
+    assert!(
+        m.detail
+            .contains("public.invoices: content fingerprint differs"),
+        "{}",
+        m.detail
+    );
+    assert!(!m.detail.contains("public.patients"), "{}", m.detail);
+    assert_eq!(r.rto_seconds, None, "an unverified restore has no RTO");
+    assert_eq!(labelled(&docker, Some(&run.id)).await, (0, 0));
+}
+
+// ---- bad input: message, exit code, nothing left running ----
+
+#[test]
+fn missing_unreadable_and_misspelt_scenarios_are_exit_2() {
+    let tmp = tempdir();
+    let (code, _, err) = run(&["run", "/nonexistent/drill.toml", "--backups", "/tmp"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("cannot read the scenario /nonexistent/drill.toml"),
+        "{err}"
+    );
+
+    let secret = tmp.path().join("secret.toml");
+    std::fs::copy(scenario_path("monthly-drill.toml"), &secret).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let out = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg(env!("CARGO_BIN_EXE_restore-drill"))
+        .args(["validate", secret.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let (code, _, err) = decode(out);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("cannot read the scenario"), "{err}");
+    assert!(err.contains("Permission denied"), "{err}");
+
+    let text = std::fs::read_to_string(scenario_path("monthly-drill.toml")).unwrap();
+    let typo = tmp.path().join("typo.toml");
+    std::fs::write(&typo, text.replace("rpo_hours = 26", "rpo_hrs = 26")).unwrap();
+    let (code, _, err) = run(&["validate", typo.to_str().unwrap()]);
+    assert_eq!(code, 2, "{err}");
+    let line = text
+        .lines()
+        .position(|l| l.starts_with("rpo_hours"))
+        .unwrap()
+        + 1;
+    assert!(
+        err.contains(&format!("typo.toml:{line}:1: unknown field `rpo_hrs`")),
+        "{err}"
+    );
+    assert!(err.contains("did you mean `rpo_hours`?"), "{err}");
+    let (code, _, err) = run_tracked(&["run", typo.to_str().unwrap(), "--backups", "/tmp"]);
+    assert_eq!(code, 2, "{err}");
+}
+
+#[test]
+fn an_empty_backup_directory_is_unrecoverable() {
+    let tmp = tempdir();
+    let key = make_key(tmp.path(), "k");
+    let empty = tmp.path().join("b");
+    std::fs::create_dir(&empty).unwrap();
+    let (code, _, err) = drill(&scenario_path("monthly-drill.toml"), &empty, &key.path, &[]);
+    assert_eq!(code, 4, "{err}");
+    assert!(err.contains("no backup found in"), "{err}");
+    assert!(err.contains("Check the backup job"), "{err}");
+}
+
+#[test]
+fn a_file_that_does_not_match_its_manifest_is_refused_before_restoring() {
+    let (_tmp, backups, key) = fixture("100");
+    let artifact = backups.join(
+        files_in(&backups)
+            .into_iter()
+            .find(|f| f.ends_with(".age"))
+            .unwrap(),
+    );
+    let mut bytes = std::fs::read(&artifact).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x40;
+    std::fs::write(&artifact, &bytes).unwrap();
+    let (code, out, err) = drill(
+        &scenario_path("monthly-drill.toml"),
+        &backups,
+        &key.path,
+        &[],
+    );
+    assert_eq!(code, 4, "{out}{err}");
+    let r: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(r["verdict"], "unrecoverable");
+    let reason = r["attempts"][0]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("does not match its manifest: SHA-256"),
+        "{reason}"
+    );
+    let phases: Vec<&str> = r["phases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        !phases.contains(&"restore"),
+        "nothing is restored from a mismatching file: {phases:?}"
+    );
+}
+
+#[test]
+fn wrong_and_unsafe_keys() {
+    let (tmp, backups, _key) = fixture("100");
+    let wrong = make_key(tmp.path(), "wrong");
+    let (code, out, err) = drill(
+        &scenario_path("monthly-drill.toml"),
+        &backups,
+        &wrong.path,
+        &[],
+    );
+    assert_eq!(code, 4, "{out}{err}");
+    let r: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(r["verdict"], "unrecoverable");
+    assert!(
+        r["attempts"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("none of the identities given can decrypt it"),
+        "{out}"
+    );
+
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&wrong.path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let (code, _, err) = drill(
+        &scenario_path("monthly-drill.toml"),
+        &backups,
+        &wrong.path,
+        &[],
+    );
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("readable by other users"), "{err}");
+    assert!(err.contains("chmod 600"), "{err}");
+}
+
+#[test]
+fn things_that_are_not_backups_are_unrecoverable() {
+    let tmp = tempdir();
+    let key = make_key(tmp.path(), "k");
+    let cases: [(&str, Vec<u8>, &str); 3] = [
+        (
+            "random.dump.zst.age",
+            (0..50_000u32)
+                .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+                .collect(),
+            "it is not a backup",
+        ),
+        ("empty.dump.zst.age", Vec::new(), "the file is empty"),
+        (
+            "notes.txt",
+            b"the backup job moved to the new NAS\n".to_vec(),
+            "it is not a backup",
+        ),
+    ];
+    for (name, content, expected) in cases {
+        let dir = tmp.path().join(name.replace('.', "-"));
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::write(dir.join(name), content).unwrap();
+        let scenario = tmp.path().join("hand.toml");
+        std::fs::write(&scenario, "name = \"x\"\n[backups]\n[target]\nimage = \"restore-drill/postgres:15\"\n[checks]\nmanifest = \"if-present\"\n").unwrap();
+        let (code, out, err) = drill(scenario.to_str().unwrap(), &dir, &key.path, &[]);
+        assert_eq!(code, 4, "{name}: {out}{err}");
+        let r: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(r["verdict"], "unrecoverable");
+        let reason = r["attempts"][0]["reason"].as_str().unwrap();
+        assert!(reason.contains(expected), "{name}: {reason}");
+    }
+}
+
+#[test]
+fn a_custom_check_with_invalid_sql_is_a_scenario_error_naming_its_line() {
+    let (tmp, backups, key) = fixture("100");
+    let scenario = tmp.path().join("bad-sql.toml");
+    std::fs::write(
+        &scenario,
+        "name = \"x\"\n[backups]\n[target]\nimage = \"restore-drill/postgres:15\"\n\n[[checks.sql]]\nname = \"typo\"\nquery = \"SELEC count(*) FROM patients\"\nexpect = { at_least = 1 }\n",
+    )
+    .unwrap();
+    let (code, out, err) = drill(scenario.to_str().unwrap(), &backups, &key.path, &[]);
+    assert_eq!(code, 2, "{out}{err}");
+    let r: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let c = r["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "sql: typo")
+        .unwrap();
+    assert_eq!(c["status"], "error");
+    let d = c["detail"].as_str().unwrap();
+    assert!(d.contains(&format!("{}:7", scenario.display())), "{d}");
+    assert!(d.contains("syntax error"), "{d}");
+    assert!(d.contains("SQLSTATE 42601"), "{d}");
+}
+
+#[test]
+fn list_shows_backups_newest_first_with_their_manifest_state() {
+    let (_tmp, backups, key) = fixture("50");
+    std::fs::write(backups.join("notes.txt"), "hello").unwrap();
+    let (code, out, err) = run(&["--json", "list", backups.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let l: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let l = l.as_array().unwrap();
+    assert_eq!(l.len(), 2);
+    assert_eq!(l[0]["outer_layer"], "age");
+    assert_eq!(l[0]["sha256_matches"], true);
+    assert_eq!(l[0]["time_source"], "manifest");
+    assert_eq!(l[1]["file"], "notes.txt");
+    assert_eq!(l[1]["manifest"], false);
+    let _ = key;
+}
