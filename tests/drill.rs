@@ -116,7 +116,7 @@ fn the_monthly_drill_passes_on_a_fresh_fixture_with_a_complete_report() {
     let rto = r["rto_seconds"].as_f64().unwrap();
     let rpo = r["rpo_seconds"].as_f64().unwrap();
     assert!(rto > 0.0 && rto < 900.0, "{rto}");
-    assert!(rpo >= 0.0 && rpo < 3600.0, "{rpo}");
+    assert!((0.0..3600.0).contains(&rpo), "{rpo}");
     let phases: Vec<&str> = r["phases"]
         .as_array()
         .unwrap()
@@ -593,4 +593,19 @@ fn list_shows_backups_newest_first_with_their_manifest_state() {
     assert_eq!(l[1]["file"], "notes.txt");
     assert_eq!(l[1]["manifest"], false);
     let _ = key;
+}
+
+#[test]
+fn every_shipped_scenario_is_valid() {
+    let dir = format!("{}/scenarios", env!("CARGO_MANIFEST_DIR"));
+    let mut n = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            let (code, out, err) = run(&["validate", path.to_str().unwrap()]);
+            assert_eq!(code, 0, "{}: {out}{err}", path.display());
+            n += 1;
+        }
+    }
+    assert!(n >= 3, "scenarios found: {n}");
 }
