@@ -14,6 +14,7 @@ pub mod drill;
 pub mod engine;
 pub mod error;
 pub mod events;
+pub mod faults;
 pub mod inspect;
 pub mod keys;
 pub mod pipeline;

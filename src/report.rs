@@ -43,7 +43,27 @@ pub struct Report {
     pub recovered_from: Option<String>,
     /// Every backup tried, in order, with why it failed.
     pub attempts: Vec<Attempt>,
+    /// Extra data loss from restoring an older copy than the newest backup.
+    pub rpo_cost_seconds: Option<f64>,
     pub target: TargetInfo,
+    /// Failure scenarios: what was simulated, on scratch copies.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub simulation: Option<crate::faults::Simulation>,
+    /// Lost-server: the workload's committed writes missing after recovery.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lost_writes: Option<crate::faults::LostWrites>,
+    /// Failure scenarios: the expected outcome beside the actual one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expectation: Option<ExpectationResult>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ExpectationResult {
+    pub expected: crate::scenario::Expectation,
+    pub actual: crate::scenario::Expectation,
+    pub met: bool,
+    /// Which expected items did not hold.
+    pub mismatches: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -87,7 +107,10 @@ pub struct Attempt {
     pub path: String,
     pub location: String,
     pub outcome: AttemptOutcome,
+    /// The technical evidence.
     pub reason: Option<String>,
+    /// The same in words a clinic manager understands.
+    pub finding: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -130,15 +153,37 @@ impl Report {
         if let Some(r) = &self.recovered_from {
             s.push_str(&format!("restored from {r} into {}\n", self.target.image));
         }
+        if let Some(sim) = &self.simulation {
+            s.push_str(&format!("simulated {}:\n", sim.fault));
+            for a in &sim.actions {
+                s.push_str(&format!("  - {a}\n"));
+            }
+        }
         for a in self
             .attempts
             .iter()
             .filter(|a| a.outcome == AttemptOutcome::Unusable)
         {
             s.push_str(&format!(
-                "unusable {}: {}\n",
+                "unusable ({}) {}:\n  {}\n  evidence: {}\n",
+                a.location,
                 a.path,
+                a.finding.as_deref().unwrap_or(""),
                 a.reason.as_deref().unwrap_or("")
+            ));
+        }
+        if let Some(c) = self.rpo_cost_seconds.filter(|c| *c > 0.0) {
+            s.push_str(&format!(
+                "restoring an older copy cost {} of extra data loss\n",
+                fmt_secs(Some(c))
+            ));
+        }
+        if let Some(l) = &self.lost_writes {
+            s.push_str(&format!(
+                "lost writes: {} of {} committed writes are missing ({} of work)\n",
+                l.lost,
+                l.committed,
+                fmt_secs(l.span_seconds)
             ));
         }
         s.push_str(&format!(
@@ -167,6 +212,31 @@ impl Report {
                 fmt_secs(o.actual_seconds),
                 fmt_secs(Some(o.target_seconds))
             ));
+        }
+        if let Some(e) = &self.expectation {
+            s.push_str(&format!(
+                "\nexpected vs actual: {}\n",
+                if e.met { "as expected" } else { "NOT as expected" }
+            ));
+            let row = |name: &str, a: &Option<String>, b: &Option<String>| {
+                a.as_ref().map(|exp| {
+                    format!(
+                        "  {name:<15} expected {exp:?}, actual {:?}\n",
+                        b.as_deref().unwrap_or("-")
+                    )
+                })
+            };
+            for line in [
+                row("verdict", &e.expected.verdict, &e.actual.verdict),
+                row("recovered from", &e.expected.recovered_from, &e.actual.recovered_from),
+                row("detection", &e.expected.detection, &e.actual.detection),
+                row("decrypted with", &e.expected.decrypted_with, &e.actual.decrypted_with),
+            ]
+            .into_iter()
+            .flatten()
+            {
+                s.push_str(&line);
+            }
         }
         s
     }

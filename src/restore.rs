@@ -90,7 +90,7 @@ pub async fn restore_file(
                 let done = file_bytes.get();
                 if done >= next_report {
                     events.event(Event::Progress { done, total });
-                    next_report = done + (8 << 20);
+                    next_report = done + (1 << 20);
                 }
             }
         })

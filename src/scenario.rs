@@ -23,12 +23,39 @@ struct RawScenario {
     objectives: Option<RawObjectives>,
     checks: Option<RawChecks>,
     report: Option<RawReport>,
+    simulate: Option<RawSimulate>,
+    expect: Option<RawOutcome>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSimulate {
+    fault: Spanned<String>,
+    flips: Option<u32>,
+    seed: Option<u64>,
+    fraction: Option<Spanned<f64>>,
+    days: Option<f64>,
+    tmpfs_mb: Option<u64>,
+    writes_per_second: Option<u32>,
+    seconds_before_backup: Option<f64>,
+    seconds_after_backup: Option<f64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOutcome {
+    verdict: Option<Spanned<String>>,
+    recovered_from: Option<String>,
+    detection: Option<String>,
+    decrypted_with: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawBackups {
     location: Option<Spanned<String>>,
+    offsite: Option<String>,
+    fallback: Option<bool>,
     select: Option<Spanned<String>>,
     before: Option<Spanned<String>>,
     name: Option<String>,
@@ -115,12 +142,78 @@ pub struct Plan {
     pub objectives: Objectives,
     pub checks: Checks,
     pub report_dir: Option<PathBuf>,
+    pub simulate: Option<Fault>,
+    pub expect: Option<Expectation>,
+}
+
+/// A failure to rehearse, always on scratch copies of the backups.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Fault {
+    /// Bytes flipped at random offsets of the newest backup.
+    CorruptBackup { flips: u32, seed: u64 },
+    /// The newest backup cut to this fraction of its size.
+    TruncatedBackup { fraction: f64 },
+    /// The backup job stopped `days` ago: the drill runs as if that much later.
+    StaleBackups { days: f64 },
+    /// The first (day-to-day) identity is lost.
+    LostKey,
+    /// Only a key that matches no recipient is at hand.
+    WrongKey,
+    /// The sandbox's data directory is a tmpfs of this size (default: an empty
+    /// cluster's 64 MiB plus a quarter of the dump: smaller than the restore).
+    DiskFull { tmpfs_mb: Option<u64> },
+    /// The sandbox is killed once this fraction of the backup file was read.
+    RestoreKilled { fraction: f64 },
+    /// Production (restored from the newest backup, then written to) makes a
+    /// newer backup; ransomware then encrypts the primary store and the server.
+    Ransomware,
+    /// Production runs a live workload, is backed up during it, then lost.
+    LostServer {
+        writes_per_second: u32,
+        seconds_before_backup: f64,
+        seconds_after_backup: f64,
+    },
+}
+
+impl Fault {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Fault::CorruptBackup { .. } => "corrupt-backup",
+            Fault::TruncatedBackup { .. } => "truncated-backup",
+            Fault::StaleBackups { .. } => "stale-backups",
+            Fault::LostKey => "lost-key",
+            Fault::WrongKey => "wrong-key",
+            Fault::DiskFull { .. } => "disk-full",
+            Fault::RestoreKilled { .. } => "restore-killed",
+            Fault::Ransomware => "ransomware",
+            Fault::LostServer { .. } => "lost-server",
+        }
+    }
+}
+
+/// What the clinic expects of a failure scenario; the drill passes when the
+/// outcome matches.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct Expectation {
+    pub verdict: Option<String>,
+    /// A location name: "primary" or "offsite".
+    pub recovered_from: Option<String>,
+    /// Text that must appear in what the drill detected (an unusable backup's
+    /// reason, a failed check or objective).
+    pub detection: Option<String>,
+    /// Text that must appear in the name of the identity file that decrypted it.
+    pub decrypted_with: Option<String>,
 }
 
 #[derive(Debug, Clone)]
 pub struct BackupSource {
     /// None when the scenario leaves it to `--backups`.
     pub location: Option<PathBuf>,
+    /// A second location, tried after the primary.
+    pub offsite: Option<PathBuf>,
+    /// When the chosen backup is unusable, try the previous one, then the next
+    /// location (default true: a clinic wants the newest backup that works).
+    pub fallback: bool,
     pub select: Select,
     /// Only files whose name starts with this.
     pub name_prefix: Option<String>,
@@ -456,8 +549,37 @@ pub fn parse(path: &Path, text: &str) -> Result<Plan> {
         file: path.to_path_buf(),
         name: raw.name,
         description: raw.description,
+        simulate: match raw.simulate {
+            None => None,
+            Some(sim) => Some(parse_fault(&sim, &at)?),
+        },
+        expect: match raw.expect {
+            None => None,
+            Some(e) => {
+                if let Some(v) = &e.verdict {
+                    if !["passed", "failed", "unrecoverable"].contains(&v.get_ref().as_str()) {
+                        return Err(at(
+                            v.span(),
+                            format!(
+                                "unknown verdict {:?}: use \"passed\", \"failed\" or \"unrecoverable\"{}",
+                                v.get_ref(),
+                                suggest(v.get_ref(), &["passed", "failed", "unrecoverable"])
+                            ),
+                        ));
+                    }
+                }
+                Some(Expectation {
+                    verdict: e.verdict.map(|v| v.into_inner()),
+                    recovered_from: e.recovered_from,
+                    detection: e.detection,
+                    decrypted_with: e.decrypted_with,
+                })
+            }
+        },
         backups: BackupSource {
             location: raw.backups.location.map(|l| resolve(l.get_ref())),
+            offsite: raw.backups.offsite.as_deref().map(resolve),
+            fallback: raw.backups.fallback.unwrap_or(true),
             select,
             name_prefix: raw.backups.name,
         },
@@ -472,6 +594,70 @@ pub fn parse(path: &Path, text: &str) -> Result<Plan> {
             sql,
         },
         report_dir: raw.report.and_then(|r| r.dir).map(|d| resolve(&d)),
+    })
+}
+
+fn parse_fault(
+    sim: &RawSimulate,
+    at: &dyn Fn(std::ops::Range<usize>, String) -> Error,
+) -> Result<Fault> {
+    const FAULTS: [&str; 9] = [
+        "corrupt-backup",
+        "truncated-backup",
+        "stale-backups",
+        "lost-key",
+        "wrong-key",
+        "disk-full",
+        "restore-killed",
+        "ransomware",
+        "lost-server",
+    ];
+    Ok(match sim.fault.get_ref().as_str() {
+        "corrupt-backup" => Fault::CorruptBackup {
+            flips: sim.flips.unwrap_or(16).max(1),
+            seed: sim.seed.unwrap_or(1),
+        },
+        "truncated-backup" => {
+            let fraction = sim.fraction.as_ref().map_or(0.5, |f| *f.get_ref());
+            if !(0.0..1.0).contains(&fraction) {
+                let span = sim
+                    .fraction
+                    .as_ref()
+                    .map_or_else(|| sim.fault.span(), |f| f.span());
+                return Err(at(
+                    span,
+                    format!("fraction = {fraction}: the part kept must be at least 0 and below 1"),
+                ));
+            }
+            Fault::TruncatedBackup { fraction }
+        }
+        "stale-backups" => Fault::StaleBackups {
+            days: sim.days.unwrap_or(3.0),
+        },
+        "lost-key" => Fault::LostKey,
+        "wrong-key" => Fault::WrongKey,
+        "disk-full" => Fault::DiskFull {
+            tmpfs_mb: sim.tmpfs_mb,
+        },
+        "restore-killed" => Fault::RestoreKilled {
+            fraction: sim.fraction.as_ref().map_or(0.5, |f| *f.get_ref()).clamp(0.0, 1.0),
+        },
+        "ransomware" => Fault::Ransomware,
+        "lost-server" => Fault::LostServer {
+            writes_per_second: sim.writes_per_second.unwrap_or(20).max(1),
+            seconds_before_backup: sim.seconds_before_backup.unwrap_or(2.0),
+            seconds_after_backup: sim.seconds_after_backup.unwrap_or(3.0),
+        },
+        other => {
+            return Err(at(
+                sim.fault.span(),
+                format!(
+                    "unknown fault {other:?}: use one of {}{}",
+                    FAULTS.join(", "),
+                    suggest(other, &FAULTS)
+                ),
+            ))
+        }
     })
 }
 

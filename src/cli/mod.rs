@@ -270,7 +270,22 @@ async fn dispatch(cli: Cli, events: Events) -> Result<Output> {
                         &events,
                     )
                     .await?;
-                    let report = outcome.report;
+                    let mut report = outcome.report;
+                    if let (Some(log), Some(lost)) =
+                        (&outcome.workload_log, report.lost_writes.as_mut())
+                    {
+                        let name = format!(
+                            "drill-{}-{}.workload.jsonl",
+                            report.started_at.format("%Y%m%dT%H%M%SZ"),
+                            report.run_id
+                        );
+                        std::fs::create_dir_all(&report_dir).map_err(|e| {
+                            Error::io("create the report directory", &report_dir, e)
+                        })?;
+                        lost.log = crate::catalog::atomic::write_file(&report_dir, &name, log)?
+                            .display()
+                            .to_string();
+                    }
                     let path = write_report(&report_dir, &report)?;
                     let mut text = report.summary();
                     text.push_str(&format!("report   {}", path.display()));
@@ -532,6 +547,10 @@ async fn dispatch(cli: Cli, events: Events) -> Result<Output> {
 /// itself broken (invalid SQL in the scenario) makes it 2.
 fn drill_exit_code(r: &crate::report::Report) -> u8 {
     use crate::report::Verdict;
+    // A failure scenario passes when the system behaves as the clinic expects.
+    if let Some(e) = &r.expectation {
+        return if e.met { exit::OK } else { exit::FAILED };
+    }
     match r.verdict {
         Verdict::Passed => exit::OK,
         Verdict::Unrecoverable => exit::UNRECOVERABLE,
