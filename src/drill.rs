@@ -8,8 +8,8 @@ use crate::checks::{self, Status};
 use crate::engine::postgres;
 use crate::error::{Error, ErrorKind, Result};
 use crate::events::{Event, Events};
-use crate::keys::IdentitySource;
 use crate::faults;
+use crate::keys::IdentitySource;
 use crate::report::{
     Attempt, AttemptOutcome, BackupEvidence, ExpectationResult, Objective, Phase, Report,
     ScenarioInfo, TargetInfo, Verdict, REPORT_VERSION,
@@ -121,7 +121,8 @@ pub async fn run(
         if let Some(lost) = s.lost_at {
             // RTO of a lost server runs from the loss.
             sw.start = lost;
-            started_at = Utc::now() - chrono::Duration::from_std(lost.elapsed()).unwrap_or_default();
+            started_at =
+                Utc::now() - chrono::Duration::from_std(lost.elapsed()).unwrap_or_default();
         }
         started_at += chrono::Duration::from_std(s.clock_offset).unwrap_or_default();
     }
@@ -190,7 +191,11 @@ pub async fn run(
                     r = &mut restore => r,
                     _ = killer => unreachable_pending(),
                 }
-                .map_err(|e| Error::Unrecoverable(format!("the recovery server stopped during the restore: {e}")))
+                .map_err(|e| {
+                    Error::Unrecoverable(format!(
+                        "the recovery server stopped during the restore: {e}"
+                    ))
+                })
             }
         };
         sw.end(p);
@@ -213,7 +218,10 @@ pub async fn run(
                 restored = Some((sb, location.clone(), c.clone()));
                 break;
             }
-            Err(e) if kill_after.is_some() || matches!(e.kind(), ErrorKind::Unrecoverable | ErrorKind::Failed) => {
+            Err(e)
+                if kill_after.is_some()
+                    || matches!(e.kind(), ErrorKind::Unrecoverable | ErrorKind::Failed) =>
+            {
                 attempts.push(unusable(location, c, &e.to_string()));
                 evidence = Some(ev);
                 sandbox::gc::cleanup_run(docker, run).await?;
@@ -254,7 +262,8 @@ pub async fn run(
             rto = Some(sw.elapsed());
         }
         if let Some(log) = staged.as_ref().and_then(|s| s.workload.as_ref()) {
-            lost_writes = Some(faults::lost_writes(&sb.url(), log, c.time, c.manifest.as_ref()).await?);
+            lost_writes =
+                Some(faults::lost_writes(&sb.url(), log, c.time, c.manifest.as_ref()).await?);
         }
         if opts.keep {
             kept = Some(sb);
@@ -334,7 +343,9 @@ pub async fn run(
 /// `select!` arm that can never complete (the killer waits forever once it has
 /// fired); kept separate so the types line up.
 fn unreachable_pending() -> Result<crate::restore::Restored> {
-    Err(Error::Failed("internal error: the kill switch returned".into()))
+    Err(Error::Failed(
+        "internal error: the kill switch returned".into(),
+    ))
 }
 
 /// Compares what the scenario expects with what happened.
@@ -377,7 +388,11 @@ fn judge(expected: &Expectation, r: &Report) -> ExpectationResult {
         } else {
             Some(detections.join(" | "))
         },
-        decrypted_with: if r.recovered_from.is_some() { decrypted.clone() } else { None },
+        decrypted_with: if r.recovered_from.is_some() {
+            decrypted.clone()
+        } else {
+            None
+        },
     };
     let mut mismatches = Vec::new();
     if let Some(v) = &expected.verdict {
@@ -399,7 +414,11 @@ fn judge(expected: &Expectation, r: &Report) -> ExpectationResult {
         }
     }
     if let Some(k) = &expected.decrypted_with {
-        if !actual.decrypted_with.as_deref().is_some_and(|d| d.contains(k.as_str())) {
+        if !actual
+            .decrypted_with
+            .as_deref()
+            .is_some_and(|d| d.contains(k.as_str()))
+        {
             mismatches.push(format!(
                 "decrypted with: expected a key matching {k:?}, got {}",
                 actual.decrypted_with.as_deref().unwrap_or("none")

@@ -77,6 +77,12 @@ impl Staged {
     }
 }
 
+/// The running workload: its task (yielding the committed writes) and its stop signal.
+type Workload = (
+    tokio::task::JoinHandle<Result<Vec<(i64, DateTime<Utc>)>>>,
+    Arc<Notify>,
+);
+
 #[derive(Debug, Clone)]
 pub struct WorkloadLog {
     pub path: PathBuf,
@@ -479,14 +485,7 @@ impl Production {
 
     /// A writer at a set rate: each write a transaction with a new appointment
     /// and its sequence number, logged once committed.
-    fn workload(
-        &self,
-        per_second: u32,
-        log: PathBuf,
-    ) -> (
-        tokio::task::JoinHandle<Result<Vec<(i64, DateTime<Utc>)>>>,
-        Arc<Notify>,
-    ) {
+    fn workload(&self, per_second: u32, log: PathBuf) -> Workload {
         let url = self.server.url();
         let stop = Arc::new(Notify::new());
         let stop2 = stop.clone();
@@ -500,7 +499,8 @@ impl Production {
             .map_err(|e| Error::db("preparing the workload", e))?;
             let mut file = std::fs::File::create(&log).map_err(|e| Error::io("create", &log, e))?;
             let mut committed = Vec::new();
-            let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / f64::from(per_second)));
+            let mut tick =
+                tokio::time::interval(Duration::from_secs_f64(1.0 / f64::from(per_second)));
             let mut seq: i64 = 0;
             loop {
                 tokio::select! {
@@ -521,7 +521,11 @@ impl Production {
                 }
                 let at = Utc::now();
                 committed.push((seq, at));
-                let _ = writeln!(file, "{{\"seq\":{seq},\"committed_at\":\"{}\"}}", at.to_rfc3339());
+                let _ = writeln!(
+                    file,
+                    "{{\"seq\":{seq},\"committed_at\":\"{}\"}}",
+                    at.to_rfc3339()
+                );
             }
             let _ = file.sync_all();
             Ok(committed)
@@ -540,7 +544,12 @@ impl Production {
         self.docker
             .remove_container(
                 &self.server.container,
-                Some(RemoveContainerOptionsBuilder::new().force(true).v(true).build()),
+                Some(
+                    RemoveContainerOptionsBuilder::new()
+                        .force(true)
+                        .v(true)
+                        .build(),
+                ),
             )
             .await
             .map_err(|e| Error::docker("destroying the production server", e))

@@ -216,7 +216,11 @@ impl Report {
         if let Some(e) = &self.expectation {
             s.push_str(&format!(
                 "\nexpected vs actual: {}\n",
-                if e.met { "as expected" } else { "NOT as expected" }
+                if e.met {
+                    "as expected"
+                } else {
+                    "NOT as expected"
+                }
             ));
             let row = |name: &str, a: &Option<String>, b: &Option<String>| {
                 a.as_ref().map(|exp| {
@@ -228,9 +232,17 @@ impl Report {
             };
             for line in [
                 row("verdict", &e.expected.verdict, &e.actual.verdict),
-                row("recovered from", &e.expected.recovered_from, &e.actual.recovered_from),
+                row(
+                    "recovered from",
+                    &e.expected.recovered_from,
+                    &e.actual.recovered_from,
+                ),
                 row("detection", &e.expected.detection, &e.actual.detection),
-                row("decrypted with", &e.expected.decrypted_with, &e.actual.decrypted_with),
+                row(
+                    "decrypted with",
+                    &e.expected.decrypted_with,
+                    &e.actual.decrypted_with,
+                ),
             ]
             .into_iter()
             .flatten()

@@ -640,7 +640,11 @@ fn parse_fault(
             tmpfs_mb: sim.tmpfs_mb,
         },
         "restore-killed" => Fault::RestoreKilled {
-            fraction: sim.fraction.as_ref().map_or(0.5, |f| *f.get_ref()).clamp(0.0, 1.0),
+            fraction: sim
+                .fraction
+                .as_ref()
+                .map_or(0.5, |f| *f.get_ref())
+                .clamp(0.0, 1.0),
         },
         "ransomware" => Fault::Ransomware,
         "lost-server" => Fault::LostServer {

@@ -22,26 +22,58 @@ fn checksums(dir: &Path) -> BTreeMap<String, String> {
 
 /// Runs a scenario; returns exit code, the JSON report and stderr, and checks
 /// that the run left no container or network behind.
-fn scenario(name: &str, backups: &Path, keys: &[&Path], reports: &Path) -> (i32, serde_json::Value, String) {
+fn scenario(
+    name: &str,
+    backups: &Path,
+    keys: &[&Path],
+    reports: &Path,
+) -> (i32, serde_json::Value, String) {
     let file = format!("{}/scenarios/{name}.toml", env!("CARGO_MANIFEST_DIR"));
     let mut args = vec![
-        "--json".to_string(), "run".into(), file, "--backups".into(), backups.display().to_string(),
-        "--report-dir".into(), reports.display().to_string(),
+        "--json".to_string(),
+        "run".into(),
+        file,
+        "--backups".into(),
+        backups.display().to_string(),
+        "--report-dir".into(),
+        reports.display().to_string(),
     ];
     for k in keys {
         args.push("--identity".into());
         args.push(k.display().to_string());
     }
-    let child = bin().args(&args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let child = bin()
+        .args(&args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
     let pid = child.id();
     let (code, out, err) = decode(child.wait_with_output().unwrap());
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let left = rt.block_on(async {
         use bollard::query_parameters::{ListContainersOptionsBuilder, ListNetworksOptionsBuilder};
         let d = docker().await;
-        let f = std::collections::HashMap::from([("label".to_string(), vec![format!("org.restore-drill.pid={pid}")])]);
-        let c = d.list_containers(Some(ListContainersOptionsBuilder::new().all(true).filters(&f).build())).await.unwrap();
-        let n = d.list_networks(Some(ListNetworksOptionsBuilder::new().filters(&f).build())).await.unwrap();
+        let f = std::collections::HashMap::from([(
+            "label".to_string(),
+            vec![format!("org.restore-drill.pid={pid}")],
+        )]);
+        let c = d
+            .list_containers(Some(
+                ListContainersOptionsBuilder::new()
+                    .all(true)
+                    .filters(&f)
+                    .build(),
+            ))
+            .await
+            .unwrap();
+        let n = d
+            .list_networks(Some(ListNetworksOptionsBuilder::new().filters(&f).build()))
+            .await
+            .unwrap();
         (c.len(), n.len())
     });
     assert_eq!(left, (0, 0), "{name} left containers or networks behind");
@@ -60,7 +92,13 @@ fn unusable_reasons(r: &serde_json::Value) -> Vec<String> {
         .unwrap()
         .iter()
         .filter(|a| a["outcome"] == "unusable")
-        .map(|a| format!("{} / {}", a["reason"].as_str().unwrap(), a["finding"].as_str().unwrap()))
+        .map(|a| {
+            format!(
+                "{} / {}",
+                a["reason"].as_str().unwrap(),
+                a["finding"].as_str().unwrap()
+            )
+        })
         .collect()
 }
 
@@ -73,8 +111,16 @@ fn every_failure_scenario_behaves_as_the_clinic_expects_and_never_touches_the_or
     let reports = tmp.path().join("reports");
     std::fs::create_dir(&backups).unwrap();
     let (code, out, err) = run(&[
-        "fixtures", "generate", "--out", backups.to_str().unwrap(), "--patients", "1500",
-        "--recipient", &daily.public, "--recipient", &escrow.public,
+        "fixtures",
+        "generate",
+        "--out",
+        backups.to_str().unwrap(),
+        "--patients",
+        "1500",
+        "--recipient",
+        &daily.public,
+        "--recipient",
+        &escrow.public,
     ]);
     assert_eq!(code, 0, "{out}{err}");
     let before = checksums(&backups);
@@ -86,9 +132,21 @@ fn every_failure_scenario_behaves_as_the_clinic_expects_and_never_touches_the_or
     assert_eq!(code, 0, "{r}\n{err}");
     assert_eq!(r["verdict"], "unrecoverable");
     let reasons = unusable_reasons(&r);
-    assert!(reasons[0].contains("does not match its manifest: SHA-256"), "{reasons:?}");
-    assert!(reasons[0].contains("altered or damaged after it was made"), "{reasons:?}");
-    assert!(r["simulation"]["actions"][1].as_str().unwrap().contains("bytes changed at offsets"), "{r}");
+    assert!(
+        reasons[0].contains("does not match its manifest: SHA-256"),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons[0].contains("altered or damaged after it was made"),
+        "{reasons:?}"
+    );
+    assert!(
+        r["simulation"]["actions"][1]
+            .as_str()
+            .unwrap()
+            .contains("bytes changed at offsets"),
+        "{r}"
+    );
 
     let (code, r, err) = scenario("truncated-backup", &backups, &day, &reports);
     assert_eq!(code, 0, "{r}\n{err}");
@@ -101,15 +159,26 @@ fn every_failure_scenario_behaves_as_the_clinic_expects_and_never_touches_the_or
     let (code, r, err) = scenario("stale-backups", &backups, &day, &reports);
     assert_eq!(code, 0, "{r}\n{err}");
     assert_eq!(r["verdict"], "failed");
-    let rpo = r["objectives"].as_array().unwrap().iter().find(|o| o["name"] == "RPO (backup age)").unwrap();
+    let rpo = r["objectives"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["name"] == "RPO (backup age)")
+        .unwrap();
     assert_eq!(rpo["status"], "failed");
-    assert!(rpo["actual_seconds"].as_f64().unwrap() > 3.0 * 86_400.0 - 60.0, "{rpo}");
+    assert!(
+        rpo["actual_seconds"].as_f64().unwrap() > 3.0 * 86_400.0 - 60.0,
+        "{rpo}"
+    );
 
     // Keys.
     let (code, r, err) = scenario("lost-key", &backups, &both, &reports);
     assert_eq!(code, 0, "{r}\n{err}");
     assert_eq!(r["verdict"], "passed");
-    assert!(r["backup"]["decrypted_with"].as_str().unwrap().ends_with("escrow.key"));
+    assert!(r["backup"]["decrypted_with"]
+        .as_str()
+        .unwrap()
+        .ends_with("escrow.key"));
     // Without an escrow key: unrecoverable, which is not what the clinic expects.
     let (code, r, err) = scenario("lost-key", &backups, &day, &reports);
     assert_eq!(code, 1, "{r}\n{err}");
@@ -121,7 +190,10 @@ fn every_failure_scenario_behaves_as_the_clinic_expects_and_never_touches_the_or
     let (code, r, err) = scenario("wrong-key", &backups, &day, &reports);
     assert_eq!(code, 0, "{r}\n{err}");
     assert_eq!(r["verdict"], "unrecoverable");
-    assert!(unusable_reasons(&r)[0].contains("None of the keys at hand can unlock this backup"), "{r}");
+    assert!(
+        unusable_reasons(&r)[0].contains("None of the keys at hand can unlock this backup"),
+        "{r}"
+    );
 
     // The recovery server's troubles.
     let (code, r, err) = scenario("disk-full", &backups, &day, &reports);
@@ -134,21 +206,42 @@ fn every_failure_scenario_behaves_as_the_clinic_expects_and_never_touches_the_or
     let (code, r, err) = scenario("restore-killed", &backups, &day, &reports);
     assert_eq!(code, 0, "{r}\n{err}");
     assert_eq!(r["verdict"], "unrecoverable");
-    assert!(unusable_reasons(&r)[0].contains("stopped in the middle of the restore"), "{r}");
+    assert!(
+        unusable_reasons(&r)[0].contains("stopped in the middle of the restore"),
+        "{r}"
+    );
 
     // Ransomware: every primary file unusable, the older offsite copy restores,
     // and the extra data loss is reported.
     let (code, r, err) = scenario("ransomware", &backups, &day, &reports);
     assert_eq!(code, 0, "{r}\n{err}");
     assert_eq!(r["verdict"], "passed");
-    assert!(r["recovered_from"].as_str().unwrap().starts_with("offsite: "), "{r}");
+    assert!(
+        r["recovered_from"]
+            .as_str()
+            .unwrap()
+            .starts_with("offsite: "),
+        "{r}"
+    );
     let reasons = unusable_reasons(&r);
     assert!(reasons.len() >= 3, "{reasons:?}");
-    assert!(reasons.iter().all(|x| x.contains("not a backup") && x.contains("ransomware")), "{reasons:?}");
+    assert!(
+        reasons
+            .iter()
+            .all(|x| x.contains("not a backup") && x.contains("ransomware")),
+        "{reasons:?}"
+    );
     let attempts = r["attempts"].as_array().unwrap();
-    assert!(attempts.iter().take(reasons.len()).all(|a| a["location"] == "primary"));
+    assert!(attempts
+        .iter()
+        .take(reasons.len())
+        .all(|a| a["location"] == "primary"));
     assert_eq!(attempts.last().unwrap()["location"], "offsite");
-    assert!(r["rpo_cost_seconds"].as_f64().unwrap() > 0.0, "{}", r["rpo_cost_seconds"]);
+    assert!(
+        r["rpo_cost_seconds"].as_f64().unwrap() > 0.0,
+        "{}",
+        r["rpo_cost_seconds"]
+    );
 
     // Lost server: the lost writes, exactly as the workload's own log counts them.
     let (code, r, err) = scenario("lost-server", &backups, &day, &reports);
@@ -158,7 +251,11 @@ fn every_failure_scenario_behaves_as_the_clinic_expects_and_never_touches_the_or
     let log = std::fs::read_to_string(lost["log"].as_str().unwrap()).unwrap();
     let committed: Vec<i64> = log
         .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["seq"].as_i64().unwrap())
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["seq"]
+                .as_i64()
+                .unwrap()
+        })
         .collect();
     assert_eq!(lost["committed"].as_u64().unwrap(), committed.len() as u64);
     // The single writer commits in order, so the backup holds writes 1..=k,
@@ -169,9 +266,18 @@ fn every_failure_scenario_behaves_as_the_clinic_expects_and_never_touches_the_or
     let from_log = committed.iter().filter(|s| **s as u64 > in_backup).count() as u64;
     let lost_count = lost["lost"].as_u64().unwrap();
     assert_eq!(lost_count, from_log, "{lost}");
-    assert_eq!(r["checks"][0]["status"], "passed", "the restore equals its manifest");
-    assert!(lost_count > 0, "writes after the backup must be lost: {lost}");
-    assert!(lost_count < committed.len() as u64, "writes before the backup must survive: {lost}");
+    assert_eq!(
+        r["checks"][0]["status"], "passed",
+        "the restore equals its manifest"
+    );
+    assert!(
+        lost_count > 0,
+        "writes after the backup must be lost: {lost}"
+    );
+    assert!(
+        lost_count < committed.len() as u64,
+        "writes before the backup must survive: {lost}"
+    );
     assert!(lost["span_seconds"].as_f64().unwrap() > 0.0);
     assert!(r["rto_seconds"].as_f64().unwrap() > 0.0);
 

@@ -133,6 +133,9 @@ pub async fn exec(docker: &Docker, container: &str, req: ExecRequest) -> Result<
         return Err(Error::Failed("exec started detached".into()));
     };
 
+    // Counted outside the feeder, so the count survives if it is cut off.
+    let sent_bytes = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let sent_counter = sent_bytes.clone();
     let feed = async move {
         let mut sent = 0u64;
         let Some(mut rx) = stdin else {
@@ -148,6 +151,7 @@ pub async fn exec(docker: &Docker, container: &str, req: ExecRequest) -> Result<
                         );
                     }
                     sent += bytes.len() as u64;
+                    sent_counter.store(sent, std::sync::atomic::Ordering::Relaxed);
                 }
                 // Drop `input` without shutdown: the command sees its input end,
                 // and the caller sees the error and fails the work.
@@ -198,8 +202,26 @@ pub async fn exec(docker: &Docker, container: &str, req: ExecRequest) -> Result<
         (out, err, stdout_closed, failure)
     };
 
-    let ((stdin_bytes, stdin_error), (stdout_buf, stderr_buf, stdout_closed, failure)) =
-        tokio::join!(feed, drain);
+    // The feeder runs on its own: when the command exits without reading all
+    // its input (pg_restore stopping at an error), the engine may stop reading
+    // the connection without closing it, and a write would wait forever.
+    let mut feeder = tokio::spawn(feed);
+    let (stdout_buf, stderr_buf, stdout_closed, failure) = drain.await;
+    let (stdin_bytes, stdin_error) =
+        match tokio::time::timeout(std::time::Duration::from_secs(2), &mut feeder).await {
+            Ok(Ok(r)) => r,
+            Ok(Err(e)) => (
+                sent_bytes.load(std::sync::atomic::Ordering::Relaxed),
+                Some(format!("internal error feeding the command: {e}")),
+            ),
+            Err(_) => {
+                feeder.abort();
+                (
+                    sent_bytes.load(std::sync::atomic::Ordering::Relaxed),
+                    Some("the command exited before reading all of its input".to_string()),
+                )
+            }
+        };
     if let Some(e) = failure {
         return Err(Error::docker(
             format!("reading the output of `{}`", cmd[0]),
