@@ -286,11 +286,18 @@ pub async fn run(
         _ => None,
     };
     let objectives = objectives(plan, rto, rpo);
+    // Passed means the backup the clinic would reach for first restored and
+    // proved complete: recovering from an older copy is a recovery, but the
+    // newest backup failed, and the drill must not hide that.
+    let fell_back = attempts
+        .iter()
+        .any(|a| a.outcome == AttemptOutcome::Unusable);
     let verdict = if recovered_from.is_none() {
         Verdict::Unrecoverable
-    } else if checks
-        .iter()
-        .all(|c| matches!(c.status, Status::Passed | Status::Skipped))
+    } else if !fell_back
+        && checks
+            .iter()
+            .all(|c| matches!(c.status, Status::Passed | Status::Skipped))
         && objectives.iter().all(|o| o.status == Status::Passed)
     {
         Verdict::Passed

@@ -341,3 +341,131 @@ async fn an_unreachable_mirror_fails_the_build_and_tags_nothing() {
         .collect();
     assert!(building.is_empty(), "{building:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keep_leaves_the_sandbox_running_and_says_how_to_reach_it() {
+    let tmp = tempdir();
+    let key = make_key(tmp.path(), "k");
+    let out = tmp.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    let (o2, p2) = (out.clone(), key.public.clone());
+    let (code, text, err) = tokio::task::spawn_blocking(move || {
+        run(&[
+            "fixtures",
+            "generate",
+            "--out",
+            o2.to_str().unwrap(),
+            "--patients",
+            "20",
+            "--recipient",
+            &p2,
+        ])
+    })
+    .await
+    .unwrap();
+    assert_eq!(code, 0, "{text}{err}");
+    let backup = out.join(
+        files_in(&out)
+            .into_iter()
+            .find(|f| f.ends_with(".age"))
+            .unwrap(),
+    );
+    let (b2, k2) = (backup.clone(), key.path.clone());
+    let (code, text, err) = tokio::task::spawn_blocking(move || {
+        run(&[
+            "restore",
+            b2.to_str().unwrap(),
+            "--identity",
+            k2.to_str().unwrap(),
+            "--keep",
+        ])
+    })
+    .await
+    .unwrap();
+    assert_eq!(code, 0, "{err}");
+    assert!(text.contains("kept: container "), "{text}");
+    assert!(text.contains("docker exec -it "), "{text}");
+    assert!(text.contains("(internal; no route out)"), "{text}");
+    let container = text
+        .split("kept: container ")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string();
+    let network = text
+        .split(" on network ")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string();
+    let docker = docker().await;
+    let info = docker
+        .inspect_container(&container, None)
+        .await
+        .expect("the kept container exists");
+    assert_eq!(info.state.and_then(|s| s.running), Some(true));
+    // The restored data is there to look at.
+    let rows = restore_drill::sandbox::exec(
+        &docker,
+        &container,
+        restore_drill::sandbox::ExecRequest::new([
+            "psql",
+            "-U",
+            "drill",
+            "-d",
+            "clinic",
+            "-tAc",
+            "SELECT count(*) FROM patients",
+        ])
+        .user("postgres"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(String::from_utf8_lossy(&rows.stdout).trim(), "20");
+    docker
+        .remove_container(
+            &container,
+            Some(
+                bollard::query_parameters::RemoveContainerOptionsBuilder::new()
+                    .force(true)
+                    .build(),
+            ),
+        )
+        .await
+        .unwrap();
+    docker.remove_network(&network).await.unwrap();
+}
+
+#[test]
+fn doctor_reports_each_check_with_its_fix() {
+    let tmp = tempdir();
+    let key = make_key(tmp.path(), "k");
+    let (code, text, err) = run(&[
+        "doctor",
+        "--identity",
+        key.path.to_str().unwrap(),
+        "--dir",
+        tmp.path().to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{text}{err}");
+    assert!(text.contains("ok   docker: reachable at"), "{text}");
+    assert!(
+        text.contains("ok   image restore-drill/postgres:15: present"),
+        "{text}"
+    );
+    assert!(text.contains("ok   mmdebstrap"), "{text}");
+    assert!(text.contains("readable by its owner only"), "{text}");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&key.path, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let (code, text, _) = run(&["doctor", "--identity", key.path.to_str().unwrap()]);
+    assert_eq!(code, 3, "{text}");
+    assert!(
+        text.contains(&format!("FIX  key {}", key.path.display())),
+        "{text}"
+    );
+    assert!(text.contains("chmod 600"), "{text}");
+}
