@@ -540,19 +540,9 @@ impl Production {
 
     /// The server is lost with its storage.
     async fn destroy(self) -> Result<()> {
-        use bollard::query_parameters::RemoveContainerOptionsBuilder;
-        self.docker
-            .remove_container(
-                &self.server.container,
-                Some(
-                    RemoveContainerOptionsBuilder::new()
-                        .force(true)
-                        .v(true)
-                        .build(),
-                ),
-            )
+        sandbox::gc::remove_container(&self.docker, &self.server.container)
             .await
-            .map_err(|e| Error::docker("destroying the production server", e))
+            .map(|_| ())
     }
 }
 
@@ -631,9 +621,4 @@ pub async fn kill_container(docker: &bollard::Docker, id: &str) {
     let _ = docker
         .kill_container(id, None::<bollard::query_parameters::KillContainerOptions>)
         .await;
-}
-
-/// Removes this run's containers; used between attempts.
-pub async fn cleanup(docker: &bollard::Docker, run: &RunId) -> Result<()> {
-    sandbox::gc::cleanup_run(docker, run).await.map(|_| ())
 }

@@ -7,76 +7,15 @@ mod common;
 
 use common::*;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 /// A fresh fixture: DIR/b holds the backup, DIR/k the key.
-fn fixture(patients: &str) -> (tempfile::TempDir, PathBuf, Key) {
+fn fixture(patients: u32) -> (tempfile::TempDir, PathBuf, Key) {
     let tmp = tempdir();
     let key = make_key(tmp.path(), "k");
     let backups = tmp.path().join("b");
-    std::fs::create_dir(&backups).unwrap();
-    let (code, out, err) = run(&[
-        "fixtures",
-        "generate",
-        "--out",
-        backups.to_str().unwrap(),
-        "--patients",
-        patients,
-        "--recipient",
-        &key.public,
-    ]);
-    assert_eq!(code, 0, "{out}{err}");
+    generate_fixture(&backups, patients, &[&key]);
     (tmp, backups, key)
-}
-
-/// Runs the binary and also reports how many containers and networks its
-/// process left labelled (it must be none, whatever the outcome).
-fn run_tracked(args: &[&str]) -> (i32, String, String) {
-    let child = bin()
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let pid = child.id();
-    let out = decode(child.wait_with_output().unwrap());
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let left = rt.block_on(async {
-        let d = docker().await;
-        labelled_by_pid(&d, pid).await
-    });
-    assert_eq!(
-        left,
-        (0, 0),
-        "the run left containers or networks behind:\n{}",
-        out.2
-    );
-    out
-}
-
-async fn labelled_by_pid(docker: &bollard::Docker, pid: u32) -> (usize, usize) {
-    use bollard::query_parameters::{ListContainersOptionsBuilder, ListNetworksOptionsBuilder};
-    let f = std::collections::HashMap::from([(
-        "label".to_string(),
-        vec![format!("org.restore-drill.pid={pid}")],
-    )]);
-    let c = docker
-        .list_containers(Some(
-            ListContainersOptionsBuilder::new()
-                .all(true)
-                .filters(&f)
-                .build(),
-        ))
-        .await
-        .unwrap();
-    let n = docker
-        .list_networks(Some(ListNetworksOptionsBuilder::new().filters(&f).build()))
-        .await
-        .unwrap();
-    (c.len(), n.len())
 }
 
 fn drill(scenario: &str, backups: &Path, key: &Path, extra: &[&str]) -> (i32, String, String) {
@@ -102,7 +41,7 @@ fn scenario_path(name: &str) -> String {
 
 #[test]
 fn the_monthly_drill_passes_on_a_fresh_fixture_with_a_complete_report() {
-    let (tmp, backups, key) = fixture("2000");
+    let (tmp, backups, key) = fixture(2000);
     let (code, out, err) = drill(
         &scenario_path("monthly-drill.toml"),
         &backups,
@@ -191,7 +130,7 @@ fn the_monthly_drill_passes_on_a_fresh_fixture_with_a_complete_report() {
 
 #[test]
 fn the_upgrade_check_restores_a_15_backup_into_17() {
-    let (_tmp, backups, key) = fixture("500");
+    let (_tmp, backups, key) = fixture(500);
     let (code, out, err) = drill(
         &scenario_path("upgrade-check.toml"),
         &backups,
@@ -326,9 +265,7 @@ expect = { between = [100, 200] }
 /// manifest's fingerprint, naming the table.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_changed_value_fails_the_fingerprint_check_naming_the_table() {
-    let (_tmp, backups, key) = tokio::task::spawn_blocking(|| fixture("300"))
-        .await
-        .unwrap();
+    let (_tmp, backups, key) = tokio::task::spawn_blocking(|| fixture(300)).await.unwrap();
     let plan = restore_drill::scenario::load(Path::new(&scenario_path("monthly-drill.toml")))
         .unwrap()
         .with_overrides(restore_drill::scenario::Overrides {
@@ -448,7 +385,7 @@ fn an_empty_backup_directory_is_unrecoverable() {
 
 #[test]
 fn a_file_that_does_not_match_its_manifest_is_refused_before_restoring() {
-    let (_tmp, backups, key) = fixture("100");
+    let (_tmp, backups, key) = fixture(100);
     let artifact = backups.join(
         files_in(&backups)
             .into_iter()
@@ -487,7 +424,7 @@ fn a_file_that_does_not_match_its_manifest_is_refused_before_restoring() {
 
 #[test]
 fn wrong_and_unsafe_keys() {
-    let (tmp, backups, _key) = fixture("100");
+    let (tmp, backups, _key) = fixture(100);
     let wrong = make_key(tmp.path(), "wrong");
     let (code, out, err) = drill(
         &scenario_path("monthly-drill.toml"),
@@ -555,7 +492,7 @@ fn things_that_are_not_backups_are_unrecoverable() {
 
 #[test]
 fn a_custom_check_with_invalid_sql_is_a_scenario_error_naming_its_line() {
-    let (tmp, backups, key) = fixture("100");
+    let (tmp, backups, key) = fixture(100);
     let scenario = tmp.path().join("bad-sql.toml");
     std::fs::write(
         &scenario,
@@ -580,7 +517,7 @@ fn a_custom_check_with_invalid_sql_is_a_scenario_error_naming_its_line() {
 
 #[test]
 fn list_shows_backups_newest_first_with_their_manifest_state() {
-    let (_tmp, backups, key) = fixture("50");
+    let (_tmp, backups, key) = fixture(50);
     std::fs::write(backups.join("notes.txt"), "hello").unwrap();
     let (code, out, err) = run(&["--json", "list", backups.to_str().unwrap()]);
     assert_eq!(code, 0, "{err}");

@@ -7,7 +7,6 @@ mod common;
 use common::*;
 use restore_drill::engine::EngineKind;
 use restore_drill::sandbox::{RunId, Sandbox, SandboxSpec};
-use std::collections::HashMap;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -162,37 +161,11 @@ async fn slow_backup(dir: &std::path::Path, key: &Key) -> std::path::PathBuf {
     dir.join(f)
 }
 
-fn ours_for_pid(pid: u32) -> HashMap<String, Vec<String>> {
-    HashMap::from([(
-        "label".to_string(),
-        vec![format!("org.restore-drill.pid={pid}")],
-    )])
-}
-
-async fn count_for_pid(docker: &bollard::Docker, pid: u32) -> (usize, usize) {
-    use bollard::query_parameters::{ListContainersOptionsBuilder, ListNetworksOptionsBuilder};
-    let f = ours_for_pid(pid);
-    let c = docker
-        .list_containers(Some(
-            ListContainersOptionsBuilder::new()
-                .all(true)
-                .filters(&f)
-                .build(),
-        ))
-        .await
-        .unwrap();
-    let n = docker
-        .list_networks(Some(ListNetworksOptionsBuilder::new().filters(&f).build()))
-        .await
-        .unwrap();
-    (c.len(), n.len())
-}
-
 /// Waits until the child has a sandbox and pg_restore is streaming into it.
 async fn wait_for_restore(docker: &bollard::Docker, pid: u32) {
     let start = Instant::now();
     loop {
-        let (c, _) = count_for_pid(docker, pid).await;
+        let (c, _) = labelled_by_pid(docker, pid).await;
         if c > 0 {
             // Give the restore stream time to be well under way.
             tokio::time::sleep(Duration::from_millis(2500)).await;
@@ -229,7 +202,7 @@ async fn sigkill_mid_restore_then_gc_leaves_nothing() {
     wait_for_restore(&docker, pid).await;
     child.kill().unwrap(); // SIGKILL: no chance to clean up
     child.wait().unwrap();
-    let (c, n) = count_for_pid(&docker, pid).await;
+    let (c, n) = labelled_by_pid(&docker, pid).await;
     assert!(
         c >= 1 && n >= 1,
         "the killed run must have left its sandbox behind ({c}, {n})"
@@ -237,7 +210,7 @@ async fn sigkill_mid_restore_then_gc_leaves_nothing() {
     let (code, text, err) = run(&["gc"]);
     assert_eq!(code, 0, "{err}");
     assert!(text.contains("removed"), "{text}");
-    assert_eq!(count_for_pid(&docker, pid).await, (0, 0));
+    assert_eq!(labelled_by_pid(&docker, pid).await, (0, 0));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -270,7 +243,7 @@ async fn sigterm_mid_restore_removes_everything_the_run_created() {
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("interrupted by SIGTERM"), "{err}");
     assert_eq!(
-        count_for_pid(&docker, pid).await,
+        labelled_by_pid(&docker, pid).await,
         (0, 0),
         "SIGTERM must clean up: {err}"
     );
@@ -347,23 +320,14 @@ async fn keep_leaves_the_sandbox_running_and_says_how_to_reach_it() {
     let tmp = tempdir();
     let key = make_key(tmp.path(), "k");
     let out = tmp.path().join("out");
-    std::fs::create_dir(&out).unwrap();
-    let (o2, p2) = (out.clone(), key.public.clone());
-    let (code, text, err) = tokio::task::spawn_blocking(move || {
-        run(&[
-            "fixtures",
-            "generate",
-            "--out",
-            o2.to_str().unwrap(),
-            "--patients",
-            "20",
-            "--recipient",
-            &p2,
-        ])
-    })
-    .await
-    .unwrap();
-    assert_eq!(code, 0, "{text}{err}");
+    let k2 = Key {
+        path: key.path.clone(),
+        public: key.public.clone(),
+    };
+    let o2 = out.clone();
+    tokio::task::spawn_blocking(move || generate_fixture(&o2, 20, &[&k2]))
+        .await
+        .unwrap();
     let backup = out.join(
         files_in(&out)
             .into_iter()

@@ -8,7 +8,6 @@ mod common;
 use common::*;
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::Stdio;
 
 fn checksums(dir: &Path) -> BTreeMap<String, String> {
     files_in(dir)
@@ -42,41 +41,7 @@ fn scenario(
         args.push("--identity".into());
         args.push(k.display().to_string());
     }
-    let child = bin()
-        .args(&args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let pid = child.id();
-    let (code, out, err) = decode(child.wait_with_output().unwrap());
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let left = rt.block_on(async {
-        use bollard::query_parameters::{ListContainersOptionsBuilder, ListNetworksOptionsBuilder};
-        let d = docker().await;
-        let f = std::collections::HashMap::from([(
-            "label".to_string(),
-            vec![format!("org.restore-drill.pid={pid}")],
-        )]);
-        let c = d
-            .list_containers(Some(
-                ListContainersOptionsBuilder::new()
-                    .all(true)
-                    .filters(&f)
-                    .build(),
-            ))
-            .await
-            .unwrap();
-        let n = d
-            .list_networks(Some(ListNetworksOptionsBuilder::new().filters(&f).build()))
-            .await
-            .unwrap();
-        (c.len(), n.len())
-    });
-    assert_eq!(left, (0, 0), "{name} left containers or networks behind");
+    let (code, out, err) = run_tracked(&args);
     let report: serde_json::Value = serde_json::from_str(&out)
         .unwrap_or_else(|e| panic!("{name}: no JSON report ({e}):\n{out}\n{err}"));
     (code, report, err)
@@ -109,20 +74,7 @@ fn every_failure_scenario_behaves_as_the_clinic_expects_and_never_touches_the_or
     let escrow = make_key(tmp.path(), "escrow.key");
     let backups = tmp.path().join("backups");
     let reports = tmp.path().join("reports");
-    std::fs::create_dir(&backups).unwrap();
-    let (code, out, err) = run(&[
-        "fixtures",
-        "generate",
-        "--out",
-        backups.to_str().unwrap(),
-        "--patients",
-        "1500",
-        "--recipient",
-        &daily.public,
-        "--recipient",
-        &escrow.public,
-    ]);
-    assert_eq!(code, 0, "{out}{err}");
+    generate_fixture(&backups, 1500, &[&daily, &escrow]);
     let before = checksums(&backups);
     let both: [&Path; 2] = [&daily.path, &escrow.path];
     let day: [&Path; 1] = [&daily.path];

@@ -70,24 +70,8 @@ async fn remove_matching(
             continue;
         }
         let Some(id) = c.id else { continue };
-        match docker
-            .remove_container(
-                &id,
-                Some(
-                    RemoveContainerOptionsBuilder::new()
-                        .force(true)
-                        .v(true)
-                        .build(),
-                ),
-            )
-            .await
-        {
-            Ok(()) => removed.containers += 1,
-            // Already gone (removed concurrently): the goal is reached.
-            Err(bollard::errors::Error::DockerResponseServerError {
-                status_code: 404, ..
-            }) => {}
-            Err(e) => return Err(Error::docker(format!("removing container {id}"), e)),
+        if remove_container(docker, &id).await? {
+            removed.containers += 1;
         }
         if let Some(run) = labels.get(LABEL_RUN) {
             removed.runs.insert(run.clone());
@@ -119,4 +103,27 @@ async fn remove_matching(
         }
     }
     Ok(removed)
+}
+
+/// Removes a container with its anonymous volumes (its storage), even if it
+/// runs. Returns false when it was already gone, which reaches the same goal.
+pub async fn remove_container(docker: &Docker, id: &str) -> Result<bool> {
+    match docker
+        .remove_container(
+            id,
+            Some(
+                RemoveContainerOptionsBuilder::new()
+                    .force(true)
+                    .v(true)
+                    .build(),
+            ),
+        )
+        .await
+    {
+        Ok(()) => Ok(true),
+        Err(bollard::errors::Error::DockerResponseServerError {
+            status_code: 404, ..
+        }) => Ok(false),
+        Err(e) => Err(Error::docker(format!("removing container {id}"), e)),
+    }
 }

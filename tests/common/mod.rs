@@ -54,6 +54,26 @@ pub fn make_key(dir: &Path, name: &str) -> Key {
     }
 }
 
+/// `fixtures generate` into a new folder `dir`, encrypted to `recipients`.
+pub fn generate_fixture(dir: &Path, patients: u32, recipients: &[&Key]) {
+    std::fs::create_dir(dir).expect("create the fixture folder");
+    let mut args = vec![
+        "fixtures".to_string(),
+        "generate".into(),
+        "--out".into(),
+        dir.display().to_string(),
+        "--patients".into(),
+        patients.to_string(),
+    ];
+    for r in recipients {
+        args.push("--recipient".into());
+        args.push(r.public.clone());
+    }
+    let out = bin().args(&args).output().expect("run restore-drill");
+    let (code, out, err) = decode(out);
+    assert_eq!(code, 0, "fixtures generate failed:\n{out}\n{err}");
+}
+
 pub fn tempdir() -> tempfile::TempDir {
     tempfile::Builder::new()
         .prefix("restore-drill-test-")
@@ -78,11 +98,20 @@ pub async fn docker() -> bollard::Docker {
 
 /// Containers and networks carrying the given run's label (or any run's).
 pub async fn labelled(docker: &bollard::Docker, run: Option<&str>) -> (usize, usize) {
-    use bollard::query_parameters::{ListContainersOptionsBuilder, ListNetworksOptionsBuilder};
     let value = match run {
         Some(r) => format!("{LABEL_RUN}={r}"),
         None => LABEL_RUN.to_string(),
     };
+    count_label(docker, value).await
+}
+
+/// Containers and networks created by the restore-drill process `pid`.
+pub async fn labelled_by_pid(docker: &bollard::Docker, pid: u32) -> (usize, usize) {
+    count_label(docker, format!("org.restore-drill.pid={pid}")).await
+}
+
+async fn count_label(docker: &bollard::Docker, value: String) -> (usize, usize) {
+    use bollard::query_parameters::{ListContainersOptionsBuilder, ListNetworksOptionsBuilder};
     let filters = HashMap::from([("label".to_string(), vec![value])]);
     let c = docker
         .list_containers(Some(
@@ -100,6 +129,31 @@ pub async fn labelled(docker: &bollard::Docker, run: Option<&str>) -> (usize, us
         .await
         .expect("list networks");
     (c.len(), n.len())
+}
+
+/// Runs the binary and checks that its process left no container or network
+/// labelled behind, whatever the outcome; returns (exit code, stdout, stderr).
+pub fn run_tracked<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> (i32, String, String) {
+    let child = bin()
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run restore-drill");
+    let pid = child.id();
+    let out = decode(child.wait_with_output().expect("wait for restore-drill"));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let left = rt.block_on(async { labelled_by_pid(&docker().await, pid).await });
+    assert_eq!(
+        left,
+        (0, 0),
+        "the run left containers or networks behind:\n{}",
+        out.2
+    );
+    out
 }
 
 /// Removes a run's containers and networks when dropped, also when the test
