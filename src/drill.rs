@@ -184,7 +184,9 @@ pub async fn run(
                 tokio::pin!(restore);
                 let killer = async {
                     switch.fired.notified().await;
+                    faults::wait_for_restore_activity(&sb.url()).await;
                     faults::kill_container(docker, &sb.container).await;
+                    switch.release();
                     std::future::pending::<()>().await;
                 };
                 tokio::select! {

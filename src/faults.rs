@@ -585,13 +585,22 @@ pub async fn lost_writes(
     })
 }
 
-/// An observer that wakes a waiter once the restore has read `after` bytes of
-/// the backup file; the drill then kills the sandbox (restore-killed).
+/// An observer that fires once the restore has read `after` bytes of the
+/// backup file, then holds the stream (progress is reported from the stream's
+/// own thread) until the drill has killed the sandbox: the kill lands
+/// mid-restore however fast the restore would otherwise finish.
 pub struct KillSwitch {
     pub after: u64,
     pub fired: Notify,
     inner: Events,
-    done: std::sync::atomic::AtomicBool,
+    state: std::sync::Mutex<KillState>,
+    killed: std::sync::Condvar,
+}
+
+#[derive(Default)]
+struct KillState {
+    fired: bool,
+    killed: bool,
 }
 
 impl KillSwitch {
@@ -600,19 +609,59 @@ impl KillSwitch {
             after,
             fired: Notify::new(),
             inner,
-            done: std::sync::atomic::AtomicBool::new(false),
+            state: std::sync::Mutex::new(KillState::default()),
+            killed: std::sync::Condvar::new(),
         })
+    }
+
+    /// Called once the sandbox is dead: lets the stream go on (into nothing).
+    pub fn release(&self) {
+        if let Ok(mut st) = self.state.lock() {
+            st.killed = true;
+        }
+        self.killed.notify_all();
     }
 }
 
 impl Observer for KillSwitch {
     fn event(&self, event: Event) {
         if let Event::Progress { done, .. } = &event {
-            if *done >= self.after && !self.done.swap(true, std::sync::atomic::Ordering::SeqCst) {
-                self.fired.notify_one();
+            if *done >= self.after {
+                if let Ok(mut st) = self.state.lock() {
+                    if !st.fired {
+                        st.fired = true;
+                        self.fired.notify_one();
+                        // Bounded: a kill that never comes must not hang the drill.
+                        let _ = self
+                            .killed
+                            .wait_timeout_while(st, Duration::from_secs(30), |s| !s.killed);
+                    }
+                }
             }
         }
         self.inner.event(event);
+    }
+}
+
+/// Waits until pg_restore is connected to the sandbox and has created at least
+/// one table: from then on a kill lands in the middle of the restore.
+pub async fn wait_for_restore_activity(url: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let Ok(mut conn) = postgres::connect(url, Duration::from_secs(5)).await else {
+        return;
+    };
+    while Instant::now() < deadline {
+        let busy: Result<(i64, i64), _> = sqlx::query_as(
+            "SELECT (SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pg_restore'), \
+                    (SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+                     WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema'))",
+        )
+        .fetch_one(&mut conn)
+        .await;
+        if matches!(busy, Ok((a, t)) if a > 0 && t > 0) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 

@@ -68,7 +68,8 @@ pub async fn restore_file(
         let mut reader = CountingReader::new(opened.reader, dump_bytes.clone());
         let file_bytes = file_bytes.clone();
         let events = events.clone();
-        tokio::task::spawn_blocking(move || -> std::result::Result<(), String> {
+        // Err(Some(why)): the backup is damaged; Err(None): the tool stopped reading.
+        tokio::task::spawn_blocking(move || -> std::result::Result<(), Option<String>> {
             let mut next_report = 0u64;
             loop {
                 let mut buf = vec![0u8; CHUNK];
@@ -77,7 +78,7 @@ pub async fn restore_file(
                     Err(e) => {
                         let msg = e.to_string();
                         let _ = tx.blocking_send(Err(e));
-                        return Err(msg);
+                        return Err(Some(msg));
                     }
                 };
                 if n == 0 {
@@ -85,7 +86,7 @@ pub async fn restore_file(
                 }
                 buf.truncate(n);
                 if tx.blocking_send(Ok(Bytes::from(buf))).is_err() {
-                    return Err("the restore tool stopped reading".into());
+                    return Err(None);
                 }
                 let done = file_bytes.get();
                 if done >= next_report {
@@ -106,7 +107,7 @@ pub async fn restore_file(
         .map_err(|e| Error::Failed(format!("internal error in the restore stream: {e}")))?;
     // A stream error fails the restore even if the tool exited 0: it may have
     // restored a prefix of the data and called that success.
-    if let Err(msg) = produced {
+    if let Err(Some(msg)) = &produced {
         return Err(Error::Unrecoverable(format!(
             "{display} is damaged: {msg} (after {} bytes of the file, {} bytes of dump restored). \
              The restore was aborted",
@@ -114,10 +115,11 @@ pub async fn restore_file(
             out.stdin_bytes
         )));
     }
-    if out.exit_code != 0 {
+    if out.exit_code != 0 || produced.is_err() {
         return Err(Error::Failed(format!(
-            "the restore tool failed (exit code {}): {}",
+            "the restore tool failed (exit code {}) after {} bytes of dump: {}",
             out.exit_code,
+            out.stdin_bytes,
             redact_tool_output(out.stderr_text().trim())
         )));
     }
