@@ -215,6 +215,15 @@ async fn sigkill_mid_restore_then_gc_leaves_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_mid_restore_removes_everything_the_run_created() {
+    interrupt_mid_restore(nix::sys::signal::Signal::SIGTERM, "SIGTERM").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_mid_restore_removes_everything_the_run_created() {
+    interrupt_mid_restore(nix::sys::signal::Signal::SIGINT, "Ctrl-C").await;
+}
+
+async fn interrupt_mid_restore(signal: nix::sys::signal::Signal, said: &str) {
     let tmp = tempdir();
     let key = make_key(tmp.path(), "k");
     let out = tmp.path().join("out");
@@ -234,18 +243,14 @@ async fn sigterm_mid_restore_removes_everything_the_run_created() {
         .unwrap();
     let pid = child.id();
     wait_for_restore(&docker, pid).await;
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(pid as i32),
-        nix::sys::signal::Signal::SIGTERM,
-    )
-    .unwrap();
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), signal).unwrap();
     let (code, _, err) = decode(child.wait_with_output().unwrap());
     assert_eq!(code, 1, "{err}");
-    assert!(err.contains("interrupted by SIGTERM"), "{err}");
+    assert!(err.contains(&format!("interrupted by {said}")), "{err}");
     assert_eq!(
         labelled_by_pid(&docker, pid).await,
         (0, 0),
-        "SIGTERM must clean up: {err}"
+        "{said} must clean up: {err}"
     );
 }
 
