@@ -491,7 +491,7 @@ async fn pg_dump_failing_halfway_leaves_no_file() {
         .await
         .unwrap();
     sqlx::raw_sql(
-        "CREATE TABLE big (id bigint PRIMARY KEY, payload text);          INSERT INTO big SELECT g, repeat(md5(g::text), 20) FROM generate_series(1, 1500000) g;",
+        "CREATE TABLE big (id bigint PRIMARY KEY, payload text);          INSERT INTO big SELECT g, repeat(md5(g::text), 20) FROM generate_series(1, 600000) g;",
     )
     .execute(&mut conn)
     .await
