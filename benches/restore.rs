@@ -1236,12 +1236,14 @@ impl Results<'_> {
                 .collect();
             let top_sum: f64 = names.iter().take(3).map(|c| c.1).sum();
             let mut text = format!(
-                "**Checks ({checks_ratio:.3}x).** {} checks run one after another on one connection, and \
-                 together they read the {db_mb:.0} MB database several times over: every table whole \
-                 for the manifest's fingerprints (COPY, hashed in restore-drill), every foreign key \
-                 by an anti-join, and one query per business invariant, most of them joins over whole \
-                 tables. The three slowest, {}, take {top_sum:.1} s of the {checks:.1} s. To meet \
-                 {TARGET_CHECKS}x on this machine the checks would have to finish in {:.1} s.",
+                "**Checks ({checks_ratio:.3}x).** {} checks share two read-only connections (the \
+                 sandbox and this machine have two cores), and together they read the {db_mb:.0} MB \
+                 database several times over: every table whole for the manifest's fingerprints \
+                 (COPY, hashed in restore-drill), every foreign key by an anti-join, and one query \
+                 per business invariant, most of them joins over whole tables. They are bound by \
+                 the two cores: the three slowest, {}, add up to {top_sum:.1} s of work within the \
+                 {checks:.1} s the phase took. To meet {TARGET_CHECKS}x on this machine the checks \
+                 would have to finish in {:.1} s.",
                 names.len(),
                 top.join(", "),
                 TARGET_CHECKS * rd_restore

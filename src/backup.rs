@@ -148,7 +148,7 @@ pub async fn backup(req: BackupRequest, events: &Events) -> Result<BackupResult>
     })
 }
 
-fn check_out_dir(dir: &Path) -> Result<()> {
+pub(crate) fn check_out_dir(dir: &Path) -> Result<()> {
     let meta = std::fs::metadata(dir).map_err(|e| {
         Error::Environment(format!(
             "the output directory {} cannot be used: {e}. Create it first (mkdir -p {})",

@@ -44,36 +44,31 @@ pub struct Context<'a> {
     pub backup_time: Option<DateTime<Utc>>,
 }
 
-/// Runs every check the plan asks for, in order, on one read-only connection.
+/// How many read-only connections the checks share: the sandbox has two
+/// cores, and the manifest's COPY streams, the orphan counts and the business
+/// rules are independent queries.
+const CHECK_WORKERS: usize = 2;
+
+/// One check to run, in the order the report lists them.
+enum Job {
+    Manifest,
+    ForeignKeys,
+    Invariant(String, String),
+    Sql(usize),
+    Freshness(usize),
+}
+
+/// Runs every check the plan asks for on read-only connections, two at a
+/// time; results come back in the plan's order.
 pub async fn run_all(
     url: &str,
     plan: &Checks,
     ctx: &Context<'_>,
     events: &Events,
 ) -> Result<Vec<CheckResult>> {
-    let mut conn = postgres::connect(url, std::time::Duration::from_secs(10)).await?;
-    // Checks read; a scenario's custom SQL must not change the evidence.
-    conn.execute("SET default_transaction_read_only = on")
-        .await
-        .map_err(|e| Error::db("making the check session read-only", e))?;
-    let mut results = Vec::new();
-    let push = |r: CheckResult, results: &mut Vec<CheckResult>| {
-        events.event(Event::Note(format!(
-            "check {}: {:?} ({:.1} s)",
-            r.name, r.status, r.seconds
-        )));
-        results.push(r);
-    };
-
-    let r = timed(
-        "manifest comparison",
-        manifest_check(&mut conn, ctx.manifest, plan.manifest),
-    )
-    .await;
-    push(r, &mut results);
+    let mut jobs = vec![Job::Manifest];
     if plan.foreign_keys {
-        let r = timed("referential integrity", foreign_key_check(&mut conn)).await;
-        push(r, &mut results);
+        jobs.push(Job::ForeignKeys);
     }
     if let Some(inv) = &plan.invariants {
         let text = match inv {
@@ -81,28 +76,75 @@ pub async fn run_all(
             Invariants::File(p) => std::fs::read_to_string(p)
                 .map_err(|e| Error::io("read the invariants file", p, e))?,
         };
-        for (name, query) in parse_invariants(&text) {
-            let r = timed(
-                &format!("invariant: {name}"),
-                invariant_check(&mut conn, query),
-            )
-            .await;
-            push(r, &mut results);
+        jobs.extend(
+            parse_invariants(&text)
+                .into_iter()
+                .map(|(n, q)| Job::Invariant(n, q)),
+        );
+    }
+    jobs.extend((0..plan.sql.len()).map(Job::Sql));
+    jobs.extend((0..plan.freshness.len()).map(Job::Freshness));
+    let total = jobs.len();
+    let queue = std::sync::Mutex::new(jobs.into_iter().enumerate());
+
+    let worker = || async {
+        let mut conn = postgres::connect(url, std::time::Duration::from_secs(10)).await?;
+        // Checks read; a scenario's custom SQL must not change the evidence.
+        conn.execute("SET default_transaction_read_only = on")
+            .await
+            .map_err(|e| Error::db("making the check session read-only", e))?;
+        let mut done = Vec::new();
+        loop {
+            let next = queue.lock().ok().and_then(|mut q| q.next());
+            let Some((i, job)) = next else { break };
+            let r = match job {
+                Job::Manifest => {
+                    timed(
+                        "manifest comparison",
+                        manifest_check(&mut conn, ctx.manifest, plan.manifest),
+                    )
+                    .await
+                }
+                Job::ForeignKeys => {
+                    timed("referential integrity", foreign_key_check(&mut conn)).await
+                }
+                Job::Invariant(name, query) => {
+                    timed(
+                        &format!("invariant: {name}"),
+                        invariant_check(&mut conn, query),
+                    )
+                    .await
+                }
+                Job::Sql(k) => {
+                    let c = &plan.sql[k];
+                    timed(&format!("sql: {}", c.name), sql_check(&mut conn, c)).await
+                }
+                Job::Freshness(k) => {
+                    let f = &plan.freshness[k];
+                    timed(
+                        &format!("freshness: {}.{}", f.table, f.column),
+                        freshness_check(&mut conn, f, ctx.backup_time),
+                    )
+                    .await
+                }
+            };
+            events.event(Event::Note(format!(
+                "check {}: {:?} ({:.1} s)",
+                r.name, r.status, r.seconds
+            )));
+            done.push((i, r));
         }
+        Ok::<_, Error>(done)
+    };
+    let runs =
+        futures_util::future::join_all((0..CHECK_WORKERS.min(total.max(1))).map(|_| worker()))
+            .await;
+    let mut results: Vec<(usize, CheckResult)> = Vec::with_capacity(total);
+    for r in runs {
+        results.extend(r?);
     }
-    for c in &plan.sql {
-        let r = timed(&format!("sql: {}", c.name), sql_check(&mut conn, c)).await;
-        push(r, &mut results);
-    }
-    for f in &plan.freshness {
-        let r = timed(
-            &format!("freshness: {}.{}", f.table, f.column),
-            freshness_check(&mut conn, f, ctx.backup_time),
-        )
-        .await;
-        push(r, &mut results);
-    }
-    Ok(results)
+    results.sort_by_key(|(i, _)| *i);
+    Ok(results.into_iter().map(|(_, r)| r).collect())
 }
 
 async fn timed(name: &str, f: impl std::future::Future<Output = (Status, String)>) -> CheckResult {

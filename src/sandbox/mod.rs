@@ -116,6 +116,9 @@ impl Sandbox {
                 memory: Some(spec.memory_bytes),
                 nano_cpus: Some((spec.cpus * 1e9) as i64),
                 pids_limit: Some(512),
+                // Docker's default 64 MiB /dev/shm is too small for PostgreSQL's
+                // parallel queries over a restored database of some size.
+                shm_size: Some(512 << 20),
                 init: Some(true),
                 tmpfs: if tmpfs.is_empty() { None } else { Some(tmpfs) },
                 ..Default::default()

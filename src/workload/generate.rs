@@ -61,6 +61,8 @@ pub async fn generate(
     // Cheap checks before a container starts.
     crate::keys::parse_recipients(&req.recipients)?;
     crate::catalog::validate_name(&req.name).map_err(Error::Usage)?;
+    // Before minutes of generation, not after.
+    crate::backup::check_out_dir(&req.out_dir)?;
 
     let phase = PhaseTimer::start(events, "fixtures: start PostgreSQL");
     let mut spec = SandboxSpec::new(EngineKind::Postgres, &req.image);
