@@ -48,7 +48,7 @@ const SEED: &str = "20261129";
 /// The size the issue asks for; smaller runs don't overwrite RESULTS.md.
 const FULL_SIZE: u64 = 200_000;
 /// Same chunk size as src/restore.rs.
-const CHUNK: usize = 256 << 10;
+const CHUNK: usize = restore_drill::restore::CHUNK;
 const WHY_PLACEHOLDER: &str = "<!-- targets not met -->";
 const READY_LINE: &str = "database system is ready to accept connections";
 
@@ -823,15 +823,7 @@ fn drain_in_chunks(mut r: impl Read) -> Res<u64> {
     let mut total = 0u64;
     loop {
         let mut buf = vec![0u8; CHUNK];
-        let mut filled = 0;
-        while filled < buf.len() {
-            match r.read(&mut buf[filled..]) {
-                Ok(0) => break,
-                Ok(n) => filled += n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e.into()),
-            }
-        }
+        let filled = restore_drill::restore::read_full(&mut r, &mut buf)?;
         if filled == 0 {
             return Ok(total);
         }

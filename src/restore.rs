@@ -18,7 +18,7 @@ use tokio::sync::mpsc;
 
 /// Chunk size and how many may wait between the decoder and the database: 16 x
 /// 256 KiB bounds the stream's memory at 4 MiB.
-const CHUNK: usize = 256 << 10;
+pub const CHUNK: usize = 256 << 10;
 const IN_FLIGHT: usize = 16;
 
 #[derive(Debug, Clone, Serialize)]
@@ -135,7 +135,9 @@ pub async fn restore_file(
     })
 }
 
-fn read_full(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+/// Fills `buf` unless the stream ends first: whole chunks for the restore tool
+/// (and for the benchmark, which must read exactly as the restore does).
+pub fn read_full(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
     let mut filled = 0;
     while filled < buf.len() {
         match r.read(&mut buf[filled..]) {
