@@ -71,12 +71,6 @@ pub struct Staged {
     pub workload: Option<WorkloadLog>,
 }
 
-impl Staged {
-    pub fn scratch(&self) -> &Path {
-        self.scratch.path()
-    }
-}
-
 /// The running workload: its task (yielding the committed writes) and its stop signal.
 type Workload = (
     tokio::task::JoinHandle<Result<Vec<(i64, DateTime<Utc>)>>>,

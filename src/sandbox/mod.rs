@@ -21,7 +21,7 @@ use bollard::query_parameters::{
 use bollard::Docker;
 use futures_util::StreamExt;
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// What to start.
 #[derive(Debug, Clone)]
@@ -64,8 +64,6 @@ pub struct Sandbox {
     pub ip: String,
     pub engine: EngineKind,
     pub creds: Credentials,
-    /// Monotonic time from create to ready.
-    pub startup: Duration,
     /// False when the image has no `ip` tool (e.g. an official image): the
     /// network is still internal, so Docker drops traffic leaving it.
     pub default_route_removed: bool,
@@ -76,7 +74,6 @@ impl Sandbox {
     /// database says it is ready. On any failure what was created stays labelled
     /// for the caller's cleanup of the run.
     pub async fn start(docker: &Docker, run: &RunId, spec: &SandboxSpec) -> Result<Sandbox> {
-        let started = Instant::now();
         ensure_image(docker, &spec.image).await?;
         let suffix = short_random();
         let network = run.name(&format!("net-{suffix}"));
@@ -148,7 +145,6 @@ impl Sandbox {
             ip,
             engine: spec.engine,
             creds,
-            startup: started.elapsed(),
             default_route_removed,
         })
     }
