@@ -60,7 +60,7 @@ pub async fn restore_file(
     let layers = opened.layers.clone();
     let format = opened.format;
     let decrypted_by = opened.decrypted_by;
-    let cmd = restore_command(sandbox, format)?;
+    let cmd = restore_command(&sandbox.creds, format)?;
 
     let (tx, rx) = mpsc::channel::<std::io::Result<Bytes>>(IN_FLIGHT);
     let dump_bytes = Counter::default();
@@ -150,8 +150,10 @@ pub fn read_full(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
     Ok(filled)
 }
 
-fn restore_command(sandbox: &Sandbox, format: DumpFormat) -> Result<Vec<String>> {
-    let c = &sandbox.creds;
+/// The command that reads a dump of `format` on stdin and restores it, run as
+/// the `postgres` user inside the sandbox (the benchmark's hand pipeline uses
+/// the same arguments, so both restore alike).
+pub fn restore_command(c: &crate::engine::Credentials, format: DumpFormat) -> Result<Vec<String>> {
     match format {
         // --exit-on-error: a restore that skips a failed table is not a restore.
         // --no-owner/--no-privileges: the clinic's roles don't exist in a sandbox.
