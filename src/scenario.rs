@@ -240,6 +240,10 @@ pub struct Target {
     pub memory_bytes: i64,
     pub cpus: f64,
     pub ready_timeout: Duration,
+    /// How long the restore tool may stop reading before it is called stuck.
+    pub stall_timeout: Duration,
+    /// The longest a restore may take.
+    pub restore_timeout: Duration,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -418,6 +422,8 @@ pub fn parse(path: &Path, text: &str) -> Result<Plan> {
         memory_bytes: (raw.target.memory_mb.unwrap_or(2048) as i64) << 20,
         cpus: raw.target.cpus.unwrap_or(2.0),
         ready_timeout: Duration::from_secs(raw.target.ready_timeout_seconds.unwrap_or(120)),
+        stall_timeout: Duration::from_secs(120),
+        restore_timeout: Duration::from_secs(240 * 60),
     };
 
     let objectives = raw
