@@ -28,7 +28,7 @@ pub struct Ctx<'a> {
 
 pub enum Tried {
     Restored {
-        sandbox: Sandbox,
+        sandbox: Box<Sandbox>,
         restored: Restored,
         sha256: String,
     },
@@ -57,7 +57,7 @@ pub async fn attempt(ctx: &Ctx<'_>, clock: &mut Clock, c: &Candidate) -> Result<
     clock.end();
     match restored {
         Ok(restored) => Ok(Tried::Restored {
-            sandbox,
+            sandbox: Box::new(sandbox),
             restored,
             sha256,
         }),
