@@ -292,10 +292,7 @@ fn scenario_spec() -> Res<SandboxSpec> {
         )
         .into());
     }
-    let mut spec = SandboxSpec::new(EngineKind::Postgres, IMAGE);
-    spec.memory_bytes = plan.target.memory_bytes;
-    spec.cpus = plan.target.cpus;
-    spec.ready_timeout = plan.target.ready_timeout;
+    let mut spec = restore_drill::drill::attempt::spec(&plan, &Default::default());
     // Tells the benchmark's containers from the drill's in `docker ps`.
     spec.role = "bench";
     Ok(spec)
@@ -676,10 +673,10 @@ fn psql(env: &Env, sb: &Sandbox, sql: &str) -> Res<String> {
     ];
     let req = ExecRequest::new(cmd).user("postgres");
     let out = env.rt.block_on(exec(&sb.docker, &sb.container, req))?;
-    if out.exit_code != 0 {
+    if !out.succeeded() {
         return Err(format!(
-            "psql -c {sql:?} failed (exit code {}): {}",
-            out.exit_code,
+            "psql -c {sql:?} failed (exit code {:?}): {}",
+            out.exit_code(),
             out.stderr_text().trim()
         )
         .into());

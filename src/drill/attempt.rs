@@ -72,7 +72,9 @@ pub async fn attempt(ctx: &Ctx<'_>, clock: &mut Clock, c: &Candidate) -> Result<
     }
 }
 
-fn spec(plan: &Plan, effect: &Effect) -> SandboxSpec {
+/// The sandbox a drill restores into: the scenario's image and limits (the
+/// benchmark's hand pipeline uses the same).
+pub fn spec(plan: &Plan, effect: &Effect) -> SandboxSpec {
     let mut s = SandboxSpec::new(plan.target.engine, &plan.target.image);
     s.memory_bytes = plan.target.memory_bytes;
     s.cpus = plan.target.cpus;
