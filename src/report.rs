@@ -11,7 +11,8 @@ use serde::Serialize;
 
 pub use crate::measure::Phase;
 
-pub const REPORT_VERSION: u32 = 1;
+/// 2: the `error` verdict and `error` section, `clock_started`.
+pub const REPORT_VERSION: u32 = 2;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
