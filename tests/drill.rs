@@ -107,26 +107,13 @@ fn the_monthly_drill_passes_on_a_fresh_fixture_with_a_complete_report() {
         .unwrap()
         .starts_with("20"));
     assert_eq!(r["recovered_from"], format!("primary: {artifact}"));
-    // The report file holds the same verdict, and no patient data: no name
-    // from the generator's word lists appears in it.
+    // The report file holds the same verdict. (Whether patient data reaches
+    // any report, log or terminal is tests/phi.rs's job, with values read
+    // from the backup itself.)
     let reports = tmp.path().join("reports");
     let file = files_in(&reports).pop().unwrap();
     let text = std::fs::read_to_string(reports.join(file)).unwrap();
     assert!(text.contains("\"verdict\": \"passed\""));
-    let schema = std::fs::read_to_string(format!(
-        "{}/fixtures/clinic-generate.sql",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .unwrap();
-    assert!(schema.contains("Tremblay") || schema.contains("Smith") || schema.len() > 1000);
-    for surname in ["Tremblay", "Gagnon", "Roy", "Smith", "Martin"] {
-        if schema.contains(surname) {
-            assert!(
-                !text.contains(surname),
-                "patient data in the report: {surname}"
-            );
-        }
-    }
 }
 
 #[test]
