@@ -3,7 +3,7 @@
 //! evidence; the technical text (`reason`) and the plain-words one (`finding`)
 //! are methods, so rewording a message never changes what was found.
 
-use crate::pipeline::decode::OpenError;
+use crate::pipeline::decode::{LayerError, OpenError};
 use crate::pipeline::{DumpFormat, Layer};
 use crate::redact::Redacted;
 use std::time::Duration;
@@ -91,9 +91,22 @@ impl From<OpenError> for Unusable {
             OpenError::AgeHeader(m) => Unusable::AgeHeaderDamaged {
                 error: Redacted::new(m),
             },
-            OpenError::Layer { layer, source } => Unusable::LayerUnreadable {
-                layer,
-                error: Redacted::new(source.to_string()),
+            // A layer that fails while the next one is being opened is cut
+            // or damaged like one that fails later in the stream.
+            OpenError::Layer { layer, source } => match LayerError::find(&source) {
+                Some(l) if l.at_end => Unusable::StreamCut {
+                    layer: l.layer,
+                    at: 0,
+                },
+                Some(l) => Unusable::StreamDamaged {
+                    layer: l.layer,
+                    at: 0,
+                    error: Redacted::new(&l.message),
+                },
+                None => Unusable::LayerUnreadable {
+                    layer,
+                    error: Redacted::new(source.to_string()),
+                },
             },
             OpenError::TooDeep => Unusable::TooDeep,
         }
@@ -255,6 +268,26 @@ mod tests {
             after: "age".into(),
         });
         assert!(n.reason().contains("not a backup") && n.finding().contains("ransomware"));
+    }
+
+    #[test]
+    fn a_cut_met_while_opening_the_layers_is_still_a_cut() {
+        let inner = LayerError {
+            layer: Layer::AgeArmored,
+            message: "invalid armor (last line is missing padding)".into(),
+            at_end: true,
+        };
+        let e = OpenError::Layer {
+            layer: Layer::AgeArmored,
+            source: std::io::Error::new(std::io::ErrorKind::InvalidData, inner),
+        };
+        assert_eq!(
+            Unusable::from(e),
+            Unusable::StreamCut {
+                layer: Layer::AgeArmored,
+                at: 0
+            }
+        );
     }
 
     #[test]
