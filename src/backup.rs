@@ -3,11 +3,12 @@
 //! the same snapshot while the dump runs.
 
 use crate::catalog::{self, atomic::TempFile, manifest};
-use crate::engine::{postgres, redact_tool_output, EngineKind, TableFingerprint};
+use crate::engine::{postgres, EngineKind, TableFingerprint};
 use crate::error::{Error, Result};
-use crate::events::{Event, Events, PhaseTimer};
+use crate::events::{Event, Events};
 use crate::pipeline::encode::{BackupWriter, Written};
 use crate::pipeline::{DumpFormat, Layer};
+use crate::redact::redact as redact_tool_output;
 use crate::sandbox::{exec, ExecRequest};
 use bytes::Bytes;
 use chrono::Utc;
@@ -54,23 +55,25 @@ pub async fn backup(req: BackupRequest, events: &Events) -> Result<BackupResult>
     let opts = postgres::parse_url(&req.url)?;
     check_out_dir(&req.out_dir)?;
 
-    let phase = PhaseTimer::start(events, "backup: connect");
+    let mut phase = crate::measure::Clock::new(events);
+    phase.begin("backup: connect");
     let mut conn = postgres::connect(&req.url, Duration::from_secs(5)).await?;
     let server_version = postgres::server_version(&mut conn).await?;
-    let tables = postgres::list_tables(&mut conn).await?;
-    let snapshot = postgres::export_snapshot(conn).await?;
+    let mut snapshot = postgres::export_snapshot(conn).await?;
+    // Listed inside the exported snapshot: a table created or dropped while the
+    // backup starts is in both the dump and the manifest, or in neither.
+    let tables = postgres::list_tables(&mut snapshot.conn).await?;
     let created_at = Utc::now();
-    phase.finish();
+    phase.end();
 
     let final_name = catalog::artifact_name(&req.name, created_at);
     let (temp, file) = TempFile::create(&req.out_dir, &final_name)?;
 
-    let phase = PhaseTimer::start(events, "backup: dump, compress, encrypt, fingerprint");
+    phase.begin("backup: dump, compress, encrypt, fingerprint");
     let (tx, rx) = mpsc::channel::<Bytes>(CHANNEL_CHUNKS);
     let writer = spawn_writer(file, recipients.clone(), rx, events.clone());
     let snapshot_id = snapshot.id.clone();
     let dump = run_pg_dump(&req, &opts, &snapshot_id, tx);
-    let mut snapshot = snapshot;
     let fingerprints = postgres::fingerprint_tables(&mut snapshot.conn, &tables);
     let (dump_result, fp_result) = tokio::join!(dump, fingerprints);
     // Wait for the writer in every case, so the temp file is closed before it
@@ -84,7 +87,7 @@ pub async fn backup(req: BackupRequest, events: &Events) -> Result<BackupResult>
     dump_result?;
     let fingerprints: Vec<TableFingerprint> = fp_result?;
     snapshot.finish().await?;
-    phase.finish();
+    phase.end();
 
     let Written {
         file,
@@ -135,7 +138,7 @@ pub async fn backup(req: BackupRequest, events: &Events) -> Result<BackupResult>
                 return Err(e);
             }
         };
-    events.event(Event::Note(format!(
+    events.event(Event::note(format!(
         "backup {} ({} bytes, {} tables)",
         artifact.display(),
         manifest.artifact.bytes,
@@ -220,8 +223,11 @@ async fn run_pg_dump(
                 ExecRequest::new(cmd).user("postgres").stream_stdout(tx),
             )
             .await?;
-            if out.exit_code != 0 || out.stdout_closed {
-                return Err(dump_failed(out.exit_code, &out.stderr_text()));
+            if !out.succeeded() || out.stdout_closed {
+                return Err(dump_failed(
+                    out.exit_code().unwrap_or(-1),
+                    &out.stderr_text(),
+                ));
             }
             Ok(())
         }

@@ -4,9 +4,10 @@
 //! Results hold counts, names and timings, never row values.
 
 use crate::catalog::Manifest;
-use crate::engine::{postgres, redact_tool_output, TableFingerprint};
+use crate::engine::{postgres, TableFingerprint};
 use crate::error::{Error, Result};
 use crate::events::{Event, Events};
+use crate::redact::Redacted;
 use crate::scenario::{Checks, Expect, Freshness, Invariants, ManifestPolicy, SqlCheck};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -34,8 +35,15 @@ pub enum Status {
 pub struct CheckResult {
     pub name: String,
     pub status: Status,
-    pub detail: String,
+    pub detail: Redacted,
     pub seconds: f64,
+}
+
+impl Status {
+    /// Passed, or not run by the scenario's choice: nothing against the backup.
+    pub fn is_ok(self) -> bool {
+        matches!(self, Status::Passed | Status::Skipped)
+    }
 }
 
 /// What the checks need to know about the backup.
@@ -58,38 +66,21 @@ enum Job {
     Freshness(usize),
 }
 
-/// Runs every check the plan asks for on read-only connections, two at a
-/// time; results come back in the plan's order.
+/// Runs every check the plan asks for, two at a time, on connections of the
+/// sandbox's read-only role (`url` is that role's); results come back in the
+/// plan's order.
 pub async fn run_all(
     url: &str,
     plan: &Checks,
     ctx: &Context<'_>,
     events: &Events,
 ) -> Result<Vec<CheckResult>> {
-    let mut jobs = vec![Job::Manifest];
-    if plan.foreign_keys {
-        jobs.push(Job::ForeignKeys);
-    }
-    if let Some(inv) = &plan.invariants {
-        let text = match inv {
-            Invariants::Clinic => CLINIC_INVARIANTS.to_string(),
-            Invariants::File(p) => std::fs::read_to_string(p)
-                .map_err(|e| Error::io("read the invariants file", p, e))?,
-        };
-        jobs.extend(
-            parse_invariants(&text)
-                .into_iter()
-                .map(|(n, q)| Job::Invariant(n, q)),
-        );
-    }
-    jobs.extend((0..plan.sql.len()).map(Job::Sql));
-    jobs.extend((0..plan.freshness.len()).map(Job::Freshness));
+    let jobs = jobs(plan)?;
     let total = jobs.len();
     let queue = std::sync::Mutex::new(jobs.into_iter().enumerate());
-
     let worker = || async {
         let mut conn = postgres::connect(url, std::time::Duration::from_secs(10)).await?;
-        // Checks read; a scenario's custom SQL must not change the evidence.
+        // The role can only read; this makes an honest mistake fail early too.
         conn.execute("SET default_transaction_read_only = on")
             .await
             .map_err(|e| Error::db("making the check session read-only", e))?;
@@ -97,38 +88,8 @@ pub async fn run_all(
         loop {
             let next = queue.lock().ok().and_then(|mut q| q.next());
             let Some((i, job)) = next else { break };
-            let r = match job {
-                Job::Manifest => {
-                    timed(
-                        "manifest comparison",
-                        manifest_check(&mut conn, ctx.manifest, plan.manifest),
-                    )
-                    .await
-                }
-                Job::ForeignKeys => {
-                    timed("referential integrity", foreign_key_check(&mut conn)).await
-                }
-                Job::Invariant(name, query) => {
-                    timed(
-                        &format!("invariant: {name}"),
-                        invariant_check(&mut conn, query),
-                    )
-                    .await
-                }
-                Job::Sql(k) => {
-                    let c = &plan.sql[k];
-                    timed(&format!("sql: {}", c.name), sql_check(&mut conn, c)).await
-                }
-                Job::Freshness(k) => {
-                    let f = &plan.freshness[k];
-                    timed(
-                        &format!("freshness: {}.{}", f.table, f.column),
-                        freshness_check(&mut conn, f, ctx.backup_time),
-                    )
-                    .await
-                }
-            };
-            events.event(Event::Note(format!(
+            let r = run_job(&mut conn, job, plan, ctx).await;
+            events.event(Event::note(format!(
                 "check {}: {:?} ({:.1} s)",
                 r.name, r.status, r.seconds
             )));
@@ -147,13 +108,69 @@ pub async fn run_all(
     Ok(results.into_iter().map(|(_, r)| r).collect())
 }
 
+/// The checks the plan asks for, in the order the report lists them.
+fn jobs(plan: &Checks) -> Result<Vec<Job>> {
+    let mut jobs = vec![Job::Manifest];
+    if plan.foreign_keys {
+        jobs.push(Job::ForeignKeys);
+    }
+    if let Some(inv) = &plan.invariants {
+        let text = match inv {
+            Invariants::Clinic => CLINIC_INVARIANTS.to_string(),
+            Invariants::File(p) => std::fs::read_to_string(p)
+                .map_err(|e| Error::io("read the invariants file", p, e))?,
+        };
+        jobs.extend(
+            parse_invariants(&text)
+                .into_iter()
+                .map(|(n, q)| Job::Invariant(n, q)),
+        );
+    }
+    jobs.extend((0..plan.sql.len()).map(Job::Sql));
+    jobs.extend((0..plan.freshness.len()).map(Job::Freshness));
+    Ok(jobs)
+}
+
+async fn run_job(
+    conn: &mut PgConnection,
+    job: Job,
+    plan: &Checks,
+    ctx: &Context<'_>,
+) -> CheckResult {
+    match job {
+        Job::Manifest => {
+            timed(
+                "manifest comparison",
+                manifest_check(conn, ctx.manifest, plan.manifest),
+            )
+            .await
+        }
+        Job::ForeignKeys => timed("referential integrity", foreign_key_check(conn)).await,
+        Job::Invariant(name, query) => {
+            timed(&format!("invariant: {name}"), invariant_check(conn, query)).await
+        }
+        Job::Sql(k) => {
+            let c = &plan.sql[k];
+            timed(&format!("sql: {}", c.name), sql_check(conn, c)).await
+        }
+        Job::Freshness(k) => {
+            let f = &plan.freshness[k];
+            timed(
+                &format!("freshness: {}.{}", f.table, f.column),
+                freshness_check(conn, f, ctx.backup_time),
+            )
+            .await
+        }
+    }
+}
+
 async fn timed(name: &str, f: impl std::future::Future<Output = (Status, String)>) -> CheckResult {
     let t = Instant::now();
     let (status, detail) = f.await;
     CheckResult {
         name: name.to_string(),
         status,
-        detail,
+        detail: Redacted::new(detail),
         seconds: t.elapsed().as_secs_f64(),
     }
 }
@@ -163,11 +180,17 @@ fn db_detail(e: &sqlx::Error) -> String {
     match e {
         sqlx::Error::Database(d) => format!(
             "{} (SQLSTATE {})",
-            redact_tool_output(d.message()),
+            Redacted::new(d.message()),
             d.code().unwrap_or_default()
         ),
-        other => redact_tool_output(&other.to_string()),
+        other => Redacted::new(other.to_string()).to_string(),
     }
+}
+
+/// 42501 insufficient_privilege, 25006 read_only_sql_transaction: the query
+/// tried to change the restored database.
+fn tried_to_write(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if matches!(d.code().as_deref(), Some("42501" | "25006")))
 }
 
 pub async fn manifest_check(
@@ -379,6 +402,15 @@ async fn sql_check(conn: &mut PgConnection, c: &SqlCheck) -> (Status, String) {
     // fetch_optional is the real thing.)
     let row = match conn.fetch_optional(sqlx::raw_sql(&c.query)).await {
         Ok(r) => r,
+        Err(e) if tried_to_write(&e) => {
+            return (
+                Status::Error,
+                format!(
+                    "the check {} at {} tried to change the restored database, and checks can only read: {}. Make it a query that only reads (SELECT)",
+                    c.name, c.origin, db_detail(&e)
+                ),
+            )
+        }
         Err(e) => {
             return (
                 Status::Error,

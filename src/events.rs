@@ -11,8 +11,15 @@ pub enum Event {
     PhaseFinished { name: String, seconds: f64 },
     /// Bytes moved so far in the current phase, out of `total` when known.
     Progress { done: u64, total: Option<u64> },
-    /// A line worth showing (never patient data: counts, names of tables, paths).
-    Note(String),
+    /// A line worth showing (never patient data: counts, names of tables,
+    /// paths), redacted like everything else that leaves the process.
+    Note(crate::redact::Redacted),
+}
+
+impl Event {
+    pub fn note(text: impl AsRef<str>) -> Self {
+        Event::Note(crate::redact::Redacted::new(text))
+    }
 }
 
 pub trait Observer: Send + Sync {
@@ -29,31 +36,4 @@ pub type Events = Arc<dyn Observer>;
 
 pub fn silent() -> Events {
     Arc::new(Silent)
-}
-
-/// Times a phase with the monotonic clock and reports start and end.
-pub struct PhaseTimer<'a> {
-    events: &'a Events,
-    name: String,
-    start: std::time::Instant,
-}
-
-impl<'a> PhaseTimer<'a> {
-    pub fn start(events: &'a Events, name: impl Into<String>) -> Self {
-        let name = name.into();
-        events.event(Event::PhaseStarted { name: name.clone() });
-        Self {
-            events,
-            name,
-            start: std::time::Instant::now(),
-        }
-    }
-    pub fn finish(self) -> f64 {
-        let seconds = self.start.elapsed().as_secs_f64();
-        self.events.event(Event::PhaseFinished {
-            name: self.name,
-            seconds,
-        });
-        seconds
-    }
 }

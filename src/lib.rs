@@ -17,11 +17,14 @@ pub mod events;
 pub mod faults;
 pub mod inspect;
 pub mod keys;
+pub mod measure;
 pub mod pipeline;
+pub mod redact;
 pub mod report;
 pub mod restore;
 pub mod sandbox;
 pub mod scenario;
+pub mod unusable;
 pub mod workload;
 
 pub use error::{Error, ErrorKind, Result};

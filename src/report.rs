@@ -1,11 +1,15 @@
 //! The drill report: a versioned model, serialised as JSON for machines and
 //! insurers, rendered as a summary table for people. Counts, hashes, timings
-//! and names only: never a row of patient data.
+//! and names only: never a row of patient data. Every free text in it is a
+//! `Redacted`, so nothing reaches it without passing the redactor.
 
 use crate::checks::{CheckResult, Status};
 use crate::pipeline::Layer;
+use crate::redact::Redacted;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+
+pub use crate::measure::Phase;
 
 pub const REPORT_VERSION: u32 = 1;
 
@@ -18,6 +22,20 @@ pub enum Verdict {
     Failed,
     /// No backup could be restored.
     Unrecoverable,
+    /// The drill could not finish for a reason of the machine (Docker, the
+    /// sandbox, a connection): nothing is known about the backups.
+    Error,
+}
+
+impl Verdict {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Verdict::Passed => "passed",
+            Verdict::Failed => "failed",
+            Verdict::Unrecoverable => "unrecoverable",
+            Verdict::Error => "error",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -29,10 +47,15 @@ pub struct Report {
     pub started_at: DateTime<Utc>,
     pub finished_at: DateTime<Utc>,
     pub verdict: Verdict,
-    /// Drill start to the last check passed (monotonic clock); null when the
-    /// data was not verified.
+    /// Set when the verdict is `error`: where the drill stopped and why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<DrillError>,
+    /// Where RTO and RPO are measured from.
+    pub clock_started: ClockStart,
+    /// From `clock_started` to the last check passed (monotonic clock); null
+    /// when the data was not verified.
     pub rto_seconds: Option<f64>,
-    /// Drill start minus the backup's time; null when the backup's time is unknown.
+    /// `clock_started` minus the backup's time; null when the backup's time is unknown.
     pub rpo_seconds: Option<f64>,
     pub objectives: Vec<Objective>,
     pub phases: Vec<Phase>,
@@ -48,13 +71,60 @@ pub struct Report {
     pub target: TargetInfo,
     /// Failure scenarios: what was simulated, on scratch copies.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub simulation: Option<crate::faults::Simulation>,
+    pub simulation: Option<Simulation>,
     /// Lost-server: the workload's committed writes missing after recovery.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub lost_writes: Option<crate::faults::LostWrites>,
+    pub lost_writes: Option<LostWrites>,
     /// Failure scenarios: the expected outcome beside the actual one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub expectation: Option<ExpectationResult>,
+}
+
+/// Why a drill ended with the `error` verdict.
+#[derive(Debug, Clone, Serialize)]
+pub struct DrillError {
+    /// The phase that was running.
+    pub phase: String,
+    pub reason: Redacted,
+    /// environment, failed, usage or unrecoverable: what kind of failure.
+    pub kind: String,
+    /// The process's exit code for it (filled in by the command line).
+    pub exit_code: Option<u8>,
+}
+
+/// The moment RTO and RPO count from, and what happened then.
+#[derive(Debug, Clone, Serialize)]
+pub struct ClockStart {
+    pub at: DateTime<Utc>,
+    /// `drill start`, or for a failure scenario the disaster: `simulation
+    /// staged`, `primary store encrypted`, `server lost`.
+    pub event: String,
+}
+
+/// What the simulation did, in words a clinic manager understands, with the
+/// evidence (files, byte counts).
+#[derive(Debug, Clone, Serialize)]
+pub struct Simulation {
+    pub fault: String,
+    pub actions: Vec<Redacted>,
+}
+
+/// The live workload's account of what it wrote, and what the restore lost.
+#[derive(Debug, Clone, Serialize)]
+pub struct LostWrites {
+    /// Writes the workload saw committed.
+    pub committed: u64,
+    /// Of those, the ones missing from the restored database.
+    pub lost: u64,
+    /// The workload table's row count recorded in the restored backup's
+    /// manifest: an independent count of the writes the backup holds.
+    pub in_backup_per_manifest: Option<u64>,
+    pub first_lost_at: Option<DateTime<Utc>>,
+    pub last_lost_at: Option<DateTime<Utc>>,
+    /// From the restored backup's snapshot to the last committed write.
+    pub span_seconds: Option<f64>,
+    /// The workload's own log (sequence numbers and commit times only).
+    pub log: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -63,7 +133,7 @@ pub struct ExpectationResult {
     pub actual: crate::scenario::Expectation,
     pub met: bool,
     /// Which expected items did not hold.
-    pub mismatches: Vec<String>,
+    pub mismatches: Vec<Redacted>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -78,13 +148,6 @@ pub struct Objective {
     pub target_seconds: f64,
     pub actual_seconds: Option<f64>,
     pub status: Status,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct Phase {
-    pub name: String,
-    pub seconds: f64,
-    pub started_at: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -108,9 +171,9 @@ pub struct Attempt {
     pub location: String,
     pub outcome: AttemptOutcome,
     /// The technical evidence.
-    pub reason: Option<String>,
+    pub reason: Option<Redacted>,
     /// The same in words a clinic manager understands.
-    pub finding: Option<String>,
+    pub finding: Option<Redacted>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -134,12 +197,11 @@ impl Report {
     /// The summary a person reads at the end of a drill.
     pub fn summary(&self) -> String {
         let mut s = String::new();
-        let verdict = match self.verdict {
-            Verdict::Passed => "PASSED",
-            Verdict::Failed => "FAILED",
-            Verdict::Unrecoverable => "UNRECOVERABLE",
-        };
+        let verdict = self.verdict.as_str().to_uppercase();
         s.push_str(&format!("drill {:?}: {verdict}\n", self.scenario.name));
+        if let Some(e) = &self.error {
+            s.push_str(&format!("error during {}: {}\n", e.phase, e.reason));
+        }
         if let Some(b) = &self.backup {
             s.push_str(&format!(
                 "backup   {} ({} bytes{})\n",
@@ -168,8 +230,8 @@ impl Report {
                 "unusable ({}) {}:\n  {}\n  evidence: {}\n",
                 a.location,
                 a.path,
-                a.finding.as_deref().unwrap_or(""),
-                a.reason.as_deref().unwrap_or("")
+                a.finding.as_ref().map_or("", |f| f.as_str()),
+                a.reason.as_ref().map_or("", |r| r.as_str())
             ));
         }
         if let Some(c) = self.rpo_cost_seconds.filter(|c| *c > 0.0) {
@@ -187,9 +249,11 @@ impl Report {
             ));
         }
         s.push_str(&format!(
-            "RTO      {}\nRPO      {}\n",
+            "RTO      {}\nRPO      {}\n(both from {}, {})\n",
             fmt_secs(self.rto_seconds),
-            fmt_secs(self.rpo_seconds)
+            fmt_secs(self.rpo_seconds),
+            self.clock_started.event,
+            self.clock_started.at.format("%Y-%m-%d %H:%M:%S UTC")
         ));
         s.push_str("\nphase                        seconds\n");
         for p in &self.phases {

@@ -3,12 +3,14 @@
 //! and hands bounded chunks to the async side, so memory stays flat whatever
 //! the backup's size and the database sets the pace.
 
-use crate::engine::redact_tool_output;
-use crate::error::{Error, Result};
+use crate::error::Error;
 use crate::events::{Event, Events};
 use crate::keys::IdentitySource;
+use crate::pipeline::decode::LayerError;
 use crate::pipeline::{self, Counter, CountingReader, DumpFormat, Layer};
-use crate::sandbox::{exec, ExecRequest, Sandbox};
+use crate::redact::Redacted;
+use crate::sandbox::{exec, Ended, ExecRequest, Limits, Sandbox, StdinError};
+use crate::unusable::{Stall, Unusable};
 use bytes::Bytes;
 use serde::Serialize;
 use std::io::Read;
@@ -33,20 +35,80 @@ pub struct Restored {
     pub decrypted_by: Option<usize>,
 }
 
+/// Why a restore did not happen: the backup's fault (evidence for the report)
+/// or the machine's (Docker, an internal error).
+#[derive(Debug)]
+pub enum RestoreError {
+    Unusable(Unusable),
+    Infra(Error),
+}
+
+impl From<Error> for RestoreError {
+    fn from(e: Error) -> Self {
+        RestoreError::Infra(e)
+    }
+}
+
+impl RestoreError {
+    /// For commands that restore one file: an unusable backup is exit 4, a
+    /// full disk or an unreadable file is the machine's (exit 3).
+    pub fn into_error(self, file: &Path) -> Error {
+        match self {
+            RestoreError::Infra(e) => e,
+            RestoreError::Unusable(u) if u.blames_the_machine() => Error::Environment(format!(
+                "{} cannot be restored here: {}",
+                file.display(),
+                u.reason()
+            )),
+            RestoreError::Unusable(u) => Error::Unrecoverable(format!(
+                "{} cannot be restored: {}. {}",
+                file.display(),
+                u.reason(),
+                u.finding()
+            )),
+        }
+    }
+}
+
+/// How the producer (file -> layers -> chunks) ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Produced {
+    /// The whole dump was sent. `completed`: a plain SQL dump ended with its
+    /// tool's completion line (archive formats carry their own ending).
+    Complete { completed: bool },
+    /// A layer's decoder failed; `at_end` when it had read all of its input.
+    LayerFailed {
+        layer: Layer,
+        at_end: bool,
+        message: String,
+    },
+    /// Reading the file itself failed.
+    ReadFailed(String),
+    /// The restore tool stopped taking input.
+    ConsumerGone,
+}
+
+/// What the restore tool's run showed, reduced to what the judgement needs.
+pub struct ToolRun {
+    pub tool: String,
+    pub ended: Ended,
+    pub stdin_error: Option<StdinError>,
+    pub stderr: Redacted,
+}
+
 pub async fn restore_file(
     sandbox: &Sandbox,
     path: &Path,
     keys: Arc<Vec<IdentitySource>>,
     events: &Events,
-) -> Result<Restored> {
+    limits: Limits,
+) -> Result<Restored, RestoreError> {
     let file = std::fs::File::open(path).map_err(|e| Error::io("open the backup", path, e))?;
     let total = file.metadata().map(|m| m.len()).ok();
     let file_bytes = Counter::default();
     let counted = CountingReader::new(file, file_bytes.clone());
-
     // Open the layers first (on a blocking thread: it reads and may decrypt) so
     // a wrong key or a non-backup fails before any restore tool starts.
-    let display = path.display().to_string();
     let keys2 = keys.clone();
     let opened = tokio::task::spawn_blocking(move || {
         pipeline::open_layers(
@@ -56,76 +118,36 @@ pub async fn restore_file(
     })
     .await
     .map_err(|e| Error::Failed(format!("internal error opening the backup: {e}")))?
-    .map_err(|e| Error::Unrecoverable(format!("{display} cannot be restored: {e}")))?;
-    let layers = opened.layers.clone();
-    let format = opened.format;
-    let decrypted_by = opened.decrypted_by;
-    let cmd = restore_command(&sandbox.creds, format)?;
+    .map_err(|e| RestoreError::Unusable(e.into()))?;
+    let (layers, format, decrypted_by) =
+        (opened.layers.clone(), opened.format, opened.decrypted_by);
+    let cmd = restore_command(&sandbox.creds, format).map_err(RestoreError::Unusable)?;
+    let tool = cmd[0].clone();
 
     let (tx, rx) = mpsc::channel::<std::io::Result<Bytes>>(IN_FLIGHT);
     let dump_bytes = Counter::default();
-    let producer = {
-        let mut reader = CountingReader::new(opened.reader, dump_bytes.clone());
-        let file_bytes = file_bytes.clone();
-        let events = events.clone();
-        // Err(Some(why)): the backup is damaged; Err(None): the tool stopped reading.
-        tokio::task::spawn_blocking(move || -> std::result::Result<(), Option<String>> {
-            let mut next_report = 0u64;
-            loop {
-                let mut buf = vec![0u8; CHUNK];
-                let n = match read_full(&mut reader, &mut buf) {
-                    Ok(n) => n,
-                    Err(e) => {
-                        let msg = e.to_string();
-                        let _ = tx.blocking_send(Err(e));
-                        return Err(Some(msg));
-                    }
-                };
-                if n == 0 {
-                    return Ok(());
-                }
-                buf.truncate(n);
-                if tx.blocking_send(Ok(Bytes::from(buf))).is_err() {
-                    return Err(None);
-                }
-                let done = file_bytes.get();
-                if done >= next_report {
-                    events.event(Event::Progress { done, total });
-                    next_report = done + (1 << 20);
-                }
-            }
-        })
-    };
+    let reader = CountingReader::new(opened.reader, dump_bytes.clone());
+    let progress = (file_bytes.clone(), total, events.clone());
+    let producer = tokio::task::spawn_blocking(move || produce(reader, format, tx, progress));
     let out = exec(
         &sandbox.docker,
         &sandbox.container,
-        ExecRequest::new(cmd).user("postgres").stdin(rx),
+        ExecRequest::new(cmd)
+            .user("postgres")
+            .stdin(rx)
+            .limits(limits),
     )
     .await?;
     let produced = producer
         .await
         .map_err(|e| Error::Failed(format!("internal error in the restore stream: {e}")))?;
-    // A stream error fails the restore even if the tool exited 0: it may have
-    // restored a prefix of the data and called that success.
-    if let Err(Some(msg)) = &produced {
-        return Err(Error::Unrecoverable(format!(
-            "{display} is damaged: {msg} (after {} bytes of the file, {} bytes of dump restored). \
-             The restore was aborted",
-            file_bytes.get(),
-            out.stdin_bytes
-        )));
-    }
-    if out.exit_code != 0 || produced.is_err() {
-        return Err(Error::Failed(format!(
-            "the restore tool failed (exit code {}) after {} bytes of dump: {}",
-            out.exit_code,
-            out.stdin_bytes,
-            redact_tool_output(out.stderr_text().trim())
-        )));
-    }
-    if let Some(e) = out.stdin_error {
-        return Err(Error::Failed(format!("the restore stream was cut: {e}")));
-    }
+    let run = ToolRun {
+        tool,
+        stderr: Redacted::new(out.stderr_text().trim()),
+        ended: out.ended,
+        stdin_error: out.stdin_error,
+    };
+    judge(&produced, &run, format, dump_bytes.get(), limits).map_err(RestoreError::Unusable)?;
     Ok(Restored {
         layers,
         format,
@@ -133,6 +155,146 @@ pub async fn restore_file(
         dump_bytes: dump_bytes.get(),
         decrypted_by,
     })
+}
+
+/// Reads the decoded dump in whole chunks and hands them to the exec; the
+/// first error is sent on too, which closes the tool's input at once.
+fn produce(
+    mut reader: impl Read,
+    format: DumpFormat,
+    tx: mpsc::Sender<std::io::Result<Bytes>>,
+    (file_bytes, total, events): (Counter, Option<u64>, Events),
+) -> Produced {
+    let mut tail = Tail::default();
+    let mut next_report = 0u64;
+    loop {
+        let mut buf = vec![0u8; CHUNK];
+        let n = match read_full(&mut reader, &mut buf) {
+            Ok(n) => n,
+            Err(e) => {
+                let produced = match LayerError::find(&e) {
+                    Some(l) => Produced::LayerFailed {
+                        layer: l.layer,
+                        at_end: l.at_end,
+                        message: l.message.clone(),
+                    },
+                    None => Produced::ReadFailed(e.to_string()),
+                };
+                let _ = tx.blocking_send(Err(e));
+                return produced;
+            }
+        };
+        if n == 0 {
+            return Produced::Complete {
+                completed: tail.completes(format),
+            };
+        }
+        buf.truncate(n);
+        tail.push(&buf);
+        if tx.blocking_send(Ok(Bytes::from(buf))).is_err() {
+            return Produced::ConsumerGone;
+        }
+        let done = file_bytes.get();
+        if done >= next_report {
+            events.event(Event::Progress { done, total });
+            next_report = done + (1 << 20);
+        }
+    }
+}
+
+/// The last bytes of the dump: where a plain SQL dump says it is complete.
+#[derive(Default)]
+struct Tail(Vec<u8>);
+
+impl Tail {
+    const KEEP: usize = 1024;
+    fn push(&mut self, chunk: &[u8]) {
+        let from = chunk.len().saturating_sub(Self::KEEP);
+        self.0.extend_from_slice(&chunk[from..]);
+        let excess = self.0.len().saturating_sub(Self::KEEP);
+        self.0.drain(..excess);
+    }
+    /// pg_dump and mariadb-dump end their output with a completion comment
+    /// (pg_dump may add an `\unrestrict` line after it); a SQL dump without
+    /// one was cut off, though no layer noticed and psql may exit 0.
+    fn completes(&self, format: DumpFormat) -> bool {
+        let marker: &[u8] = match format {
+            DumpFormat::PostgresSql => b"-- PostgreSQL database dump complete",
+            DumpFormat::MysqlSql => b"-- Dump completed",
+            _ => return true,
+        };
+        self.0.windows(marker.len()).any(|w| w == marker)
+    }
+}
+
+/// Whether the restore happened, from how the stream and the tool ended. A
+/// stream error wins over the tool's exit: the tool may have restored a prefix
+/// and called that success, or failed only because its input ended.
+pub fn judge(
+    produced: &Produced,
+    run: &ToolRun,
+    format: DumpFormat,
+    at: u64,
+    limits: Limits,
+) -> Result<(), Unusable> {
+    match produced {
+        Produced::LayerFailed {
+            layer,
+            at_end: true,
+            ..
+        } => return Err(Unusable::StreamCut { layer: *layer, at }),
+        Produced::LayerFailed { layer, message, .. } => {
+            return Err(Unusable::StreamDamaged {
+                layer: *layer,
+                at,
+                error: Redacted::new(message),
+            })
+        }
+        Produced::ReadFailed(m) => {
+            return Err(Unusable::FileUnreadable {
+                error: Redacted::new(m),
+            })
+        }
+        Produced::Complete { completed: false } => return Err(Unusable::SqlCut { format, at }),
+        Produced::Complete { .. } | Produced::ConsumerGone => {}
+    }
+    let stuck = |what, limit| Unusable::Stuck {
+        tool: run.tool.clone(),
+        what,
+        limit,
+        at,
+    };
+    if run.stdin_error == Some(StdinError::Stalled) {
+        return Err(stuck(Stall::Input, limits.stall));
+    }
+    match run.ended {
+        Ended::Abandoned => Err(stuck(Stall::Finish, limits.finish)),
+        Ended::Exited(0) if *produced == Produced::ConsumerGone || run.stdin_error.is_some() => {
+            Err(Unusable::ToolStoppedEarly {
+                tool: run.tool.clone(),
+                at,
+            })
+        }
+        Ended::Exited(0) => Ok(()),
+        Ended::Exited(_) if out_of_space(run.stderr.as_str()) => Err(Unusable::DiskFull {
+            tool: run.tool.clone(),
+            at,
+            stderr: run.stderr.clone(),
+        }),
+        Ended::Exited(exit_code) => Err(Unusable::ToolFailed {
+            tool: run.tool.clone(),
+            exit_code,
+            at,
+            stderr: run.stderr.clone(),
+        }),
+    }
+}
+
+/// The restore tool's words for a full disk (PostgreSQL's "could not extend
+/// file", the OS's ENOSPC): read once, here, where the tool's output becomes a
+/// typed outcome.
+fn out_of_space(stderr: &str) -> bool {
+    stderr.contains("could not extend file") || stderr.contains("No space left on device")
 }
 
 /// Fills `buf` unless the stream ends first: whole chunks for the restore tool
@@ -153,7 +315,10 @@ pub fn read_full(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
 /// The command that reads a dump of `format` on stdin and restores it, run as
 /// the `postgres` user inside the sandbox (the benchmark's hand pipeline uses
 /// the same arguments, so both restore alike).
-pub fn restore_command(c: &crate::engine::Credentials, format: DumpFormat) -> Result<Vec<String>> {
+pub fn restore_command(
+    c: &crate::engine::Credentials,
+    format: DumpFormat,
+) -> Result<Vec<String>, Unusable> {
     match format {
         // --exit-on-error: a restore that skips a failed table is not a restore.
         // --no-owner/--no-privileges: the clinic's roles don't exist in a sandbox.
@@ -174,9 +339,6 @@ pub fn restore_command(c: &crate::engine::Credentials, format: DumpFormat) -> Re
             format!("--username={}", c.user),
             format!("--dbname={}", c.database),
         ]),
-        DumpFormat::MysqlSql => Err(Error::Usage(
-            "this backup is a MySQL/MariaDB dump; restore it into a MariaDB target".into(),
-        )),
-        DumpFormat::Unknown => Err(Error::Unrecoverable("not a backup".into())),
+        other => Err(Unusable::WrongEngine { format: other }),
     }
 }

@@ -50,7 +50,7 @@ async fn sandbox_is_ready_quickly_on_an_internal_network_without_route_out() {
     )
     .await
     .expect("exec");
-    assert_eq!(out.exit_code, 0);
+    assert_eq!(out.exit_code(), Some(0));
     let table = String::from_utf8_lossy(&out.stdout).into_owned();
     let routes: Vec<&str> = table.lines().skip(1).collect();
     assert!(
@@ -128,7 +128,7 @@ async fn a_100_mb_stream_reaches_exec_stdin_whole_and_ends_with_eof() {
     .await
     .expect("exec");
     let expected = producer.await.expect("producer");
-    assert_eq!(out.exit_code, 0, "{}", out.stderr_text());
+    assert_eq!(out.exit_code(), Some(0), "{}", out.stderr_text());
     assert_eq!(out.stdin_bytes, TOTAL as u64);
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     assert_eq!(

@@ -35,3 +35,11 @@ pub fn validate_name(name: &str) -> Result<(), String> {
     }
     Ok(())
 }
+
+/// A backup location the drill reads: a name for reports ("primary",
+/// "offsite") and a folder.
+#[derive(Debug, Clone)]
+pub struct Location {
+    pub name: String,
+    pub path: std::path::PathBuf,
+}

@@ -1,7 +1,9 @@
 //! Exit codes: the one place that knows the numbers. Scripts rely on them; the
 //! README lists them.
 
+use crate::checks::Status;
 use crate::error::{Error, ErrorKind};
+use crate::report::{Report, Verdict};
 
 /// Drill passed / command succeeded.
 pub const OK: u8 = 0;
@@ -15,10 +17,45 @@ pub const ENVIRONMENT: u8 = 3;
 pub const UNRECOVERABLE: u8 = 4;
 
 pub fn code_for(e: &Error) -> u8 {
-    match e.kind() {
+    for_kind(e.kind())
+}
+
+pub fn for_kind(kind: ErrorKind) -> u8 {
+    match kind {
         ErrorKind::Usage => USAGE,
         ErrorKind::Environment => ENVIRONMENT,
         ErrorKind::Unrecoverable => UNRECOVERABLE,
         ErrorKind::Failed => FAILED,
+    }
+}
+
+/// A drill's exit code. A failure scenario passes when the outcome is what the
+/// clinic expects; otherwise: passed 0, failed 1 (2 when a custom check is
+/// itself broken: a scenario error), unrecoverable 4, and an error that
+/// stopped the drill its own code.
+pub fn for_report(r: &Report, error: Option<&Error>) -> u8 {
+    let died = error.filter(|_| r.verdict == Verdict::Error);
+    if let Some(e) = &r.expectation {
+        return match (e.met, died) {
+            (true, _) => OK,
+            (false, Some(err)) => code_for(err),
+            (false, None) => FAILED,
+        };
+    }
+    match r.verdict {
+        Verdict::Passed => OK,
+        Verdict::Unrecoverable => UNRECOVERABLE,
+        Verdict::Error => died.map_or(FAILED, code_for),
+        Verdict::Failed if r.checks.iter().any(|c| c.status == Status::Error) => USAGE,
+        Verdict::Failed => FAILED,
+    }
+}
+
+/// `doctor`: 0 when the machine is ready, 3 when something needs fixing.
+pub fn for_doctor(all_ok: bool) -> u8 {
+    if all_ok {
+        OK
+    } else {
+        ENVIRONMENT
     }
 }

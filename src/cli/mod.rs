@@ -1,12 +1,14 @@
 //! The command line: parses flags, runs the core, prints. The only module that
 //! writes to stdout or stderr; exit codes come from `exit`.
 
+mod commands;
 pub mod exit;
 mod progress;
+mod run;
 
 use crate::error::{Error, Result};
 use crate::events::Events;
-use crate::sandbox::{self, docker, gc, images, RunId, Sandbox, SandboxSpec};
+use crate::sandbox::{self, docker, gc, RunId, Sandbox};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -184,10 +186,14 @@ pub fn main() -> ExitCode {
             } else if !output.text.is_empty() {
                 println!("{}", output.text);
             }
+            if let Some(e) = &output.error {
+                eprintln!("error: {e}");
+            }
             ExitCode::from(output.code)
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            // Error chains quote database and tool messages: through the redactor too.
+            eprintln!("error: {}", crate::redact::Redacted::new(e.to_string()));
             ExitCode::from(exit::code_for(&e))
         }
     }
@@ -198,6 +204,9 @@ struct Output {
     text: String,
     json: String,
     code: u8,
+    /// An error the work ended with although it produced a result (a drill
+    /// whose report says why it stopped): also said on stderr.
+    error: Option<crate::redact::Redacted>,
 }
 
 impl Output {
@@ -206,6 +215,7 @@ impl Output {
             text,
             json: serde_json::to_string_pretty(&json).unwrap_or_default(),
             code: exit::OK,
+            error: None,
         }
     }
 }
@@ -217,20 +227,7 @@ async fn dispatch(cli: Cli, events: Events) -> Result<Output> {
             out,
             recipients,
             name,
-        } => {
-            let r = crate::backup::backup(
-                crate::backup::BackupRequest {
-                    url,
-                    out_dir: out,
-                    recipients,
-                    name,
-                    source: crate::backup::DumpSource::Local,
-                },
-                &events,
-            )
-            .await?;
-            Ok(backup_output(&r))
-        }
+        } => commands::backup(url, out, recipients, name, &events).await,
         Command::Run {
             scenario,
             backups,
@@ -238,180 +235,30 @@ async fn dispatch(cli: Cli, events: Events) -> Result<Output> {
             report_dir,
             keep,
         } => {
-            let plan =
-                crate::scenario::load(&scenario)?.with_overrides(crate::scenario::Overrides {
-                    backups,
-                    identities,
-                    report_dir,
-                })?;
-            // Keys are checked before any container starts.
-            let mut keys = load_keys(&plan.keys.identities)?;
-            if let Some(var) = &plan.keys.passphrase_env {
-                keys.push(crate::keys::passphrase_identity(var)?);
-            }
-            let keys = Arc::new(keys);
-            let report_dir = plan
-                .report_dir
-                .clone()
-                .unwrap_or_else(|| PathBuf::from("restore-drill-reports"));
-            with_run(
-                events.clone(),
+            let args = run::RunArgs {
+                scenario,
+                backups,
+                identities,
+                report_dir,
                 keep,
-                move |docker, run, events| async move {
-                    let outcome = crate::drill::run(
-                        &docker,
-                        &run,
-                        &plan,
-                        keys,
-                        crate::drill::DrillOptions {
-                            keep,
-                            before_checks_sql: None,
-                        },
-                        &events,
-                    )
-                    .await?;
-                    let mut report = outcome.report;
-                    if let (Some(log), Some(lost)) =
-                        (&outcome.workload_log, report.lost_writes.as_mut())
-                    {
-                        let name = format!(
-                            "drill-{}-{}.workload.jsonl",
-                            report.started_at.format("%Y%m%dT%H%M%SZ"),
-                            report.run_id
-                        );
-                        std::fs::create_dir_all(&report_dir).map_err(|e| {
-                            Error::io("create the report directory", &report_dir, e)
-                        })?;
-                        lost.log = crate::catalog::atomic::write_file(&report_dir, &name, log)?
-                            .display()
-                            .to_string();
-                    }
-                    let path = write_report(&report_dir, &report)?;
-                    let mut text = report.summary();
-                    text.push_str(&format!("report   {}", path.display()));
-                    if let Some(sb) = &outcome.kept {
-                        text.push_str(&keep_text(sb));
-                    }
-                    let mut out =
-                        Output::new(text, serde_json::to_value(&report).unwrap_or_default());
-                    out.code = drill_exit_code(&report);
-                    Ok(out)
-                },
-            )
-            .await
+            };
+            run::run(args, events).await
         }
-        Command::Validate { scenario } => {
-            let plan = crate::scenario::load(&scenario)?;
-            let text = format!(
-                "{}: valid. Scenario {:?}: restores into {} from {}; {} custom checks{}",
-                scenario.display(),
-                plan.name,
-                plan.target.image,
-                plan.backups
-                    .location
-                    .as_ref()
-                    .map(|l| l.display().to_string())
-                    .unwrap_or_else(|| "the --backups directory".into()),
-                plan.checks.sql.len(),
-                if plan.checks.invariants.is_some() {
-                    ", invariants"
-                } else {
-                    ""
-                }
-            );
-            Ok(Output::new(
-                text,
-                serde_json::json!({"file": scenario, "valid": true, "name": plan.name}),
-            ))
-        }
-        Command::List { dir } => {
-            let entries = tokio::task::spawn_blocking(move || crate::catalog::list::describe(&dir))
-                .await
-                .map_err(|e| Error::Failed(format!("internal error: {e}")))??;
-            let mut text = format!(
-                "{:<22} {:>12}  {:<14} {:<9} {}\n",
-                "time (UTC)", "bytes", "outer layer", "manifest", "file"
-            );
-            for e in &entries {
-                text.push_str(&format!(
-                    "{:<22} {:>12}  {:<14} {:<9} {}\n",
-                    e.time
-                        .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
-                        .unwrap_or_else(|| "unknown".into()),
-                    e.bytes,
-                    e.outer_layer,
-                    match (e.manifest, e.sha256_matches) {
-                        (false, _) => "none",
-                        (true, Some(true)) => "matches",
-                        (true, Some(false)) => "MISMATCH",
-                        (true, None) => "unreadable",
-                    },
-                    e.file
-                ));
-            }
-            if entries.is_empty() {
-                text.push_str("(no backups)");
-            }
-            Ok(Output::new(
-                text.trim_end().to_string(),
-                serde_json::to_value(&entries).unwrap_or_default(),
-            ))
-        }
-        Command::Inspect { file, identities } => {
-            let keys = load_keys(&identities)?;
-            let i = tokio::task::spawn_blocking(move || crate::inspect::inspect(&file, &keys))
-                .await
-                .map_err(|e| Error::Failed(format!("internal error: {e}")))??;
-            Ok(inspect_output(&i))
-        }
+        Command::Validate { scenario } => commands::validate(&scenario),
+        Command::List { dir } => commands::list(dir).await,
+        Command::Inspect { file, identities } => commands::inspect(file, &identities).await,
         Command::Restore {
             file,
             identities,
             image,
             keep,
-        } => {
-            let keys = Arc::new(load_keys(&identities)?);
-            with_run(
-                events.clone(),
-                keep,
-                move |docker, run, events| async move {
-                    let spec = SandboxSpec::new(crate::engine::EngineKind::Postgres, &image);
-                    let sandbox = Sandbox::start(&docker, &run, &spec).await?;
-                    let r = crate::restore::restore_file(&sandbox, &file, keys, &events).await?;
-                    let mut text = format!(
-                        "restored {} ({}) into {}: {} file bytes, {} dump bytes",
-                        file.display(),
-                        layers_text(&r.layers),
-                        image,
-                        r.file_bytes,
-                        r.dump_bytes
-                    );
-                    if keep {
-                        text.push_str(&keep_text(&sandbox));
-                    }
-                    Ok(Output::new(
-                        text,
-                        serde_json::to_value(&r).unwrap_or_default(),
-                    ))
-                },
-            )
-            .await
-        }
+        } => commands::restore(file, &identities, image, keep, events).await,
         Command::Keys {
             command: KeysCommand::Generate { out },
-        } => {
-            let public = crate::keys::generate_identity_file(&out)?;
-            Ok(Output::new(
-                public.clone(),
-                serde_json::json!({"identity_file": out, "public_key": public}),
-            ))
-        }
+        } => commands::keys_generate(&out),
         Command::Keys {
             command: KeysCommand::Public { file },
-        } => {
-            let keys = crate::keys::public_keys(&file)?;
-            Ok(Output::new(keys.join("\n"), serde_json::json!(keys)))
-        }
+        } => commands::keys_public(&file),
         Command::Fixtures {
             command:
                 FixturesCommand::Generate {
@@ -424,30 +271,16 @@ async fn dispatch(cli: Cli, events: Events) -> Result<Output> {
                     image,
                 },
         } => {
-            let as_of = parse_as_of(as_of.as_deref())?;
-            with_run(
-                events.clone(),
-                false,
-                move |docker, run, events| async move {
-                    let r = crate::workload::generate::generate(
-                        &docker,
-                        &run,
-                        crate::workload::generate::GenerateRequest {
-                            out_dir: out,
-                            patients,
-                            seed,
-                            as_of,
-                            recipients,
-                            name,
-                            image,
-                        },
-                        &events,
-                    )
-                    .await?;
-                    Ok(backup_output(&r))
-                },
-            )
-            .await
+            let req = commands::FixtureArgs {
+                out,
+                patients,
+                recipients,
+                seed,
+                as_of,
+                name,
+                image,
+            };
+            commands::fixtures(req, events).await
         }
         Command::Images {
             command:
@@ -456,123 +289,10 @@ async fn dispatch(cli: Cli, events: Events) -> Result<Output> {
                     rebuild,
                     mirror,
                 },
-        } => {
-            let chosen: Vec<&'static images::ImageTarget> = if targets.is_empty() {
-                images::TARGETS.iter().collect()
-            } else {
-                targets
-                    .iter()
-                    .map(|t| {
-                        images::ImageTarget::by_key(t).ok_or_else(|| {
-                            Error::Usage(format!(
-                                "unknown image {t:?}: choose from {}",
-                                images::TARGETS
-                                    .iter()
-                                    .map(|t| t.key)
-                                    .collect::<Vec<_>>()
-                                    .join(", ")
-                            ))
-                        })
-                    })
-                    .collect::<Result<_>>()?
-            };
-            let mirrors = images::Mirrors::detect(mirror.as_deref())?;
-            let docker = docker::connect().await?;
-            let built = images::build_all(&docker, &chosen, &mirrors, rebuild, &events).await?;
-            let text = built
-                .iter()
-                .map(|b| {
-                    if b.built {
-                        format!("{}: built in {:.0} s", b.image, b.seconds)
-                    } else {
-                        format!("{}: present, kept (use --rebuild to build again)", b.image)
-                    }
-                })
-                .collect::<Vec<_>>()
-                .join("\n");
-            let json = serde_json::json!(built
-                .iter()
-                .map(|b| serde_json::json!({"image": b.image, "built": b.built, "seconds": b.seconds}))
-                .collect::<Vec<_>>());
-            Ok(Output::new(text, json))
-        }
-        Command::Gc { all } => {
-            let docker = docker::connect().await?;
-            let removed = gc::gc(&docker, all, None).await?;
-            let mut text = format!(
-                "removed {} containers and {} networks of {} runs",
-                removed.containers,
-                removed.networks,
-                removed.runs.len()
-            );
-            if !removed.live_runs.is_empty() {
-                text.push_str(&format!(
-                    "; kept {} runs that are still alive (use --all to remove them too)",
-                    removed.live_runs.len()
-                ));
-            }
-            let json = serde_json::json!({
-                "containers": removed.containers,
-                "networks": removed.networks,
-                "runs": removed.runs,
-                "live_runs_kept": removed.live_runs,
-            });
-            Ok(Output::new(text, json))
-        }
-        Command::Doctor { identities, dirs } => {
-            let checks = crate::doctor::run(&identities, &dirs).await;
-            let all_ok = checks.iter().all(|c| c.ok);
-            let text = checks
-                .iter()
-                .map(|c| {
-                    format!(
-                        "{:<4} {}: {}",
-                        if c.ok { "ok" } else { "FIX" },
-                        c.name,
-                        c.detail
-                    )
-                })
-                .collect::<Vec<_>>()
-                .join("\n");
-            let mut out = Output::new(text, serde_json::to_value(&checks).unwrap_or_default());
-            if !all_ok {
-                out.code = exit::ENVIRONMENT;
-            }
-            Ok(out)
-        }
+        } => commands::images(&targets, rebuild, mirror.as_deref(), &events).await,
+        Command::Gc { all } => commands::gc(all).await,
+        Command::Doctor { identities, dirs } => Ok(commands::doctor(&identities, &dirs).await),
     }
-}
-
-/// Verdict to exit code: passed 0, failed 1, unrecoverable 4; a check that is
-/// itself broken (invalid SQL in the scenario) makes it 2.
-fn drill_exit_code(r: &crate::report::Report) -> u8 {
-    use crate::report::Verdict;
-    // A failure scenario passes when the system behaves as the clinic expects.
-    if let Some(e) = &r.expectation {
-        return if e.met { exit::OK } else { exit::FAILED };
-    }
-    match r.verdict {
-        Verdict::Passed => exit::OK,
-        Verdict::Unrecoverable => exit::UNRECOVERABLE,
-        Verdict::Failed
-            if r.checks
-                .iter()
-                .any(|c| c.status == crate::checks::Status::Error) =>
-        {
-            exit::USAGE
-        }
-        Verdict::Failed => exit::FAILED,
-    }
-}
-
-fn write_report(dir: &std::path::Path, report: &crate::report::Report) -> Result<PathBuf> {
-    std::fs::create_dir_all(dir).map_err(|e| Error::io("create the report directory", dir, e))?;
-    let name = format!(
-        "drill-{}-{}.json",
-        report.started_at.format("%Y%m%dT%H%M%SZ"),
-        report.run_id
-    );
-    crate::catalog::atomic::write_file(dir, &name, report.to_json().as_bytes())
 }
 
 fn load_keys(paths: &[PathBuf]) -> Result<Vec<crate::keys::IdentitySource>> {
@@ -680,11 +400,19 @@ where
     F: FnOnce(bollard::Docker, RunId, Events) -> Fut,
     Fut: std::future::Future<Output = Result<Output>> + Send + 'static,
 {
+    with_run_as(RunId::new(), events, keep, work).await
+}
+
+/// `with_run` under a run id the caller chose (the drill names its report by it).
+async fn with_run_as<F, Fut>(run: RunId, events: Events, keep: bool, work: F) -> Result<Output>
+where
+    F: FnOnce(bollard::Docker, RunId, Events) -> Fut,
+    Fut: std::future::Future<Output = Result<Output>> + Send + 'static,
+{
     let docker = docker::connect().await?;
-    let run = RunId::new();
     if let Ok(swept) = gc::gc(&docker, false, Some(&run)).await {
         if swept.containers + swept.networks > 0 {
-            events.event(crate::events::Event::Note(format!(
+            events.event(crate::events::Event::note(format!(
                 "removed {} containers and {} networks left by {} dead runs",
                 swept.containers,
                 swept.networks,
@@ -714,7 +442,7 @@ where
             let _ = (&mut task).await;
         }
         if let Err(e) = sandbox::gc::cleanup_run(&docker, &run).await {
-            events.event(crate::events::Event::Note(format!(
+            events.event(crate::events::Event::note(format!(
                 "could not remove everything this run created ({e}); run: restore-drill gc"
             )));
         }

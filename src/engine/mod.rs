@@ -28,6 +28,9 @@ pub struct Credentials {
     pub user: String,
     pub password: String,
     pub database: String,
+    /// A login role that can only read (the checks' role).
+    pub reader: String,
+    pub reader_password: String,
 }
 
 impl std::fmt::Debug for Credentials {
@@ -36,6 +39,8 @@ impl std::fmt::Debug for Credentials {
             .field("user", &self.user)
             .field("password", &"<redacted>")
             .field("database", &self.database)
+            .field("reader", &self.reader)
+            .field("reader_password", &"<redacted>")
             .finish()
     }
 }
@@ -47,6 +52,8 @@ impl Credentials {
             user: "drill".into(),
             password: Alphanumeric.sample_string(&mut rand::rng(), 32),
             database: "clinic".into(),
+            reader: "drill_reader".into(),
+            reader_password: Alphanumeric.sample_string(&mut rand::rng(), 32),
         }
     }
 }
@@ -112,22 +119,23 @@ impl EngineKind {
     }
 
     pub fn url(&self, host: &str, c: &Credentials) -> String {
-        match self {
-            EngineKind::Postgres => format!(
-                "postgres://{}:{}@{host}:{}/{}",
-                c.user,
-                c.password,
-                self.port(),
-                c.database
-            ),
-            EngineKind::Mariadb => format!(
-                "mysql://{}:{}@{host}:{}/{}",
-                c.user,
-                c.password,
-                self.port(),
-                c.database
-            ),
-        }
+        self.url_for(host, &c.user, &c.password, &c.database)
+    }
+
+    /// The read-only role's URL: what the checks connect with.
+    pub fn reader_url(&self, host: &str, c: &Credentials) -> String {
+        self.url_for(host, &c.reader, &c.reader_password, &c.database)
+    }
+
+    fn url_for(&self, host: &str, user: &str, password: &str, database: &str) -> String {
+        let scheme = match self {
+            EngineKind::Postgres => "postgres",
+            EngineKind::Mariadb => "mysql",
+        };
+        format!(
+            "{scheme}://{user}:{password}@{host}:{}/{database}",
+            self.port()
+        )
     }
 }
 
@@ -139,72 +147,4 @@ pub struct TableFingerprint {
     pub rows: u64,
     /// Order-independent: the wrapping sum of a 128-bit hash of each row's text.
     pub fingerprint: String,
-}
-
-/// Removes values from a database tool's error output before it can reach a
-/// report or a log: constraint errors quote the offending row (a name, a date
-/// of birth), and "Command was:" lines quote SQL with data in it.
-pub fn redact_tool_output(text: &str) -> String {
-    let mut out = Vec::new();
-    for line in text.lines() {
-        let l = line.trim_start();
-        if l.starts_with("DETAIL:")
-            || l.starts_with("CONTEXT:")
-            || l.starts_with("Command was:")
-            || l.starts_with("LINE ")
-            || l.starts_with("QUERY:")
-            || l.starts_with("HINT:")
-            || l.starts_with('^')
-        {
-            out.push(format!(
-                "{}[detail removed: may hold patient data]",
-                &line[..line.len() - l.len()]
-            ));
-            continue;
-        }
-        out.push(redact_parenthesised_values(line));
-    }
-    out.join("\n")
-}
-
-/// `Key (health_card)=(ABC123)` -> `Key (health_card)=(…)`.
-fn redact_parenthesised_values(line: &str) -> String {
-    let mut result = String::with_capacity(line.len());
-    let mut rest = line;
-    while let Some(pos) = rest.find(")=(") {
-        result.push_str(&rest[..pos + 3]);
-        rest = &rest[pos + 3..];
-        match rest.find(')') {
-            Some(end) => {
-                result.push('…');
-                rest = &rest[end..];
-            }
-            None => {
-                result.push('…');
-                rest = "";
-            }
-        }
-    }
-    result.push_str(rest);
-    result
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn redaction_removes_row_values_and_sql() {
-        let raw = "pg_restore: error: could not execute query: ERROR:  duplicate key value violates unique constraint \"patients_health_card_number_key\"\n\
-                   DETAIL:  Key (health_card_number)=(HC-123-456) already exists.\n\
-                   Command was: INSERT INTO patients VALUES ('Jane', 'Doe');";
-        let r = redact_tool_output(raw);
-        assert!(!r.contains("HC-123-456"), "{r}");
-        assert!(!r.contains("Jane"), "{r}");
-        assert!(r.contains("patients_health_card_number_key"), "{r}");
-        assert_eq!(
-            redact_parenthesised_values("x Key (a, b)=(1, 2) y"),
-            "x Key (a, b)=(…) y"
-        );
-    }
 }

@@ -88,6 +88,30 @@ fn connect_error(url: &str, e: sqlx::Error) -> Error {
     }
 }
 
+/// Creates the login role the checks use: it reads every table
+/// (`pg_read_all_data`) and nothing else, so a custom check cannot change the
+/// evidence whatever it SETs. Temporary tables and objects in `public` are
+/// refused to it too, and its statements are bounded in time.
+pub async fn create_reader(admin_url: &str, c: &super::Credentials, limit: Duration) -> Result<()> {
+    let mut conn = connect(admin_url, Duration::from_secs(10)).await?;
+    let reader = quote_ident(&c.reader);
+    let database = quote_ident(&c.database);
+    let sql = format!(
+        "CREATE ROLE {reader} LOGIN PASSWORD '{}' NOSUPERUSER NOCREATEDB NOCREATEROLE; \
+         GRANT pg_read_all_data TO {reader}; \
+         ALTER ROLE {reader} SET default_transaction_read_only = on; \
+         ALTER ROLE {reader} SET statement_timeout = '{}s'; \
+         REVOKE TEMPORARY ON DATABASE {database} FROM PUBLIC; \
+         REVOKE CREATE ON SCHEMA public FROM PUBLIC",
+        c.reader_password.replace('\'', "''"),
+        limit.as_secs().max(1)
+    );
+    conn.execute(sqlx::raw_sql(&sql))
+        .await
+        .map_err(|e| Error::db("creating the read-only role for the checks", e))?;
+    Ok(())
+}
+
 pub async fn server_version(conn: &mut PgConnection) -> Result<String> {
     let row = sqlx::query("SHOW server_version")
         .fetch_one(&mut *conn)

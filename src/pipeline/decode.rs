@@ -5,6 +5,8 @@ use super::sniff::{sniff, DumpFormat, Layer, SNIFF_LEN};
 use crate::keys::IdentitySource;
 use std::fmt;
 use std::io::{self, BufRead, BufReader, Chain, Cursor, Read};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 /// How deep layers may nest before the input is called hostile: a real backup
 /// has at most encryption, armor and compression.
@@ -52,6 +54,10 @@ pub enum OpenError {
 pub struct LayerError {
     pub layer: Layer,
     pub message: String,
+    /// Whether the layer had already read to the end of its input: an error
+    /// there means the data stops too soon (the file was cut off), an error
+    /// before it means the data in the middle is damaged.
+    pub at_end: bool,
 }
 
 impl fmt::Display for LayerError {
@@ -61,17 +67,41 @@ impl fmt::Display for LayerError {
 }
 impl std::error::Error for LayerError {}
 
+impl LayerError {
+    /// The layer error inside an I/O error raised by a decoded stream, if any.
+    pub fn find(e: &io::Error) -> Option<&LayerError> {
+        e.get_ref().and_then(|r| r.downcast_ref::<LayerError>())
+    }
+}
+
+/// Remembers whether a reader has returned end-of-file.
+struct EofWatch<R> {
+    inner: R,
+    ended: Arc<AtomicBool>,
+}
+
+impl<R: Read> Read for EofWatch<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if n == 0 && !buf.is_empty() {
+            self.ended.store(true, Ordering::Relaxed);
+        }
+        Ok(n)
+    }
+}
+
 /// Tags the first error a layer raises; errors already tagged by an inner layer
 /// pass through unchanged.
 struct Tagged<R> {
     inner: R,
     layer: Layer,
+    input_ended: Arc<AtomicBool>,
 }
 
 impl<R: Read> Read for Tagged<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         self.inner.read(buf).map_err(|e| {
-            if e.get_ref().is_some_and(|r| r.is::<LayerError>()) {
+            if LayerError::find(&e).is_some() {
                 e
             } else {
                 io::Error::new(
@@ -79,11 +109,33 @@ impl<R: Read> Read for Tagged<R> {
                     LayerError {
                         layer: self.layer,
                         message: e.to_string(),
+                        at_end: self.input_ended.load(Ordering::Relaxed),
                     },
                 )
             }
         })
     }
+}
+
+/// Wraps a layer's input so its decoder's errors can say whether they came at
+/// the end of the input; returns the watched input and the tagger for the output.
+fn watched(input: Replay) -> (EofWatch<Replay>, Arc<AtomicBool>) {
+    let ended = Arc::new(AtomicBool::new(false));
+    (
+        EofWatch {
+            inner: input,
+            ended: ended.clone(),
+        },
+        ended,
+    )
+}
+
+fn tagged(inner: impl Read + Send + 'static, layer: Layer, ended: Arc<AtomicBool>) -> Boxed {
+    Box::new(Tagged {
+        inner,
+        layer,
+        input_ended: ended,
+    })
 }
 
 /// Reads up to SNIFF_LEN bytes and hands back a reader that replays them.
@@ -124,21 +176,18 @@ pub fn open_layers(input: Boxed, keys: &[IdentitySource]) -> Result<Opened, Open
                 r
             }
             Layer::Zstd => {
-                let d = zstd::stream::read::Decoder::new(replay).map_err(|source| {
-                    OpenError::Layer {
+                let (input, ended) = watched(replay);
+                let d =
+                    zstd::stream::read::Decoder::new(input).map_err(|source| OpenError::Layer {
                         layer: Layer::Zstd,
                         source,
-                    }
-                })?;
-                Box::new(Tagged {
-                    inner: d,
-                    layer: Layer::Zstd,
-                })
+                    })?;
+                tagged(d, Layer::Zstd, ended)
             }
-            Layer::Gzip => Box::new(Tagged {
-                inner: flate2::read::MultiGzDecoder::new(replay),
-                layer: Layer::Gzip,
-            }),
+            Layer::Gzip => {
+                let (input, ended) = watched(replay);
+                tagged(flate2::read::MultiGzDecoder::new(input), Layer::Gzip, ended)
+            }
             Layer::Dump(DumpFormat::Unknown) => {
                 let after = if layers.len() == 1 {
                     "the start of the file".to_string()
@@ -173,10 +222,11 @@ fn decrypt(
     }
     // Armor is just base64 around the binary format: undo it first, then treat
     // both alike.
+    let (input, ended) = watched(replay);
     let binary: Boxed = if layer == Layer::AgeArmored {
-        Box::new(age::armor::ArmoredReader::new(BufReader::new(replay)))
+        Box::new(age::armor::ArmoredReader::new(BufReader::new(input)))
     } else {
-        Box::new(replay)
+        Box::new(input)
     };
     // Each identity file is tried on its own, on a copy of the header, so the
     // report can say which key (day-to-day or escrow) opened the backup.
@@ -191,13 +241,7 @@ fn decrypt(
                 let d = age::Decryptor::new_buffered(BufReader::with_capacity(1 << 16, full))
                     .map_err(age_header_error)?;
                 let r = d.decrypt(identities(key)).map_err(age_header_error)?;
-                return Ok((
-                    Box::new(Tagged {
-                        inner: r,
-                        layer: Layer::Age,
-                    }),
-                    idx,
-                ));
+                return Ok((tagged(r, layer, ended), idx));
             }
             Err(age::DecryptError::NoMatchingKeys) => continue,
             Err(e) => return Err(age_header_error(e)),

@@ -3,11 +3,15 @@
 //! streamed out (how pg_dump's output leaves a container); stderr keeps a tail.
 
 use crate::error::{Error, Result};
+use bollard::container::LogOutput;
 use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
 use bollard::Docker;
 use bytes::Bytes;
 use futures_util::StreamExt;
 use std::io;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
 
@@ -28,11 +32,35 @@ pub struct ExecRequest {
     pub user: Option<String>,
     pub env: Vec<String>,
     /// Chunks for the command's stdin, ended by closing the channel (EOF). An
-    /// `Err` chunk means the producer failed: the stream is cut without a clean
-    /// EOF and the exec reports `stdin_error`.
+    /// `Err` chunk means the producer failed: the command's stdin is closed at
+    /// once (so a tool waiting for more input ends) and the exec reports
+    /// `stdin_error`.
     pub stdin: Option<mpsc::Receiver<io::Result<Bytes>>>,
     pub stdout: StdoutMode,
     pub privileged: bool,
+    pub limits: Limits,
+}
+
+/// Bounds on every wait of an exec: nothing in it waits forever.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// The longest one write to the command's stdin may wait (the command
+    /// stopped reading without exiting).
+    pub stall: Duration,
+    /// The longest the whole command may run.
+    pub finish: Duration,
+    /// After the input failed or stalled, how long the command gets to exit.
+    pub exit_after_abort: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            stall: Duration::from_secs(120),
+            finish: Duration::from_secs(4 * 3600),
+            exit_after_abort: Duration::from_secs(10),
+        }
+    }
 }
 
 impl ExecRequest {
@@ -44,6 +72,7 @@ impl ExecRequest {
             stdin: None,
             stdout: StdoutMode::Capture,
             privileged: false,
+            limits: Limits::default(),
         }
     }
     /// Full capabilities for this one process (the container keeps its own).
@@ -67,17 +96,41 @@ impl ExecRequest {
         self.stdout = StdoutMode::Stream(tx);
         self
     }
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+}
+
+/// Why feeding stdin stopped before a clean EOF.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StdinError {
+    /// The producer sent an error; the command's input was closed.
+    Producer(String),
+    /// The command closed its input or exited before reading all of it.
+    NotRead(String),
+    /// One write waited longer than `Limits::stall`.
+    Stalled,
+}
+
+/// How the command ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ended {
+    Exited(i64),
+    /// Still running when its limit ran out (`Limits::finish`, or
+    /// `exit_after_abort` after a failed input): the caller must remove the
+    /// container, which ends it.
+    Abandoned,
 }
 
 #[derive(Debug)]
 pub struct ExecOutput {
-    pub exit_code: i64,
+    pub ended: Ended,
     pub stdout: Vec<u8>,
     pub stderr: Vec<u8>,
     pub stdin_bytes: u64,
-    /// Why feeding stdin stopped early, if it did (producer error or the
-    /// command closed its stdin).
-    pub stdin_error: Option<String>,
+    /// Why feeding stdin stopped early, if it did.
+    pub stdin_error: Option<StdinError>,
     /// Set when the stdout consumer went away before the command finished.
     pub stdout_closed: bool,
 }
@@ -86,7 +139,26 @@ impl ExecOutput {
     pub fn stderr_text(&self) -> String {
         String::from_utf8_lossy(&self.stderr).into_owned()
     }
+    /// The exit code, when the command exited.
+    pub fn exit_code(&self) -> Option<i64> {
+        match self.ended {
+            Ended::Exited(c) => Some(c),
+            Ended::Abandoned => None,
+        }
+    }
+    pub fn succeeded(&self) -> bool {
+        self.ended == Ended::Exited(0)
+    }
 }
+
+type Input = std::pin::Pin<Box<dyn tokio::io::AsyncWrite + Send>>;
+type Output = std::pin::Pin<
+    Box<
+        dyn futures_util::Stream<
+                Item = std::result::Result<bollard::container::LogOutput, bollard::errors::Error>,
+            > + Send,
+    >,
+>;
 
 pub async fn exec(docker: &Docker, container: &str, req: ExecRequest) -> Result<ExecOutput> {
     let ExecRequest {
@@ -96,6 +168,7 @@ pub async fn exec(docker: &Docker, container: &str, req: ExecRequest) -> Result<
         stdin,
         stdout,
         privileged,
+        limits,
     } = req;
     let created = docker
         .create_exec(
@@ -125,122 +198,159 @@ pub async fn exec(docker: &Docker, container: &str, req: ExecRequest) -> Result<
         )
         .await
         .map_err(|e| Error::docker(format!("starting `{}` in the container", cmd[0]), e))?;
-    let StartExecResults::Attached {
-        mut output,
-        mut input,
-    } = started
-    else {
+    let StartExecResults::Attached { output, input } = started else {
         return Err(Error::Failed("exec started detached".into()));
     };
-
-    // Counted outside the feeder, so the count survives if it is cut off.
-    let sent_bytes = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
-    let sent_counter = sent_bytes.clone();
-    let feed = async move {
-        let mut sent = 0u64;
-        let Some(mut rx) = stdin else {
-            return (0, None);
-        };
-        while let Some(chunk) = rx.recv().await {
-            match chunk {
-                Ok(bytes) => {
-                    if let Err(e) = input.write_all(&bytes).await {
-                        return (
-                            sent,
-                            Some(format!("the command stopped reading its input: {e}")),
-                        );
-                    }
-                    sent += bytes.len() as u64;
-                    sent_counter.store(sent, std::sync::atomic::Ordering::Relaxed);
-                }
-                // Drop `input` without shutdown: the command sees its input end,
-                // and the caller sees the error and fails the work.
-                Err(e) => return (sent, Some(e.to_string())),
-            }
-        }
-        // Half-close: the command reads EOF, and its output keeps flowing back.
-        if let Err(e) = input.shutdown().await {
-            return (
-                sent,
-                Some(format!("could not close the command's input: {e}")),
-            );
-        }
-        (sent, None)
-    };
-
-    let drain = async move {
-        let mut out = Vec::new();
-        let mut err = Vec::new();
-        let mut stdout_closed = false;
-        let mut failure = None;
-        while let Some(item) = output.next().await {
-            match item {
-                Ok(bollard::container::LogOutput::StdOut { message }) => match &stdout {
-                    StdoutMode::Capture => {
-                        let room = STDOUT_CAPTURE.saturating_sub(out.len());
-                        out.extend_from_slice(&message[..message.len().min(room)]);
-                    }
-                    StdoutMode::Stream(tx) => {
-                        if !stdout_closed && tx.send(message).await.is_err() {
-                            stdout_closed = true;
-                        }
-                    }
-                },
-                Ok(bollard::container::LogOutput::StdErr { message }) => {
-                    err.extend_from_slice(&message);
-                    if err.len() > 2 * STDERR_TAIL {
-                        err.drain(..err.len() - STDERR_TAIL);
-                    }
-                }
-                Ok(_) => {}
-                Err(e) => {
-                    failure = Some(e);
-                    break;
-                }
-            }
-        }
-        (out, err, stdout_closed, failure)
-    };
-
+    let sent = Arc::new(AtomicU64::new(0));
     // The feeder runs on its own: when the command exits without reading all
     // its input (pg_restore stopping at an error), the engine may stop reading
     // the connection without closing it, and a write would wait forever.
-    let mut feeder = tokio::spawn(feed);
-    let (stdout_buf, stderr_buf, stdout_closed, failure) = drain.await;
-    let (stdin_bytes, stdin_error) =
-        match tokio::time::timeout(std::time::Duration::from_secs(2), &mut feeder).await {
-            Ok(Ok(r)) => r,
-            Ok(Err(e)) => (
-                sent_bytes.load(std::sync::atomic::Ordering::Relaxed),
-                Some(format!("internal error feeding the command: {e}")),
-            ),
-            Err(_) => {
-                feeder.abort();
-                (
-                    sent_bytes.load(std::sync::atomic::Ordering::Relaxed),
-                    Some("the command exited before reading all of its input".to_string()),
-                )
-            }
-        };
-    if let Some(e) = failure {
+    let feeder = tokio::spawn(feed(input, stdin, sent.clone(), limits.stall));
+    let drained = drain(output, stdout, feeder, limits).await;
+    if let Some(e) = drained.failure {
         return Err(Error::docker(
             format!("reading the output of `{}`", cmd[0]),
             e,
         ));
     }
-    let exit_code = exit_code(docker, &created.id).await?;
-    let mut stderr = stderr_buf;
-    if stderr.len() > STDERR_TAIL {
-        stderr.drain(..stderr.len() - STDERR_TAIL);
-    }
+    let ended = if drained.abandoned {
+        Ended::Abandoned
+    } else {
+        Ended::Exited(exit_code(docker, &created.id).await?)
+    };
     Ok(ExecOutput {
-        exit_code,
-        stdout: stdout_buf,
-        stderr,
-        stdin_bytes,
-        stdin_error,
-        stdout_closed,
+        ended,
+        stdout: drained.stdout,
+        stderr: drained.stderr,
+        stdin_bytes: sent.load(Ordering::Relaxed),
+        stdin_error: drained.stdin_error,
+        stdout_closed: drained.stdout_closed,
     })
+}
+
+/// Writes the producer's chunks to the command's stdin. Every write is bounded
+/// by `stall`; on a producer error or a stall the input is shut down, so the
+/// command reads EOF instead of waiting for bytes that will never come.
+async fn feed(
+    mut input: Input,
+    stdin: Option<mpsc::Receiver<io::Result<Bytes>>>,
+    sent: Arc<AtomicU64>,
+    stall: Duration,
+) -> Option<StdinError> {
+    let mut rx = stdin?;
+    let error = loop {
+        match rx.recv().await {
+            None => break None,
+            Some(Err(e)) => break Some(StdinError::Producer(e.to_string())),
+            Some(Ok(bytes)) => match tokio::time::timeout(stall, input.write_all(&bytes)).await {
+                Err(_) => break Some(StdinError::Stalled),
+                Ok(Err(e)) => {
+                    return Some(StdinError::NotRead(format!(
+                        "the command stopped reading its input: {e}"
+                    )))
+                }
+                Ok(Ok(())) => {
+                    sent.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+                }
+            },
+        }
+    };
+    // Half-close: the command reads EOF, and its output keeps flowing back.
+    match tokio::time::timeout(Duration::from_secs(5), input.shutdown()).await {
+        Ok(Ok(())) => error,
+        _ if error.is_some() => error,
+        Ok(Err(e)) => Some(StdinError::NotRead(format!(
+            "could not close the command's input: {e}"
+        ))),
+        Err(_) => Some(StdinError::Stalled),
+    }
+}
+
+#[derive(Default)]
+struct Drained {
+    stdout: Vec<u8>,
+    stderr: Vec<u8>,
+    stdout_closed: bool,
+    failure: Option<bollard::errors::Error>,
+    stdin_error: Option<StdinError>,
+    /// The command was still running when its limit ran out.
+    abandoned: bool,
+}
+
+/// Collects the command's output until it ends, within `limits.finish`; once
+/// the input failed, the command gets only `limits.exit_after_abort` more.
+async fn drain(
+    mut output: Output,
+    stdout: StdoutMode,
+    mut feeder: tokio::task::JoinHandle<Option<StdinError>>,
+    limits: Limits,
+) -> Drained {
+    let mut d = Drained::default();
+    let mut deadline = tokio::time::Instant::now() + limits.finish;
+    let mut fed = false;
+    loop {
+        tokio::select! {
+            item = output.next() => match item {
+                None => break,
+                Some(Ok(LogOutput::StdOut { message })) => keep_stdout(&mut d, &stdout, message).await,
+                Some(Ok(LogOutput::StdErr { message })) => keep_stderr(&mut d.stderr, &message),
+                Some(Ok(_)) => {}
+                Some(Err(e)) => {
+                    d.failure = Some(e);
+                    break;
+                }
+            },
+            joined = &mut feeder, if !fed => {
+                fed = true;
+                d.stdin_error = joined.unwrap_or_else(|e| Some(StdinError::Producer(format!("internal error feeding the command: {e}"))));
+                if d.stdin_error.is_some() {
+                    deadline = deadline.min(tokio::time::Instant::now() + limits.exit_after_abort);
+                }
+            }
+            _ = tokio::time::sleep_until(deadline) => {
+                d.abandoned = true;
+                break;
+            }
+        }
+    }
+    if !fed {
+        d.stdin_error = match tokio::time::timeout(Duration::from_secs(2), &mut feeder).await {
+            Ok(joined) => joined.unwrap_or(None),
+            Err(_) => {
+                feeder.abort();
+                Some(StdinError::NotRead(
+                    "the command exited before reading all of its input".into(),
+                ))
+            }
+        };
+    }
+    if d.stderr.len() > STDERR_TAIL {
+        d.stderr.drain(..d.stderr.len() - STDERR_TAIL);
+    }
+    d
+}
+
+async fn keep_stdout(d: &mut Drained, mode: &StdoutMode, message: Bytes) {
+    match mode {
+        StdoutMode::Capture => {
+            let room = STDOUT_CAPTURE.saturating_sub(d.stdout.len());
+            d.stdout
+                .extend_from_slice(&message[..message.len().min(room)]);
+        }
+        StdoutMode::Stream(tx) => {
+            if !d.stdout_closed && tx.send(message).await.is_err() {
+                d.stdout_closed = true;
+            }
+        }
+    }
+}
+
+/// Keeps the end of stderr: that is where the error is.
+fn keep_stderr(err: &mut Vec<u8>, message: &[u8]) {
+    err.extend_from_slice(message);
+    if err.len() > 2 * STDERR_TAIL {
+        err.drain(..err.len() - STDERR_TAIL);
+    }
 }
 
 /// The exit code appears once the engine has reaped the process, a moment after

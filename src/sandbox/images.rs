@@ -5,7 +5,7 @@
 
 use crate::engine::EngineKind;
 use crate::error::{Error, Result};
-use crate::events::{Event, Events, PhaseTimer};
+use crate::events::{Event, Events};
 use bollard::query_parameters::{
     CreateImageOptionsBuilder, RemoveImageOptionsBuilder, TagImageOptionsBuilder,
 };
@@ -209,7 +209,8 @@ pub async fn build(
         });
     }
     check_mmdebstrap()?;
-    let phase = PhaseTimer::start(events, format!("images: {image}"));
+    let mut phase = crate::measure::Clock::new(events);
+    phase.begin(format!("images: {image}"));
     let files = tempfile::tempdir()
         .map_err(|e| Error::io("create a temporary directory", std::env::temp_dir(), e))?;
     let args = mmdebstrap_args(target, mirrors, files.path())?;
@@ -304,8 +305,8 @@ pub async fn build(
         )
         .await;
     result?;
-    let seconds = phase.finish();
-    events.event(Event::Note(format!("built {image} in {seconds:.0} s")));
+    let seconds = phase.end();
+    events.event(Event::note(format!("built {image} in {seconds:.0} s")));
     Ok(Built {
         image,
         built: true,

@@ -9,7 +9,7 @@ pub mod gc;
 pub mod images;
 pub mod run;
 
-pub use exec::{exec, ExecOutput, ExecRequest, StdoutMode};
+pub use exec::{exec, Ended, ExecOutput, ExecRequest, Limits, StdinError, StdoutMode};
 pub use run::RunId;
 
 use crate::engine::{Credentials, EngineKind};
@@ -35,6 +35,8 @@ pub struct SandboxSpec {
     /// Size limit of a tmpfs holding the database's data directory, if any.
     pub tmpfs_bytes: Option<u64>,
     pub ready_timeout: Duration,
+    /// The longest one statement of the read-only role (the checks) may run.
+    pub query_timeout: Duration,
     /// `sandbox` (a drill's restore target) or `source` (a clinic server we play).
     pub role: &'static str,
 }
@@ -48,6 +50,7 @@ impl SandboxSpec {
             cpus: 2.0,
             tmpfs_bytes: None,
             ready_timeout: Duration::from_secs(60),
+            query_timeout: Duration::from_secs(3600),
             role: "sandbox",
         }
     }
@@ -138,7 +141,7 @@ impl Sandbox {
         ready?;
         let default_route_removed = route?;
         let ip = container_ip(docker, &created.id, &network).await?;
-        Ok(Sandbox {
+        let sandbox = Sandbox {
             docker: docker.clone(),
             container: created.id,
             network,
@@ -146,12 +149,26 @@ impl Sandbox {
             engine: spec.engine,
             creds,
             default_route_removed,
-        })
+        };
+        if spec.engine == EngineKind::Postgres {
+            crate::engine::postgres::create_reader(
+                &sandbox.url(),
+                &sandbox.creds,
+                spec.query_timeout,
+            )
+            .await?;
+        }
+        Ok(sandbox)
     }
 
-    /// A URL for sqlx (and for humans with `--keep`).
+    /// A URL for sqlx (and for humans with `--keep`): the administrator's.
     pub fn url(&self) -> String {
         self.engine.url(&self.ip, &self.creds)
+    }
+
+    /// The read-only role's URL: what the checks connect with.
+    pub fn reader_url(&self) -> String {
+        self.engine.reader_url(&self.ip, &self.creds)
     }
 }
 

@@ -5,7 +5,7 @@
 use crate::backup::{self, BackupRequest, BackupResult, DumpSource};
 use crate::engine::{postgres, EngineKind};
 use crate::error::{Error, Result};
-use crate::events::{Events, PhaseTimer};
+use crate::events::Events;
 use crate::sandbox::{RunId, Sandbox, SandboxSpec};
 use chrono::{DateTime, Utc};
 use sqlx::Executor;
@@ -64,18 +64,16 @@ pub async fn generate(
     // Before minutes of generation, not after.
     crate::backup::check_out_dir(&req.out_dir)?;
 
-    let phase = PhaseTimer::start(events, "fixtures: start PostgreSQL");
+    let mut phase = crate::measure::Clock::new(events);
+    phase.begin("fixtures: start PostgreSQL");
     let mut spec = SandboxSpec::new(EngineKind::Postgres, &req.image);
     spec.role = "source";
     let server = Sandbox::start(docker, run, &spec).await?;
-    phase.finish();
+    phase.end();
 
-    let phase = PhaseTimer::start(
-        events,
-        format!("fixtures: generate {} patients", req.patients),
-    );
+    phase.begin(format!("fixtures: generate {} patients", req.patients));
     load_clinic(&server.url(), req.patients, req.seed, req.as_of).await?;
-    phase.finish();
+    phase.end();
 
     backup::backup(
         BackupRequest {

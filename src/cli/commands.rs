@@ -1,0 +1,266 @@
+//! Every command but `run`: parse what the flags say, call the core, render.
+
+use super::{
+    backup_output, inspect_output, keep_text, layers_text, load_keys, parse_as_of, with_run, Output,
+};
+use crate::error::{Error, Result};
+use crate::events::Events;
+use crate::sandbox::{docker, gc, images, Sandbox, SandboxSpec};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+pub async fn backup(
+    url: String,
+    out: PathBuf,
+    recipients: Vec<String>,
+    name: String,
+    events: &Events,
+) -> Result<Output> {
+    let r = crate::backup::backup(
+        crate::backup::BackupRequest {
+            url,
+            out_dir: out,
+            recipients,
+            name,
+            source: crate::backup::DumpSource::Local,
+        },
+        events,
+    )
+    .await?;
+    Ok(backup_output(&r))
+}
+
+pub fn validate(scenario: &Path) -> Result<Output> {
+    let plan = crate::scenario::load(scenario)?;
+    let text = format!(
+        "{}: valid. Scenario {:?}: restores into {} from {}; {} custom checks{}",
+        scenario.display(),
+        plan.name,
+        plan.target.image,
+        plan.backups
+            .location
+            .as_ref()
+            .map(|l| l.display().to_string())
+            .unwrap_or_else(|| "the --backups directory".into()),
+        plan.checks.sql.len(),
+        if plan.checks.invariants.is_some() {
+            ", invariants"
+        } else {
+            ""
+        }
+    );
+    Ok(Output::new(
+        text,
+        serde_json::json!({"file": scenario, "valid": true, "name": plan.name}),
+    ))
+}
+
+pub async fn list(dir: PathBuf) -> Result<Output> {
+    let entries = tokio::task::spawn_blocking(move || crate::catalog::list::describe(&dir))
+        .await
+        .map_err(|e| Error::Failed(format!("internal error: {e}")))??;
+    let mut text = format!(
+        "{:<22} {:>12}  {:<14} {:<9} {}\n",
+        "time (UTC)", "bytes", "outer layer", "manifest", "file"
+    );
+    for e in &entries {
+        text.push_str(&format!(
+            "{:<22} {:>12}  {:<14} {:<9} {}\n",
+            e.time
+                .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+                .unwrap_or_else(|| "unknown".into()),
+            e.bytes,
+            e.outer_layer,
+            match (e.manifest, e.sha256_matches) {
+                (false, _) => "none",
+                (true, Some(true)) => "matches",
+                (true, Some(false)) => "MISMATCH",
+                (true, None) => "unreadable",
+            },
+            e.file
+        ));
+    }
+    if entries.is_empty() {
+        text.push_str("(no backups)");
+    }
+    Ok(Output::new(
+        text.trim_end().to_string(),
+        serde_json::to_value(&entries).unwrap_or_default(),
+    ))
+}
+
+pub async fn inspect(file: PathBuf, identities: &[PathBuf]) -> Result<Output> {
+    let keys = load_keys(identities)?;
+    let i = tokio::task::spawn_blocking(move || crate::inspect::inspect(&file, &keys))
+        .await
+        .map_err(|e| Error::Failed(format!("internal error: {e}")))??;
+    Ok(inspect_output(&i))
+}
+
+pub async fn restore(
+    file: PathBuf,
+    identities: &[PathBuf],
+    image: String,
+    keep: bool,
+    events: Events,
+) -> Result<Output> {
+    let keys = Arc::new(load_keys(identities)?);
+    with_run(events, keep, move |docker, run, events| async move {
+        let spec = SandboxSpec::new(crate::engine::EngineKind::Postgres, &image);
+        let sandbox = Sandbox::start(&docker, &run, &spec).await?;
+        let r = crate::restore::restore_file(&sandbox, &file, keys, &events, Default::default())
+            .await
+            .map_err(|e| e.into_error(&file))?;
+        let mut text = format!(
+            "restored {} ({}) into {}: {} file bytes, {} dump bytes",
+            file.display(),
+            layers_text(&r.layers),
+            image,
+            r.file_bytes,
+            r.dump_bytes
+        );
+        if keep {
+            text.push_str(&keep_text(&sandbox));
+        }
+        Ok(Output::new(
+            text,
+            serde_json::to_value(&r).unwrap_or_default(),
+        ))
+    })
+    .await
+}
+
+pub fn keys_generate(out: &Path) -> Result<Output> {
+    let public = crate::keys::generate_identity_file(out)?;
+    Ok(Output::new(
+        public.clone(),
+        serde_json::json!({"identity_file": out, "public_key": public}),
+    ))
+}
+
+pub fn keys_public(file: &Path) -> Result<Output> {
+    let keys = crate::keys::public_keys(file)?;
+    Ok(Output::new(keys.join("\n"), serde_json::json!(keys)))
+}
+
+pub struct FixtureArgs {
+    pub out: PathBuf,
+    pub patients: u32,
+    pub recipients: Vec<String>,
+    pub seed: i64,
+    pub as_of: Option<String>,
+    pub name: String,
+    pub image: String,
+}
+
+pub async fn fixtures(a: FixtureArgs, events: Events) -> Result<Output> {
+    let as_of = parse_as_of(a.as_of.as_deref())?;
+    with_run(events, false, move |docker, run, events| async move {
+        let r = crate::workload::generate::generate(
+            &docker,
+            &run,
+            crate::workload::generate::GenerateRequest {
+                out_dir: a.out,
+                patients: a.patients,
+                seed: a.seed,
+                as_of,
+                recipients: a.recipients,
+                name: a.name,
+                image: a.image,
+            },
+            &events,
+        )
+        .await?;
+        Ok(backup_output(&r))
+    })
+    .await
+}
+
+pub async fn images(
+    targets: &[String],
+    rebuild: bool,
+    mirror: Option<&str>,
+    events: &Events,
+) -> Result<Output> {
+    let chosen: Vec<&'static images::ImageTarget> = if targets.is_empty() {
+        images::TARGETS.iter().collect()
+    } else {
+        targets
+            .iter()
+            .map(|t| {
+                images::ImageTarget::by_key(t).ok_or_else(|| {
+                    Error::Usage(format!(
+                        "unknown image {t:?}: choose from {}",
+                        images::TARGETS
+                            .iter()
+                            .map(|t| t.key)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ))
+                })
+            })
+            .collect::<Result<_>>()?
+    };
+    let mirrors = images::Mirrors::detect(mirror)?;
+    let docker = docker::connect().await?;
+    let built = images::build_all(&docker, &chosen, &mirrors, rebuild, events).await?;
+    let text = built
+        .iter()
+        .map(|b| {
+            if b.built {
+                format!("{}: built in {:.0} s", b.image, b.seconds)
+            } else {
+                format!("{}: present, kept (use --rebuild to build again)", b.image)
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let json = serde_json::json!(built
+        .iter()
+        .map(|b| serde_json::json!({"image": b.image, "built": b.built, "seconds": b.seconds}))
+        .collect::<Vec<_>>());
+    Ok(Output::new(text, json))
+}
+
+pub async fn gc(all: bool) -> Result<Output> {
+    let docker = docker::connect().await?;
+    let removed = gc::gc(&docker, all, None).await?;
+    let mut text = format!(
+        "removed {} containers and {} networks of {} runs",
+        removed.containers,
+        removed.networks,
+        removed.runs.len()
+    );
+    if !removed.live_runs.is_empty() {
+        text.push_str(&format!(
+            "; kept {} runs that are still alive (use --all to remove them too)",
+            removed.live_runs.len()
+        ));
+    }
+    let json = serde_json::json!({
+        "containers": removed.containers,
+        "networks": removed.networks,
+        "runs": removed.runs,
+        "live_runs_kept": removed.live_runs,
+    });
+    Ok(Output::new(text, json))
+}
+
+pub async fn doctor(identities: &[PathBuf], dirs: &[PathBuf]) -> Output {
+    let checks = crate::doctor::run(identities, dirs).await;
+    let text = checks
+        .iter()
+        .map(|c| {
+            format!(
+                "{:<4} {}: {}",
+                if c.ok { "ok" } else { "FIX" },
+                c.name,
+                c.detail
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let mut out = Output::new(text, serde_json::to_value(&checks).unwrap_or_default());
+    out.code = super::exit::for_doctor(checks.iter().all(|c| c.ok));
+    out
+}

@@ -1,0 +1,135 @@
+//! `restore-drill run`: the drill, its report on disk, and its exit code.
+//! From the moment the scenario is valid, every outcome leaves a report, also
+//! one that died of an infrastructure error or was interrupted.
+
+use super::{exit, keep_text, load_keys, with_run_as, Output};
+use crate::error::{Error, Result};
+use crate::events::Events;
+use crate::report::Report;
+use crate::sandbox::RunId;
+use crate::scenario::Plan;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+pub struct RunArgs {
+    pub scenario: PathBuf,
+    pub backups: Option<PathBuf>,
+    pub identities: Vec<PathBuf>,
+    pub report_dir: Option<PathBuf>,
+    pub keep: bool,
+}
+
+pub async fn run(a: RunArgs, events: Events) -> Result<Output> {
+    // An invalid scenario starts nothing and reports nothing: exit 2.
+    let plan = crate::scenario::load(&a.scenario)?.with_overrides(crate::scenario::Overrides {
+        backups: a.backups,
+        identities: a.identities,
+        report_dir: a.report_dir,
+    })?;
+    let report_dir = plan
+        .report_dir
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("restore-drill-reports"));
+    let run = RunId::new();
+    // Keys are checked before any container starts.
+    let keys = match run_keys(&plan) {
+        Ok(k) => Arc::new(k),
+        Err(e) => return error_output(&plan, &run, &report_dir, "load keys", e),
+    };
+    let keep = a.keep;
+    let (plan2, dir2) = (plan.clone(), report_dir.clone());
+    let drilled = with_run_as(
+        run.clone(),
+        events,
+        keep,
+        move |docker, run, events| async move {
+            let opts = crate::drill::DrillOptions {
+                keep,
+                before_checks_sql: None,
+            };
+            let outcome = crate::drill::run(&docker, &run, &plan2, keys, opts, &events).await;
+            finish(outcome, &dir2)
+        },
+    )
+    .await;
+    match drilled {
+        Ok(out) => Ok(out),
+        Err(e) => {
+            let phase = match e {
+                Error::Interrupted(_) => "interrupted",
+                _ => "start",
+            };
+            error_output(&plan, &run, &report_dir, phase, e)
+        }
+    }
+}
+
+fn run_keys(plan: &Plan) -> Result<Vec<crate::keys::IdentitySource>> {
+    let mut keys = load_keys(&plan.keys.identities)?;
+    if let Some(var) = &plan.keys.passphrase_env {
+        keys.push(crate::keys::passphrase_identity(var)?);
+    }
+    Ok(keys)
+}
+
+/// Writes the workload log and the report; the exit code follows the verdict.
+fn finish(outcome: crate::drill::DrillOutcome, dir: &Path) -> Result<Output> {
+    let mut report = outcome.report;
+    let code = exit::for_report(&report, outcome.error.as_ref());
+    if let Some(e) = report.error.as_mut() {
+        e.exit_code = Some(code);
+    }
+    if let (Some(log), Some(lost)) = (&outcome.workload_log, report.lost_writes.as_mut()) {
+        let name = format!(
+            "drill-{}-{}.workload.jsonl",
+            report.started_at.format("%Y%m%dT%H%M%SZ"),
+            report.run_id
+        );
+        create_dir(dir)?;
+        lost.log = crate::catalog::atomic::write_file(dir, &name, log)?
+            .display()
+            .to_string();
+    }
+    let mut out = output(&report, dir)?;
+    if let Some(sb) = &outcome.kept {
+        out.text.push_str(&keep_text(sb));
+    }
+    out.code = code;
+    Ok(out)
+}
+
+/// A drill that died before or around its start still leaves a report; if
+/// even that cannot be written, the original error is what the user sees.
+fn error_output(plan: &Plan, run: &RunId, dir: &Path, phase: &str, e: Error) -> Result<Output> {
+    let mut report = crate::drill::error_report(plan, run, phase, &e);
+    let code = exit::code_for(&e);
+    if let Some(err) = report.error.as_mut() {
+        err.exit_code = Some(code);
+    }
+    let mut out = output(&report, dir).map_err(|_| e)?;
+    out.code = code;
+    Ok(out)
+}
+
+fn output(report: &Report, dir: &Path) -> Result<Output> {
+    let path = write_report(dir, report)?;
+    let mut text = report.summary();
+    text.push_str(&format!("report   {}", path.display()));
+    let mut out = Output::new(text, serde_json::to_value(report).unwrap_or_default());
+    out.error = report.error.as_ref().map(|e| e.reason.clone());
+    Ok(out)
+}
+
+fn create_dir(dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::io("create the report directory", dir, e))
+}
+
+fn write_report(dir: &Path, report: &Report) -> Result<PathBuf> {
+    create_dir(dir)?;
+    let name = format!(
+        "drill-{}-{}.json",
+        report.started_at.format("%Y%m%dT%H%M%SZ"),
+        report.run_id
+    );
+    crate::catalog::atomic::write_file(dir, &name, report.to_json().as_bytes())
+}

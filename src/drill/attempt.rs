@@ -1,0 +1,199 @@
+//! One attempt: verify one candidate against its manifest, start a sandbox,
+//! restore into it. What comes back is typed: restored, or unusable with the
+//! evidence why; an `Err` is the machine's failure, not the backup's.
+
+use crate::catalog::list::Candidate;
+use crate::error::{Error, Result};
+use crate::events::Events;
+use crate::faults::{self, Effect, KillSwitch};
+use crate::keys::IdentitySource;
+use crate::measure::Clock;
+use crate::redact::Redacted;
+use crate::restore::{restore_file, RestoreError, Restored};
+use crate::sandbox::{self, Limits, RunId, Sandbox, SandboxSpec};
+use crate::scenario::Plan;
+use crate::unusable::Unusable;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// What the drill works with for every attempt.
+pub struct Ctx<'a> {
+    pub docker: &'a bollard::Docker,
+    pub run: &'a RunId,
+    pub plan: &'a Plan,
+    pub keys: Arc<Vec<IdentitySource>>,
+    pub events: &'a Events,
+    pub effect: &'a Effect,
+}
+
+pub enum Tried {
+    Restored {
+        sandbox: Sandbox,
+        restored: Restored,
+        sha256: String,
+    },
+    Unusable {
+        unusable: Unusable,
+        /// The file's SHA-256, when it was read to the end.
+        sha256: Option<String>,
+    },
+}
+
+pub async fn attempt(ctx: &Ctx<'_>, clock: &mut Clock, c: &Candidate) -> Result<Tried> {
+    clock.begin("verify artifact");
+    let sha256 = match verify(c, ctx.keys.clone()).await? {
+        Ok(sha) => sha,
+        Err(unusable) => {
+            return Ok(Tried::Unusable {
+                unusable,
+                sha256: None,
+            })
+        }
+    };
+    clock.begin("start sandbox");
+    let sandbox = Sandbox::start(ctx.docker, ctx.run, &spec(ctx.plan, ctx.effect)).await?;
+    clock.begin("restore");
+    let restored = restore(ctx, &sandbox, c).await?;
+    clock.end();
+    match restored {
+        Ok(restored) => Ok(Tried::Restored {
+            sandbox,
+            restored,
+            sha256,
+        }),
+        Err(unusable) => {
+            // The next candidate gets a fresh sandbox.
+            sandbox::gc::cleanup_run(ctx.docker, ctx.run).await?;
+            Ok(Tried::Unusable {
+                unusable,
+                sha256: Some(sha256),
+            })
+        }
+    }
+}
+
+fn spec(plan: &Plan, effect: &Effect) -> SandboxSpec {
+    let mut s = SandboxSpec::new(plan.target.engine, &plan.target.image);
+    s.memory_bytes = plan.target.memory_bytes;
+    s.cpus = plan.target.cpus;
+    s.ready_timeout = plan.target.ready_timeout;
+    if let Effect::SmallDisk(bytes) = effect {
+        s.tmpfs_bytes = Some(*bytes);
+    }
+    s
+}
+
+pub fn limits(plan: &Plan) -> Limits {
+    Limits {
+        stall: plan.target.stall_timeout,
+        finish: plan.target.restore_timeout,
+        ..Limits::default()
+    }
+}
+
+/// Restores `c`, or says why it could not be (the outer `Err` is the
+/// machine's failure). A restore-killed scenario kills the sandbox part-way,
+/// and whatever the restore then says, the cause is the kill.
+async fn restore(ctx: &Ctx<'_>, sb: &Sandbox, c: &Candidate) -> Result<Result<Restored, Unusable>> {
+    let limits = limits(ctx.plan);
+    let Effect::KillAfter(after) = ctx.effect else {
+        return match restore_file(sb, &c.path, ctx.keys.clone(), ctx.events, limits).await {
+            Ok(r) => Ok(Ok(r)),
+            Err(RestoreError::Unusable(u)) => Ok(Err(u)),
+            Err(RestoreError::Infra(e)) => Err(e),
+        };
+    };
+    let switch = KillSwitch::new(*after, ctx.events.clone());
+    let observer: Events = switch.clone();
+    let restore = restore_file(sb, &c.path, ctx.keys.clone(), &observer, limits);
+    tokio::pin!(restore);
+    let killer = async {
+        switch.fired.notified().await;
+        faults::wait_for_restore_activity(&sb.url()).await;
+        faults::kill_container(ctx.docker, &sb.container).await;
+        switch.release();
+        // Holds the select until the restore ends, as it must once the
+        // server is dead.
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+    };
+    let outcome = tokio::select! {
+        r = &mut restore => r,
+        _ = killer => return Err(Error::Failed("the restore did not end within an hour of killing its server".into())),
+    };
+    Ok(match outcome {
+        Ok(r) => Ok(r),
+        Err(e) => Err(Unusable::ServerKilled {
+            at: *after,
+            error: Redacted::new(describe(e)),
+        }),
+    })
+}
+
+fn describe(e: RestoreError) -> String {
+    match e {
+        RestoreError::Unusable(u) => u.reason(),
+        RestoreError::Infra(e) => e.to_string(),
+    }
+}
+
+/// Size and SHA-256 against the manifest, before anything is decrypted: a cut
+/// at a zstd frame boundary or a swapped file shows here and nowhere else.
+/// Then the layers are opened, so "not a backup" and "wrong key" are known
+/// before any container starts.
+async fn verify(c: &Candidate, keys: Arc<Vec<IdentitySource>>) -> Result<Result<String, Unusable>> {
+    if let Some(e) = &c.manifest_error {
+        return Ok(Err(Unusable::ManifestUnreadable {
+            error: Redacted::new(e),
+        }));
+    }
+    let path = c.path.clone();
+    let read = tokio::task::spawn_blocking(move || crate::pipeline::sha256_file(&path))
+        .await
+        .map_err(|e| Error::Failed(format!("internal error: {e}")))?;
+    let (sha, bytes) = match read {
+        Ok(r) => r,
+        Err(e) => {
+            return Ok(Err(Unusable::FileUnreadable {
+                error: Redacted::new(e.to_string()),
+            }))
+        }
+    };
+    if let Err(u) = against_manifest(c, &sha, bytes) {
+        return Ok(Err(u));
+    }
+    let path = c.path.clone();
+    let opened = tokio::task::spawn_blocking(move || {
+        let f = std::fs::File::open(&path)?;
+        Ok::<_, std::io::Error>(
+            crate::pipeline::open_layers(Box::new(std::io::BufReader::new(f)), &keys).map(|_| ()),
+        )
+    })
+    .await
+    .map_err(|e| Error::Failed(format!("internal error: {e}")))?;
+    Ok(match opened {
+        Err(e) => Err(Unusable::FileUnreadable {
+            error: Redacted::new(e.to_string()),
+        }),
+        Ok(Err(e)) => Err(e.into()),
+        Ok(Ok(())) => Ok(sha),
+    })
+}
+
+/// The file's size and SHA-256 against its manifest's; a backup without a
+/// manifest has nothing to compare here.
+pub fn against_manifest(c: &Candidate, sha: &str, bytes: u64) -> Result<(), Unusable> {
+    let Some(m) = &c.manifest else { return Ok(()) };
+    if bytes != m.artifact.bytes {
+        return Err(Unusable::SizeMismatch {
+            on_disk: bytes,
+            manifest: m.artifact.bytes,
+        });
+    }
+    if sha != m.artifact.sha256 {
+        return Err(Unusable::ShaMismatch {
+            on_disk: sha.to_string(),
+            manifest: m.artifact.sha256.clone(),
+        });
+    }
+    Ok(())
+}

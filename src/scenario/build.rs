@@ -1,0 +1,234 @@
+//! The raw file turned into a `Plan`: defaults filled in, paths resolved, and
+//! the rules serde cannot express (one key needing another, ranges) checked
+//! at the offending value.
+
+use super::raw::{
+    RawBackups, RawChecks, RawEngine, RawManifest, RawOutcome, RawScenario, RawSelect, RawSqlCheck,
+    RawTarget,
+};
+use super::source::Source;
+use super::{
+    fault, BackupSource, Checks, Expect, Expectation, Freshness, Invariants, Keys, ManifestPolicy,
+    Objectives, Plan, Select, SqlCheck, Target,
+};
+use crate::engine::EngineKind;
+use crate::error::Result;
+use chrono::{DateTime, Utc};
+use std::time::Duration;
+use toml::Spanned;
+
+pub(super) fn plan(src: &Source, raw: RawScenario) -> Result<Plan> {
+    let keys = raw.keys.map_or_else(Keys::default, |k| Keys {
+        identities: k
+            .identities
+            .unwrap_or_default()
+            .iter()
+            .map(|p| src.resolve(p))
+            .collect(),
+        passphrase_env: k.passphrase_env,
+    });
+    let objectives = raw
+        .objectives
+        .map_or_else(Objectives::default, |o| Objectives {
+            rto_seconds: o.rto_seconds,
+            rpo_seconds: o.rpo_hours.map(|h| h * 3600.0),
+        });
+    Ok(Plan {
+        file: src.path.to_path_buf(),
+        name: raw.name,
+        description: raw.description,
+        backups: backups(src, raw.backups)?,
+        keys,
+        target: target(src, raw.target)?,
+        objectives,
+        checks: checks(src, raw.checks.unwrap_or_default())?,
+        report_dir: raw.report.and_then(|r| r.dir).map(|d| src.resolve(&d)),
+        simulate: match raw.simulate {
+            None => None,
+            Some(sim) => Some(fault::parse(src, *sim.fault.get_ref())?),
+        },
+        expect: raw.expect.map(expectation),
+    })
+}
+
+fn backups(src: &Source, raw: RawBackups) -> Result<BackupSource> {
+    Ok(BackupSource {
+        select: select(src, &raw)?,
+        location: raw.location.map(|l| src.resolve(l.get_ref())),
+        offsite: raw.offsite.as_deref().map(|o| src.resolve(o)),
+        fallback: raw.fallback.unwrap_or(true),
+        name_prefix: raw.name,
+    })
+}
+
+/// `before` is needed by "latest-before" and meaningless without it.
+fn select(src: &Source, raw: &RawBackups) -> Result<Select> {
+    let latest_before = raw
+        .select
+        .as_ref()
+        .filter(|s| *s.get_ref() == RawSelect::LatestBefore);
+    match (latest_before, &raw.before) {
+        (None, None) => Ok(Select::Latest),
+        (None, Some(b)) => Err(src.at(b.span(), "`before` goes with select = \"latest-before\"")),
+        (Some(s), None) => Err(src.at(
+            s.span(),
+            "select = \"latest-before\" needs `before = \"2026-11-01T00:00:00Z\"`",
+        )),
+        (Some(_), Some(b)) => {
+            let t = DateTime::parse_from_rfc3339(b.get_ref()).map_err(|e| {
+                src.at(
+                    b.span(),
+                    format_args!(
+                        "invalid `before` {:?}: {e}; expected a time such as 2026-11-01T00:00:00Z",
+                        b.get_ref()
+                    ),
+                )
+            })?;
+            Ok(Select::LatestBefore(t.with_timezone(&Utc)))
+        }
+    }
+}
+
+fn target(src: &Source, raw: RawTarget) -> Result<Target> {
+    let engine = match raw.engine {
+        None => EngineKind::Postgres,
+        Some(e) => match e.get_ref() {
+            RawEngine::Postgres => EngineKind::Postgres,
+            RawEngine::Mariadb => return Err(src.at(
+                e.span(),
+                "engine \"mariadb\": MariaDB images build, but MariaDB drills are not supported yet; use \"postgres\"",
+            )),
+        },
+    };
+    let stall = positive(src, "stall_timeout_seconds", raw.stall_timeout_seconds, 120)?;
+    let restore = positive(
+        src,
+        "restore_timeout_minutes",
+        raw.restore_timeout_minutes,
+        240,
+    )?;
+    Ok(Target {
+        engine,
+        image: raw.image,
+        memory_bytes: (raw.memory_mb.unwrap_or(2048) as i64) << 20,
+        cpus: raw.cpus.unwrap_or(2.0),
+        ready_timeout: Duration::from_secs(raw.ready_timeout_seconds.unwrap_or(120)),
+        stall_timeout: Duration::from_secs(stall),
+        restore_timeout: Duration::from_secs(restore.saturating_mul(60)),
+    })
+}
+
+/// A timeout of 0 would end every restore at once: refused at the value.
+fn positive(src: &Source, key: &str, v: Option<Spanned<u64>>, default: u64) -> Result<u64> {
+    match v {
+        None => Ok(default),
+        Some(v) if *v.get_ref() == 0 => Err(src.at(
+            v.span(),
+            format_args!("{key} = 0: a timeout must be at least 1"),
+        )),
+        Some(v) => Ok(*v.get_ref()),
+    }
+}
+
+fn checks(src: &Source, raw: RawChecks) -> Result<Checks> {
+    let manifest = match raw.manifest.as_ref().map(|m| *m.get_ref()) {
+        None | Some(RawManifest::Required) => ManifestPolicy::Required,
+        Some(RawManifest::IfPresent) => ManifestPolicy::IfPresent,
+        Some(RawManifest::Off) => ManifestPolicy::Off,
+    };
+    let invariants = match raw.invariants.as_ref() {
+        None => None,
+        Some(i) if i.get_ref() == "clinic" => Some(Invariants::Clinic),
+        Some(i) => {
+            let p = src.resolve(i.get_ref());
+            if !p.is_file() {
+                return Err(src.at(
+                    i.span(),
+                    format_args!(
+                        "invariants file {} not found: use \"clinic\" for the built-in clinic rules, or a path to a SQL file",
+                        p.display()
+                    ),
+                ));
+            }
+            Some(Invariants::File(p))
+        }
+    };
+    let freshness = raw
+        .freshness
+        .into_iter()
+        .map(|f| Freshness {
+            table: f.table,
+            column: f.column,
+            max_lag_seconds: f.max_lag_hours * 3600.0,
+        })
+        .collect();
+    Ok(Checks {
+        manifest,
+        foreign_keys: raw.foreign_keys.unwrap_or(true),
+        invariants,
+        freshness,
+        sql: raw
+            .sql
+            .into_iter()
+            .map(|c| sql_check(src, c))
+            .collect::<Result<_>>()?,
+    })
+}
+
+fn sql_check(src: &Source, c: RawSqlCheck) -> Result<SqlCheck> {
+    let name = c.name.get_ref();
+    let e = c.expect.get_ref();
+    let set = [
+        e.equals.is_some(),
+        e.at_most.is_some(),
+        e.at_least.is_some(),
+        e.between.is_some(),
+        e.no_rows == Some(true),
+    ];
+    if set.iter().filter(|b| **b).count() != 1 {
+        return Err(src.at(
+            c.expect.span(),
+            format_args!(
+                "check {name:?}: `expect` takes exactly one of equals, at_most, at_least, between = [low, high], no_rows = true"
+            ),
+        ));
+    }
+    let expect = if let Some(v) = e.equals {
+        Expect::Equals(v)
+    } else if let Some(v) = e.at_most {
+        Expect::AtMost(v)
+    } else if let Some(v) = e.at_least {
+        Expect::AtLeast(v)
+    } else if let Some([a, b]) = e.between {
+        if a > b {
+            return Err(src.at(
+                c.expect.span(),
+                format_args!("check {name:?}: between = [{a}, {b}] has low > high"),
+            ));
+        }
+        Expect::Between(a, b)
+    } else {
+        Expect::NoRows
+    };
+    if c.query.trim().is_empty() {
+        return Err(src.at(
+            c.name.span(),
+            format_args!("check {name:?} has an empty query"),
+        ));
+    }
+    Ok(SqlCheck {
+        origin: src.origin(c.name.span().start),
+        name: c.name.into_inner(),
+        query: c.query,
+        expect,
+    })
+}
+
+fn expectation(raw: RawOutcome) -> Expectation {
+    Expectation {
+        verdict: raw.verdict.map(|v| v.get_ref().as_str().to_string()),
+        recovered_from: raw.recovered_from,
+        detection: raw.detection,
+        decrypted_with: raw.decrypted_with,
+    }
+}

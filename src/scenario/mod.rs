@@ -1,0 +1,254 @@
+//! Scenario files: TOML as written (`raw`: unknown keys refused, every choice
+//! a serde enum) turned into a validated `Plan` (`build`, `fault`) where paths
+//! are resolved and every choice is explicit. Errors name the file, line and
+//! column, and suggest the key or word meant (`source`).
+
+mod build;
+mod fault;
+mod raw;
+mod source;
+#[cfg(test)]
+mod tests;
+
+use crate::engine::EngineKind;
+use crate::error::{Error, Result};
+use chrono::{DateTime, Utc};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+// ---------- the validated plan ----------
+
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub file: PathBuf,
+    pub name: String,
+    pub description: Option<String>,
+    pub backups: BackupSource,
+    pub keys: Keys,
+    pub target: Target,
+    pub objectives: Objectives,
+    pub checks: Checks,
+    pub report_dir: Option<PathBuf>,
+    pub simulate: Option<Fault>,
+    pub expect: Option<Expectation>,
+}
+
+/// A failure to rehearse, always on scratch copies of the backups.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Fault {
+    /// Bytes flipped at random offsets of the newest backup.
+    CorruptBackup { flips: u32, seed: u64 },
+    /// The newest backup cut to this fraction of its size.
+    TruncatedBackup { fraction: f64 },
+    /// The backup job stopped `days` ago: the drill runs as if that much later.
+    StaleBackups { days: f64 },
+    /// The first (day-to-day) identity is lost.
+    LostKey,
+    /// Only a key that matches no recipient is at hand.
+    WrongKey,
+    /// The sandbox's data directory is a tmpfs of this size (default: an empty
+    /// cluster's 64 MiB plus a quarter of the dump: smaller than the restore).
+    DiskFull { tmpfs_mb: Option<u64> },
+    /// The sandbox is killed once this fraction of the backup file was read.
+    RestoreKilled { fraction: f64 },
+    /// Production (restored from the newest backup, then written to) makes a
+    /// newer backup; ransomware then encrypts the primary store and the server.
+    Ransomware,
+    /// Production runs a live workload, is backed up during it, then lost.
+    LostServer {
+        writes_per_second: u32,
+        seconds_before_backup: f64,
+        seconds_after_backup: f64,
+    },
+}
+
+impl Fault {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Fault::CorruptBackup { .. } => "corrupt-backup",
+            Fault::TruncatedBackup { .. } => "truncated-backup",
+            Fault::StaleBackups { .. } => "stale-backups",
+            Fault::LostKey => "lost-key",
+            Fault::WrongKey => "wrong-key",
+            Fault::DiskFull { .. } => "disk-full",
+            Fault::RestoreKilled { .. } => "restore-killed",
+            Fault::Ransomware => "ransomware",
+            Fault::LostServer { .. } => "lost-server",
+        }
+    }
+}
+
+/// What the clinic expects of a failure scenario; the drill passes when the
+/// outcome matches.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct Expectation {
+    /// "passed", "failed", "unrecoverable" or "error" (the drill died of an
+    /// infrastructure error).
+    pub verdict: Option<String>,
+    /// A location name: "primary" or "offsite".
+    pub recovered_from: Option<String>,
+    /// Text that must appear in what the drill detected (an unusable backup's
+    /// reason, a failed check or objective).
+    pub detection: Option<String>,
+    /// Text that must appear in the name of the identity file that decrypted it.
+    pub decrypted_with: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct BackupSource {
+    /// None when the scenario leaves it to `--backups`.
+    pub location: Option<PathBuf>,
+    /// A second location, tried after the primary.
+    pub offsite: Option<PathBuf>,
+    /// When the chosen backup is unusable, try the previous one, then the next
+    /// location (default true: a clinic wants the newest backup that works).
+    pub fallback: bool,
+    pub select: Select,
+    /// Only files whose name starts with this.
+    pub name_prefix: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Select {
+    Latest,
+    LatestBefore(DateTime<Utc>),
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Keys {
+    /// Tried in order (day-to-day first, then escrow).
+    pub identities: Vec<PathBuf>,
+    /// An environment variable holding a passphrase (scrypt-encrypted backups).
+    pub passphrase_env: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub engine: EngineKind,
+    pub image: String,
+    pub memory_bytes: i64,
+    pub cpus: f64,
+    pub ready_timeout: Duration,
+    /// How long the restore tool may stop reading its input before the
+    /// restore is ended as stuck.
+    pub stall_timeout: Duration,
+    /// The longest a restore may take.
+    pub restore_timeout: Duration,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Objectives {
+    pub rto_seconds: Option<f64>,
+    pub rpo_seconds: Option<f64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ManifestPolicy {
+    /// No manifest is a failure to prove completeness (unknown is not passed).
+    Required,
+    /// Hand-made backups: compared when a manifest exists, skipped otherwise.
+    IfPresent,
+    Off,
+}
+
+#[derive(Debug, Clone)]
+pub struct Checks {
+    pub manifest: ManifestPolicy,
+    pub foreign_keys: bool,
+    pub invariants: Option<Invariants>,
+    pub freshness: Vec<Freshness>,
+    pub sql: Vec<SqlCheck>,
+}
+
+#[derive(Debug, Clone)]
+pub enum Invariants {
+    /// The clinic rules shipped with restore-drill.
+    Clinic,
+    File(PathBuf),
+}
+
+#[derive(Debug, Clone)]
+pub struct Freshness {
+    pub table: String,
+    pub column: String,
+    pub max_lag_seconds: f64,
+}
+
+#[derive(Debug, Clone)]
+pub struct SqlCheck {
+    pub name: String,
+    pub query: String,
+    pub expect: Expect,
+    /// `file:line` of the check, for messages about it.
+    pub origin: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Expect {
+    Equals(f64),
+    AtMost(f64),
+    AtLeast(f64),
+    Between(f64, f64),
+    NoRows,
+}
+
+impl std::fmt::Display for Expect {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Expect::Equals(v) => write!(f, "= {v}"),
+            Expect::AtMost(v) => write!(f, "<= {v}"),
+            Expect::AtLeast(v) => write!(f, ">= {v}"),
+            Expect::Between(a, b) => write!(f, "between {a} and {b}"),
+            Expect::NoRows => write!(f, "no rows"),
+        }
+    }
+}
+
+/// Command-line overrides: one scenario serves many sites and months.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub backups: Option<PathBuf>,
+    pub identities: Vec<PathBuf>,
+    pub report_dir: Option<PathBuf>,
+}
+
+/// Reads and validates a scenario file.
+pub fn load(path: &Path) -> Result<Plan> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        Error::Usage(format!(
+            "cannot read the scenario {}: {e}. Check the path",
+            path.display()
+        ))
+    })?;
+    parse(path, &text)
+}
+
+/// Validates a scenario's text; `path` names it in messages and anchors its
+/// relative paths.
+pub fn parse(path: &Path, text: &str) -> Result<Plan> {
+    let src = source::Source { path, text };
+    let raw: raw::RawScenario = toml::from_str(text).map_err(|e| src.toml_error(&e))?;
+    build::plan(&src, raw)
+}
+
+impl Plan {
+    /// Applies command-line overrides and checks that what a run needs is there.
+    pub fn with_overrides(mut self, o: Overrides) -> Result<Plan> {
+        if let Some(b) = o.backups {
+            self.backups.location = Some(b);
+        }
+        if !o.identities.is_empty() {
+            self.keys.identities = o.identities;
+        }
+        if let Some(r) = o.report_dir {
+            self.report_dir = Some(r);
+        }
+        if self.backups.location.is_none() {
+            return Err(Error::Usage(format!(
+                "{}: no backup location: set [backups] location, or pass --backups DIR",
+                self.file.display()
+            )));
+        }
+        Ok(self)
+    }
+}

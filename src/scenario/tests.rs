@@ -1,0 +1,352 @@
+use super::*;
+
+const GOOD: &str = r#"
+name = "t"
+[backups]
+location = "backups"
+[target]
+image = "restore-drill/postgres:15"
+[objectives]
+rto_seconds = 600
+rpo_hours = 26
+[checks]
+manifest = "if-present"
+invariants = "clinic"
+[[checks.sql]]
+name = "patients"
+query = "SELECT count(*) FROM patients"
+expect = { at_least = 1 }
+"#;
+
+#[test]
+fn a_good_scenario_becomes_a_plan() {
+    let p = parse(Path::new("/s/x.toml"), GOOD).expect("valid");
+    assert_eq!(p.backups.location, Some(PathBuf::from("/s/backups")));
+    assert_eq!(p.objectives.rpo_seconds, Some(26.0 * 3600.0));
+    assert_eq!(p.checks.manifest, ManifestPolicy::IfPresent);
+    assert_eq!(p.checks.sql[0].expect, Expect::AtLeast(1.0));
+    assert_eq!(p.checks.sql[0].origin, "/s/x.toml:14");
+}
+
+#[test]
+fn misspelt_keys_name_line_column_and_suggestion() {
+    let text = GOOD.replace("rto_seconds", "rto_secnds");
+    let e = parse(Path::new("x.toml"), &text).expect_err("unknown key");
+    let m = e.to_string();
+    assert!(
+        m.starts_with("x.toml:8:1: unknown field `rto_secnds`"),
+        "{m}"
+    );
+    assert!(m.contains("did you mean `rto_seconds`?"), "{m}");
+    assert_eq!(e.kind(), crate::ErrorKind::Usage);
+}
+
+#[test]
+fn bad_values_are_located() {
+    let text = GOOD.replace("if-present", "if-presnt");
+    let m = parse(Path::new("x.toml"), &text)
+        .expect_err("bad")
+        .to_string();
+    assert!(m.starts_with("x.toml:11:12:"), "{m}");
+    assert!(m.contains("did you mean `if-present`?"), "{m}");
+    let text = GOOD.replace("{ at_least = 1 }", "{ at_least = 1, at_most = 3 }");
+    let m = parse(Path::new("x.toml"), &text)
+        .expect_err("two")
+        .to_string();
+    assert!(m.contains("exactly one of"), "{m}");
+    assert!(m.starts_with("x.toml:16:"), "{m}");
+}
+
+/// A scenario with `[simulate]` at line 7, `fault` at line 8 and `rest` from
+/// line 9 on.
+fn simulating(fault: &str, rest: &str) -> String {
+    format!(
+        "name = \"t\"\n[backups]\nlocation = \"b\"\n[target]\nimage = \"i\"\n\n\
+         [simulate]\nfault = \"{fault}\"\n{rest}\n"
+    )
+}
+
+/// The message of a scenario that must be refused, checked to be a usage error.
+fn refused(text: &str) -> String {
+    let e = parse(Path::new("x.toml"), text).expect_err("must be refused");
+    assert_eq!(e.kind(), crate::ErrorKind::Usage, "{e}");
+    e.to_string()
+}
+
+fn fault_of(text: &str) -> Fault {
+    let plan = parse(Path::new("x.toml"), text).unwrap_or_else(|e| panic!("{e}"));
+    plan.simulate.expect("a fault")
+}
+
+#[test]
+fn every_fault_parses_with_its_defaults() {
+    let defaults = [
+        Fault::CorruptBackup { flips: 16, seed: 1 },
+        Fault::TruncatedBackup { fraction: 0.5 },
+        Fault::StaleBackups { days: 3.0 },
+        Fault::LostKey,
+        Fault::WrongKey,
+        Fault::DiskFull { tmpfs_mb: None },
+        Fault::RestoreKilled { fraction: 0.5 },
+        Fault::Ransomware,
+        Fault::LostServer {
+            writes_per_second: 20,
+            seconds_before_backup: 2.0,
+            seconds_after_backup: 3.0,
+        },
+    ];
+    for want in defaults {
+        assert_eq!(fault_of(&simulating(want.name(), "")), want);
+    }
+}
+
+#[test]
+fn every_fault_parses_with_its_own_keys() {
+    let cases = [
+        (
+            "flips = 3\nseed = 9",
+            Fault::CorruptBackup { flips: 3, seed: 9 },
+        ),
+        ("fraction = 0", Fault::TruncatedBackup { fraction: 0.0 }),
+        ("days = 0.5", Fault::StaleBackups { days: 0.5 }),
+        ("", Fault::LostKey),
+        ("", Fault::WrongKey),
+        ("tmpfs_mb = 80", Fault::DiskFull { tmpfs_mb: Some(80) }),
+        ("fraction = 1.0", Fault::RestoreKilled { fraction: 1.0 }),
+        ("", Fault::Ransomware),
+        (
+            "writes_per_second = 5\nseconds_before_backup = 0\nseconds_after_backup = 1.5",
+            Fault::LostServer {
+                writes_per_second: 5,
+                seconds_before_backup: 0.0,
+                seconds_after_backup: 1.5,
+            },
+        ),
+    ];
+    for (keys, want) in cases {
+        assert_eq!(fault_of(&simulating(want.name(), keys)), want, "{keys}");
+    }
+}
+
+#[test]
+fn a_key_of_another_fault_is_refused_at_its_line() {
+    let cases = [
+        (
+            "lost-key",
+            "flips = 3",
+            "x.toml:9:1: \"flips\" does not apply to fault \"lost-key\", which takes no keys",
+        ),
+        (
+            "corrupt-backup",
+            "seed = 2\nfraction = 0.5",
+            "x.toml:10:1: \"fraction\" does not apply to fault \"corrupt-backup\", which takes flips and seed",
+        ),
+        (
+            "disk-full",
+            "writes_per_second = 5",
+            "x.toml:9:1: \"writes_per_second\" does not apply to fault \"disk-full\", which takes only tmpfs_mb",
+        ),
+        (
+            "lost-server",
+            "days = 3",
+            "x.toml:9:1: \"days\" does not apply to fault \"lost-server\", which takes writes_per_second, seconds_before_backup and seconds_after_backup",
+        ),
+    ];
+    for (fault, keys, want) in cases {
+        assert_eq!(refused(&simulating(fault, keys)), want);
+    }
+}
+
+#[test]
+fn a_foreign_key_before_the_fault_is_located_too() {
+    let text = "name = \"t\"\n[backups]\n[target]\nimage = \"i\"\n[simulate]\n\
+                tmpfs_mb = 80\nfault = \"ransomware\"\n";
+    let m = refused(text);
+    assert!(
+        m.starts_with("x.toml:6:1: \"tmpfs_mb\" does not apply to fault \"ransomware\""),
+        "{m}"
+    );
+}
+
+#[test]
+fn a_misspelt_fault_key_suggests_the_faults_own() {
+    let m = refused(&simulating("corrupt-backup", "flip = 3"));
+    assert_eq!(
+        m,
+        "x.toml:9:1: \"flip\" does not apply to fault \"corrupt-backup\", which takes flips and seed; did you mean `flips`?"
+    );
+}
+
+#[test]
+fn a_fault_key_of_the_wrong_type_is_located() {
+    let m = refused(&simulating("corrupt-backup", "flips = \"many\""));
+    assert!(m.starts_with("x.toml:9:9: invalid type: string"), "{m}");
+}
+
+#[test]
+fn an_unknown_fault_suggests_the_nearest() {
+    let m = refused(&simulating("lost-keys", ""));
+    assert!(
+        m.starts_with("x.toml:8:9: unknown fault \"lost-keys\": use \"corrupt-backup\", "),
+        "{m}"
+    );
+    assert!(m.contains("\"ransomware\" or \"lost-server\""), "{m}");
+    assert!(m.ends_with("; did you mean `lost-key`?"), "{m}");
+}
+
+#[test]
+fn fault_values_out_of_range_are_refused_at_the_value() {
+    let cases = [
+        ("truncated-backup", "fraction = 1.0", "x.toml:9:12: fraction = 1: the part kept must be at least 0 and below 1"),
+        ("truncated-backup", "fraction = -0.1", "x.toml:9:12: fraction = -0.1: the part kept must be at least 0 and below 1"),
+        ("truncated-backup", "fraction = nan", "x.toml:9:12: fraction = NaN: the part kept must be at least 0 and below 1"),
+        ("restore-killed", "fraction = 0", "x.toml:9:12: fraction = 0: the part read before the kill must be above 0 and at most 1"),
+        ("restore-killed", "fraction = 1.5", "x.toml:9:12: fraction = 1.5: the part read before the kill must be above 0 and at most 1"),
+        ("corrupt-backup", "flips = 0", "x.toml:9:9: flips = 0: must be at least 1"),
+        ("lost-server", "writes_per_second = 0", "x.toml:9:21: writes_per_second = 0: must be at least 1"),
+        ("lost-server", "seconds_after_backup = -1", "x.toml:9:24: seconds_after_backup = -1: must be a finite number, 0 or more"),
+        ("stale-backups", "days = inf", "x.toml:9:8: days = inf: must be a finite number, 0 or more"),
+        ("disk-full", "tmpfs_mb = 0", "x.toml:9:12: tmpfs_mb = 0: must be at least 1"),
+    ];
+    for (fault, keys, want) in cases {
+        assert_eq!(refused(&simulating(fault, keys)), want);
+    }
+}
+
+/// `GOOD` with `line` first in `[table]`: at line 4 in `[backups]`, 6 in
+/// `[target]`.
+fn good_with(table: &str, line: &str) -> String {
+    GOOD.replace(&format!("[{table}]\n"), &format!("[{table}]\n{line}\n"))
+}
+
+#[test]
+fn an_unknown_engine_suggests_the_nearest() {
+    let m = refused(&good_with("target", "engine = \"postgress\""));
+    assert_eq!(
+        m,
+        "x.toml:6:10: unknown engine \"postgress\": use \"postgres\"; did you mean `postgres`?"
+    );
+}
+
+#[test]
+fn mariadb_is_not_supported_yet() {
+    let m = refused(&good_with("target", "engine = \"mariadb\""));
+    assert!(m.starts_with("x.toml:6:10: engine \"mariadb\": "), "{m}");
+    assert!(m.contains("not supported yet; use \"postgres\""), "{m}");
+}
+
+#[test]
+fn an_unknown_select_suggests_the_nearest() {
+    let m = refused(&good_with("backups", "select = \"latest-befor\""));
+    assert_eq!(
+        m,
+        "x.toml:4:10: unknown select \"latest-befor\": use \"latest\" or \"latest-before\"; did you mean `latest-before`?"
+    );
+}
+
+#[test]
+fn an_unknown_manifest_policy_suggests_the_nearest() {
+    let m = refused(&GOOD.replace("if-present", "of"));
+    assert_eq!(
+        m,
+        "x.toml:11:12: unknown manifest policy \"of\": use \"required\", \"if-present\" or \"off\"; did you mean `off`?"
+    );
+}
+
+#[test]
+fn an_unknown_verdict_suggests_the_nearest() {
+    let m = refused(&format!("{GOOD}[expect]\nverdict = \"eror\"\n"));
+    assert_eq!(
+        m,
+        "x.toml:18:11: unknown verdict \"eror\": use \"passed\", \"failed\", \"unrecoverable\" or \"error\"; did you mean `error`?"
+    );
+}
+
+#[test]
+fn every_verdict_is_kept_as_written() {
+    for v in ["passed", "failed", "unrecoverable", "error"] {
+        let text = format!("{GOOD}[expect]\nverdict = \"{v}\"\n");
+        let plan = parse(Path::new("x.toml"), &text).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(plan.expect.and_then(|e| e.verdict).as_deref(), Some(v));
+    }
+}
+
+#[test]
+fn latest_before_needs_before() {
+    let m = refused(&good_with("backups", "select = \"latest-before\""));
+    assert_eq!(
+        m,
+        "x.toml:4:10: select = \"latest-before\" needs `before = \"2026-11-01T00:00:00Z\"`"
+    );
+    let text = good_with(
+        "backups",
+        "select = \"latest-before\"\nbefore = \"2026-11-01T00:00:00Z\"",
+    );
+    let plan = parse(Path::new("x.toml"), &text).unwrap_or_else(|e| panic!("{e}"));
+    let t = DateTime::parse_from_rfc3339("2026-11-01T00:00:00Z").expect("time");
+    assert_eq!(
+        plan.backups.select,
+        Select::LatestBefore(t.with_timezone(&Utc))
+    );
+}
+
+#[test]
+fn before_needs_latest_before() {
+    let want = "x.toml:4:10: `before` goes with select = \"latest-before\"";
+    let m = refused(&good_with("backups", "before = \"2026-11-01T00:00:00Z\""));
+    assert_eq!(m, want);
+    let m = refused(&good_with(
+        "backups",
+        "before = \"2026-11-01T00:00:00Z\"\nselect = \"latest\"",
+    ));
+    assert_eq!(m, want);
+}
+
+#[test]
+fn timeouts_have_defaults() {
+    let plan = parse(Path::new("x.toml"), GOOD).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(plan.target.stall_timeout, Duration::from_secs(120));
+    assert_eq!(plan.target.restore_timeout, Duration::from_secs(240 * 60));
+}
+
+#[test]
+fn timeouts_are_read() {
+    let text = good_with(
+        "target",
+        "stall_timeout_seconds = 30\nrestore_timeout_minutes = 90",
+    );
+    let plan = parse(Path::new("x.toml"), &text).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(plan.target.stall_timeout, Duration::from_secs(30));
+    assert_eq!(plan.target.restore_timeout, Duration::from_secs(90 * 60));
+}
+
+#[test]
+fn a_timeout_of_zero_is_refused() {
+    let m = refused(&good_with("target", "stall_timeout_seconds = 0"));
+    assert_eq!(
+        m,
+        "x.toml:6:25: stall_timeout_seconds = 0: a timeout must be at least 1"
+    );
+    let m = refused(&good_with("target", "restore_timeout_minutes = 0"));
+    assert_eq!(
+        m,
+        "x.toml:6:27: restore_timeout_minutes = 0: a timeout must be at least 1"
+    );
+}
+
+#[test]
+fn every_shipped_scenario_parses() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).expect("scenarios/") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            let text = std::fs::read_to_string(&path).expect("readable");
+            if let Err(e) = parse(&path, &text) {
+                panic!("{e}");
+            }
+            seen += 1;
+        }
+    }
+    assert!(seen >= 12, "only {seen} scenarios");
+}

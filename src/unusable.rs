@@ -1,0 +1,285 @@
+//! Why a backup could not be used: one type for every way a candidate fails,
+//! from its manifest to the restore tool's last word. Each variant carries its
+//! evidence; the technical text (`reason`) and the plain-words one (`finding`)
+//! are methods, so rewording a message never changes what was found.
+
+use crate::pipeline::decode::OpenError;
+use crate::pipeline::{DumpFormat, Layer};
+use crate::redact::Redacted;
+use std::time::Duration;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Unusable {
+    /// The manifest beside the backup is there but cannot be read.
+    ManifestUnreadable { error: Redacted },
+    /// The file cannot be read from its location.
+    FileUnreadable { error: Redacted },
+    /// Size on disk differs from the manifest's (cut short or replaced).
+    SizeMismatch { on_disk: u64, manifest: u64 },
+    /// SHA-256 differs from the manifest's (damaged or replaced).
+    ShaMismatch { on_disk: String, manifest: String },
+    /// The file is empty.
+    Empty,
+    /// Not a backup: no layer or dump this tool knows, after `after`.
+    NotABackup { after: String },
+    /// Encrypted, and no identity was given.
+    NoIdentity,
+    /// Encrypted to other recipients than the identities at hand.
+    WrongKey,
+    /// The age header is damaged or cut.
+    AgeHeaderDamaged { error: Redacted },
+    /// A layer could not even be opened.
+    LayerUnreadable { layer: Layer, error: Redacted },
+    /// Layers nest deeper than any real backup.
+    TooDeep,
+    /// A layer ends before its data does: the file was cut off.
+    StreamCut { layer: Layer, at: u64 },
+    /// A layer's data is damaged in the middle.
+    StreamDamaged {
+        layer: Layer,
+        at: u64,
+        error: Redacted,
+    },
+    /// A plain SQL dump without its completion line: cut off.
+    SqlCut { format: DumpFormat, at: u64 },
+    /// A dump this target cannot restore (a MariaDB dump into PostgreSQL).
+    WrongEngine { format: DumpFormat },
+    /// The restore ran out of disk space.
+    DiskFull {
+        tool: String,
+        at: u64,
+        stderr: Redacted,
+    },
+    /// The recovery server was killed part-way (restore-killed).
+    ServerKilled { at: u64, error: Redacted },
+    /// The restore tool failed on the backup's contents.
+    ToolFailed {
+        tool: String,
+        exit_code: i64,
+        at: u64,
+        stderr: Redacted,
+    },
+    /// The restore tool exited 0 before it had read the whole backup.
+    ToolStoppedEarly { tool: String, at: u64 },
+    /// The restore tool stopped reading, or never finished, within its limit.
+    Stuck {
+        tool: String,
+        what: Stall,
+        limit: Duration,
+        at: u64,
+    },
+}
+
+/// What a stuck restore was waiting for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stall {
+    /// The tool stopped reading its input.
+    Input,
+    /// The tool did not finish within the restore's time limit.
+    Finish,
+    /// The stream had failed and the tool did not exit after its input was closed.
+    ExitAfterAbort,
+}
+
+impl From<OpenError> for Unusable {
+    fn from(e: OpenError) -> Self {
+        match e {
+            OpenError::Empty => Unusable::Empty,
+            OpenError::NotABackup { after } => Unusable::NotABackup { after },
+            OpenError::NoIdentity => Unusable::NoIdentity,
+            OpenError::WrongKey => Unusable::WrongKey,
+            OpenError::AgeHeader(m) => Unusable::AgeHeaderDamaged {
+                error: Redacted::new(m),
+            },
+            OpenError::Layer { layer, source } => Unusable::LayerUnreadable {
+                layer,
+                error: Redacted::new(source.to_string()),
+            },
+            OpenError::TooDeep => Unusable::TooDeep,
+        }
+    }
+}
+
+impl Unusable {
+    /// The technical evidence, for the report's `reason` and the terminal.
+    pub fn reason(&self) -> String {
+        use Unusable::*;
+        match self {
+            ManifestUnreadable { error } => format!("its manifest cannot be read: {error}"),
+            FileUnreadable { error } => format!("it cannot be read: {error}"),
+            SizeMismatch { on_disk, manifest } => format!(
+                "it does not match its manifest: {on_disk} bytes on disk, {manifest} in the manifest (truncated or replaced)"
+            ),
+            ShaMismatch { on_disk, manifest } => format!(
+                "it does not match its manifest: SHA-256 {on_disk} on disk, {manifest} in the manifest (damaged or replaced)"
+            ),
+            Empty => "the file is empty".into(),
+            NotABackup { after } => format!(
+                "it is not a backup: after {after} it holds neither a dump nor a layer this tool knows (first bytes are not age, zstd, gzip, pg_dump custom format or SQL)"
+            ),
+            NoIdentity => "it is encrypted with age but no identity was given: pass --identity KEYFILE".into(),
+            WrongKey => "none of the identities given can decrypt it (it was encrypted to other recipients): use the identity that matches one of its recipients, or the escrow key".into(),
+            AgeHeaderDamaged { error } => format!("its age header is damaged or cut short: {error}"),
+            LayerUnreadable { layer, error } => format!("its {layer} layer cannot be read: {error}"),
+            TooDeep => "its layers nest deeper than any backup: refusing a hostile input".into(),
+            StreamCut { layer, at } => format!(
+                "the {layer} stream ends early at plaintext byte {at}: the file was cut off while it was being written"
+            ),
+            StreamDamaged { layer, at, error } => {
+                format!("the {layer} stream is damaged at plaintext byte {at}: {error}")
+            }
+            SqlCut { format, at } => format!(
+                "the {format} stream ends early at plaintext byte {at}: it lacks {}'s completion line, so the file was cut off while it was being written",
+                dump_tool(*format)
+            ),
+            WrongEngine { format } => format!(
+                "it is a {format} dump, which this target cannot restore: restore it into a matching engine"
+            ),
+            DiskFull { tool, at, stderr } => format!(
+                "{tool} ran out of disk space after {at} bytes of dump: {stderr}"
+            ),
+            ServerKilled { at, error } => format!(
+                "the recovery server stopped during the restore, after {at} bytes of dump: {error}"
+            ),
+            ToolFailed { tool, exit_code, at, stderr } => format!(
+                "the restore tool {tool} failed (exit code {exit_code}) after {at} bytes of dump: {stderr}"
+            ),
+            ToolStoppedEarly { tool, at } => format!(
+                "the restore tool {tool} exited after reading {at} bytes of dump, before the end of the backup"
+            ),
+            Stuck { tool, what, limit, at } => format!(
+                "the restore was ended after {at} bytes of dump: {tool} {} for {} s. Raise [target] {} if the machine is just slow",
+                match what {
+                    Stall::Input => "stopped reading its input",
+                    Stall::Finish => "had not finished",
+                    Stall::ExitAfterAbort => "did not exit after the damaged stream was closed",
+                },
+                limit.as_secs(),
+                match what {
+                    Stall::Finish => "restore_timeout_minutes",
+                    _ => "stall_timeout_seconds",
+                }
+            ),
+        }
+    }
+
+    /// The same, said the way a clinic manager would say it.
+    pub fn finding(&self) -> String {
+        use Unusable::*;
+        match self {
+            ShaMismatch { .. } => "The backup file was altered or damaged after it was made: its checksum no longer matches the one recorded when it was taken.".into(),
+            SizeMismatch { .. } => "The backup file is incomplete or was replaced: its size differs from when it was taken.".into(),
+            ManifestUnreadable { .. } => "The record that describes this backup is damaged, so the backup cannot be trusted.".into(),
+            FileUnreadable { .. } => "The backup file cannot be read where it is stored.".into(),
+            Empty => "The backup file is empty: the backup job wrote nothing.".into(),
+            NotABackup { .. } | TooDeep => "This file is not a usable backup: it may have been encrypted by ransomware, replaced, or it was never a backup.".into(),
+            NoIdentity | WrongKey => "None of the keys at hand can unlock this backup: without the right key (or the escrow key) it is lost.".into(),
+            AgeHeaderDamaged { .. } => "The backup is damaged inside: its age layer could not be opened.".into(),
+            LayerUnreadable { layer, .. } => format!("The backup is damaged inside: its {layer} layer could not be opened."),
+            StreamCut { layer, .. } => format!("The backup is incomplete: its {layer} layer ends early, so the file was cut off while it was being written or copied."),
+            StreamDamaged { layer, .. } => format!("The backup is damaged inside: its {layer} layer could not be read to the end."),
+            SqlCut { format, .. } => format!("The backup is incomplete: its {format} dump ends early, so the file was cut off while it was being written or copied."),
+            WrongEngine { .. } => "This backup belongs to another kind of database than the one it was restored into.".into(),
+            DiskFull { .. } => "The recovery server ran out of disk space while restoring.".into(),
+            ServerKilled { .. } => "The recovery server stopped in the middle of the restore; the restore did not finish.".into(),
+            ToolFailed { .. } => "The database refused the backup's contents part-way through the restore.".into(),
+            ToolStoppedEarly { .. } => "The restore stopped before the end of the backup, so part of the data would be missing.".into(),
+            Stuck { .. } => "The restore got stuck and was stopped; it did not finish.".into(),
+        }
+    }
+
+    /// Whether the backup itself is shown unusable (rather than the machine
+    /// that restored it): a full disk says nothing about the backup.
+    pub fn blames_the_machine(&self) -> bool {
+        matches!(
+            self,
+            Unusable::DiskFull { .. } | Unusable::FileUnreadable { .. }
+        )
+    }
+}
+
+fn dump_tool(format: DumpFormat) -> &'static str {
+    match format {
+        DumpFormat::MysqlSql => "mariadb-dump",
+        _ => "pg_dump",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_stream_finding_names_its_layer() {
+        for layer in [Layer::Age, Layer::AgeArmored, Layer::Zstd, Layer::Gzip] {
+            let cut = Unusable::StreamCut { layer, at: 7 };
+            assert!(cut.reason().contains(&format!(
+                "the {layer} stream ends early at plaintext byte 7"
+            )));
+            assert!(cut
+                .finding()
+                .contains(&format!("its {layer} layer ends early")));
+            let bad = Unusable::StreamDamaged {
+                layer,
+                at: 9,
+                error: Redacted::new("decryption error"),
+            };
+            assert!(bad.reason().contains("damaged at plaintext byte 9"));
+            assert!(bad.finding().contains(&layer.to_string()));
+        }
+        let sql = Unusable::SqlCut {
+            format: DumpFormat::PostgresSql,
+            at: 3,
+        };
+        assert!(
+            sql.reason().contains("plain SQL stream ends early"),
+            "{}",
+            sql.reason()
+        );
+        assert!(sql.reason().contains("pg_dump's completion line"));
+    }
+
+    #[test]
+    fn open_errors_keep_their_meaning() {
+        assert_eq!(Unusable::from(OpenError::WrongKey), Unusable::WrongKey);
+        assert!(Unusable::from(OpenError::Empty).finding().contains("empty"));
+        let n = Unusable::from(OpenError::NotABackup {
+            after: "age".into(),
+        });
+        assert!(n.reason().contains("not a backup") && n.finding().contains("ransomware"));
+    }
+
+    #[test]
+    fn manifest_mismatches_say_which() {
+        let s = Unusable::SizeMismatch {
+            on_disk: 1,
+            manifest: 2,
+        };
+        assert!(s.reason().contains("1 bytes on disk, 2 in the manifest"));
+        assert!(s.finding().contains("incomplete"));
+        let h = Unusable::ShaMismatch {
+            on_disk: "a".into(),
+            manifest: "b".into(),
+        };
+        assert!(h.reason().contains("SHA-256") && h.finding().contains("checksum"));
+        assert!(!h.blames_the_machine());
+        let d = Unusable::DiskFull {
+            tool: "pg_restore".into(),
+            at: 1,
+            stderr: Redacted::new(""),
+        };
+        assert!(d.blames_the_machine() && d.finding().contains("disk space"));
+    }
+
+    #[test]
+    fn a_stuck_restore_names_the_setting_that_bounds_it() {
+        let s = Unusable::Stuck {
+            tool: "pg_restore".into(),
+            what: Stall::Input,
+            limit: Duration::from_secs(120),
+            at: 5,
+        };
+        assert!(s.reason().contains("stopped reading its input for 120 s"));
+        assert!(s.reason().contains("stall_timeout_seconds"));
+    }
+}
