@@ -453,33 +453,33 @@ fn hand_made_backup(dump: &[u8], name: &str, dir: &Path) -> (PathBuf, PathBuf) {
     (backups, file)
 }
 
-/// The drill on a backup the database refuses: unrecoverable (exit 4), the
-/// reason has the database's `phrase`, and no patient value is anywhere. Then
-/// `restore FILE` on the same backup: its error goes to stderr, also clean.
+/// The drill on a backup the database refuses, then `restore FILE` on the
+/// same backup (its error goes to stderr): no patient value anywhere in what
+/// either wrote, both unrecoverable (exit 4), and the drill's reason and the
+/// restore's error carry the database's `phrase`. Both run before anything is
+/// asserted, so a leak is reported in every place it reached.
 fn assert_refused_without_phi(backups: &Path, file: &Path, phrase: &str) {
     let tmp = tempdir();
     let scenario = tmp.path().join("hand-made.toml");
     std::fs::write(&scenario, HAND_MADE).unwrap();
-    let d = drill_file(&scenario, backups, &tmp);
-    assert_eq!(d.code, 4, "{}", d.report);
-    assert_eq!(d.report["verdict"], "unrecoverable");
-    assert_eq!(d.report["attempts"][0]["outcome"], "unusable");
-    let reason = d.reason();
-    assert!(reason.contains(phrase), "{reason}");
-    d.assert_no_phi();
-
+    let mut d = drill_file(&scenario, backups, &tmp);
     let (code, out, err) = run_tracked(&[
         "restore".as_ref(),
         file.as_os_str(),
         "--identity".as_ref(),
         shared_clinic().key.path.as_os_str(),
     ]);
-    assert_ne!(code, 0, "{out}\n{err}");
+    d.texts.push(("restore's stdout".into(), out.clone()));
+    d.texts.push(("restore's stderr".into(), err.clone()));
+    d.assert_no_phi();
+
+    assert_eq!(d.code, 4, "{}", d.report);
+    assert_eq!(d.report["verdict"], "unrecoverable");
+    assert_eq!(d.report["attempts"][0]["outcome"], "unusable");
+    let reason = d.reason();
+    assert!(reason.contains(phrase), "{reason}");
+    assert_eq!(code, 4, "{out}\n{err}");
     assert!(err.contains(phrase), "{err}");
-    assert_no_phi(
-        &[("restore stdout", out), ("restore stderr", err)],
-        values(),
-    );
 }
 
 #[test]
@@ -549,9 +549,12 @@ fn a_restore_failing_on_a_foreign_key_names_no_card() {
     assert_refused_without_phi(&backups, &file, "violates foreign key constraint");
 }
 
+/// 0xFF in the middle of a real last name, inside the patients COPY block.
+/// PostgreSQL 15 quotes no value for this one (`CONTEXT: COPY patients, line
+/// N`: the line could not be decoded, so it is not shown); the test holds the
+/// product to that, whatever context it adds of its own.
 #[test]
 fn a_restore_failing_on_an_invalid_byte_in_a_name_names_no_patient() {
-    // 0xFF in the middle of a real last name, inside the patients COPY block.
     let p = victim(3);
     let mut dump = std::fs::read(&shared_clinic().plain).unwrap();
     let header = b"COPY public.patients ";
