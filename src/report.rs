@@ -11,7 +11,8 @@ use serde::Serialize;
 
 pub use crate::measure::Phase;
 
-pub const REPORT_VERSION: u32 = 1;
+/// 2: the `error` verdict and `error` section, `clock_started`.
+pub const REPORT_VERSION: u32 = 2;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -196,6 +197,17 @@ impl Report {
 
     /// The summary a person reads at the end of a drill.
     pub fn summary(&self) -> String {
+        let mut s = self.summary_head();
+        s.push_str(&self.summary_findings());
+        s.push_str(&self.summary_tables());
+        if let Some(e) = &self.expectation {
+            s.push_str(&expectation_text(e));
+        }
+        s
+    }
+
+    /// What was drilled, on which backup, and what the simulation did.
+    fn summary_head(&self) -> String {
         let mut s = String::new();
         let verdict = self.verdict.as_str().to_uppercase();
         s.push_str(&format!("drill {:?}: {verdict}\n", self.scenario.name));
@@ -221,6 +233,12 @@ impl Report {
                 s.push_str(&format!("  - {a}\n"));
             }
         }
+        s
+    }
+
+    /// Unusable backups, what falling back cost, lost writes, RTO and RPO.
+    fn summary_findings(&self) -> String {
+        let mut s = String::new();
         for a in self
             .attempts
             .iter()
@@ -255,7 +273,12 @@ impl Report {
             self.clock_started.event,
             self.clock_started.at.format("%Y-%m-%d %H:%M:%S UTC")
         ));
-        s.push_str("\nphase                        seconds\n");
+        s
+    }
+
+    /// Phases, checks and objectives, one line each.
+    fn summary_tables(&self) -> String {
+        let mut s = String::from("\nphase                        seconds\n");
         for p in &self.phases {
             s.push_str(&format!("{:<28} {:>8.2}\n", p.name, p.seconds));
         }
@@ -277,45 +300,41 @@ impl Report {
                 fmt_secs(Some(o.target_seconds))
             ));
         }
-        if let Some(e) = &self.expectation {
-            s.push_str(&format!(
-                "\nexpected vs actual: {}\n",
-                if e.met {
-                    "as expected"
-                } else {
-                    "NOT as expected"
-                }
-            ));
-            let row = |name: &str, a: &Option<String>, b: &Option<String>| {
-                a.as_ref().map(|exp| {
-                    format!(
-                        "  {name:<15} expected {exp:?}, actual {:?}\n",
-                        b.as_deref().unwrap_or("-")
-                    )
-                })
-            };
-            for line in [
-                row("verdict", &e.expected.verdict, &e.actual.verdict),
-                row(
-                    "recovered from",
-                    &e.expected.recovered_from,
-                    &e.actual.recovered_from,
-                ),
-                row("detection", &e.expected.detection, &e.actual.detection),
-                row(
-                    "decrypted with",
-                    &e.expected.decrypted_with,
-                    &e.actual.decrypted_with,
-                ),
-            ]
-            .into_iter()
-            .flatten()
-            {
-                s.push_str(&line);
-            }
-        }
         s
     }
+}
+
+/// Expected beside actual, for a failure scenario.
+fn expectation_text(e: &ExpectationResult) -> String {
+    let mut s = format!(
+        "\nexpected vs actual: {}\n",
+        if e.met {
+            "as expected"
+        } else {
+            "NOT as expected"
+        }
+    );
+    let row = |name: &str, a: &Option<String>, b: &Option<String>| {
+        a.as_ref().map(|exp| {
+            format!(
+                "  {name:<15} expected {exp:?}, actual {:?}\n",
+                b.as_deref().unwrap_or("-")
+            )
+        })
+    };
+    let (x, y) = (&e.expected, &e.actual);
+    for line in [
+        row("verdict", &x.verdict, &y.verdict),
+        row("recovered from", &x.recovered_from, &y.recovered_from),
+        row("detection", &x.detection, &y.detection),
+        row("decrypted with", &x.decrypted_with, &y.decrypted_with),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        s.push_str(&line);
+    }
+    s
 }
 
 fn status_word(s: Status) -> &'static str {

@@ -268,6 +268,9 @@ pub fn judge(
         return Err(stuck(Stall::Input, limits.stall));
     }
     match run.ended {
+        Ended::Abandoned if run.stdin_error.is_some() => {
+            Err(stuck(Stall::ExitAfterAbort, limits.exit_after_abort))
+        }
         Ended::Abandoned => Err(stuck(Stall::Finish, limits.finish)),
         Ended::Exited(0) if *produced == Produced::ConsumerGone || run.stdin_error.is_some() => {
             Err(Unusable::ToolStoppedEarly {
@@ -340,5 +343,181 @@ pub fn restore_command(
             format!("--dbname={}", c.database),
         ]),
         other => Err(Unusable::WrongEngine { format: other }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tool(ended: Ended, stdin_error: Option<StdinError>, stderr: &str) -> ToolRun {
+        ToolRun {
+            tool: "pg_restore".into(),
+            ended,
+            stdin_error,
+            stderr: Redacted::new(stderr),
+        }
+    }
+
+    const FORMAT: DumpFormat = DumpFormat::PostgresCustom;
+
+    fn judged(p: Produced, run: ToolRun) -> Result<(), Unusable> {
+        judge(&p, &run, FORMAT, 42, Limits::default())
+    }
+
+    #[test]
+    fn a_layer_failing_at_the_end_of_its_input_is_a_cut() {
+        let p = Produced::LayerFailed {
+            layer: Layer::Zstd,
+            at_end: true,
+            message: "incomplete frame".into(),
+        };
+        // pg_restore also failed, because its input ended: the cut is the cause.
+        let got = judged(
+            p,
+            tool(
+                Ended::Exited(1),
+                Some(StdinError::Producer("x".into())),
+                "unexpected EOF",
+            ),
+        );
+        assert_eq!(
+            got,
+            Err(Unusable::StreamCut {
+                layer: Layer::Zstd,
+                at: 42
+            })
+        );
+    }
+
+    #[test]
+    fn a_layer_failing_in_the_middle_is_damage() {
+        let p = Produced::LayerFailed {
+            layer: Layer::Age,
+            at_end: false,
+            message: "decryption error".into(),
+        };
+        let got = judged(p, tool(Ended::Exited(0), None, ""));
+        assert!(
+            matches!(
+                got,
+                Err(Unusable::StreamDamaged {
+                    layer: Layer::Age,
+                    at: 42,
+                    ..
+                })
+            ),
+            "{got:?}"
+        );
+    }
+
+    #[test]
+    fn a_plain_dump_without_its_completion_line_is_cut_though_psql_exited_0() {
+        let run = tool(Ended::Exited(0), None, "");
+        let got = judge(
+            &Produced::Complete { completed: false },
+            &run,
+            DumpFormat::PostgresSql,
+            7,
+            Limits::default(),
+        );
+        assert_eq!(
+            got,
+            Err(Unusable::SqlCut {
+                format: DumpFormat::PostgresSql,
+                at: 7
+            })
+        );
+        let mut tail = Tail::default();
+        tail.push(b"COPY x;\n--\n-- PostgreSQL database dump complete\n--\n\n\\unrestrict abc\n");
+        assert!(tail.completes(DumpFormat::PostgresSql));
+        let mut cut = Tail::default();
+        cut.push(b"COPY x FROM stdin;\n1\tAnn\n");
+        assert!(!cut.completes(DumpFormat::PostgresSql));
+        assert!(
+            cut.completes(DumpFormat::PostgresCustom),
+            "archives end themselves"
+        );
+    }
+
+    #[test]
+    fn the_tool_failing_is_named_with_its_exit_code_and_redacted_stderr() {
+        let got = judged(
+            Produced::ConsumerGone,
+            tool(
+                Ended::Exited(1),
+                Some(StdinError::NotRead("gone".into())),
+                "ERROR: x\nDETAIL: Key (card)=(1234) exists",
+            ),
+        );
+        let Err(Unusable::ToolFailed {
+            exit_code, stderr, ..
+        }) = got
+        else {
+            panic!("{got:?}")
+        };
+        assert_eq!(exit_code, 1);
+        assert!(!stderr.as_str().contains("1234"), "{stderr}");
+    }
+
+    #[test]
+    fn a_full_disk_is_told_apart_from_other_tool_failures() {
+        let got = judged(
+            Produced::ConsumerGone,
+            tool(
+                Ended::Exited(1),
+                None,
+                "ERROR: could not extend file \"base/1/2\": No space left on device",
+            ),
+        );
+        assert!(matches!(got, Err(Unusable::DiskFull { .. })), "{got:?}");
+    }
+
+    #[test]
+    fn a_tool_that_stops_reading_or_never_ends_is_stuck() {
+        let got = judged(
+            Produced::ConsumerGone,
+            tool(Ended::Abandoned, Some(StdinError::Stalled), ""),
+        );
+        assert!(
+            matches!(
+                got,
+                Err(Unusable::Stuck {
+                    what: Stall::Input,
+                    ..
+                })
+            ),
+            "{got:?}"
+        );
+        let got = judged(
+            Produced::Complete { completed: true },
+            tool(Ended::Abandoned, None, ""),
+        );
+        assert!(
+            matches!(
+                got,
+                Err(Unusable::Stuck {
+                    what: Stall::Finish,
+                    ..
+                })
+            ),
+            "{got:?}"
+        );
+    }
+
+    #[test]
+    fn exit_0_before_the_end_of_the_backup_is_not_a_restore() {
+        let got = judged(Produced::ConsumerGone, tool(Ended::Exited(0), None, ""));
+        assert!(
+            matches!(got, Err(Unusable::ToolStoppedEarly { .. })),
+            "{got:?}"
+        );
+        assert_eq!(
+            judged(
+                Produced::Complete { completed: true },
+                tool(Ended::Exited(0), None, "")
+            ),
+            Ok(())
+        );
     }
 }

@@ -198,6 +198,14 @@ impl Unusable {
     }
 }
 
+impl std::fmt::Display for Unusable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.reason())
+    }
+}
+
+impl std::error::Error for Unusable {}
+
 fn dump_tool(format: DumpFormat) -> &'static str {
     match format {
         DumpFormat::MysqlSql => "mariadb-dump",

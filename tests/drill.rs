@@ -50,7 +50,7 @@ fn the_monthly_drill_passes_on_a_fresh_fixture_with_a_complete_report() {
     );
     assert_eq!(code, 0, "{out}\n{err}");
     let r: serde_json::Value = serde_json::from_str(&out).unwrap();
-    assert_eq!(r["report_version"], 1);
+    assert_eq!(r["report_version"], 2);
     assert_eq!(r["verdict"], "passed");
     let rto = r["rto_seconds"].as_f64().unwrap();
     let rpo = r["rpo_seconds"].as_f64().unwrap();

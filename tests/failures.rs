@@ -1,7 +1,8 @@
 #![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
-//! Failure scenarios, each run against one fixture made by `fixtures generate`:
-//! its verdict, what it detected, its exit code, nothing left running, and the
-//! original backups byte for byte unchanged after all of them.
+//! Failure scenarios, one test each so that one failing does not hide the
+//! others, each on its own fixture made by `fixtures generate`: its verdict,
+//! what it detected, its exit code, where its clock started, nothing left
+//! running, and the original backups byte for byte unchanged afterwards.
 
 mod common;
 
@@ -67,8 +68,20 @@ fn unusable_reasons(r: &serde_json::Value) -> Vec<String> {
         .collect()
 }
 
-#[test]
-fn every_failure_scenario_behaves_as_the_clinic_expects_and_never_touches_the_originals() {
+/// Which identity files a case passes: the day-to-day key alone, or with the escrow key.
+#[derive(Clone, Copy)]
+enum Keys {
+    Daily,
+    DailyAndEscrow,
+}
+
+/// What a case returns: exit code, report, stderr, and the folder holding the
+/// reports (removed when dropped).
+type Ran = (i32, serde_json::Value, String, tempfile::TempDir);
+
+/// Generates a fixture, runs the scenario on it, and checks that the
+/// originals are untouched.
+fn case(name: &str, keys: Keys) -> Ran {
     let tmp = tempdir();
     let daily = make_key(tmp.path(), "daily.key");
     let escrow = make_key(tmp.path(), "escrow.key");
@@ -76,11 +89,46 @@ fn every_failure_scenario_behaves_as_the_clinic_expects_and_never_touches_the_or
     let reports = tmp.path().join("reports");
     generate_fixture(&backups, 1500, &[&daily, &escrow]);
     let before = checksums(&backups);
-    let both: [&Path; 2] = [&daily.path, &escrow.path];
-    let day: [&Path; 1] = [&daily.path];
+    let ids: Vec<&Path> = match keys {
+        Keys::Daily => vec![&daily.path],
+        Keys::DailyAndEscrow => vec![&daily.path, &escrow.path],
+    };
+    let (code, r, err) = scenario(name, &backups, &ids, &reports);
+    assert_eq!(checksums(&backups), before, "{name} touched the originals");
+    assert!(
+        r["report_version"] == 2 && r["simulation"]["fault"] == name,
+        "{r}"
+    );
+    (code, r, err, tmp)
+}
 
-    // Damaged backups: detected before restoring, named in plain words.
-    let (code, r, err) = scenario("corrupt-backup", &backups, &day, &reports);
+/// RTO and RPO count from the disaster, never from before the staging: for a
+/// fault on files, from the end of the staging; for ransomware and a lost
+/// server, from the moment the store or server is lost, which comes after
+/// building and backing up production (most of the staging's time).
+fn clock_started_at(r: &serde_json::Value, event: &str) {
+    let time =
+        |v: &serde_json::Value| chrono::DateTime::parse_from_rfc3339(v.as_str().unwrap()).unwrap();
+    assert_eq!(r["clock_started"]["event"], event, "{r}");
+    assert_eq!(r["phases"][0]["name"], "simulate");
+    let staged = r["phases"][0]["seconds"].as_f64().unwrap();
+    let after = (time(&r["clock_started"]["at"]) - time(&r["phases"][0]["started_at"]))
+        .num_milliseconds() as f64
+        / 1000.0;
+    let least = if event == "simulation staged" {
+        staged - 0.05
+    } else {
+        staged / 2.0
+    };
+    assert!(
+        after >= least,
+        "the clock started {after} s into a {staged} s staging"
+    );
+}
+
+#[test]
+fn corrupt_backup_is_caught_by_its_checksum_before_restoring() {
+    let (code, r, err, _tmp) = case("corrupt-backup", Keys::Daily);
     assert_eq!(code, 0, "{r}\n{err}");
     assert_eq!(r["verdict"], "unrecoverable");
     let reasons = unusable_reasons(&r);
@@ -99,16 +147,27 @@ fn every_failure_scenario_behaves_as_the_clinic_expects_and_never_touches_the_or
             .contains("bytes changed at offsets"),
         "{r}"
     );
+    assert!(!r["phases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|p| p["name"] == "restore"));
+    clock_started_at(&r, "simulation staged");
+}
 
-    let (code, r, err) = scenario("truncated-backup", &backups, &day, &reports);
+#[test]
+fn truncated_backup_is_caught_by_its_size() {
+    let (code, r, err, _tmp) = case("truncated-backup", Keys::Daily);
     assert_eq!(code, 0, "{r}\n{err}");
     assert_eq!(r["verdict"], "unrecoverable");
     let reasons = unusable_reasons(&r);
     assert!(reasons[0].contains("bytes on disk"), "{reasons:?}");
     assert!(reasons[0].contains("incomplete"), "{reasons:?}");
+}
 
-    // The backup job stopped: it restores, but the RPO objective fails.
-    let (code, r, err) = scenario("stale-backups", &backups, &day, &reports);
+#[test]
+fn stale_backups_restore_but_fail_the_rpo_objective() {
+    let (code, r, err, _tmp) = case("stale-backups", Keys::Daily);
     assert_eq!(code, 0, "{r}\n{err}");
     assert_eq!(r["verdict"], "failed");
     let rpo = r["objectives"]
@@ -122,50 +181,66 @@ fn every_failure_scenario_behaves_as_the_clinic_expects_and_never_touches_the_or
         rpo["actual_seconds"].as_f64().unwrap() > 3.0 * 86_400.0 - 60.0,
         "{rpo}"
     );
+}
 
-    // Keys.
-    let (code, r, err) = scenario("lost-key", &backups, &both, &reports);
+#[test]
+fn lost_key_restores_with_the_escrow_key() {
+    let (code, r, err, _tmp) = case("lost-key", Keys::DailyAndEscrow);
     assert_eq!(code, 0, "{r}\n{err}");
     assert_eq!(r["verdict"], "passed");
     assert!(r["backup"]["decrypted_with"]
         .as_str()
         .unwrap()
         .ends_with("escrow.key"));
-    // Without an escrow key: unrecoverable, which is not what the clinic expects.
-    let (code, r, err) = scenario("lost-key", &backups, &day, &reports);
+    clock_started_at(&r, "simulation staged");
+    assert!(r["rto_seconds"].as_f64().unwrap() > 0.0);
+}
+
+#[test]
+fn lost_key_without_an_escrow_key_is_unrecoverable_and_not_as_expected() {
+    let (code, r, err, _tmp) = case("lost-key", Keys::Daily);
     assert_eq!(code, 1, "{r}\n{err}");
     assert_eq!(r["verdict"], "unrecoverable");
     assert!(!expectation_met(&r));
     assert_eq!(r["expectation"]["expected"]["verdict"], "passed");
     assert_eq!(r["expectation"]["actual"]["verdict"], "unrecoverable");
+}
 
-    let (code, r, err) = scenario("wrong-key", &backups, &day, &reports);
+#[test]
+fn wrong_key_opens_nothing() {
+    let (code, r, err, _tmp) = case("wrong-key", Keys::Daily);
     assert_eq!(code, 0, "{r}\n{err}");
     assert_eq!(r["verdict"], "unrecoverable");
     assert!(
         unusable_reasons(&r)[0].contains("None of the keys at hand can unlock this backup"),
         "{r}"
     );
+}
 
-    // The recovery server's troubles.
-    let (code, r, err) = scenario("disk-full", &backups, &day, &reports);
+#[test]
+fn disk_full_is_named_as_out_of_disk_space() {
+    let (code, r, err, _tmp) = case("disk-full", Keys::Daily);
     assert_eq!(code, 0, "{r}\n{err}");
     assert_eq!(r["verdict"], "unrecoverable");
     let reasons = unusable_reasons(&r);
     assert!(reasons[0].contains("could not extend file"), "{reasons:?}");
     assert!(reasons[0].contains("ran out of disk space"), "{reasons:?}");
+}
 
-    let (code, r, err) = scenario("restore-killed", &backups, &day, &reports);
+#[test]
+fn restore_killed_mid_restore_is_named() {
+    let (code, r, err, _tmp) = case("restore-killed", Keys::Daily);
     assert_eq!(code, 0, "{r}\n{err}");
     assert_eq!(r["verdict"], "unrecoverable");
     assert!(
         unusable_reasons(&r)[0].contains("stopped in the middle of the restore"),
         "{r}"
     );
+}
 
-    // Ransomware: every primary file unusable, the older offsite copy restores,
-    // and the extra data loss is reported.
-    let (code, r, err) = scenario("ransomware", &backups, &day, &reports);
+#[test]
+fn ransomware_falls_back_to_the_offsite_copy_and_counts_the_extra_loss() {
+    let (code, r, err, _tmp) = case("ransomware", Keys::Daily);
     assert_eq!(code, 0, "{r}\n{err}");
     // Recovered, but not from the newest backups: not a passed drill.
     assert_eq!(r["verdict"], "failed");
@@ -195,9 +270,24 @@ fn every_failure_scenario_behaves_as_the_clinic_expects_and_never_touches_the_or
         "{}",
         r["rpo_cost_seconds"]
     );
+    // RTO runs from the encryption, not from building the production server.
+    clock_started_at(&r, "primary store encrypted");
+    let simulate = r["phases"][0]["seconds"].as_f64().unwrap();
+    let recovery: f64 = r["phases"].as_array().unwrap()[1..]
+        .iter()
+        .map(|p| p["seconds"].as_f64().unwrap())
+        .sum();
+    let rto = r["rto_seconds"].as_f64().unwrap();
+    assert!(simulate > 0.0, "{simulate}");
+    assert!(
+        rto <= recovery + 0.5,
+        "RTO {rto} s includes more than the recovery's {recovery} s"
+    );
+}
 
-    // Lost server: the lost writes, exactly as the workload's own log counts them.
-    let (code, r, err) = scenario("lost-server", &backups, &day, &reports);
+#[test]
+fn lost_server_counts_the_lost_writes_from_the_workloads_own_log() {
+    let (code, r, err, _tmp) = case("lost-server", Keys::Daily);
     assert_eq!(code, 0, "{r}\n{err}");
     assert_eq!(r["verdict"], "passed");
     let lost = &r["lost_writes"];
@@ -232,8 +322,9 @@ fn every_failure_scenario_behaves_as_the_clinic_expects_and_never_touches_the_or
         "writes before the backup must survive: {lost}"
     );
     assert!(lost["span_seconds"].as_f64().unwrap() > 0.0);
-    assert!(r["rto_seconds"].as_f64().unwrap() > 0.0);
-
-    // After all of them, the originals are exactly as they were.
-    assert_eq!(checksums(&backups), before);
+    // RTO runs from the loss: less than the whole run, which includes staging.
+    clock_started_at(&r, "server lost");
+    let rto = r["rto_seconds"].as_f64().unwrap();
+    let simulate = r["phases"][0]["seconds"].as_f64().unwrap();
+    assert!(rto > 0.0 && rto < simulate + 120.0, "{rto}");
 }

@@ -143,14 +143,23 @@ pub fn keys_public(file: &Path) -> Result<Output> {
     Ok(Output::new(keys.join("\n"), serde_json::json!(keys)))
 }
 
+#[derive(clap::Args)]
 pub struct FixtureArgs {
-    pub out: PathBuf,
-    pub patients: u32,
-    pub recipients: Vec<String>,
-    pub seed: i64,
-    pub as_of: Option<String>,
-    pub name: String,
-    pub image: String,
+    #[arg(long)]
+    out: PathBuf,
+    #[arg(long, default_value_t = 2000)]
+    patients: u32,
+    #[arg(long = "recipient", required = true)]
+    recipients: Vec<String>,
+    #[arg(long, default_value_t = 1)]
+    seed: i64,
+    /// The clinic's "today" (YYYY-MM-DD, UTC midnight); default today. Same seed and date, same data.
+    #[arg(long)]
+    as_of: Option<String>,
+    #[arg(long, default_value = "clinic")]
+    name: String,
+    #[arg(long, default_value = crate::workload::generate::DEFAULT_IMAGE)]
+    image: String,
 }
 
 pub async fn fixtures(a: FixtureArgs, events: Events) -> Result<Output> {

@@ -34,21 +34,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run a restore drill: select, verify, restore into a throwaway container, check, report.
-    Run {
-        scenario: PathBuf,
-        /// Backup location (overrides the scenario's).
-        #[arg(long)]
-        backups: Option<PathBuf>,
-        /// age identity file (overrides the scenario's); repeat to try several in order.
-        #[arg(long = "identity")]
-        identities: Vec<PathBuf>,
-        /// Where the JSON report is written (default: the scenario's, else ./restore-drill-reports).
-        #[arg(long)]
-        report_dir: Option<PathBuf>,
-        /// Leave the restored database running and print how to connect to it.
-        #[arg(long)]
-        keep: bool,
-    },
+    Run(run::RunArgs),
     /// Check a scenario file without running it.
     Validate { scenario: PathBuf },
     /// List the backups in a location, newest first.
@@ -132,23 +118,7 @@ enum KeysCommand {
 #[derive(Subcommand)]
 enum FixturesCommand {
     /// Generate a clinic of N patients in a throwaway PostgreSQL and back it up into DIR.
-    Generate {
-        #[arg(long)]
-        out: PathBuf,
-        #[arg(long, default_value_t = 2000)]
-        patients: u32,
-        #[arg(long = "recipient", required = true)]
-        recipients: Vec<String>,
-        #[arg(long, default_value_t = 1)]
-        seed: i64,
-        /// The clinic's "today" (YYYY-MM-DD, UTC midnight); default today. Same seed and date, same data.
-        #[arg(long)]
-        as_of: Option<String>,
-        #[arg(long, default_value = "clinic")]
-        name: String,
-        #[arg(long, default_value = crate::workload::generate::DEFAULT_IMAGE)]
-        image: String,
-    },
+    Generate(commands::FixtureArgs),
 }
 
 #[derive(Subcommand)]
@@ -228,22 +198,7 @@ async fn dispatch(cli: Cli, events: Events) -> Result<Output> {
             recipients,
             name,
         } => commands::backup(url, out, recipients, name, &events).await,
-        Command::Run {
-            scenario,
-            backups,
-            identities,
-            report_dir,
-            keep,
-        } => {
-            let args = run::RunArgs {
-                scenario,
-                backups,
-                identities,
-                report_dir,
-                keep,
-            };
-            run::run(args, events).await
-        }
+        Command::Run(args) => run::run(args, events).await,
         Command::Validate { scenario } => commands::validate(&scenario),
         Command::List { dir } => commands::list(dir).await,
         Command::Inspect { file, identities } => commands::inspect(file, &identities).await,
@@ -260,28 +215,8 @@ async fn dispatch(cli: Cli, events: Events) -> Result<Output> {
             command: KeysCommand::Public { file },
         } => commands::keys_public(&file),
         Command::Fixtures {
-            command:
-                FixturesCommand::Generate {
-                    out,
-                    patients,
-                    recipients,
-                    seed,
-                    as_of,
-                    name,
-                    image,
-                },
-        } => {
-            let req = commands::FixtureArgs {
-                out,
-                patients,
-                recipients,
-                seed,
-                as_of,
-                name,
-                image,
-            };
-            commands::fixtures(req, events).await
-        }
+            command: FixturesCommand::Generate(args),
+        } => commands::fixtures(args, events).await,
         Command::Images {
             command:
                 ImagesCommand::Build {

@@ -11,12 +11,21 @@ use crate::scenario::Plan;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+#[derive(clap::Args)]
 pub struct RunArgs {
-    pub scenario: PathBuf,
-    pub backups: Option<PathBuf>,
-    pub identities: Vec<PathBuf>,
-    pub report_dir: Option<PathBuf>,
-    pub keep: bool,
+    scenario: PathBuf,
+    /// Backup location (overrides the scenario's).
+    #[arg(long)]
+    backups: Option<PathBuf>,
+    /// age identity file (overrides the scenario's); repeat to try several in order.
+    #[arg(long = "identity")]
+    identities: Vec<PathBuf>,
+    /// Where the JSON report is written (default: the scenario's, else ./restore-drill-reports).
+    #[arg(long)]
+    report_dir: Option<PathBuf>,
+    /// Leave the restored database running and print how to connect to it.
+    #[arg(long)]
+    keep: bool,
 }
 
 pub async fn run(a: RunArgs, events: Events) -> Result<Output> {

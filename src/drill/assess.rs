@@ -139,7 +139,7 @@ fn actual(r: &Report, detected: &[String]) -> Expectation {
         decrypted_with: r
             .recovered_from
             .as_ref()
-            .and_then(|_| r.backup.as_ref())
+            .and(r.backup.as_ref())
             .and_then(|b| b.decrypted_with.clone()),
     }
 }
@@ -184,3 +184,7 @@ pub fn expectation(expected: &Expectation, r: &Report) -> ExpectationResult {
         mismatches: mismatches.into_iter().map(Redacted::new).collect(),
     }
 }
+
+#[cfg(test)]
+#[path = "assess_tests.rs"]
+mod tests;

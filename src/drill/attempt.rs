@@ -28,7 +28,7 @@ pub struct Ctx<'a> {
 
 pub enum Tried {
     Restored {
-        sandbox: Sandbox,
+        sandbox: Box<Sandbox>,
         restored: Restored,
         sha256: String,
     },
@@ -57,7 +57,7 @@ pub async fn attempt(ctx: &Ctx<'_>, clock: &mut Clock, c: &Candidate) -> Result<
     clock.end();
     match restored {
         Ok(restored) => Ok(Tried::Restored {
-            sandbox,
+            sandbox: Box::new(sandbox),
             restored,
             sha256,
         }),
@@ -72,7 +72,9 @@ pub async fn attempt(ctx: &Ctx<'_>, clock: &mut Clock, c: &Candidate) -> Result<
     }
 }
 
-fn spec(plan: &Plan, effect: &Effect) -> SandboxSpec {
+/// The sandbox a drill restores into: the scenario's image and limits (the
+/// benchmark's hand pipeline uses the same).
+pub fn spec(plan: &Plan, effect: &Effect) -> SandboxSpec {
     let mut s = SandboxSpec::new(plan.target.engine, &plan.target.image);
     s.memory_bytes = plan.target.memory_bytes;
     s.cpus = plan.target.cpus;

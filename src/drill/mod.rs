@@ -203,7 +203,7 @@ async fn drive(
             Tried::Restored { sandbox, .. } => {
                 f.attempts.push(restored_attempt(&location, &c));
                 f.recovered = Some((location, c));
-                return verify_restored(env, clock, f, sandbox).await;
+                return verify_restored(env, clock, f, *sandbox).await;
             }
         }
     }

@@ -70,7 +70,7 @@ pub async fn stage(
 ) -> Result<Staged> {
     let (scratch, locations, copied) = scratch_copies(plan).await?;
     let mut staged = Staged {
-        scratch: scratch,
+        scratch,
         locations,
         keys,
         simulation: Simulation {

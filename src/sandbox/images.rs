@@ -218,51 +218,7 @@ pub async fn build(
     // Imported under a temporary tag: a failed build must not leave anything
     // under the name a drill would use.
     let temp_tag = format!("{}-building-{:08x}", target.tag, rand::random::<u32>());
-    let mut child = tokio::process::Command::new("mmdebstrap")
-        .args(&args)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(|e| {
-            Error::Environment(format!(
-                "cannot run mmdebstrap: {e}. Fix: apt-get install mmdebstrap"
-            ))
-        })?;
-    let tar: std::process::Stdio = child
-        .stdout
-        .take()
-        .ok_or_else(|| Error::Failed("mmdebstrap has no stdout".into()))?
-        .try_into()
-        .map_err(|e| Error::Failed(format!("cannot pipe mmdebstrap's output: {e}")))?;
-    // Device nodes are dropped: rootless and some storage drivers refuse them,
-    // and Docker makes its own /dev anyway.
-    let mut filter = tokio::process::Command::new("mmtarfilter")
-        .arg("--path-exclude=/dev/*")
-        .stdin(tar)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(|e| {
-            Error::Environment(format!(
-                "cannot run mmtarfilter (part of mmdebstrap): {e}. Fix: apt-get install mmdebstrap"
-            ))
-        })?;
-    let stdout = filter
-        .stdout
-        .take()
-        .ok_or_else(|| Error::Failed("mmtarfilter has no stdout".into()))?;
-    let mut stderr = child
-        .stderr
-        .take()
-        .ok_or_else(|| Error::Failed("mmdebstrap has no stderr".into()))?;
-    let stderr_task = tokio::spawn(async move {
-        let mut s = Vec::new();
-        let _ = stderr.read_to_end(&mut s).await;
-        s
-    });
+    let (mut child, mut filter, stdout, stderr_task) = spawn_rootfs(&args)?;
     let body =
         bollard::body_try_stream(tokio_util::io::ReaderStream::with_capacity(stdout, 1 << 20));
     let options = CreateImageOptionsBuilder::new()
@@ -312,6 +268,65 @@ pub async fn build(
         built: true,
         seconds,
     })
+}
+
+/// The root file system as a tar stream: mmdebstrap | mmtarfilter. Returns
+/// both children, the tar stream, and a task collecting mmdebstrap's stderr.
+#[allow(clippy::type_complexity)]
+fn spawn_rootfs(
+    args: &[String],
+) -> Result<(
+    tokio::process::Child,
+    tokio::process::Child,
+    tokio::process::ChildStdout,
+    tokio::task::JoinHandle<Vec<u8>>,
+)> {
+    let mut child = tokio::process::Command::new("mmdebstrap")
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| {
+            Error::Environment(format!(
+                "cannot run mmdebstrap: {e}. Fix: apt-get install mmdebstrap"
+            ))
+        })?;
+    let tar: std::process::Stdio = child
+        .stdout
+        .take()
+        .ok_or_else(|| Error::Failed("mmdebstrap has no stdout".into()))?
+        .try_into()
+        .map_err(|e| Error::Failed(format!("cannot pipe mmdebstrap's output: {e}")))?;
+    // Device nodes are dropped: rootless and some storage drivers refuse them,
+    // and Docker makes its own /dev anyway.
+    let mut filter = tokio::process::Command::new("mmtarfilter")
+        .arg("--path-exclude=/dev/*")
+        .stdin(tar)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| {
+            Error::Environment(format!(
+                "cannot run mmtarfilter (part of mmdebstrap): {e}. Fix: apt-get install mmdebstrap"
+            ))
+        })?;
+    let stdout = filter
+        .stdout
+        .take()
+        .ok_or_else(|| Error::Failed("mmtarfilter has no stdout".into()))?;
+    let mut stderr = child
+        .stderr
+        .take()
+        .ok_or_else(|| Error::Failed("mmdebstrap has no stderr".into()))?;
+    let stderr_task = tokio::spawn(async move {
+        let mut s = Vec::new();
+        let _ = stderr.read_to_end(&mut s).await;
+        s
+    });
+    Ok((child, filter, stdout, stderr_task))
 }
 
 /// Checks the imported image really holds the database, then tags it.
