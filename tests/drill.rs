@@ -8,6 +8,7 @@ mod common;
 use common::*;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::Duration;
 
 /// A fresh fixture: DIR/b holds the backup, DIR/k the key.
 fn fixture(patients: u32) -> (tempfile::TempDir, PathBuf, Key) {
@@ -106,26 +107,13 @@ fn the_monthly_drill_passes_on_a_fresh_fixture_with_a_complete_report() {
         .unwrap()
         .starts_with("20"));
     assert_eq!(r["recovered_from"], format!("primary: {artifact}"));
-    // The report file holds the same verdict, and no patient data: no name
-    // from the generator's word lists appears in it.
+    // The report file holds the same verdict. (Whether patient data reaches
+    // any report, log or terminal is tests/phi.rs's job, with values read
+    // from the backup itself.)
     let reports = tmp.path().join("reports");
     let file = files_in(&reports).pop().unwrap();
     let text = std::fs::read_to_string(reports.join(file)).unwrap();
     assert!(text.contains("\"verdict\": \"passed\""));
-    let schema = std::fs::read_to_string(format!(
-        "{}/fixtures/clinic-generate.sql",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .unwrap();
-    assert!(schema.contains("Tremblay") || schema.contains("Smith") || schema.len() > 1000);
-    for surname in ["Tremblay", "Gagnon", "Roy", "Smith", "Martin"] {
-        if schema.contains(surname) {
-            assert!(
-                !text.contains(surname),
-                "patient data in the report: {surname}"
-            );
-        }
-    }
 }
 
 #[test]
@@ -551,4 +539,85 @@ fn every_shipped_scenario_is_valid() {
         }
     }
     assert!(n >= 3, "scenarios found: {n}");
+}
+
+/// A custom check that turns read-only off and deletes every payment: the
+/// checks' role cannot write, so the check fails naming itself, and the
+/// restored table still holds every row the manifest counted (read afterwards
+/// as the administrator, on the kept sandbox).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_writing_custom_check_fails_and_changes_nothing() {
+    let (tmp, backups, key) = tokio::task::spawn_blocking(|| fixture(300)).await.unwrap();
+    let scenario = tmp.path().join("writes.toml");
+    std::fs::write(
+        &scenario,
+        r#"name = "a check that writes"
+[backups]
+location = "b"
+[target]
+image = "restore-drill/postgres:15"
+[[checks.sql]]
+name = "sneaky delete"
+query = "SET default_transaction_read_only = off; SET transaction_read_only = off; DELETE FROM payments; SELECT count(*) FROM payments"
+expect = { at_least = 0 }
+"#,
+    )
+    .unwrap();
+    let plan = restore_drill::scenario::load(&scenario).unwrap();
+    let keys = std::sync::Arc::new(vec![
+        restore_drill::keys::load_identity_file(&key.path).unwrap()
+    ]);
+    let docker = docker().await;
+    let run = restore_drill::sandbox::RunId::new();
+    let _cleanup = Cleanup::new(&run);
+    let opts = restore_drill::drill::DrillOptions {
+        keep: true,
+        before_checks_sql: None,
+    };
+    let silent = restore_drill::events::silent();
+    let outcome = restore_drill::drill::run(&docker, &run, &plan, keys, opts, &silent).await;
+    assert!(outcome.error.is_none(), "{:?}", outcome.error);
+    let r = outcome.report;
+    let sneaky = r
+        .checks
+        .iter()
+        .find(|c| c.name == "sql: sneaky delete")
+        .unwrap();
+    assert_eq!(sneaky.status, restore_drill::checks::Status::Error);
+    assert!(
+        sneaky.detail.as_str().contains("sneaky delete")
+            && sneaky
+                .detail
+                .as_str()
+                .contains("tried to change the restored database")
+            && sneaky.detail.as_str().contains("permission denied"),
+        "{}",
+        sneaky.detail
+    );
+    assert_eq!(r.checks[0].status, restore_drill::checks::Status::Passed);
+    let manifest_path = std::fs::read_dir(&backups)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().ends_with(".manifest.json"))
+        .unwrap();
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(manifest_path).unwrap()).unwrap();
+    let expected = manifest["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "public.payments")
+        .unwrap()["rows"]
+        .as_i64()
+        .unwrap();
+    let kept = outcome.kept.expect("the sandbox is kept");
+    let mut conn = restore_drill::engine::postgres::connect(&kept.url(), Duration::from_secs(10))
+        .await
+        .unwrap();
+    let now: i64 = sqlx::query_scalar("SELECT count(*) FROM payments")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert!(expected > 0);
+    assert_eq!(now, expected, "the check deleted payments");
 }

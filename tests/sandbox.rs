@@ -144,3 +144,49 @@ async fn a_100_mb_stream_reaches_exec_stdin_whole_and_ends_with_eof() {
         .await
         .expect("cleanup");
 }
+
+/// A command that stops reading its input and never exits (here: it never
+/// reads at all) must not hang its caller: the stalled write ends the feeding,
+/// and the command is abandoned once its short grace is over.
+#[tokio::test]
+async fn a_command_that_stops_reading_and_never_exits_is_ended_by_its_limits() {
+    let docker = docker().await;
+    let run = RunId::new();
+    let _cleanup = Cleanup::new(&run);
+    let sb = Sandbox::start(&docker, &run, &SandboxSpec::new(EngineKind::Postgres, PG15))
+        .await
+        .expect("sandbox");
+    let (tx, rx) = mpsc::channel::<std::io::Result<bytes::Bytes>>(4);
+    // Far more than any pipe holds, sent as long as anyone takes it.
+    tokio::spawn(async move {
+        for _ in 0..1024 {
+            if tx
+                .send(Ok(bytes::Bytes::from(vec![7u8; 1 << 20])))
+                .await
+                .is_err()
+            {
+                break;
+            }
+        }
+    });
+    let limits = sandbox::Limits {
+        stall: Duration::from_secs(2),
+        finish: Duration::from_secs(60),
+        exit_after_abort: Duration::from_secs(2),
+    };
+    let t = Instant::now();
+    let out = exec(
+        &docker,
+        &sb.container,
+        ExecRequest::new(["sleep", "3600"]).stdin(rx).limits(limits),
+    )
+    .await
+    .expect("exec");
+    let took = t.elapsed();
+    assert_eq!(out.stdin_error, Some(sandbox::StdinError::Stalled));
+    assert_eq!(out.ended, sandbox::Ended::Abandoned);
+    assert!(took < Duration::from_secs(20), "took {took:?}");
+    sandbox::gc::cleanup_run(&docker, &run)
+        .await
+        .expect("cleanup");
+}
