@@ -230,3 +230,272 @@ pub fn sha256_hex(data: &[u8]) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(data))
 }
+
+// ---- Shared by tests/damaged.rs and tests/phi.rs ----
+
+/// Runs a bash pipeline (`set -euo pipefail`) with `args` as $1, $2 ...; fails
+/// the test, naming the script, if any command of it fails.
+pub fn shell<S: AsRef<std::ffi::OsStr>>(script: &str, args: &[S]) {
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg(format!("set -euo pipefail; {script}"))
+        .arg("bash")
+        .args(args)
+        .output()
+        .expect("run bash");
+    assert!(
+        out.status.success(),
+        "{script}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// How many patients the shared clinic has.
+pub const SHARED_PATIENTS: u32 = 1000;
+
+/// A `fixtures generate` clinic and what the real CLIs make of it, shared by
+/// every test process of one build on one day: nextest runs each test in a
+/// process of its own, and generating a clinic per test would cost minutes.
+pub struct SharedClinic {
+    /// The nightly backup and its manifest, as `fixtures generate` wrote them.
+    pub backups: PathBuf,
+    pub key: Key,
+    /// The backup decoded by `age -d | zstd -dc`: a pg_dump custom-format dump.
+    pub custom: PathBuf,
+    /// The same dump as plain SQL (`pg_restore -f -`).
+    pub plain: PathBuf,
+}
+
+impl SharedClinic {
+    /// The backup file in `backups` (not its manifest).
+    pub fn backup(&self) -> PathBuf {
+        let name = files_in(&self.backups)
+            .into_iter()
+            .find(|f| f.ends_with(".age"))
+            .expect("the shared clinic has a backup");
+        self.backups.join(name)
+    }
+}
+
+/// The shared clinic, built on first use under cargo's per-target scratch
+/// folder. It is keyed by the binary (a new generator makes a new clinic) and
+/// by the UTC date, so its backup is always less than a day old and the
+/// monthly drill's RPO of 26 hours holds.
+pub fn shared_clinic() -> &'static SharedClinic {
+    static CLINIC: std::sync::OnceLock<SharedClinic> = std::sync::OnceLock::new();
+    CLINIC.get_or_init(|| {
+        let base = Path::new(env!("CARGO_TARGET_TMPDIR"));
+        std::fs::create_dir_all(base).expect("create cargo's test scratch folder");
+        let bin = std::fs::metadata(env!("CARGO_BIN_EXE_restore-drill")).expect("the binary");
+        let built = bin
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map(|d| d.as_nanos())
+            .unwrap_or_default();
+        let key = format!(
+            "{}-{}-{built}-{}",
+            SHARED_PATIENTS,
+            bin.len(),
+            chrono::Utc::now().format("%Y%m%d")
+        );
+        let dir = base.join(format!("shared-clinic-{key}"));
+        // One process builds while the others wait, instead of each building its own.
+        let lock = std::fs::File::create(base.join("shared-clinic.lock")).expect("lock file");
+        let _lock = nix::fcntl::Flock::lock(lock, nix::fcntl::FlockArg::LockExclusive)
+            .map_err(|(_, e)| e)
+            .expect("lock the shared clinic");
+        if !dir.join("ready").exists() {
+            prune_shared_clinics(base, &dir);
+            // Built aside and renamed, so a killed build never looks finished.
+            let building = base.join(format!(
+                "shared-clinic-{key}.building-{}",
+                std::process::id()
+            ));
+            let _ = std::fs::remove_dir_all(&building);
+            build_shared_clinic(&building);
+            std::fs::rename(&building, &dir).expect("move the shared clinic into place");
+        }
+        let public = std::fs::read_to_string(dir.join("k.pub")).expect("public key");
+        SharedClinic {
+            backups: dir.join("b"),
+            key: Key {
+                path: dir.join("k"),
+                public: public.trim().to_string(),
+            },
+            custom: dir.join("clinic.dump"),
+            plain: dir.join("clinic.sql"),
+        }
+    })
+}
+
+/// Removes clinics of other builds or days once they are an hour old (a test
+/// of an older build could still be reading a younger one).
+fn prune_shared_clinics(base: &Path, keep: &Path) {
+    let Ok(entries) = std::fs::read_dir(base) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let path = e.path();
+        let name = e.file_name().to_string_lossy().into_owned();
+        let old = e
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > std::time::Duration::from_secs(3600));
+        if name.starts_with("shared-clinic-") && path != keep && path.is_dir() && old {
+            let _ = std::fs::remove_dir_all(&path);
+        }
+    }
+}
+
+fn build_shared_clinic(dir: &Path) {
+    std::fs::create_dir(dir).expect("create the shared clinic folder");
+    let key = make_key(dir, "k");
+    std::fs::write(dir.join("k.pub"), &key.public).expect("write the public key");
+    let backups = dir.join("b");
+    generate_fixture(&backups, SHARED_PATIENTS, &[&key]);
+    let backup = files_in(&backups)
+        .into_iter()
+        .find(|f| f.ends_with(".age"))
+        .expect("fixtures generate wrote a backup");
+    let custom = dir.join("clinic.dump");
+    shell(
+        "age -d -i \"$1\" \"$2\" | zstd -dcq > \"$3\"",
+        &[
+            key.path.as_os_str(),
+            backups.join(backup).as_os_str(),
+            custom.as_os_str(),
+        ],
+    );
+    shell(
+        "pg_restore -f \"$2\" \"$1\"",
+        &[custom.as_os_str(), dir.join("clinic.sql").as_os_str()],
+    );
+    std::fs::write(dir.join("ready"), b"").expect("mark the shared clinic ready");
+}
+
+/// How a command run by `run_tracked_within` ended.
+pub struct Finished {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+    /// From start to exit (not counting the leftover check).
+    pub elapsed: std::time::Duration,
+}
+
+/// `run_tracked` for a command that may hang: after `limit` it gets SIGTERM
+/// (it cleans up on SIGTERM), 20 s later SIGKILL, and the test fails saying
+/// it hung. Whatever it left labelled is removed, so a hang costs one test,
+/// not the engine's memory for the rest of the suite.
+pub fn run_tracked_within<S: AsRef<std::ffi::OsStr>>(
+    args: &[S],
+    limit: std::time::Duration,
+) -> Finished {
+    use std::io::Read;
+    use std::time::{Duration, Instant};
+    let start = Instant::now();
+    let mut child = bin()
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run restore-drill");
+    let pid = child.id();
+    // Pipes are drained on threads of their own, so a chatty child never blocks.
+    let drain = |mut r: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut v = Vec::new();
+            let _ = r.read_to_end(&mut v);
+            String::from_utf8_lossy(&v).into_owned()
+        })
+    };
+    let out = drain(Box::new(child.stdout.take().expect("stdout")));
+    let err = drain(Box::new(child.stderr.take().expect("stderr")));
+    let mut terminated: Option<Instant> = None;
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("wait for restore-drill") {
+            break s;
+        }
+        match terminated {
+            None if start.elapsed() > limit => {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid as i32),
+                    nix::sys::signal::Signal::SIGTERM,
+                );
+                terminated = Some(Instant::now());
+            }
+            Some(t) if t.elapsed() > Duration::from_secs(20) => {
+                let _ = child.kill();
+                break child.wait().expect("wait for restore-drill");
+            }
+            _ => {}
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let elapsed = start.elapsed();
+    let stdout = out.join().expect("stdout reader");
+    let stderr = err.join().expect("stderr reader");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let left = rt.block_on(async {
+        let docker = docker().await;
+        let left = labelled_by_pid(&docker, pid).await;
+        if left != (0, 0) {
+            remove_labelled_by_pid(&docker, pid).await;
+        }
+        left
+    });
+    assert!(
+        terminated.is_none(),
+        "restore-drill hung: no exit within {limit:?}, stopped by signal ({status}).\nstderr:\n{stderr}"
+    );
+    assert_eq!(
+        left,
+        (0, 0),
+        "the run left containers or networks behind:\n{stderr}"
+    );
+    Finished {
+        code: status.code().unwrap_or(-1),
+        stdout,
+        stderr,
+        elapsed,
+    }
+}
+
+/// Removes the containers and networks the restore-drill process `pid` created.
+pub async fn remove_labelled_by_pid(docker: &bollard::Docker, pid: u32) {
+    use bollard::query_parameters::{ListContainersOptionsBuilder, ListNetworksOptionsBuilder};
+    let filters = HashMap::from([(
+        "label".to_string(),
+        vec![format!("org.restore-drill.pid={pid}")],
+    )]);
+    let containers = docker
+        .list_containers(Some(
+            ListContainersOptionsBuilder::new()
+                .all(true)
+                .filters(&filters)
+                .build(),
+        ))
+        .await
+        .unwrap_or_default();
+    for c in containers {
+        if let Some(id) = c.id {
+            let _ = sandbox::gc::remove_container(docker, &id).await;
+        }
+    }
+    let networks = docker
+        .list_networks(Some(
+            ListNetworksOptionsBuilder::new().filters(&filters).build(),
+        ))
+        .await
+        .unwrap_or_default();
+    for n in networks {
+        if let Some(id) = n.id {
+            let _ = docker.remove_network(&id).await;
+        }
+    }
+}
