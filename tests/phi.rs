@@ -376,7 +376,7 @@ fn a_check_dividing_by_zero_is_an_error_naming_no_patient() {
 /// intact (the manifest's row counts and fingerprints still match), and its
 /// message names nothing from the data.
 #[test]
-fn a_writing_custom_check_fails_and_deletes_nothing() {
+fn a_writing_custom_check_fails_naming_no_patient() {
     let d = drill(
         &custom_check(
             "sneaky delete",
