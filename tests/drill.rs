@@ -621,3 +621,76 @@ expect = { at_least = 0 }
     assert!(expected > 0);
     assert_eq!(now, expected, "the check deleted payments");
 }
+
+/// An infrastructure error still leaves a report: verdict `error`, the phase
+/// it happened in, the reason, and the exit code of the error (here a missing
+/// image: 3).
+#[test]
+fn a_drill_whose_sandbox_cannot_start_reports_the_error_verdict() {
+    let (tmp, backups, key) = fixture(100);
+    let scenario = tmp.path().join("missing-image.toml");
+    std::fs::write(
+        &scenario,
+        "name = \"missing image\"\n[backups]\nlocation = \"b\"\n[target]\nimage = \"restore-drill/postgres:99\"\n",
+    )
+    .unwrap();
+    let (code, out, err) = drill(scenario.to_str().unwrap(), &backups, &key.path, &[]);
+    assert_eq!(code, 3, "{out}\n{err}");
+    let r: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(r["verdict"], "error");
+    assert_eq!(r["error"]["phase"], "start sandbox", "{r}");
+    assert_eq!(r["error"]["kind"], "environment");
+    assert_eq!(r["error"]["exit_code"], 3);
+    assert!(
+        r["error"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("restore-drill/postgres:99 is not present"),
+        "{r}"
+    );
+    assert!(
+        err.contains("error: the image restore-drill/postgres:99"),
+        "{err}"
+    );
+    let phases: Vec<&str> = r["phases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(phases, ["select", "verify artifact", "start sandbox"]);
+    let reports = tmp.path().join("reports");
+    let file = files_in(&reports).pop().unwrap();
+    let on_disk: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(reports.join(file)).unwrap()).unwrap();
+    assert_eq!(on_disk["verdict"], "error");
+}
+
+/// Docker unreachable before anything starts: still a report, exit 3.
+#[test]
+fn a_drill_without_docker_reports_the_error_verdict() {
+    let (tmp, backups, key) = fixture(100);
+    let reports = tmp.path().join("reports");
+    let out = bin()
+        .args([
+            "--json",
+            "run",
+            &scenario_path("monthly-drill.toml"),
+            "--backups",
+            backups.to_str().unwrap(),
+            "--identity",
+            key.path.to_str().unwrap(),
+            "--report-dir",
+            reports.to_str().unwrap(),
+        ])
+        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+        .output()
+        .unwrap();
+    let (code, out, err) = decode(out);
+    assert_eq!(code, 3, "{out}\n{err}");
+    assert!(err.contains("Docker is not reachable"), "{err}");
+    let r: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(r["verdict"], "error");
+    assert_eq!(r["error"]["exit_code"], 3);
+    assert_eq!(files_in(&reports).len(), 1);
+}
