@@ -171,6 +171,10 @@ pub struct Attempt {
     pub path: String,
     pub location: String,
     pub outcome: AttemptOutcome,
+    /// Why it was unusable, as a stable name (`sha256-mismatch`, `stream-cut`,
+    /// `disk-full` ...): what scripts and `[expect] detection` match.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kind: Option<&'static str>,
     /// The technical evidence.
     pub reason: Option<Redacted>,
     /// The same in words a clinic manager understands.

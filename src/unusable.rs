@@ -201,6 +201,35 @@ impl Unusable {
         }
     }
 
+    /// A stable name for the kind of failure, for scripts and for a
+    /// scenario's `[expect] detection`: it does not change when a message is
+    /// reworded or a tool words its error differently.
+    pub fn kind(&self) -> &'static str {
+        use Unusable::*;
+        match self {
+            ManifestUnreadable { .. } => "manifest-unreadable",
+            FileUnreadable { .. } => "file-unreadable",
+            SizeMismatch { .. } => "size-mismatch",
+            ShaMismatch { .. } => "sha256-mismatch",
+            Empty => "empty",
+            NotABackup { .. } => "not-a-backup",
+            NoIdentity => "no-identity",
+            WrongKey => "wrong-key",
+            AgeHeaderDamaged { .. } => "age-header-damaged",
+            LayerUnreadable { .. } => "layer-unreadable",
+            TooDeep => "too-deep",
+            StreamCut { .. } => "stream-cut",
+            StreamDamaged { .. } => "stream-damaged",
+            SqlCut { .. } => "sql-cut",
+            WrongEngine { .. } => "wrong-engine",
+            DiskFull { .. } => "disk-full",
+            ServerKilled { .. } => "server-killed",
+            ToolFailed { .. } => "tool-failed",
+            ToolStoppedEarly { .. } => "tool-stopped-early",
+            Stuck { .. } => "stuck",
+        }
+    }
+
     /// Whether the backup itself is shown unusable (rather than the machine
     /// that restored it): a full disk says nothing about the backup.
     pub fn blames_the_machine(&self) -> bool {
@@ -310,6 +339,81 @@ mod tests {
             stderr: Redacted::new(""),
         };
         assert!(d.blames_the_machine() && d.finding().contains("disk space"));
+    }
+
+    #[test]
+    fn kinds_are_distinct() {
+        let r = Redacted::new("");
+        let all = [
+            Unusable::ManifestUnreadable { error: r.clone() },
+            Unusable::FileUnreadable { error: r.clone() },
+            Unusable::SizeMismatch {
+                on_disk: 0,
+                manifest: 0,
+            },
+            Unusable::ShaMismatch {
+                on_disk: String::new(),
+                manifest: String::new(),
+            },
+            Unusable::Empty,
+            Unusable::NotABackup {
+                after: String::new(),
+            },
+            Unusable::NoIdentity,
+            Unusable::WrongKey,
+            Unusable::AgeHeaderDamaged { error: r.clone() },
+            Unusable::LayerUnreadable {
+                layer: Layer::Age,
+                error: r.clone(),
+            },
+            Unusable::TooDeep,
+            Unusable::StreamCut {
+                layer: Layer::Age,
+                at: 0,
+            },
+            Unusable::StreamDamaged {
+                layer: Layer::Age,
+                at: 0,
+                error: r.clone(),
+            },
+            Unusable::SqlCut {
+                format: DumpFormat::PostgresSql,
+                at: 0,
+            },
+            Unusable::WrongEngine {
+                format: DumpFormat::MysqlSql,
+            },
+            Unusable::DiskFull {
+                tool: String::new(),
+                at: 0,
+                stderr: r.clone(),
+            },
+            Unusable::ServerKilled {
+                at: 0,
+                error: r.clone(),
+            },
+            Unusable::ToolFailed {
+                tool: String::new(),
+                exit_code: 1,
+                at: 0,
+                stderr: r.clone(),
+            },
+            Unusable::ToolStoppedEarly {
+                tool: String::new(),
+                at: 0,
+            },
+            Unusable::Stuck {
+                tool: String::new(),
+                what: Stall::Input,
+                limit: Duration::ZERO,
+                at: 0,
+            },
+        ];
+        let kinds: std::collections::BTreeSet<&str> = all.iter().map(|u| u.kind()).collect();
+        assert_eq!(kinds.len(), all.len());
+        assert!(all
+            .iter()
+            .all(|u| !u.finding().is_empty() && !u.reason().is_empty()));
     }
 
     #[test]

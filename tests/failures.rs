@@ -140,6 +140,7 @@ fn corrupt_backup_is_caught_by_its_checksum_before_restoring() {
         reasons[0].contains("altered or damaged after it was made"),
         "{reasons:?}"
     );
+    assert_eq!(r["attempts"][0]["kind"], "sha256-mismatch", "{r}");
     assert!(
         r["simulation"]["actions"][1]
             .as_str()
@@ -225,6 +226,7 @@ fn disk_full_is_named_as_out_of_disk_space() {
     let reasons = unusable_reasons(&r);
     assert!(reasons[0].contains("could not extend file"), "{reasons:?}");
     assert!(reasons[0].contains("ran out of disk space"), "{reasons:?}");
+    assert_eq!(r["attempts"][0]["kind"], "disk-full", "{r}");
 }
 
 #[test]

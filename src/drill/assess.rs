@@ -100,15 +100,18 @@ pub fn objectives(o: &Objectives, rto: Option<f64>, rpo: Option<f64>) -> Vec<Obj
     out
 }
 
-/// Everything the drill detected: unusable backups, failed checks and
-/// objectives, and an error that stopped it.
+/// Everything the drill detected: unusable backups (their kind and their
+/// reason), failed checks and objectives, and an error that stopped it.
 fn detections(r: &Report) -> Vec<String> {
-    let mut out: Vec<String> = r
+    let unusable = r
         .attempts
         .iter()
-        .filter(|a| a.outcome == AttemptOutcome::Unusable)
-        .filter_map(|a| a.reason.as_ref().map(|x| x.to_string()))
+        .filter(|a| a.outcome == AttemptOutcome::Unusable);
+    let mut out: Vec<String> = unusable
+        .clone()
+        .filter_map(|a| a.kind.map(str::to_string))
         .collect();
+    out.extend(unusable.filter_map(|a| a.reason.as_ref().map(|x| x.to_string())));
     out.extend(
         r.checks
             .iter()

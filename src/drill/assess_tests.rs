@@ -221,6 +221,7 @@ fn unusable(reason: &str) -> Attempt {
         path: "p".into(),
         location: "primary".into(),
         outcome: AttemptOutcome::Unusable,
+        kind: Some("sha256-mismatch"),
         reason: Some(Redacted::new(reason)),
         finding: None,
     }
@@ -240,6 +241,12 @@ fn an_expectation_that_holds_is_met() {
     let got = expectation(&e, &r);
     assert!(got.met, "{:?}", got.mismatches);
     assert_eq!(got.actual.verdict.as_deref(), Some("unrecoverable"));
+    // The stable kind matches as well as the words.
+    let by_kind = Expectation {
+        detection: Some("sha256-mismatch".into()),
+        ..Default::default()
+    };
+    assert!(expectation(&by_kind, &r).met);
 }
 
 #[test]

@@ -341,6 +341,7 @@ fn unusable_attempt(location: &str, c: &Candidate, u: &Unusable) -> Attempt {
         path: c.path.display().to_string(),
         location: location.to_string(),
         outcome: AttemptOutcome::Unusable,
+        kind: Some(u.kind()),
         reason: Some(Redacted::new(u.reason())),
         finding: Some(Redacted::new(u.finding())),
     }
@@ -351,6 +352,7 @@ fn restored_attempt(location: &str, c: &Candidate) -> Attempt {
         path: c.path.display().to_string(),
         location: location.to_string(),
         outcome: AttemptOutcome::Restored,
+        kind: None,
         reason: None,
         finding: None,
     }
