@@ -482,6 +482,18 @@ fn assert_refused_without_phi(backups: &Path, file: &Path, phrase: &str) {
     assert!(err.contains(phrase), "{err}");
 }
 
+/// The fixture's plain SQL with `sql` added before its end, through zstd and
+/// age: the restore is refused with `phrase`, and no patient value shows.
+fn refused_plain_sql(sql: &str, phrase: &str) {
+    let tmp = tempdir();
+    let (backups, file) = hand_made_backup(
+        &plain_with_statements(sql),
+        "clinic-20261101T020000Z.sql.zst.age",
+        tmp.path(),
+    );
+    assert_refused_without_phi(&backups, &file, phrase);
+}
+
 #[test]
 fn a_restore_failing_on_a_duplicate_health_card_names_no_card() {
     let p = victim(0);
@@ -492,13 +504,7 @@ fn a_restore_failing_on_a_duplicate_health_card_names_no_card() {
          NULL, NULL, {}, now(), now());",
         lit(&p.health_card_number)
     );
-    let tmp = tempdir();
-    let (backups, file) = hand_made_backup(
-        &plain_with_statements(&sql),
-        "clinic-20261101T020000Z.sql.zst.age",
-        tmp.path(),
-    );
-    assert_refused_without_phi(&backups, &file, "duplicate key value");
+    refused_plain_sql(&sql, "duplicate key value");
 }
 
 #[test]
@@ -520,13 +526,7 @@ fn a_restore_failing_on_a_check_constraint_names_nothing_of_the_row() {
         lit(p.phone.as_deref().unwrap()),
         lit(&p.health_card_number),
     );
-    let tmp = tempdir();
-    let (backups, file) = hand_made_backup(
-        &plain_with_statements(&sql),
-        "clinic-20261101T020000Z.sql.zst.age",
-        tmp.path(),
-    );
-    assert_refused_without_phi(&backups, &file, "violates check constraint");
+    refused_plain_sql(&sql, "violates check constraint");
 }
 
 #[test]
@@ -540,13 +540,7 @@ fn a_restore_failing_on_a_foreign_key_names_no_card() {
          INSERT INTO public.card_notes VALUES ({});",
         lit(&p.health_card_number)
     );
-    let tmp = tempdir();
-    let (backups, file) = hand_made_backup(
-        &plain_with_statements(&sql),
-        "clinic-20261101T020000Z.sql.zst.age",
-        tmp.path(),
-    );
-    assert_refused_without_phi(&backups, &file, "violates foreign key constraint");
+    refused_plain_sql(&sql, "violates foreign key constraint");
 }
 
 /// 0xFF in the middle of a real last name, inside the patients COPY block.
