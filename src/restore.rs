@@ -109,11 +109,10 @@ pub async fn restore_file(
     let counted = CountingReader::new(file, file_bytes.clone());
     // Open the layers first (on a blocking thread: it reads and may decrypt) so
     // a wrong key or a non-backup fails before any restore tool starts.
-    let keys2 = keys.clone();
     let opened = tokio::task::spawn_blocking(move || {
         pipeline::open_layers(
             Box::new(std::io::BufReader::with_capacity(1 << 20, counted)),
-            &keys2,
+            &keys,
         )
     })
     .await
@@ -240,16 +239,9 @@ pub fn judge(
     match produced {
         Produced::LayerFailed {
             layer,
-            at_end: true,
-            ..
-        } => return Err(Unusable::StreamCut { layer: *layer, at }),
-        Produced::LayerFailed { layer, message, .. } => {
-            return Err(Unusable::StreamDamaged {
-                layer: *layer,
-                at,
-                error: Redacted::new(message),
-            })
-        }
+            at_end,
+            message,
+        } => return Err(Unusable::layer_failed(*layer, *at_end, message, at)),
         Produced::ReadFailed(m) => {
             return Err(Unusable::FileUnreadable {
                 error: Redacted::new(m),

@@ -94,15 +94,7 @@ impl From<OpenError> for Unusable {
             // A layer that fails while the next one is being opened is cut
             // or damaged like one that fails later in the stream.
             OpenError::Layer { layer, source } => match LayerError::find(&source) {
-                Some(l) if l.at_end => Unusable::StreamCut {
-                    layer: l.layer,
-                    at: 0,
-                },
-                Some(l) => Unusable::StreamDamaged {
-                    layer: l.layer,
-                    at: 0,
-                    error: Redacted::new(&l.message),
-                },
+                Some(l) => Unusable::layer_failed(l.layer, l.at_end, &l.message, 0),
                 None => Unusable::LayerUnreadable {
                     layer,
                     error: Redacted::new(source.to_string()),
@@ -114,6 +106,20 @@ impl From<OpenError> for Unusable {
 }
 
 impl Unusable {
+    /// A layer's decoder failed after `at` plaintext bytes: a cut when it had
+    /// read all of its input, damage when it had not.
+    pub fn layer_failed(layer: Layer, at_end: bool, message: &str, at: u64) -> Unusable {
+        if at_end {
+            Unusable::StreamCut { layer, at }
+        } else {
+            Unusable::StreamDamaged {
+                layer,
+                at,
+                error: Redacted::new(message),
+            }
+        }
+    }
+
     /// The technical evidence, for the report's `reason` and the terminal.
     pub fn reason(&self) -> String {
         use Unusable::*;

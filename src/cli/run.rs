@@ -88,12 +88,8 @@ fn finish(outcome: crate::drill::DrillOutcome, dir: &Path) -> Result<Output> {
     if let Some(e) = report.error.as_mut() {
         e.exit_code = Some(code);
     }
+    let name = format!("{}.workload.jsonl", stem(&report));
     if let (Some(log), Some(lost)) = (&outcome.workload_log, report.lost_writes.as_mut()) {
-        let name = format!(
-            "drill-{}-{}.workload.jsonl",
-            report.started_at.format("%Y%m%dT%H%M%SZ"),
-            report.run_id
-        );
         create_dir(dir)?;
         lost.log = crate::catalog::atomic::write_file(dir, &name, log)?
             .display()
@@ -135,10 +131,15 @@ fn create_dir(dir: &Path) -> Result<()> {
 
 fn write_report(dir: &Path, report: &Report) -> Result<PathBuf> {
     create_dir(dir)?;
-    let name = format!(
-        "drill-{}-{}.json",
+    let name = format!("{}.json", stem(report));
+    crate::catalog::atomic::write_file(dir, &name, report.to_json().as_bytes())
+}
+
+/// `drill-YYYYMMDDTHHMMSSZ-RUNID`: the report and the files beside it.
+fn stem(report: &Report) -> String {
+    format!(
+        "drill-{}-{}",
         report.started_at.format("%Y%m%dT%H%M%SZ"),
         report.run_id
-    );
-    crate::catalog::atomic::write_file(dir, &name, report.to_json().as_bytes())
+    )
 }

@@ -165,7 +165,7 @@ async fn drive(
             clock.begin("simulate");
             let s = faults::stage(env.docker, env.run, env.plan, keys, fault, env.events).await?;
             clock.end();
-            f.clock_start = s.disaster;
+            f.clock_start = (s.disaster.at(), s.disaster.event());
             if let Effect::ClockAhead(d) = s.effect {
                 f.clock_ahead = d;
             }
@@ -202,8 +202,8 @@ async fn drive(
             }
             Tried::Restored { sandbox, .. } => {
                 f.attempts.push(restored_attempt(&location, &c));
-                f.recovered = Some((location, c));
-                return verify_restored(env, clock, f, *sandbox).await;
+                f.recovered = Some((location, c.clone()));
+                return verify_restored(env, clock, f, *sandbox, &c).await;
             }
         }
     }
@@ -216,13 +216,14 @@ async fn verify_restored(
     clock: &mut Clock,
     f: &mut Facts,
     sb: Sandbox,
+    c: &Candidate,
 ) -> Result<()> {
-    let Some((_, c)) = f.recovered.clone() else {
-        return Ok(());
-    };
     clock.begin("checks");
     let mut conn = postgres::connect(&sb.url(), Duration::from_secs(10)).await?;
-    f.server_version = postgres::server_version(&mut conn).await.ok();
+    let version =
+        tokio::time::timeout(Duration::from_secs(30), postgres::server_version(&mut conn));
+    // Evidence, not a condition: a server too slow to say its version has it unknown.
+    f.server_version = version.await.ok().and_then(|v| v.ok());
     if let Some(sql) = &env.opts.before_checks_sql {
         conn.execute(sqlx::raw_sql(sql))
             .await

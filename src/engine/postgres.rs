@@ -106,8 +106,14 @@ pub async fn create_reader(admin_url: &str, c: &super::Credentials, limit: Durat
         c.reader_password.replace('\'', "''"),
         limit.as_secs().max(1)
     );
-    conn.execute(sqlx::raw_sql(&sql))
+    // A server that just said it is ready answers this in milliseconds.
+    tokio::time::timeout(Duration::from_secs(30), conn.execute(sqlx::raw_sql(&sql)))
         .await
+        .map_err(|_| {
+            Error::Environment(
+                "creating the read-only role for the checks took over 30 s: the sandbox is stuck or overloaded".into(),
+            )
+        })?
         .map_err(|e| Error::db("creating the read-only role for the checks", e))?;
     Ok(())
 }

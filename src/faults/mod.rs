@@ -56,7 +56,34 @@ pub struct Staged {
     pub simulation: Simulation,
     pub effect: Effect,
     /// When the disaster struck, and what it was.
-    pub disaster: (Moment, &'static str),
+    pub disaster: Disaster,
+}
+
+/// The moment RTO and RPO of a failure scenario count from.
+#[derive(Debug, Clone, Copy)]
+pub enum Disaster {
+    /// A fault on files or keys: the end of the staging.
+    Staged(Moment),
+    /// Ransomware: the primary store was encrypted.
+    StoreEncrypted(Moment),
+    /// Lost server: production died.
+    ServerLost(Moment),
+}
+
+impl Disaster {
+    pub fn at(&self) -> Moment {
+        match self {
+            Disaster::Staged(m) | Disaster::StoreEncrypted(m) | Disaster::ServerLost(m) => *m,
+        }
+    }
+    /// What the report says happened then.
+    pub fn event(&self) -> &'static str {
+        match self {
+            Disaster::Staged(_) => "simulation staged",
+            Disaster::StoreEncrypted(_) => "primary store encrypted",
+            Disaster::ServerLost(_) => "server lost",
+        }
+    }
 }
 
 /// Copies the plan's locations into scratch space and applies the fault.
@@ -78,7 +105,7 @@ pub async fn stage(
             actions: vec![Redacted::new(copied)],
         },
         effect: Effect::None,
-        disaster: (Moment::now(), "simulation staged"),
+        disaster: Disaster::Staged(Moment::now()),
     };
     let actions = match fault {
         Fault::CorruptBackup { flips, seed } => corrupt(&staged, *flips, *seed).await?,
@@ -114,8 +141,8 @@ pub async fn stage(
         .simulation
         .actions
         .extend(actions.into_iter().map(Redacted::new));
-    if matches!(staged.disaster.1, "simulation staged") {
-        staged.disaster.0 = Moment::now();
+    if let Disaster::Staged(_) = staged.disaster {
+        staged.disaster = Disaster::Staged(Moment::now());
     }
     events.event(Event::note(format!("simulating {}", fault.name())));
     Ok(staged)
@@ -309,7 +336,7 @@ async fn ransomware(
         said.push("an offsite copy holds the backups shipped before the attack".into());
     }
     let (count, bytes) = blocking(move || files::encrypt_like_ransomware(&dir)).await?;
-    staged.disaster = (Moment::now(), "primary store encrypted");
+    staged.disaster = Disaster::StoreEncrypted(Moment::now());
     said.push(format!(
         "ransomware encrypted {count} files ({bytes} bytes) of the primary backup store, renamed them *.locked and left a ransom note"
     ));
@@ -342,7 +369,7 @@ async fn lose_server(
         file_name(&newer),
         committed.len()
     );
-    staged.disaster = (lost_at, "server lost");
+    staged.disaster = Disaster::ServerLost(lost_at);
     staged.effect = Effect::ServerLost(WorkloadLog {
         path: log_path,
         committed,

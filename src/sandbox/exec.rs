@@ -154,9 +154,8 @@ impl ExecOutput {
 type Input = std::pin::Pin<Box<dyn tokio::io::AsyncWrite + Send>>;
 type Output = std::pin::Pin<
     Box<
-        dyn futures_util::Stream<
-                Item = std::result::Result<bollard::container::LogOutput, bollard::errors::Error>,
-            > + Send,
+        dyn futures_util::Stream<Item = std::result::Result<LogOutput, bollard::errors::Error>>
+            + Send,
     >,
 >;
 
@@ -313,7 +312,10 @@ async fn drain(
             }
         }
     }
-    if !fed {
+    if !fed && d.abandoned {
+        // Still running at its limit: that is the story, not its input.
+        feeder.abort();
+    } else if !fed {
         d.stdin_error = match tokio::time::timeout(Duration::from_secs(2), &mut feeder).await {
             Ok(joined) => joined.unwrap_or(None),
             Err(_) => {
