@@ -12,7 +12,8 @@ use serde::Serialize;
 pub use crate::measure::Phase;
 
 /// 2: the `error` verdict and `error` section, `clock_started`.
-pub const REPORT_VERSION: u32 = 2;
+/// 3: `site`, `backup.recipients`, `simulation.simulated_offsite`.
+pub const REPORT_VERSION: u32 = 3;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -43,6 +44,9 @@ impl Verdict {
 pub struct Report {
     pub report_version: u32,
     pub tool: String,
+    /// The practice or server the drill is for (`--site`, else the host name):
+    /// what the drill history and evidence packs group by.
+    pub site: String,
     pub scenario: ScenarioInfo,
     pub run_id: String,
     pub started_at: DateTime<Utc>,
@@ -108,6 +112,10 @@ pub struct ClockStart {
 pub struct Simulation {
     pub fault: String,
     pub actions: Vec<Redacted>,
+    /// The scenario named no offsite location, so the simulation made one
+    /// from the primary's backups: a restore from it proves nothing about a
+    /// real offsite copy, and evidence packs do not count it as such.
+    pub simulated_offsite: bool,
 }
 
 /// The live workload's account of what it wrote, and what the restore lost.
@@ -161,6 +169,9 @@ pub struct BackupEvidence {
     pub time_source: crate::catalog::list::TimeSource,
     pub layers: Vec<Layer>,
     pub manifest: bool,
+    /// How many age recipients the backup was encrypted to (from its
+    /// manifest; null without one): 2 means the escrow key can open it too.
+    pub recipients: Option<usize>,
     /// The identity file that decrypted it (a path, never a key).
     pub decrypted_with: Option<String>,
     pub dump_bytes: Option<u64>,

@@ -51,7 +51,7 @@ fn the_monthly_drill_passes_on_a_fresh_fixture_with_a_complete_report() {
     );
     assert_eq!(code, 0, "{out}\n{err}");
     let r: serde_json::Value = serde_json::from_str(&out).unwrap();
-    assert_eq!(r["report_version"], 2);
+    assert_eq!(r["report_version"], 3);
     assert_eq!(r["verdict"], "passed");
     let rto = r["rto_seconds"].as_f64().unwrap();
     let rpo = r["rpo_seconds"].as_f64().unwrap();
@@ -257,6 +257,7 @@ async fn a_changed_value_fails_the_fingerprint_check_naming_the_table() {
     let plan = restore_drill::scenario::load(Path::new(&scenario_path("monthly-drill.toml")))
         .unwrap()
         .with_overrides(restore_drill::scenario::Overrides {
+            site: None,
             backups: Some(backups.clone()),
             identities: vec![key.path.clone()],
             report_dir: None,

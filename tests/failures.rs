@@ -96,7 +96,7 @@ fn case(name: &str, keys: Keys) -> Ran {
     let (code, r, err) = scenario(name, &backups, &ids, &reports);
     assert_eq!(checksums(&backups), before, "{name} touched the originals");
     assert!(
-        r["report_version"] == 2 && r["simulation"]["fault"] == name,
+        r["report_version"] == 3 && r["simulation"]["fault"] == name,
         "{r}"
     );
     (code, r, err, tmp)

@@ -3,6 +3,7 @@
 
 mod commands;
 pub mod exit;
+mod history;
 mod progress;
 mod run;
 
@@ -78,6 +79,15 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// The drill history: every run, hash-chained.
+    History {
+        #[command(flatten)]
+        file: history::HistoryFile,
+        #[command(subcommand)]
+        command: history::HistoryCommand,
+    },
+    /// A signed evidence pack (PDF, HTML, JSON) of a period's drills, for an insurer or auditor.
+    Evidence(history::EvidenceArgs),
     /// Synthetic clinics for tests and demos.
     Fixtures {
         #[command(subcommand)]
@@ -113,6 +123,11 @@ enum KeysCommand {
     },
     /// Print the public key(s) of an identity file.
     Public { file: PathBuf },
+    /// Create a minisign key pair for signing evidence packs: FILE (mode 600) and FILE.pub.
+    GenerateSigning {
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -214,6 +229,11 @@ async fn dispatch(cli: Cli, events: Events) -> Result<Output> {
         Command::Keys {
             command: KeysCommand::Public { file },
         } => commands::keys_public(&file),
+        Command::Keys {
+            command: KeysCommand::GenerateSigning { out },
+        } => history::generate_signing(&out),
+        Command::History { file, command } => history::history(command, &file).await,
+        Command::Evidence(args) => history::evidence(args).await,
         Command::Fixtures {
             command: FixturesCommand::Generate(args),
         } => commands::fixtures(args, events).await,
@@ -330,19 +350,21 @@ fn keep_text(s: &Sandbox) -> String {
 /// Runs work that creates containers: sweeps dead runs' leftovers first, and
 /// removes everything this run created afterwards, whether the work succeeded,
 /// failed, panicked, or was interrupted by Ctrl-C or SIGTERM (unless `keep`).
-async fn with_run<F, Fut>(events: Events, keep: bool, work: F) -> Result<Output>
+async fn with_run<F, Fut, T>(events: Events, keep: bool, work: F) -> Result<T>
 where
     F: FnOnce(bollard::Docker, RunId, Events) -> Fut,
-    Fut: std::future::Future<Output = Result<Output>> + Send + 'static,
+    Fut: std::future::Future<Output = Result<T>> + Send + 'static,
+    T: Send + 'static,
 {
     with_run_as(RunId::new(), events, keep, work).await
 }
 
 /// `with_run` under a run id the caller chose (the drill names its report by it).
-async fn with_run_as<F, Fut>(run: RunId, events: Events, keep: bool, work: F) -> Result<Output>
+async fn with_run_as<F, Fut, T>(run: RunId, events: Events, keep: bool, work: F) -> Result<T>
 where
     F: FnOnce(bollard::Docker, RunId, Events) -> Fut,
-    Fut: std::future::Future<Output = Result<Output>> + Send + 'static,
+    Fut: std::future::Future<Output = Result<T>> + Send + 'static,
+    T: Send + 'static,
 {
     let docker = docker::connect().await?;
     if let Ok(swept) = gc::gc(&docker, false, Some(&run)).await {

@@ -26,11 +26,28 @@ pub struct RunArgs {
     /// Leave the restored database running and print how to connect to it.
     #[arg(long)]
     keep: bool,
+    /// The practice or server drilled (default: the scenario's `site`, else the host name).
+    #[arg(long, env = "RESTORE_DRILL_SITE")]
+    site: Option<String>,
+    /// The drill history this run is recorded in. Default:
+    /// /var/lib/restore-drill/history.sqlite as root, else the XDG state directory.
+    #[arg(long = "history", env = "RESTORE_DRILL_HISTORY")]
+    history: Option<PathBuf>,
+    /// Do not record this run in the drill history.
+    #[arg(long)]
+    no_history: bool,
+}
+
+/// What a run produced: the output and the report exactly as written.
+struct Ran {
+    out: Output,
+    report_json: String,
 }
 
 pub async fn run(a: RunArgs, events: Events) -> Result<Output> {
     // An invalid scenario starts nothing and reports nothing: exit 2.
     let plan = crate::scenario::load(&a.scenario)?.with_overrides(crate::scenario::Overrides {
+        site: a.site,
         backups: a.backups,
         identities: a.identities,
         report_dir: a.report_dir,
@@ -39,13 +56,22 @@ pub async fn run(a: RunArgs, events: Events) -> Result<Output> {
         .report_dir
         .clone()
         .unwrap_or_else(|| PathBuf::from("restore-drill-reports"));
+    let history = (!a.no_history).then(|| a.history.unwrap_or_else(crate::ledger::default_path));
+    let ran = drill(plan.clone(), report_dir, a.keep, events).await?;
+    Ok(match history {
+        Some(path) => record(ran, &path, &plan.site).await,
+        None => ran.out,
+    })
+}
+
+/// The drill, its report written; every outcome past a valid scenario has one.
+async fn drill(plan: Plan, report_dir: PathBuf, keep: bool, events: Events) -> Result<Ran> {
     let run = RunId::new();
     // Keys are checked before any container starts.
     let keys = match run_keys(&plan) {
         Ok(k) => Arc::new(k),
         Err(e) => return error_output(&plan, &run, &report_dir, "load keys", e),
     };
-    let keep = a.keep;
     let (plan2, dir2) = (plan.clone(), report_dir.clone());
     let drilled = with_run_as(
         run.clone(),
@@ -81,8 +107,47 @@ fn run_keys(plan: &Plan) -> Result<Vec<crate::keys::IdentitySource>> {
     Ok(keys)
 }
 
+/// Appends the report to the drill history, after the report file is
+/// written. A history that cannot be written is said, and makes the run exit
+/// 3 unless the drill itself already failed.
+async fn record(ran: Ran, path: &Path, site: &str) -> Output {
+    let mut out = ran.out;
+    let appended = match crate::ledger::Ledger::open_or_create(path).await {
+        Ok(mut l) => l.append(&ran.report_json, site).await,
+        Err(e) => Err(e),
+    };
+    let mut json: serde_json::Value = serde_json::from_str(&out.json).unwrap_or_default();
+    match appended {
+        Ok(s) => {
+            out.text.push_str(&format!(
+                "
+history  record {} in {} (hash {})",
+                s.id,
+                path.display(),
+                &s.hash[..16]
+            ));
+            json["history"] = serde_json::json!({"file": path, "record": s.id, "hash": s.hash});
+        }
+        Err(e) => {
+            let said = crate::redact::Redacted::new(format!(
+                "the drill was not recorded in the history: {e}"
+            ));
+            json["history"] = serde_json::json!({"file": path, "error": said});
+            out.error = Some(match out.error.take() {
+                Some(first) => crate::redact::Redacted::new(format!("{first}\nerror: {said}")),
+                None => said,
+            });
+            if out.code == exit::OK {
+                out.code = exit::ENVIRONMENT;
+            }
+        }
+    }
+    out.json = serde_json::to_string_pretty(&json).unwrap_or_default();
+    out
+}
+
 /// Writes the workload log and the report; the exit code follows the verdict.
-fn finish(outcome: crate::drill::DrillOutcome, dir: &Path) -> Result<Output> {
+fn finish(outcome: crate::drill::DrillOutcome, dir: &Path) -> Result<Ran> {
     let mut report = outcome.report;
     let code = exit::for_report(&report, outcome.error.as_ref());
     if let Some(e) = report.error.as_mut() {
@@ -95,44 +160,45 @@ fn finish(outcome: crate::drill::DrillOutcome, dir: &Path) -> Result<Output> {
             .display()
             .to_string();
     }
-    let mut out = output(&report, dir)?;
+    let mut ran = output(&report, dir)?;
     if let Some(sb) = &outcome.kept {
-        out.text.push_str(&keep_text(sb));
+        ran.out.text.push_str(&keep_text(sb));
     }
-    out.code = code;
-    Ok(out)
+    ran.out.code = code;
+    Ok(ran)
 }
 
 /// A drill that died before or around its start still leaves a report; if
 /// even that cannot be written, the original error is what the user sees.
-fn error_output(plan: &Plan, run: &RunId, dir: &Path, phase: &str, e: Error) -> Result<Output> {
+fn error_output(plan: &Plan, run: &RunId, dir: &Path, phase: &str, e: Error) -> Result<Ran> {
     let mut report = crate::drill::error_report(plan, run, phase, &e);
     let code = exit::code_for(&e);
     if let Some(err) = report.error.as_mut() {
         err.exit_code = Some(code);
     }
-    let mut out = output(&report, dir).map_err(|_| e)?;
-    out.code = code;
-    Ok(out)
+    let mut ran = output(&report, dir).map_err(|_| e)?;
+    ran.out.code = code;
+    Ok(ran)
 }
 
-fn output(report: &Report, dir: &Path) -> Result<Output> {
-    let path = write_report(dir, report)?;
+fn output(report: &Report, dir: &Path) -> Result<Ran> {
+    let report_json = report.to_json();
+    let path = write_report(dir, report, &report_json)?;
     let mut text = report.summary();
     text.push_str(&format!("report   {}", path.display()));
     let mut out = Output::new(text, serde_json::to_value(report).unwrap_or_default());
     out.error = report.error.as_ref().map(|e| e.reason.clone());
-    Ok(out)
+    Ok(Ran { out, report_json })
 }
 
 fn create_dir(dir: &Path) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(|e| Error::io("create the report directory", dir, e))
 }
 
-fn write_report(dir: &Path, report: &Report) -> Result<PathBuf> {
+fn write_report(dir: &Path, report: &Report, json: &str) -> Result<PathBuf> {
     create_dir(dir)?;
     let name = format!("{}.json", stem(report));
-    crate::catalog::atomic::write_file(dir, &name, report.to_json().as_bytes())
+    crate::catalog::atomic::write_file(dir, &name, json.as_bytes())
 }
 
 /// `drill-YYYYMMDDTHHMMSSZ-RUNID`: the report and the files beside it.

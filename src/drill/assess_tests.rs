@@ -184,6 +184,7 @@ fn report(verdict: Verdict) -> Report {
     Report {
         report_version: 1,
         tool: "t".into(),
+        site: "clinic".into(),
         scenario: ScenarioInfo {
             name: "s".into(),
             file: "s.toml".into(),
@@ -261,6 +262,7 @@ fn each_expected_item_that_does_not_hold_is_named() {
         time_source: crate::catalog::list::TimeSource::Unknown,
         layers: Vec::new(),
         manifest: false,
+        recipients: None,
         decrypted_with: Some("daily.key".into()),
         dump_bytes: None,
     });

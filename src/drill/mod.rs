@@ -314,6 +314,7 @@ fn evidence(c: &Candidate, tried: Option<&Tried>, keys: &[IdentitySource]) -> Ba
         time_source: c.time_source,
         layers: Vec::new(),
         manifest: c.manifest.is_some(),
+        recipients: c.manifest.as_ref().map(|m| m.encryption.recipients.len()),
         decrypted_with: None,
         dump_bytes: None,
     };
@@ -390,6 +391,7 @@ fn assemble(
     let mut report = Report {
         report_version: REPORT_VERSION,
         tool: format!("restore-drill {}", env!("CARGO_PKG_VERSION")),
+        site: plan.site.clone(),
         scenario: ScenarioInfo {
             name: plan.name.clone(),
             file: plan.file.display().to_string(),

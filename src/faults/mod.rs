@@ -103,6 +103,7 @@ pub async fn stage(
         simulation: Simulation {
             fault: fault.name().into(),
             actions: vec![Redacted::new(copied)],
+            simulated_offsite: false,
         },
         effect: Effect::None,
         disaster: Disaster::Staged(Moment::now()),
@@ -333,6 +334,7 @@ async fn ransomware(
             name: "offsite".into(),
             path,
         });
+        staged.simulation.simulated_offsite = true;
         said.push("an offsite copy holds the backups shipped before the attack".into());
     }
     let (count, bytes) = blocking(move || files::encrypt_like_ransomware(&dir)).await?;

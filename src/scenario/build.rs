@@ -36,6 +36,7 @@ pub(super) fn plan(src: &Source, raw: RawScenario) -> Result<Plan> {
     Ok(Plan {
         file: src.path.to_path_buf(),
         name: raw.name,
+        site: raw.site.unwrap_or_else(crate::sandbox::run::hostname),
         description: raw.description,
         backups: backups(src, raw.backups)?,
         keys,

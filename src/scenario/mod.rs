@@ -22,6 +22,9 @@ use std::time::Duration;
 pub struct Plan {
     pub file: PathBuf,
     pub name: String,
+    /// The practice or server drilled (`site` in the file, `--site`, else the
+    /// host name): recorded in the report and the drill history.
+    pub site: String,
     pub description: Option<String>,
     pub backups: BackupSource,
     pub keys: Keys,
@@ -207,9 +210,21 @@ impl std::fmt::Display for Expect {
 /// Command-line overrides: one scenario serves many sites and months.
 #[derive(Debug, Clone, Default)]
 pub struct Overrides {
+    pub site: Option<String>,
     pub backups: Option<PathBuf>,
     pub identities: Vec<PathBuf>,
     pub report_dir: Option<PathBuf>,
+}
+
+/// A site names a practice in reports, the history and evidence packs.
+fn check_site(site: &str) -> Result<()> {
+    let bad = site.trim().is_empty() || site.len() > 100 || site.chars().any(char::is_control);
+    if bad {
+        return Err(Error::Usage(format!(
+            "invalid site name {site:?}: give the practice's name in 1 to 100 printable characters (--site, RESTORE_DRILL_SITE or `site` in the scenario)"
+        )));
+    }
+    Ok(())
 }
 
 /// Reads and validates a scenario file.
@@ -234,6 +249,10 @@ pub fn parse(path: &Path, text: &str) -> Result<Plan> {
 impl Plan {
     /// Applies command-line overrides and checks that what a run needs is there.
     pub fn with_overrides(mut self, o: Overrides) -> Result<Plan> {
+        if let Some(s) = o.site {
+            self.site = s;
+        }
+        check_site(&self.site)?;
         if let Some(b) = o.backups {
             self.backups.location = Some(b);
         }

@@ -13,6 +13,7 @@ use toml::Spanned;
 pub(super) struct RawScenario {
     pub name: String,
     pub description: Option<String>,
+    pub site: Option<String>,
     pub backups: RawBackups,
     pub keys: Option<RawKeys>,
     pub target: RawTarget,

@@ -14,8 +14,19 @@ pub const PG15: &str = "restore-drill/postgres:15";
 pub const PG17: &str = "restore-drill/postgres:17";
 pub const AS_OF: &str = "2026-11-01";
 
+/// The binary, with its drill history in a file of this test process's own
+/// (a test that wants a particular history passes --history, which wins).
 pub fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_restore-drill"))
+    let mut c = Command::new(env!("CARGO_BIN_EXE_restore-drill"));
+    c.env("RESTORE_DRILL_HISTORY", test_history());
+    c
+}
+
+/// This test process's drill history file.
+pub fn test_history() -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join("histories")
+        .join(format!("history-{}.sqlite", std::process::id()))
 }
 
 /// Runs the binary and returns (exit code, stdout, stderr).

@@ -1,0 +1,316 @@
+//! `restore-drill history` and `restore-drill evidence`: the drill history
+//! read back, checked, and turned into signed evidence packs.
+
+use super::{exit, Output};
+use crate::error::{Error, Result};
+use crate::evidence;
+use crate::ledger::{self, chain, Ledger, Verified};
+use chrono::NaiveDate;
+use std::path::{Path, PathBuf};
+
+#[derive(clap::Args)]
+pub struct HistoryFile {
+    /// The drill history (SQLite). Default: /var/lib/restore-drill/history.sqlite
+    /// as root, else the XDG state directory.
+    #[arg(long = "history", env = "RESTORE_DRILL_HISTORY", global = true)]
+    pub file: Option<PathBuf>,
+}
+
+impl HistoryFile {
+    pub fn path(&self) -> PathBuf {
+        self.file.clone().unwrap_or_else(ledger::default_path)
+    }
+}
+
+#[derive(clap::Subcommand)]
+pub enum HistoryCommand {
+    /// Every recorded run: date, site, scenario, verdict, RTO, RPO, backup time.
+    List,
+    /// One record: its hashes and the report it holds.
+    Show { id: i64 },
+    /// Recompute the hash chain; with --against, also check the head a pack recorded.
+    Verify {
+        /// An evidence pack's JSON: the history must still hold the head it names.
+        #[arg(long)]
+        against: Option<PathBuf>,
+        /// Check the pack's signature (PACK.json.minisig) with this public key first.
+        #[arg(long)]
+        public_key: Option<PathBuf>,
+    },
+}
+
+#[derive(clap::Args)]
+pub struct EvidenceArgs {
+    #[command(subcommand)]
+    pub verify: Option<EvidenceCommand>,
+    /// Directory the pack is written to (created if missing).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// First day of the period (YYYY-MM-DD); default: 12 months before --until.
+    #[arg(long, value_parser = parse_day)]
+    pub since: Option<NaiveDate>,
+    /// Last day of the period (YYYY-MM-DD); default: today (UTC).
+    #[arg(long, value_parser = parse_day)]
+    pub until: Option<NaiveDate>,
+    /// Only this site's runs.
+    #[arg(long)]
+    pub site: Option<String>,
+    /// minisign secret key (restore-drill keys generate-signing): signs every file.
+    #[arg(long)]
+    pub signing_key: Option<PathBuf>,
+    #[command(flatten)]
+    pub history: HistoryFile,
+}
+
+#[derive(clap::Subcommand)]
+pub enum EvidenceCommand {
+    /// Check every file of the packs in DIR against its .minisig.
+    Verify {
+        dir: PathBuf,
+        #[arg(long)]
+        public_key: PathBuf,
+    },
+}
+
+fn parse_day(s: &str) -> std::result::Result<NaiveDate, String> {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|e| format!("{e}; expected YYYY-MM-DD"))
+}
+
+pub async fn history(cmd: HistoryCommand, file: &HistoryFile) -> Result<Output> {
+    let path = file.path();
+    let mut ledger = Ledger::open(&path).await?;
+    match cmd {
+        HistoryCommand::List => list(&mut ledger).await,
+        HistoryCommand::Show { id } => show(&mut ledger, id).await,
+        HistoryCommand::Verify {
+            against,
+            public_key,
+        } => verify(&mut ledger, against.as_deref(), public_key.as_deref()).await,
+    }
+}
+
+async fn list(ledger: &mut Ledger) -> Result<Output> {
+    let stored = ledger.stored().await?;
+    let mut text = format!(
+        "{:>4}  {:<17} {:<20} {:<24} {:<13} {:>9} {:>9}  {}\n",
+        "id", "date (UTC)", "site", "scenario", "verdict", "RTO", "RPO", "backup taken"
+    );
+    let mut rows = Vec::new();
+    for s in &stored {
+        let v: Option<ledger::view::ReportView> = serde_json::from_str(&s.report).ok();
+        let row = serde_json::json!({
+            "id": s.id,
+            "date": v.as_ref().map(|v| v.started_at),
+            "site": s.site,
+            "scenario": v.as_ref().map(|v| v.scenario.name.clone()),
+            "verdict": v.as_ref().map(|v| v.verdict.clone()),
+            "rto_seconds": v.as_ref().and_then(|v| v.rto_seconds),
+            "rpo_seconds": v.as_ref().and_then(|v| v.rpo_seconds),
+            "backup_taken_at": v.as_ref().and_then(|v| v.backup.as_ref()).and_then(|b| b.created_at),
+            "hash": s.hash,
+        });
+        text.push_str(&list_line(s, v.as_ref()));
+        rows.push(row);
+    }
+    text.push_str(&format!(
+        "{} records in {}",
+        stored.len(),
+        ledger.path().display()
+    ));
+    Ok(Output::new(text, serde_json::Value::Array(rows)))
+}
+
+fn list_line(s: &chain::Stored, v: Option<&ledger::view::ReportView>) -> String {
+    let Some(v) = v else {
+        return format!(
+            "{:>4}  (its report cannot be read: run history verify)\n",
+            s.id
+        );
+    };
+    let secs = |x: Option<f64>| x.map_or("unknown".into(), evidence::build::human_seconds);
+    format!(
+        "{:>4}  {:<17} {:<20} {:<24} {:<13} {:>9} {:>9}  {}\n",
+        s.id,
+        v.started_at.format("%Y-%m-%d %H:%M"),
+        clip(&s.site, 20),
+        clip(&v.scenario.name, 24),
+        v.verdict,
+        secs(v.rto_seconds),
+        secs(v.rpo_seconds),
+        v.backup
+            .as_ref()
+            .and_then(|b| b.created_at)
+            .map_or("unknown".into(), |t| t.format("%Y-%m-%d %H:%M").to_string())
+    )
+}
+
+fn clip(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_string()
+    } else {
+        format!("{}…", s.chars().take(n - 1).collect::<String>())
+    }
+}
+
+async fn show(ledger: &mut Ledger, id: i64) -> Result<Output> {
+    let stored = ledger.stored().await?;
+    let Some(s) = stored.iter().find(|s| s.id == id) else {
+        return Err(Error::Usage(format!(
+            "the drill history {} holds no record {id} ({} records): see restore-drill history list",
+            ledger.path().display(),
+            stored.len()
+        )));
+    };
+    let report: serde_json::Value =
+        serde_json::from_str(&s.report).unwrap_or(serde_json::Value::Null);
+    let text = format!(
+        "record        {}\nrecorded at   {}\nsite          {}\ntool          {}\nreport sha256 {}\nprevious hash {}\nhash          {}\n\n{}",
+        s.id, s.recorded_at, s.site, s.tool, s.report_sha256, s.prev_hash, s.hash, s.report
+    );
+    let json = serde_json::json!({
+        "id": s.id, "recorded_at": s.recorded_at, "site": s.site, "tool": s.tool,
+        "report_sha256": s.report_sha256, "prev_hash": s.prev_hash, "hash": s.hash,
+        "report": report,
+    });
+    Ok(Output::new(text, json))
+}
+
+async fn verify(ledger: &mut Ledger, against: Option<&Path>, key: Option<&Path>) -> Result<Output> {
+    let path = ledger.path().to_path_buf();
+    let (head, records) = match ledger.verified().await? {
+        Verified::Intact { head, records } => (head, records),
+        Verified::Broken(b) => {
+            let mut out = Output::new(
+                format!("BROKEN: {b}"),
+                serde_json::json!({"intact": false, "broken": b, "history": path}),
+            );
+            out.code = exit::FAILED;
+            out.error = Some(crate::redact::Redacted::new(
+                ledger::broken_error(&path, &b).to_string(),
+            ));
+            return Ok(out);
+        }
+    };
+    let mut text = format!("{} records, chain intact, head {}", head.records, head.hash);
+    let mut json = serde_json::json!({"intact": true, "records": head.records, "head_id": head.id, "head_hash": head.hash});
+    if let Some(pack_path) = against {
+        if let Some(k) = key {
+            let pk = evidence::sign::load_public(k)?;
+            evidence::sign::verify_file(&pk, pack_path)?;
+        }
+        let pack = evidence::read_pack(pack_path)?;
+        match head_held(&records, &pack) {
+            Ok(line) => {
+                text.push_str(&format!("\n{line}"));
+                json["pack_head_held"] = true.into();
+            }
+            Err(why) => {
+                let mut out = Output::new(format!("{text}\nCUT OFF: {why}"), json);
+                out.code = exit::FAILED;
+                out.error = Some(crate::redact::Redacted::new(format!(
+                    "the drill history {} does not hold what the evidence pack {} recorded: {why}",
+                    path.display(),
+                    pack_path.display()
+                )));
+                return Ok(out);
+            }
+        }
+    }
+    Ok(Output::new(text, json))
+}
+
+/// The pack's head must still be in the history, with the same hash.
+fn head_held(
+    records: &[ledger::Record],
+    pack: &evidence::pack::Pack,
+) -> std::result::Result<String, String> {
+    let Some(id) = pack.ledger.head_id else {
+        return Ok("the pack was made from an empty history: nothing to compare".into());
+    };
+    match records.iter().find(|r| r.stored.id == id) {
+        Some(r) if r.stored.hash == pack.ledger.head_hash => Ok(format!(
+            "the pack's head, record {id}, is held with the same hash: nothing it recorded was cut off or rewritten"
+        )),
+        Some(_) => Err(format!(
+            "record {id} has a different hash than when the pack was made on {}: the history was rewritten",
+            pack.generated_at.format("%Y-%m-%d")
+        )),
+        None => Err(format!(
+            "the pack made on {} names record {id} as the head, but the history ends at record {}: the newest records were cut off",
+            pack.generated_at.format("%Y-%m-%d"),
+            records.last().map_or(0, |r| r.stored.id)
+        )),
+    }
+}
+
+pub async fn evidence(a: EvidenceArgs) -> Result<Output> {
+    if let Some(EvidenceCommand::Verify { dir, public_key }) = a.verify {
+        let files = evidence::verify_dir(&dir, &public_key)?;
+        let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+        let text = format!(
+            "{} files verified against {}:\n  {}",
+            files.len(),
+            public_key.display(),
+            names.join("\n  ")
+        );
+        return Ok(Output::new(text, serde_json::json!({"verified": names})));
+    }
+    let Some(out) = a.out else {
+        return Err(Error::Usage(
+            "restore-drill evidence needs --out DIR (where the pack is written), or `evidence verify DIR --public-key KEY.pub`".into(),
+        ));
+    };
+    let req = evidence::Request {
+        history: a.history.path(),
+        out,
+        since: a.since,
+        until: a.until,
+        site: a.site,
+        signing_key: a.signing_key,
+    };
+    let made = evidence::make(&req).await?;
+    Ok(made_output(&made))
+}
+
+fn made_output(m: &evidence::Made) -> Output {
+    let s = &m.pack.summary;
+    let mut text = format!(
+        "evidence pack {} to {}: {}\n",
+        m.pack.period.since, m.pack.period.until, s.headline
+    );
+    for f in m.files.iter().chain(&m.signatures) {
+        text.push_str(&format!("  {}\n", f.display()));
+    }
+    text.push_str(&format!(
+        "history head: record {} {}",
+        m.pack.ledger.head_id.unwrap_or(0),
+        m.pack.ledger.head_hash
+    ));
+    let json = serde_json::json!({
+        "files": m.files, "signatures": m.signatures, "summary": s, "ledger": m.pack.ledger,
+    });
+    let mut out = Output::new(text, json);
+    if s.restores_tested == 0 {
+        out.code = exit::FAILED;
+        out.error = Some(crate::redact::Redacted::new(format!(
+            "no restore was tested between {} and {}: the pack says so; run a drill (restore-drill run) or choose another period",
+            m.pack.period.since, m.pack.period.until
+        )));
+    }
+    out
+}
+
+/// `keys generate-signing`.
+pub fn generate_signing(out: &Path) -> Result<Output> {
+    let (secret, public) = evidence::sign::generate(out)?;
+    let text = format!(
+        "signing key: {} (mode 600; keep it on the machine that makes packs)\npublic key:  {} (give it to whoever checks the packs: minisign -V -p {} -m FILE)",
+        secret.display(),
+        public.display(),
+        public.display()
+    );
+    Ok(Output::new(
+        text,
+        serde_json::json!({"secret_key": secret, "public_key": public}),
+    ))
+}

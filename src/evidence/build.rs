@@ -1,0 +1,435 @@
+//! From verified ledger records to the pack's model: pure, so every rule
+//! (what counts as a passed restore, a proven offsite copy, a failure) is
+//! tested without a database.
+
+use super::pack::*;
+use super::questions;
+use crate::ledger::chain::Head;
+use crate::ledger::view::ReportView;
+use crate::ledger::Record;
+use chrono::{DateTime, NaiveDate, Utc};
+
+/// Which records a pack covers.
+#[derive(Debug, Clone)]
+pub struct Scope {
+    pub period: Period,
+    pub site: Option<String>,
+}
+
+/// One record in scope, as the rules see it.
+pub struct Run<'a> {
+    pub r: RecordRef,
+    pub site: &'a str,
+    pub v: &'a ReportView,
+}
+
+impl Run<'_> {
+    pub fn kind(&self) -> RunKind {
+        if self.v.simulation.is_some() {
+            RunKind::Rehearsal
+        } else {
+            RunKind::Drill
+        }
+    }
+
+    pub fn is_drill(&self) -> bool {
+        self.kind() == RunKind::Drill
+    }
+
+    /// A restore drill whose verdict is passed: restored, every check and
+    /// objective passed.
+    pub fn passed_drill(&self) -> bool {
+        self.is_drill() && self.v.passed()
+    }
+
+    /// A rehearsal that turned out as the scenario expects; None for a drill.
+    pub fn as_expected(&self) -> Option<bool> {
+        self.v
+            .simulation
+            .as_ref()
+            .map(|_| self.v.expectation.as_ref().is_some_and(|e| e.met))
+    }
+
+    /// Succeeded on its own terms: a drill passed, a rehearsal as expected.
+    pub fn succeeded(&self) -> bool {
+        self.as_expected().unwrap_or_else(|| self.v.passed())
+    }
+
+    pub fn fault(&self) -> Option<&str> {
+        self.v.simulation.as_ref().map(|s| s.fault.as_str())
+    }
+}
+
+pub fn build(records: &[Record], head: &Head, scope: &Scope, now: DateTime<Utc>) -> Pack {
+    let runs = in_scope(records, scope);
+    let mut sites: Vec<String> = runs.iter().map(|r| r.site.to_string()).collect();
+    sites.sort();
+    sites.dedup();
+    if sites.is_empty() {
+        sites.extend(scope.site.clone());
+    }
+    Pack {
+        pack_version: PACK_VERSION,
+        tool: format!("restore-drill {}", env!("CARGO_PKG_VERSION")),
+        generated_at: now,
+        sites,
+        period: scope.period.clone(),
+        ledger: LedgerHead {
+            records: head.records,
+            head_id: head.id,
+            head_hash: head.hash.clone(),
+        },
+        summary: summary(&runs, &scope.period),
+        drills: runs.iter().map(drill_row).collect(),
+        questions: questions::answer(&runs, &scope.period),
+        rehearsals: runs.iter().filter_map(rehearsal).collect(),
+        protection: protection(&runs),
+        failures: failures(&runs),
+        how_to_verify: Vec::new(),
+    }
+}
+
+/// The records whose drill started within the period (both days included),
+/// of the site asked for, oldest first.
+pub fn in_scope<'a>(records: &'a [Record], scope: &Scope) -> Vec<Run<'a>> {
+    let mut runs: Vec<Run> = records
+        .iter()
+        .filter(|rec| {
+            let day = rec.report.started_at.date_naive();
+            day >= scope.period.since && day <= scope.period.until
+        })
+        .filter(|rec| scope.site.as_ref().is_none_or(|s| *s == rec.stored.site))
+        .map(|rec| Run {
+            r: RecordRef {
+                id: rec.stored.id,
+                hash: rec.stored.hash.clone(),
+                date: rec.report.started_at,
+            },
+            site: &rec.stored.site,
+            v: &rec.report,
+        })
+        .collect();
+    runs.sort_by_key(|r| (r.r.date, r.r.id));
+    runs
+}
+
+fn summary(runs: &[Run], period: &Period) -> Summary {
+    let drills: Vec<&Run> = runs.iter().filter(|r| r.is_drill()).collect();
+    let passed: Vec<&&Run> = drills.iter().filter(|r| r.v.passed()).collect();
+    let rehearsals: Vec<&Run> = runs.iter().filter(|r| !r.is_drill()).collect();
+    let last = passed.last().map(|r| r.r.clone());
+    let rto = objective(&drills, "RTO", |v| v.rto_seconds);
+    let headline = match (&last, drills.len()) {
+        (_, 0) => format!(
+            "No restore was tested between {} and {}.",
+            period.since, period.until
+        ),
+        (None, n) => format!(
+            "{n} restore drills between {} and {}: none succeeded.",
+            period.since, period.until
+        ),
+        (Some(l), n) => format!(
+            "{n} restore drills between {} and {}: {} passed. The last successful restore was on {}{}.",
+            period.since,
+            period.until,
+            passed.len(),
+            l.date.format("%Y-%m-%d"),
+            rto.latest_seconds
+                .map(|s| format!(", with the data back in {}", human_seconds(s)))
+                .unwrap_or_default()
+        ),
+    };
+    Summary {
+        runs: runs.len() as u32,
+        restores_tested: drills.len() as u32,
+        restores_passed: passed.len() as u32,
+        rehearsals: rehearsals.len() as u32,
+        rehearsals_as_expected: rehearsals
+            .iter()
+            .filter(|r| r.as_expected() == Some(true))
+            .count() as u32,
+        last_successful_restore: last,
+        rpo: objective(&drills, "RPO", |v| v.rpo_seconds),
+        rto,
+        headline,
+    }
+}
+
+/// Over the drills that measured it: the latest target, the worst and the
+/// latest value, and whether every measured drill met its target.
+fn objective(
+    drills: &[&Run],
+    name: &str,
+    value: fn(&ReportView) -> Option<f64>,
+) -> ObjectiveSummary {
+    let measured: Vec<(&Run, f64)> = drills
+        .iter()
+        .filter_map(|r| value(r.v).map(|s| (*r, s)))
+        .collect();
+    let target = drills
+        .iter()
+        .rev()
+        .find_map(|r| r.v.objective(name).map(|o| o.target_seconds));
+    let missed = measured
+        .iter()
+        .filter(|(r, _)| r.v.objective(name).is_none_or(|o| o.status != "passed"))
+        .count() as u32;
+    let met = (!measured.is_empty()).then_some(missed == 0);
+    ObjectiveSummary {
+        target_seconds: target,
+        worst_seconds: measured.iter().map(|(_, s)| *s).reduce(f64::max),
+        latest_seconds: measured
+            .iter()
+            .rev()
+            .find(|(r, _)| r.v.passed())
+            .map(|(_, s)| *s),
+        met,
+        measured: measured.len() as u32,
+        missed,
+    }
+}
+
+fn drill_row(r: &Run) -> DrillRow {
+    let v = r.v;
+    DrillRow {
+        record: r.r.clone(),
+        site: r.site.to_string(),
+        scenario: v.scenario.name.clone(),
+        kind: r.kind(),
+        fault: r.fault().map(str::to_string),
+        verdict: v.verdict.clone(),
+        as_expected: r.as_expected(),
+        rto_seconds: v.rto_seconds,
+        rto_target_seconds: v.objective("RTO").map(|o| o.target_seconds),
+        rpo_seconds: v.rpo_seconds,
+        rpo_target_seconds: v.objective("RPO").map(|o| o.target_seconds),
+        backup_taken_at: v.backup.as_ref().and_then(|b| b.created_at),
+        recovered_from: v.recovered_location().map(str::to_string),
+        finding: (!r.succeeded()).then(|| v.finding()).flatten(),
+    }
+}
+
+fn rehearsal(r: &Run) -> Option<Rehearsal> {
+    let fault = r.fault()?.to_string();
+    let e = r.v.expectation.as_ref();
+    Some(Rehearsal {
+        record: r.r.clone(),
+        scenario: r.v.scenario.name.clone(),
+        expected: e.map_or("nothing stated".into(), |e| outcome_text(&e.expected)),
+        actual: actual_text(r),
+        as_expected: r.as_expected() == Some(true),
+        shows: shows(r, &fault),
+        fault,
+    })
+}
+
+/// What happened, from the measured facts: the verdict, the copy restored,
+/// what was detected (each kind once) and the key file that opened it.
+fn actual_text(r: &Run) -> String {
+    let v = r.v;
+    let o = crate::ledger::view::OutcomeView {
+        verdict: Some(v.verdict.clone()),
+        recovered_from: v.recovered_location().map(str::to_string),
+        detection: Some(detected(v)).filter(|d| !d.is_empty()),
+        decrypted_with: v
+            .recovered_from
+            .as_ref()
+            .and(v.backup.as_ref())
+            .and_then(|b| b.decrypted_with.as_deref())
+            .map(file_name),
+    };
+    outcome_text(&o)
+}
+
+/// The unusable backups' kinds, each once with how many files had it.
+fn detected(v: &ReportView) -> String {
+    let mut kinds: Vec<(&str, usize)> = Vec::new();
+    for k in v.attempts.iter().filter_map(|a| a.kind.as_deref()) {
+        match kinds.iter_mut().find(|(n, _)| *n == k) {
+            Some((_, c)) => *c += 1,
+            None => kinds.push((k, 1)),
+        }
+    }
+    kinds
+        .iter()
+        .map(|(k, c)| {
+            if *c > 1 {
+                format!("{k} ({c} files)")
+            } else {
+                k.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn file_name(p: &str) -> String {
+    std::path::Path::new(p)
+        .file_name()
+        .map_or(p.to_string(), |n| n.to_string_lossy().into_owned())
+}
+
+fn outcome_text(o: &crate::ledger::view::OutcomeView) -> String {
+    let parts: Vec<String> = [
+        o.verdict.as_ref().map(|v| format!("verdict {v}")),
+        o.recovered_from
+            .as_ref()
+            .map(|l| format!("recovered from {l}")),
+        o.detection.as_ref().map(|d| format!("detected {d}")),
+        o.decrypted_with
+            .as_ref()
+            .map(|k| format!("decrypted with {k}")),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if parts.is_empty() {
+        "nothing stated".into()
+    } else {
+        parts.join(", ")
+    }
+}
+
+/// What a rehearsal showed, in a sentence, from its measured facts.
+fn shows(r: &Run, fault: &str) -> String {
+    let v = r.v;
+    let from = match (v.recovered_location(), v.simulation.as_ref()) {
+        (None, _) => "no copy could be restored".to_string(),
+        (Some("offsite"), Some(s)) if s.simulated_offsite => {
+            "restored from an offsite copy the simulation made from the primary's backups (the scenario names no real offsite location)".into()
+        }
+        (Some(l), _) => format!("restored from the {l} copy"),
+    };
+    let mut s = from;
+    if let Some(c) = v.rpo_cost_seconds.filter(|c| *c > 0.0) {
+        s.push_str(&format!(
+            "; falling back cost {} of extra data loss",
+            human_seconds(c)
+        ));
+    }
+    if fault == "lost-key" || v.recovered_from.is_some() {
+        if let Some(k) = v.backup.as_ref().and_then(|b| b.decrypted_with.as_deref()) {
+            s.push_str(&format!("; opened with the key {}", file_name(k)));
+        }
+    }
+    if let Some(l) = &v.lost_writes {
+        s.push_str(&format!(
+            "; {} of {} committed writes lost{}",
+            l.lost,
+            l.committed,
+            l.span_seconds
+                .map(|t| format!(" ({} of work)", human_seconds(t)))
+                .unwrap_or_default()
+        ));
+    }
+    let found = detected(v);
+    if !found.is_empty() {
+        s.push_str(&format!("; detected: {found}"));
+    }
+    s
+}
+
+fn protection(runs: &[Run]) -> Protection {
+    let restored: Vec<&Run> = runs
+        .iter()
+        .filter(|r| r.v.recovered_from.is_some() && r.v.backup.is_some())
+        .collect();
+    let backups = || restored.iter().filter_map(|r| r.v.backup.as_ref());
+    Protection {
+        all_encrypted: (!restored.is_empty()).then(|| backups().all(|b| b.age_encrypted())),
+        min_recipients: backups().filter_map(|b| b.recipients).min(),
+        escrow_key_proven: runs
+            .iter()
+            .rev()
+            .find(|r| {
+                r.fault() == Some("lost-key") && r.as_expected() == Some(true) && r.v.passed()
+            })
+            .map(|r| r.r.clone()),
+        offsite_copy_proven: runs
+            .iter()
+            .rev()
+            .find(|r| real_offsite_restore(r))
+            .map(|r| r.r.clone()),
+        backup_age: runs
+            .iter()
+            .filter(|r| r.is_drill())
+            .map(|r| BackupAge {
+                record: r.r.clone(),
+                encrypted: r
+                    .v
+                    .backup
+                    .as_ref()
+                    .filter(|b| !b.layers.is_empty())
+                    .map(|b| b.age_encrypted()),
+                recipients: r.v.backup.as_ref().and_then(|b| b.recipients),
+                newest_backup_age_seconds: r
+                    .v
+                    .rpo_seconds
+                    .map(|rpo| rpo - r.v.rpo_cost_seconds.unwrap_or(0.0)),
+            })
+            .collect(),
+    }
+}
+
+/// A restore from the offsite location that the scenario named (a real
+/// copy, or a scratch copy of it in a rehearsal), whose data was verified.
+fn real_offsite_restore(r: &Run) -> bool {
+    let simulated = r.v.simulation.as_ref().is_some_and(|s| s.simulated_offsite);
+    r.v.recovered_location() == Some("offsite")
+        && !simulated
+        && matches!(r.v.verdict.as_str(), "passed" | "failed")
+        && r.v.rto_seconds.is_some()
+}
+
+/// Every run that did not succeed, with the run that next made it good.
+fn failures(runs: &[Run]) -> Vec<FailureRow> {
+    runs.iter()
+        .enumerate()
+        .filter(|(_, r)| !r.succeeded())
+        .map(|(i, r)| FailureRow {
+            record: r.r.clone(),
+            scenario: r.v.scenario.name.clone(),
+            kind: r.kind(),
+            fault: r.fault().map(str::to_string),
+            verdict: r.v.verdict.clone(),
+            finding: r.v.finding(),
+            next_pass: next_success(r, &runs[i + 1..]).map(|n| n.r.clone()),
+        })
+        .collect()
+}
+
+/// What resolves a failure: for a drill, the next restore drill that passed;
+/// for a rehearsal, the next rehearsal of the same fault as expected.
+fn next_success<'a, 'b>(failed: &Run, later: &'b [Run<'a>]) -> Option<&'b Run<'a>> {
+    later.iter().find(|n| match failed.kind() {
+        RunKind::Drill => n.passed_drill(),
+        RunKind::Rehearsal => n.fault() == failed.fault() && n.as_expected() == Some(true),
+    })
+}
+
+/// Failed runs that nothing later resolved (see `next_success`).
+pub fn failures_open<'a>(runs: &'a [Run<'a>]) -> Vec<&'a Run<'a>> {
+    runs.iter()
+        .enumerate()
+        .filter(|(i, r)| !r.succeeded() && next_success(r, &runs[i + 1..]).is_none())
+        .map(|(_, r)| r)
+        .collect()
+}
+
+/// `42 s`, `3.5 min`, `2.1 h`, `1.5 d`.
+pub fn human_seconds(s: f64) -> String {
+    match s {
+        s if s < 120.0 => format!("{s:.1} s"),
+        s if s < 7200.0 => format!("{:.1} min", s / 60.0),
+        s if s < 172_800.0 => format!("{:.1} h", s / 3600.0),
+        s => format!("{:.1} d", s / 86_400.0),
+    }
+}
+
+/// The default period: the twelve months up to and including `today`.
+pub fn default_since(until: NaiveDate) -> NaiveDate {
+    until
+        .checked_sub_months(chrono::Months::new(12))
+        .and_then(|d| d.succ_opt())
+        .unwrap_or(until)
+}
