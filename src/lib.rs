@@ -15,6 +15,7 @@ pub mod engine;
 pub mod error;
 pub mod events;
 pub mod evidence;
+pub mod export;
 pub mod faults;
 pub mod inspect;
 pub mod keys;
@@ -26,6 +27,7 @@ pub mod report;
 pub mod restore;
 pub mod sandbox;
 pub mod scenario;
+pub mod schedule;
 pub mod unusable;
 pub mod workload;
 

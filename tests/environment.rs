@@ -415,6 +415,7 @@ fn doctor_reports_each_check_with_its_fix() {
     let key = make_key(tmp.path(), "k");
     let (code, text, err) = run(&[
         "doctor",
+        "--no-history",
         "--identity",
         key.path.to_str().unwrap(),
         "--dir",
@@ -430,7 +431,12 @@ fn doctor_reports_each_check_with_its_fix() {
     assert!(text.contains("readable by its owner only"), "{text}");
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&key.path, std::fs::Permissions::from_mode(0o640)).unwrap();
-    let (code, text, _) = run(&["doctor", "--identity", key.path.to_str().unwrap()]);
+    let (code, text, _) = run(&[
+        "doctor",
+        "--no-history",
+        "--identity",
+        key.path.to_str().unwrap(),
+    ]);
     assert_eq!(code, 3, "{text}");
     assert!(
         text.contains(&format!("FIX  key {}", key.path.display())),

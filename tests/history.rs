@@ -922,3 +922,115 @@ fn a_history_that_cannot_be_written_fails_a_passed_drill_with_exit_3_after_its_r
         1
     );
 }
+
+/// A history holding the recorded runs' reports moved `days` into the past,
+/// appended through the library as a drill would: the chain is intact.
+fn history_aged(dir: &Path, days: i64, edit: impl Fn(&mut serde_json::Value)) -> PathBuf {
+    let from = recorded().history.to_str().unwrap();
+    let reports: Vec<serde_json::Value> = ["1", "2", "3"]
+        .iter()
+        .map(|id| {
+            let (code, out, err) = run(&["--json", "history", "--history", from, "show", id]);
+            assert_eq!(code, 0, "{err}");
+            serde_json::from_str::<serde_json::Value>(&out).unwrap()["report"].clone()
+        })
+        .collect();
+    let db = dir.join("aged.sqlite");
+    let shift = chrono::Duration::days(days);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let mut l = restore_drill::ledger::Ledger::open_or_create(&db)
+            .await
+            .unwrap();
+        for r in &reports {
+            let mut v = r.clone();
+            for key in ["started_at", "finished_at"] {
+                let t = chrono::DateTime::parse_from_rfc3339(v[key].as_str().unwrap()).unwrap();
+                v[key] = serde_json::json!((t - shift).to_rfc3339());
+            }
+            edit(&mut v);
+            l.append(
+                &serde_json::to_string_pretty(&v).unwrap(),
+                "Main Street Eye Care",
+            )
+            .await
+            .unwrap();
+        }
+    });
+    db
+}
+
+fn doctor(db: &Path, extra: &[&str]) -> (i32, String, String) {
+    let mut args = vec!["doctor", "--history", db.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    run(&args)
+}
+
+#[test]
+fn doctor_warns_with_exit_1_when_the_last_pass_is_40_days_old() {
+    let tmp = tempdir();
+    let db = history_aged(tmp.path(), 40, |_| {});
+    let (code, text, err) = doctor(&db, &[]);
+    assert_eq!(code, 1, "{text}\n{err}");
+    assert!(
+        text.contains("WARN last passing drill: 40 days ago"),
+        "{text}"
+    );
+    assert!(text.contains("older than 35 days"), "{text}");
+    assert!(text.contains("3 records, chain intact"), "{text}");
+    // The same history within a longer limit: nothing to warn about.
+    let (code, text, err) = doctor(&db, &["--max-age-days", "60"]);
+    assert_eq!(code, 0, "{text}\n{err}");
+    assert!(
+        text.contains("ok   last passing drill: 40 days ago"),
+        "{text}"
+    );
+    assert!(text.contains("ok   newest backup"), "{text}");
+}
+
+#[test]
+fn doctor_warns_when_no_drill_ever_passed() {
+    let tmp = tempdir();
+    let db = history_aged(tmp.path(), 1, |v| {
+        v["verdict"] = serde_json::json!("failed")
+    });
+    let (code, text, err) = doctor(&db, &[]);
+    assert_eq!(code, 1, "{text}\n{err}");
+    assert!(
+        text.contains("no restore drill has ever passed (3 runs recorded)"),
+        "{text}"
+    );
+}
+
+#[test]
+fn doctor_warns_when_the_newest_backup_is_older_than_the_rpo_objective() {
+    let tmp = tempdir();
+    let db = history_aged(tmp.path(), 1, |v| {
+        for o in v["objectives"].as_array_mut().unwrap() {
+            if o["name"].as_str().unwrap().starts_with("RPO") {
+                o["target_seconds"] = serde_json::json!(1.0);
+            }
+        }
+    });
+    let (code, text, err) = doctor(&db, &[]);
+    assert_eq!(code, 1, "{text}\n{err}");
+    assert!(text.contains("WARN newest backup"), "{text}");
+    assert!(text.contains("older than the objective"), "{text}");
+}
+
+#[test]
+fn doctor_warns_when_there_is_no_history_or_it_was_tampered_with() {
+    let tmp = tempdir();
+    let (code, text, _) = doctor(&tmp.path().join("none.sqlite"), &[]);
+    assert_eq!(code, 1, "{text}");
+    assert!(text.contains("no drill history at"), "{text}");
+    let db = copy_history(tmp.path());
+    drop_guards(&db);
+    sqlite(&db, "DELETE FROM drills WHERE id = 2");
+    let (code, text, _) = doctor(&db, &[]);
+    assert_eq!(code, 1, "{text}");
+    assert!(text.contains("tampered with: record 3"), "{text}");
+}

@@ -84,6 +84,43 @@ fn rename_noreplace(from: &Path, to: &Path) -> Result<()> {
     }
 }
 
+/// Writes small content that is meant to be replaced (a metrics file, a JUnit
+/// file) atomically: readers see the old file or the new one, never half.
+/// `mode` applies to the new file (metrics are read by another user).
+pub fn replace_file(path: &Path, content: &[u8], mode: u32) -> Result<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let (dir, name) = match (path.parent(), path.file_name()) {
+        (Some(d), Some(n)) => (
+            if d.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                d
+            },
+            n.to_string_lossy().into_owned(),
+        ),
+        _ => {
+            return Err(Error::Usage(format!(
+                "{} is not a file path",
+                path.display()
+            )))
+        }
+    };
+    let (mut tmp, mut file) = TempFile::create(dir, &name)?;
+    file.write_all(content)
+        .map_err(|e| Error::io("write", &tmp.path, e))?;
+    file.set_permissions(std::fs::Permissions::from_mode(mode))
+        .map_err(|e| Error::io("set the mode of", &tmp.path, e))?;
+    file.sync_all()
+        .map_err(|e| Error::io("flush to disk", &tmp.path, e))?;
+    drop(file);
+    std::fs::rename(&tmp.path, path).map_err(|e| Error::io("rename into place", path, e))?;
+    tmp.committed = true;
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(path.to_path_buf())
+}
+
 /// Writes small content (a manifest, a report) atomically.
 pub fn write_file(dir: &Path, name: &str, content: &[u8]) -> Result<PathBuf> {
     let (tmp, mut file) = TempFile::create(dir, name)?;

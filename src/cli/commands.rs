@@ -255,14 +255,25 @@ pub async fn gc(all: bool) -> Result<Output> {
     Ok(Output::new(text, json))
 }
 
-pub async fn doctor(identities: &[PathBuf], dirs: &[PathBuf]) -> Output {
-    let checks = crate::doctor::run(identities, dirs).await;
+pub async fn doctor(a: &super::DoctorArgs) -> Output {
+    let mut checks = crate::doctor::run(&a.identities, &a.dirs).await;
+    if !a.no_history {
+        let history = a
+            .history
+            .clone()
+            .unwrap_or_else(crate::ledger::default_path);
+        checks.extend(crate::doctor::cadence(&history, a.max_age_days).await);
+    }
     let text = checks
         .iter()
         .map(|c| {
             format!(
                 "{:<4} {}: {}",
-                if c.ok { "ok" } else { "FIX" },
+                match (c.ok, c.area) {
+                    (true, _) => "ok",
+                    (false, crate::doctor::Area::Cadence) => "WARN",
+                    (false, crate::doctor::Area::Machine) => "FIX",
+                },
                 c.name,
                 c.detail
             )
@@ -270,6 +281,6 @@ pub async fn doctor(identities: &[PathBuf], dirs: &[PathBuf]) -> Output {
         .collect::<Vec<_>>()
         .join("\n");
     let mut out = Output::new(text, serde_json::to_value(&checks).unwrap_or_default());
-    out.code = super::exit::for_doctor(checks.iter().all(|c| c.ok));
+    out.code = super::exit::for_doctor(&checks);
     out
 }

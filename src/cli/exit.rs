@@ -51,11 +51,16 @@ pub fn for_report(r: &Report, error: Option<&Error>) -> u8 {
     }
 }
 
-/// `doctor`: 0 when the machine is ready, 3 when something needs fixing.
-pub fn for_doctor(all_ok: bool) -> u8 {
-    if all_ok {
-        OK
-    } else {
+/// `doctor`: 3 when the machine needs fixing, else 1 when drills are overdue
+/// or never passed, else 0.
+pub fn for_doctor(checks: &[crate::doctor::Check]) -> u8 {
+    use crate::doctor::Area;
+    let failing = |area| checks.iter().any(|c| c.area == area && !c.ok);
+    if failing(Area::Machine) {
         ENVIRONMENT
+    } else if failing(Area::Cadence) {
+        FAILED
+    } else {
+        OK
     }
 }

@@ -1,11 +1,13 @@
 //! The command line: parses flags, runs the core, prints. The only module that
 //! writes to stdout or stderr; exit codes come from `exit`.
 
+mod after;
 mod commands;
 pub mod exit;
 mod history;
 mod progress;
 mod run;
+mod schedule;
 
 use crate::error::{Error, Result};
 use crate::events::Events;
@@ -88,6 +90,11 @@ enum Command {
     },
     /// A signed evidence pack (PDF, HTML, JSON) of a period's drills, for an insurer or auditor.
     Evidence(history::EvidenceArgs),
+    /// Run a drill on a schedule: systemd service and timer (or a crontab line).
+    Schedule {
+        #[command(subcommand)]
+        command: schedule::ScheduleCommand,
+    },
     /// Synthetic clinics for tests and demos.
     Fixtures {
         #[command(subcommand)]
@@ -104,14 +111,26 @@ enum Command {
         #[arg(long)]
         all: bool,
     },
-    /// Check that this machine is ready for drills.
-    Doctor {
-        #[arg(long = "identity")]
-        identities: Vec<PathBuf>,
-        /// Directories whose free space matters (backups, reports).
-        #[arg(long = "dir")]
-        dirs: Vec<PathBuf>,
-    },
+    /// Check that this machine is ready for drills, and that drills still pass often enough.
+    Doctor(DoctorArgs),
+}
+
+#[derive(clap::Args)]
+struct DoctorArgs {
+    #[arg(long = "identity")]
+    identities: Vec<PathBuf>,
+    /// Directories whose free space matters (backups, reports).
+    #[arg(long = "dir")]
+    dirs: Vec<PathBuf>,
+    /// The drill history to judge the cadence by (default as for `run`).
+    #[arg(long = "history", env = "RESTORE_DRILL_HISTORY")]
+    history: Option<PathBuf>,
+    /// Do not judge the cadence (a machine being prepared, before any drill).
+    #[arg(long)]
+    no_history: bool,
+    /// Warn (exit 1) when the last passing drill is older than this.
+    #[arg(long, default_value_t = 35)]
+    max_age_days: u32,
 }
 
 #[derive(Subcommand)]
@@ -234,6 +253,7 @@ async fn dispatch(cli: Cli, events: Events) -> Result<Output> {
         } => history::generate_signing(&out),
         Command::History { file, command } => history::history(command, &file).await,
         Command::Evidence(args) => history::evidence(args).await,
+        Command::Schedule { command } => schedule::schedule(command).await,
         Command::Fixtures {
             command: FixturesCommand::Generate(args),
         } => commands::fixtures(args, events).await,
@@ -246,7 +266,7 @@ async fn dispatch(cli: Cli, events: Events) -> Result<Output> {
                 },
         } => commands::images(&targets, rebuild, mirror.as_deref(), &events).await,
         Command::Gc { all } => commands::gc(all).await,
-        Command::Doctor { identities, dirs } => Ok(commands::doctor(&identities, &dirs).await),
+        Command::Doctor(args) => Ok(commands::doctor(&args).await),
     }
 }
 

@@ -36,12 +36,20 @@ pub struct RunArgs {
     /// Do not record this run in the drill history.
     #[arg(long)]
     no_history: bool,
+    /// Prometheus textfile-collector file, replaced after the run (overrides
+    /// the scenario's `[report] metrics`).
+    #[arg(long)]
+    metrics: Option<PathBuf>,
+    /// JUnit XML file, replaced after the run: a test case per check and objective.
+    #[arg(long)]
+    junit: Option<PathBuf>,
 }
 
-/// What a run produced: the output and the report exactly as written.
-struct Ran {
-    out: Output,
-    report_json: String,
+/// What a run produced: the output, the report, and its JSON exactly as written.
+pub(super) struct Ran {
+    pub(super) out: Output,
+    pub(super) report: Report,
+    pub(super) report_json: String,
 }
 
 pub async fn run(a: RunArgs, events: Events) -> Result<Output> {
@@ -56,12 +64,13 @@ pub async fn run(a: RunArgs, events: Events) -> Result<Output> {
         .report_dir
         .clone()
         .unwrap_or_else(|| PathBuf::from("restore-drill-reports"));
-    let history = (!a.no_history).then(|| a.history.unwrap_or_else(crate::ledger::default_path));
+    let extras = super::after::Extras {
+        metrics: a.metrics.or_else(|| plan.metrics.clone()),
+        junit: a.junit,
+        history: (!a.no_history).then(|| a.history.unwrap_or_else(crate::ledger::default_path)),
+    };
     let ran = drill(plan.clone(), report_dir, a.keep, events).await?;
-    Ok(match history {
-        Some(path) => record(ran, &path, &plan.site).await,
-        None => ran.out,
-    })
+    Ok(super::after::leave(ran, &extras, &plan.site).await)
 }
 
 /// The drill, its report written; every outcome past a valid scenario has one.
@@ -107,45 +116,6 @@ fn run_keys(plan: &Plan) -> Result<Vec<crate::keys::IdentitySource>> {
     Ok(keys)
 }
 
-/// Appends the report to the drill history, after the report file is
-/// written. A history that cannot be written is said, and makes the run exit
-/// 3 unless the drill itself already failed.
-async fn record(ran: Ran, path: &Path, site: &str) -> Output {
-    let mut out = ran.out;
-    let appended = match crate::ledger::Ledger::open_or_create(path).await {
-        Ok(mut l) => l.append(&ran.report_json, site).await,
-        Err(e) => Err(e),
-    };
-    let mut json: serde_json::Value = serde_json::from_str(&out.json).unwrap_or_default();
-    match appended {
-        Ok(s) => {
-            out.text.push_str(&format!(
-                "
-history  record {} in {} (hash {})",
-                s.id,
-                path.display(),
-                &s.hash[..16]
-            ));
-            json["history"] = serde_json::json!({"file": path, "record": s.id, "hash": s.hash});
-        }
-        Err(e) => {
-            let said = crate::redact::Redacted::new(format!(
-                "the drill was not recorded in the history: {e}"
-            ));
-            json["history"] = serde_json::json!({"file": path, "error": said});
-            out.error = Some(match out.error.take() {
-                Some(first) => crate::redact::Redacted::new(format!("{first}\nerror: {said}")),
-                None => said,
-            });
-            if out.code == exit::OK {
-                out.code = exit::ENVIRONMENT;
-            }
-        }
-    }
-    out.json = serde_json::to_string_pretty(&json).unwrap_or_default();
-    out
-}
-
 /// Writes the workload log and the report; the exit code follows the verdict.
 fn finish(outcome: crate::drill::DrillOutcome, dir: &Path) -> Result<Ran> {
     let mut report = outcome.report;
@@ -188,7 +158,11 @@ fn output(report: &Report, dir: &Path) -> Result<Ran> {
     text.push_str(&format!("report   {}", path.display()));
     let mut out = Output::new(text, serde_json::to_value(report).unwrap_or_default());
     out.error = report.error.as_ref().map(|e| e.reason.clone());
-    Ok(Ran { out, report_json })
+    Ok(Ran {
+        out,
+        report: report.clone(),
+        report_json,
+    })
 }
 
 fn create_dir(dir: &Path) -> Result<()> {

@@ -43,7 +43,16 @@ pub(super) fn plan(src: &Source, raw: RawScenario) -> Result<Plan> {
         target: target(src, raw.target)?,
         objectives,
         checks: checks(src, raw.checks.unwrap_or_default())?,
-        report_dir: raw.report.and_then(|r| r.dir).map(|d| src.resolve(&d)),
+        report_dir: raw
+            .report
+            .as_ref()
+            .and_then(|r| r.dir.as_ref())
+            .map(|d| src.resolve(d)),
+        metrics: raw
+            .report
+            .as_ref()
+            .and_then(|r| r.metrics.as_ref())
+            .map(|m| src.resolve(m)),
         simulate: match raw.simulate {
             None => None,
             Some(sim) => Some(fault::parse(src, *sim.fault.get_ref())?),

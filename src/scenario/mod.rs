@@ -32,6 +32,8 @@ pub struct Plan {
     pub objectives: Objectives,
     pub checks: Checks,
     pub report_dir: Option<PathBuf>,
+    /// A Prometheus textfile-collector file replaced after every run.
+    pub metrics: Option<PathBuf>,
     pub simulate: Option<Fault>,
     pub expect: Option<Expectation>,
 }
@@ -221,7 +223,7 @@ fn check_site(site: &str) -> Result<()> {
     let bad = site.trim().is_empty() || site.len() > 100 || site.chars().any(char::is_control);
     if bad {
         return Err(Error::Usage(format!(
-            "invalid site name {site:?}: give the practice's name in 1 to 100 printable characters (--site, RESTORE_DRILL_SITE or `site` in the scenario)"
+            "invalid site name {site}: give the practice's name in 1 to 100 printable characters (--site, RESTORE_DRILL_SITE or `site` in the scenario)"
         )));
     }
     Ok(())

@@ -225,6 +225,7 @@ pub(super) struct RawExpect {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawReport {
     pub dir: Option<String>,
+    pub metrics: Option<String>,
 }
 
 // ---------- the keys of each fault ----------

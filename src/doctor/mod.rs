@@ -1,5 +1,7 @@
-//! `restore-drill doctor`: is this machine ready for a drill? Each check is ok,
-//! or says what to do.
+//! `restore-drill doctor`: is this machine ready for a drill, and do drills
+//! still happen? Each check is ok, or says what to do.
+
+pub mod cadence;
 
 use crate::sandbox::{docker, images};
 use serde::Serialize;
@@ -11,6 +13,17 @@ pub struct Check {
     pub ok: bool,
     /// What was found, or the fix.
     pub detail: String,
+    pub area: Area,
+}
+
+/// Which question a check answers; the exit code follows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Area {
+    /// Is the machine ready (Docker, images, keys, disk)?
+    Machine,
+    /// Do drills still happen, and pass, as often as they should?
+    Cadence,
 }
 
 /// Below this much free space a drill of a typical clinic may not fit.
@@ -23,6 +36,7 @@ pub async fn run(identities: &[PathBuf], dirs: &[PathBuf]) -> Vec<Check> {
             let version = d.version().await.ok();
             checks.push(Check {
                 name: "docker".into(),
+                area: Area::Machine,
                 ok: true,
                 detail: format!(
                     "reachable at {}: engine {}, API {}",
@@ -39,6 +53,7 @@ pub async fn run(identities: &[PathBuf], dirs: &[PathBuf]) -> Vec<Check> {
                 let present = images::image_present(&d, &image).await.unwrap_or(false);
                 checks.push(Check {
                     name: format!("image {image}"),
+                    area: Area::Machine,
                     ok: present,
                     detail: if present {
                         "present".into()
@@ -50,6 +65,7 @@ pub async fn run(identities: &[PathBuf], dirs: &[PathBuf]) -> Vec<Check> {
         }
         Err(e) => checks.push(Check {
             name: "docker".into(),
+            area: Area::Machine,
             ok: false,
             detail: e.to_string(),
         }),
@@ -57,11 +73,13 @@ pub async fn run(identities: &[PathBuf], dirs: &[PathBuf]) -> Vec<Check> {
     checks.push(match images::check_mmdebstrap() {
         Ok(()) => Check {
             name: "mmdebstrap".into(),
+            area: Area::Machine,
             ok: true,
             detail: "installed (needed only to build images)".into(),
         },
         Err(e) => Check {
             name: "mmdebstrap".into(),
+            area: Area::Machine,
             ok: false,
             detail: e.to_string(),
         },
@@ -77,17 +95,80 @@ pub async fn run(identities: &[PathBuf], dirs: &[PathBuf]) -> Vec<Check> {
         checks.push(match crate::keys::load_identity_file(key) {
             Ok(_) => Check {
                 name: format!("key {}", key.display()),
+                area: Area::Machine,
                 ok: true,
                 detail: "readable by its owner only".into(),
             },
             Err(e) => Check {
                 name: format!("key {}", key.display()),
+                area: Area::Machine,
                 ok: false,
                 detail: e.to_string(),
             },
         });
     }
     checks
+}
+
+/// The cadence: read the drill history (chain checked) and the last drill's
+/// backup location, then judge.
+pub async fn cadence(history: &Path, max_age_days: u32) -> Vec<Check> {
+    let history_check = |ok, detail| Check {
+        name: format!("drill history {}", history.display()),
+        ok,
+        detail,
+        area: Area::Cadence,
+    };
+    let verified = match crate::ledger::Ledger::open(history).await {
+        Ok(mut l) => l.verified().await,
+        Err(e) => Err(e),
+    };
+    let (first, records) = match verified {
+        Err(e) => return vec![history_check(false, e.to_string())],
+        Ok(crate::ledger::Verified::Broken(b)) => {
+            let said = crate::ledger::broken_error(history, &b).to_string();
+            return vec![history_check(false, said)];
+        }
+        Ok(crate::ledger::Verified::Intact { head, records }) => {
+            let said = format!("{} records, chain intact", head.records);
+            (history_check(true, said), records)
+        }
+    };
+    let runs: Vec<(i64, crate::ledger::view::ReportView)> = records
+        .into_iter()
+        .map(|r| (r.stored.id, r.report))
+        .collect();
+    let seen = cadence::Seen {
+        now: chrono::Utc::now(),
+        max_age_days,
+        newest_backup: newest_backup(&runs).await,
+        runs: &runs,
+    };
+    let mut checks = vec![first];
+    checks.extend(cadence::judge(&seen));
+    checks
+}
+
+/// The newest backup in the folder the last restore drill restored from.
+async fn newest_backup(
+    runs: &[(i64, crate::ledger::view::ReportView)],
+) -> Option<cadence::NewestBackup> {
+    let path = runs
+        .iter()
+        .rev()
+        .find_map(|(_, v)| v.backup.as_ref().filter(|_| v.simulation.is_none()))
+        .map(|b| PathBuf::from(&b.path))?;
+    let dir = path.parent()?.to_path_buf();
+    let scan = dir.clone();
+    let found = tokio::task::spawn_blocking(move || crate::catalog::list::scan(&scan, None))
+        .await
+        .ok()?;
+    Some(cadence::NewestBackup {
+        location: dir.display().to_string(),
+        taken_at: found
+            .ok()
+            .and_then(|f| f.iter().filter_map(|c| c.time).max()),
+    })
 }
 
 fn free_space(dir: &Path) -> Check {
@@ -97,6 +178,7 @@ fn free_space(dir: &Path) -> Check {
             let free = s.blocks_available() * s.fragment_size();
             Check {
                 name,
+                area: Area::Machine,
                 ok: free >= MIN_FREE_BYTES,
                 detail: if free >= MIN_FREE_BYTES {
                     format!("{:.1} GiB free", free as f64 / (1u64 << 30) as f64)
@@ -110,6 +192,7 @@ fn free_space(dir: &Path) -> Check {
         }
         Err(e) => Check {
             name,
+            area: Area::Machine,
             ok: false,
             detail: format!("cannot read: {e}"),
         },

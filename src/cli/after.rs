@@ -1,0 +1,113 @@
+//! What a finished run leaves besides its report file: the metrics and JUnit
+//! files, and its record in the drill history. Each is written after the
+//! report; one that cannot be written is said on stderr and makes a run that
+//! passed exit 3, while a run that failed keeps its own code.
+
+use super::run::Ran;
+use super::{exit, Output};
+use crate::error::Result;
+use crate::redact::Redacted;
+use crate::report::Report;
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+
+/// Where a run's extras go; None: not asked for.
+pub struct Extras {
+    pub metrics: Option<PathBuf>,
+    pub junit: Option<PathBuf>,
+    pub history: Option<PathBuf>,
+}
+
+/// A side output written: the line for the summary and its JSON.
+type Written = (String, Value);
+
+/// Replaces `path` with `content`, creating its folder when missing.
+fn replace(path: &Path, content: &[u8]) -> Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| crate::error::Error::io("create the folder of", path, e))?;
+    }
+    crate::catalog::atomic::replace_file(path, content, 0o644).map(|_| ())
+}
+
+pub async fn leave(ran: Ran, x: &Extras, site: &str) -> Output {
+    let Ran {
+        mut out,
+        report,
+        report_json,
+    } = ran;
+    let mut json: Value = serde_json::from_str(&out.json).unwrap_or_default();
+    let code = out.code;
+    if let Some(p) = &x.metrics {
+        let done = write_metrics(p, &report, code);
+        said(&mut out, &mut json, "metrics", p, done);
+    }
+    if let Some(p) = &x.junit {
+        let done = crate::catalog::atomic::replace_file(
+            p,
+            crate::export::junit::render(&report).as_bytes(),
+            0o644,
+        )
+        .map(|_| (format!("junit    {}", p.display()), json!({"file": p})));
+        said(&mut out, &mut json, "junit", p, done);
+    }
+    if let Some(p) = &x.history {
+        let done = append(p, &report_json, site).await;
+        said(&mut out, &mut json, "history", p, done);
+    }
+    out.json = serde_json::to_string_pretty(&json).unwrap_or_default();
+    out
+}
+
+/// Adds what was written to the summary and the JSON, or says why not.
+fn said(out: &mut Output, json: &mut Value, key: &str, path: &Path, done: Result<Written>) {
+    match done {
+        Ok((line, value)) => {
+            out.text.push('\n');
+            out.text.push_str(&line);
+            json[key] = value;
+        }
+        Err(e) => {
+            let what = match key {
+                "history" => "the drill was not recorded in the history".to_string(),
+                other => format!("the {other} file was not written"),
+            };
+            let msg = Redacted::new(format!("{what}: {e}"));
+            json[key] = json!({"file": path, "error": msg});
+            out.error = Some(match out.error.take() {
+                Some(first) => Redacted::new(format!("{first}\nerror: {msg}")),
+                None => msg,
+            });
+            if out.code == exit::OK {
+                out.code = exit::ENVIRONMENT;
+            }
+        }
+    }
+}
+
+fn write_metrics(path: &Path, report: &Report, code: u8) -> Result<Written> {
+    // The last success survives a failed run through the file it replaces.
+    let previous = std::fs::read_to_string(path)
+        .ok()
+        .and_then(|t| crate::export::metrics::previous_success(&t));
+    let text = crate::export::metrics::render(report, code, previous);
+    replace(path, text.as_bytes())?;
+    Ok((
+        format!("metrics  {}", path.display()),
+        json!({"file": path}),
+    ))
+}
+
+async fn append(path: &Path, report_json: &str, site: &str) -> Result<Written> {
+    let mut ledger = crate::ledger::Ledger::open_or_create(path).await?;
+    let s = ledger.append(report_json, site).await?;
+    Ok((
+        format!(
+            "history  record {} in {} (hash {})",
+            s.id,
+            path.display(),
+            &s.hash[..16]
+        ),
+        json!({"file": path, "record": s.id, "hash": s.hash}),
+    ))
+}

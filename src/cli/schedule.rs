@@ -1,0 +1,131 @@
+//! `restore-drill schedule install | list | remove`.
+
+use super::Output;
+use crate::error::Result;
+use crate::schedule::{self, units};
+use serde_json::json;
+use std::path::PathBuf;
+
+#[derive(clap::Subcommand)]
+pub enum ScheduleCommand {
+    /// Write a systemd service and timer that run the drill (or print a crontab line).
+    Install(InstallArgs),
+    /// The schedules installed in the unit folder.
+    List {
+        #[arg(long, default_value = schedule::SYSTEM_UNIT_DIR)]
+        unit_dir: PathBuf,
+    },
+    /// Remove a schedule's service and timer.
+    Remove {
+        name: String,
+        #[arg(long, default_value = schedule::SYSTEM_UNIT_DIR)]
+        unit_dir: PathBuf,
+    },
+}
+
+#[derive(clap::Args)]
+pub struct InstallArgs {
+    scenario: PathBuf,
+    #[arg(long, value_enum, default_value = "monthly")]
+    every: units::Every,
+    /// Time of day, HH:MM (24-hour, the machine's time zone); the monthly run is on the 1st.
+    #[arg(long, default_value = "03:00")]
+    at: String,
+    /// Name of the units (default: from the scenario file's name).
+    #[arg(long)]
+    name: Option<String>,
+    #[arg(long)]
+    backups: Option<PathBuf>,
+    #[arg(long = "identity")]
+    identities: Vec<PathBuf>,
+    #[arg(long)]
+    site: Option<String>,
+    /// The drill history the runs are recorded in (default as for `run`).
+    #[arg(long)]
+    history: Option<PathBuf>,
+    /// Where the runs' reports go (default: `reports` beside the history).
+    #[arg(long)]
+    report_dir: Option<PathBuf>,
+    /// A Prometheus textfile-collector file each run replaces.
+    #[arg(long)]
+    metrics: Option<PathBuf>,
+    /// Where the units are written.
+    #[arg(long, default_value = schedule::SYSTEM_UNIT_DIR)]
+    unit_dir: PathBuf,
+    /// Print a crontab line instead of writing systemd units.
+    #[arg(long)]
+    cron: bool,
+}
+
+pub async fn schedule(cmd: ScheduleCommand) -> Result<Output> {
+    match cmd {
+        ScheduleCommand::Install(a) => install(a).await,
+        ScheduleCommand::List { unit_dir } => {
+            let listed = schedule::list(&unit_dir)?;
+            let mut text = format!("{:<40} {:<24} scenario\n", "name", "when (OnCalendar)");
+            for l in &listed {
+                text.push_str(&format!(
+                    "{:<40} {:<24} {}\n",
+                    l.name, l.calendar, l.scenario
+                ));
+            }
+            text.push_str(&format!(
+                "{} schedules in {}",
+                listed.len(),
+                unit_dir.display()
+            ));
+            Ok(Output::new(text, json!(listed)))
+        }
+        ScheduleCommand::Remove { name, unit_dir } => {
+            let removed = schedule::remove(&unit_dir, &name).await?;
+            let names: Vec<String> = removed.iter().map(|p| p.display().to_string()).collect();
+            Ok(Output::new(
+                format!("removed {}", names.join(", ")),
+                json!({"removed": names}),
+            ))
+        }
+    }
+}
+
+async fn install(a: InstallArgs) -> Result<Output> {
+    let history = a.history.unwrap_or_else(crate::ledger::default_path);
+    let report_dir = a.report_dir.unwrap_or_else(|| {
+        history
+            .parent()
+            .map_or_else(|| PathBuf::from("reports"), |d| d.join("reports"))
+    });
+    let req = schedule::Request {
+        scenario: a.scenario,
+        every: a.every,
+        at: units::parse_at(&a.at)?,
+        name: a.name,
+        backups: a.backups,
+        identities: a.identities,
+        site: a.site,
+        history,
+        report_dir,
+        metrics: a.metrics,
+    };
+    let program = std::env::current_exe().map_err(|e| {
+        crate::error::Error::Environment(format!("cannot find this program's path: {e}"))
+    })?;
+    let job = schedule::plan(&req, &program)?;
+    if a.cron {
+        let line = units::cron(&job);
+        return Ok(Output::new(line.clone(), json!({"cron": line})));
+    }
+    let done = schedule::install(&job, &a.unit_dir).await?;
+    let mut text = format!(
+        "{} runs every {} at {} (a run missed while the machine was off runs at boot; up to 30 min random delay)\n  {}\n  {}",
+        done.name,
+        a.every.word(),
+        a.at,
+        done.service.display(),
+        done.timer.display()
+    );
+    match &done.next {
+        Some(next) => text.push_str(&format!("\nnext: {next}")),
+        None => text.push_str("\nenabled and started: systemctl list-timers shows its next run"),
+    }
+    Ok(Output::new(text, json!(done)))
+}

@@ -1,0 +1,226 @@
+#![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
+//! `schedule`: systemd units that systemd-analyze accepts, installed once
+//! however often the command runs; a crontab line; and the refusals.
+
+mod common;
+
+use common::*;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// A folder the scheduled service could see: not under /tmp (the service
+/// gets a private one), removed when dropped.
+struct Visible(PathBuf);
+
+impl Visible {
+    fn new(tag: &str) -> Visible {
+        let dir = PathBuf::from(format!(
+            "/var/lib/restore-drill-tests/{tag}-{}",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Visible(dir)
+    }
+}
+
+impl Drop for Visible {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A scenario, key and backup folder where the service will find them.
+fn setup(v: &Visible) -> (PathBuf, PathBuf, PathBuf) {
+    let scenario = v.0.join("monthly-drill.toml");
+    std::fs::copy(
+        format!(
+            "{}/scenarios/monthly-drill.toml",
+            env!("CARGO_MANIFEST_DIR")
+        ),
+        &scenario,
+    )
+    .unwrap();
+    let key = make_key(&v.0, "daily.key");
+    let backups = v.0.join("backups");
+    std::fs::create_dir(&backups).unwrap();
+    (scenario, key.path, backups)
+}
+
+fn install(v: &Visible, extra: &[&str]) -> (i32, String, String) {
+    let (scenario, key, backups) = (
+        v.0.join("monthly-drill.toml"),
+        v.0.join("daily.key"),
+        v.0.join("backups"),
+    );
+    let units = v.0.join("units");
+    let history = v.0.join("state/history.sqlite");
+    let mut args = vec![
+        "schedule",
+        "install",
+        scenario.to_str().unwrap(),
+        "--backups",
+        backups.to_str().unwrap(),
+        "--identity",
+        key.to_str().unwrap(),
+        "--history",
+        history.to_str().unwrap(),
+        "--unit-dir",
+        units.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    run(&args)
+}
+
+fn verify(units: &Path) -> (i32, String) {
+    let files: Vec<PathBuf> = files_in(units).iter().map(|f| units.join(f)).collect();
+    let out = Command::new("systemd-analyze")
+        .arg("verify")
+        .args(&files)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn installed_units_pass_systemd_analyze_and_a_second_install_replaces_them() {
+    let v = Visible::new("units");
+    setup(&v);
+    let (code, out, err) = install(&v, &[]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let units = v.0.join("units");
+    assert_eq!(
+        files_in(&units),
+        [
+            "restore-drill-monthly-drill.service",
+            "restore-drill-monthly-drill.timer"
+        ]
+    );
+    let (rc, said) = verify(&units);
+    assert_eq!((rc, said.as_str()), (0, ""), "systemd-analyze verify");
+    let timer = std::fs::read_to_string(units.join("restore-drill-monthly-drill.timer")).unwrap();
+    for want in [
+        "OnCalendar=*-*-01 03:00:00",
+        "Persistent=true",
+        "RandomizedDelaySec=",
+    ] {
+        assert!(timer.contains(want), "{want}:\n{timer}");
+    }
+    let service =
+        std::fs::read_to_string(units.join("restore-drill-monthly-drill.service")).unwrap();
+    for want in [
+        "NoNewPrivileges=yes",
+        "ProtectSystem=strict",
+        "PrivateTmp=yes",
+        "ReadWritePaths=",
+        "--history",
+    ] {
+        assert!(service.contains(want), "{want}:\n{service}");
+    }
+    // The folders the drill writes exist, or systemd would refuse to start it.
+    assert!(v.0.join("state").is_dir() && v.0.join("state/reports").is_dir());
+
+    let (code, out, err) = install(&v, &["--every", "weekly", "--at", "04:30"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert_eq!(files_in(&units).len(), 2, "{:?}", files_in(&units));
+    let timer = std::fs::read_to_string(units.join("restore-drill-monthly-drill.timer")).unwrap();
+    assert!(timer.contains("OnCalendar=Mon *-*-* 04:30:00"), "{timer}");
+    assert_eq!(verify(&units).0, 0);
+    let (code, out, _) = run(&["schedule", "list", "--unit-dir", units.to_str().unwrap()]);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("restore-drill-monthly-drill") && out.contains("1 schedules"),
+        "{out}"
+    );
+
+    let (code, out, err) = run(&[
+        "schedule",
+        "remove",
+        "monthly-drill",
+        "--unit-dir",
+        units.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(files_in(&units).is_empty());
+    let (code, _, err) = run(&[
+        "schedule",
+        "remove",
+        "monthly-drill",
+        "--unit-dir",
+        units.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("no schedule restore-drill-monthly-drill"),
+        "{err}"
+    );
+}
+
+#[test]
+fn cron_prints_one_crontab_line_and_writes_nothing() {
+    let v = Visible::new("cron");
+    setup(&v);
+    let (code, out, err) = install(&v, &["--cron", "--at", "02:45", "--every", "daily"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let line = out.trim();
+    assert!(line.starts_with("45 2 * * * "), "{line}");
+    assert!(
+        line.contains(" run ") && line.contains("monthly-drill.toml"),
+        "{line}"
+    );
+    assert_eq!(line.lines().count(), 1);
+    assert!(!v.0.join("units").exists());
+}
+
+#[test]
+fn an_invalid_at_is_exit_2() {
+    let v = Visible::new("at");
+    setup(&v);
+    for bad in ["25:00", "3pm", "12:7"] {
+        let (code, _, err) = install(&v, &["--at", bad]);
+        assert_eq!(code, 2, "{bad}: {err}");
+        assert!(err.contains(&format!("invalid --at {bad}")), "{err}");
+    }
+}
+
+#[test]
+fn a_scenario_the_service_would_not_see_is_exit_2() {
+    let v = Visible::new("unseen");
+    let (_, key, backups) = setup(&v);
+    // Under /tmp: the service runs with a private /tmp.
+    let tmp = tempfile::Builder::new().tempdir_in("/tmp").unwrap();
+    let hidden = tmp.path().join("drill.toml");
+    std::fs::copy(v.0.join("monthly-drill.toml"), &hidden).unwrap();
+    let units = v.0.join("units");
+    let args = |scenario: &Path| {
+        run(&[
+            "schedule",
+            "install",
+            scenario.to_str().unwrap(),
+            "--backups",
+            backups.to_str().unwrap(),
+            "--identity",
+            key.to_str().unwrap(),
+            "--unit-dir",
+            units.to_str().unwrap(),
+        ])
+    };
+    let (code, _, err) = args(&hidden);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("private /tmp"), "{err}");
+    let (code, _, err) = args(&v.0.join("missing.toml"));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("cannot be found"), "{err}");
+    std::fs::write(
+        v.0.join("broken.toml"),
+        "name = \"x\"\n[backups]\nselect = \"newest\"\n",
+    )
+    .unwrap();
+    let (code, _, err) = args(&v.0.join("broken.toml"));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("broken.toml:3"), "{err}");
+    assert!(!units.exists(), "nothing is written for a refused schedule");
+}
