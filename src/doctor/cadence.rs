@@ -15,6 +15,8 @@ pub struct Seen<'a> {
     pub runs: &'a [(i64, ReportView)],
     /// The newest backup in the last drill's location, when it could be listed.
     pub newest_backup: Option<NewestBackup>,
+    /// The alerts of the last run that sent any.
+    pub last_alerts: &'a [crate::ledger::DeliveryRow],
 }
 
 pub struct NewestBackup {
@@ -26,7 +28,45 @@ pub struct NewestBackup {
 pub fn judge(s: &Seen) -> Vec<Check> {
     let mut checks = vec![last_pass(s)];
     checks.extend(backup_age(s));
+    checks.extend(alerts(s.last_alerts));
     checks
+}
+
+/// Whether the last alerts reached anyone: a drill that fails in silence is
+/// what scheduling was meant to prevent.
+fn alerts(rows: &[crate::ledger::DeliveryRow]) -> Option<Check> {
+    let first = rows.first()?;
+    let failed: Vec<String> = rows
+        .iter()
+        .filter(|r| !r.delivered)
+        .map(|r| {
+            format!(
+                "{} {} after {} attempts: {}",
+                r.channel,
+                r.target,
+                r.attempts,
+                r.reason.as_deref().unwrap_or("no reason recorded")
+            )
+        })
+        .collect();
+    Some(if failed.is_empty() {
+        check(
+            "last alerts",
+            true,
+            format!("delivered (record #{}, {})", first.record_id, first.at),
+        )
+    } else {
+        check(
+            "last alerts",
+            false,
+            format!(
+                "not delivered (record #{}, {}): {}. Check the [notify] settings; the drill's result is in its report and the history",
+                first.record_id,
+                first.at,
+                failed.join("; ")
+            ),
+        )
+    })
 }
 
 fn check(name: &str, ok: bool, detail: String) -> Check {
@@ -102,4 +142,69 @@ fn backup_age(s: &Seen) -> Option<Check> {
     } else {
         check(NAME, true, said)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ledger::DeliveryRow;
+
+    fn run(days_ago: i64, verdict: &str) -> ReportView {
+        let at = Utc::now() - chrono::Duration::days(days_ago);
+        serde_json::from_value(serde_json::json!({
+            "report_version": 3, "scenario": {"name": "monthly"}, "run_id": "r",
+            "started_at": at, "finished_at": at, "verdict": verdict,
+        }))
+        .expect("a report view")
+    }
+
+    fn judged(runs: &[(i64, ReportView)], alerts: &[DeliveryRow]) -> Vec<Check> {
+        judge(&Seen {
+            now: Utc::now(),
+            max_age_days: 35,
+            runs,
+            newest_backup: None,
+            last_alerts: alerts,
+        })
+    }
+
+    #[test]
+    fn the_last_pass_counts_not_the_last_run() {
+        let runs = [(1, run(36, "passed")), (2, run(1, "failed"))];
+        let c = judged(&runs, &[]);
+        assert!(
+            !c[0].ok && c[0].detail.starts_with("36 days ago"),
+            "{}",
+            c[0].detail
+        );
+        let runs = [(1, run(34, "passed")), (2, run(1, "failed"))];
+        assert!(judged(&runs, &[])[0].ok);
+    }
+
+    #[test]
+    fn an_undelivered_alert_is_a_warning() {
+        let row = |delivered| DeliveryRow {
+            record_id: 7,
+            at: "2026-11-29T03:00:00Z".into(),
+            channel: "webhook".into(),
+            target: "https://chat.example/hooks".into(),
+            delivered,
+            attempts: 3,
+            reason: (!delivered).then(|| "connection refused".into()),
+        };
+        let runs = [(7, run(1, "passed"))];
+        let c = judged(&runs, &[row(true), row(false)]);
+        let a = c
+            .iter()
+            .find(|c| c.name == "last alerts")
+            .expect("alerts check");
+        assert!(
+            !a.ok && a.detail.contains("connection refused"),
+            "{}",
+            a.detail
+        );
+        let c = judged(&runs, &[row(true)]);
+        assert!(c.iter().any(|c| c.name == "last alerts" && c.ok));
+        assert!(judged(&runs, &[]).iter().all(|c| c.name != "last alerts"));
+    }
 }

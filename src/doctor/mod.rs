@@ -119,9 +119,12 @@ pub async fn cadence(history: &Path, max_age_days: u32) -> Vec<Check> {
         detail,
         area: Area::Cadence,
     };
-    let verified = match crate::ledger::Ledger::open(history).await {
-        Ok(mut l) => l.verified().await,
-        Err(e) => Err(e),
+    let (verified, last_alerts) = match crate::ledger::Ledger::open(history).await {
+        Ok(mut l) => {
+            let v = l.verified().await;
+            (v, l.last_deliveries().await.unwrap_or_default())
+        }
+        Err(e) => (Err(e), Vec::new()),
     };
     let (first, records) = match verified {
         Err(e) => return vec![history_check(false, e.to_string())],
@@ -143,6 +146,7 @@ pub async fn cadence(history: &Path, max_age_days: u32) -> Vec<Check> {
         max_age_days,
         newest_backup: newest_backup(&runs).await,
         runs: &runs,
+        last_alerts: &last_alerts,
     };
     let mut checks = vec![first];
     checks.extend(cadence::judge(&seen));

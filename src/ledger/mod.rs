@@ -42,6 +42,37 @@ CREATE TRIGGER drills_no_delete BEFORE DELETE ON drills
     BEGIN SELECT RAISE(ABORT, 'the drill history is append-only'); END;
 ";
 
+/// Alerts sent after a run: operational, not evidence, so outside the chain.
+const DELIVERIES: &str = "
+CREATE TABLE IF NOT EXISTS deliveries (
+    record_id INTEGER NOT NULL,
+    at TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    target TEXT NOT NULL,
+    delivered INTEGER NOT NULL,
+    attempts INTEGER NOT NULL,
+    reason TEXT
+);
+";
+
+/// A `deliveries` row as SQLite returns it.
+type DeliveryTuple = (i64, String, String, String, bool, u32, Option<String>);
+
+/// One alert's fate, as the history keeps it for `doctor`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct DeliveryRow {
+    pub record_id: i64,
+    pub at: String,
+    /// `webhook` or `email`.
+    pub channel: String,
+    /// Where it went, without credentials.
+    pub target: String,
+    pub delivered: bool,
+    pub attempts: u32,
+    /// Why it failed (redacted when it was recorded).
+    pub reason: Option<String>,
+}
+
 /// One record, with its report read back.
 #[derive(Debug, Clone)]
 pub struct Record {
@@ -145,7 +176,12 @@ impl Ledger {
         tx.commit()
             .await
             .map_err(|e| sqlite_error(&path, "create", e))?;
-        self.check_meta().await
+        self.check_meta().await?;
+        sqlx::raw_sql(DELIVERIES)
+            .execute(&mut self.conn)
+            .await
+            .map_err(|e| sqlite_error(&path, "create", e))?;
+        Ok(())
     }
 
     /// Refuses a file that is not a drill history, or one a newer version wrote.
@@ -267,6 +303,61 @@ impl Ledger {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Records the alerts sent for a record.
+    pub async fn record_deliveries(&mut self, rows: &[DeliveryRow]) -> Result<()> {
+        let path = self.path.clone();
+        for r in rows {
+            sqlx::query("INSERT INTO deliveries (record_id, at, channel, target, delivered, attempts, reason) VALUES (?, ?, ?, ?, ?, ?, ?)")
+                .bind(r.record_id)
+                .bind(&r.at)
+                .bind(&r.channel)
+                .bind(&r.target)
+                .bind(r.delivered)
+                .bind(r.attempts)
+                .bind(&r.reason)
+                .execute(&mut self.conn)
+                .await
+                .map_err(|e| sqlite_error(&path, "append to", e))?;
+        }
+        Ok(())
+    }
+
+    /// The alerts of the newest record that sent any (none in a history
+    /// written before alerts existed).
+    pub async fn last_deliveries(&mut self) -> Result<Vec<DeliveryRow>> {
+        let path = self.path.clone();
+        let has: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'deliveries'",
+        )
+        .fetch_one(&mut self.conn)
+        .await
+        .map_err(|e| sqlite_error(&path, "read", e))?;
+        if has == 0 {
+            return Ok(Vec::new());
+        }
+        let rows: Vec<DeliveryTuple> = sqlx::query_as(
+            "SELECT record_id, at, channel, target, delivered, attempts, reason FROM deliveries \
+             WHERE record_id = (SELECT max(record_id) FROM deliveries) ORDER BY rowid",
+        )
+        .fetch_all(&mut self.conn)
+        .await
+        .map_err(|e| sqlite_error(&path, "read", e))?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(record_id, at, channel, target, delivered, attempts, reason)| DeliveryRow {
+                    record_id,
+                    at,
+                    channel,
+                    target,
+                    delivered,
+                    attempts,
+                    reason,
+                },
+            )
+            .collect())
     }
 }
 
