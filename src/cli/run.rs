@@ -38,10 +38,12 @@ pub struct RunArgs {
     no_history: bool,
 }
 
-/// What a run produced: the output and the report exactly as written.
+/// What a run produced: the output, the report exactly as written, and where.
 struct Ran {
     out: Output,
+    report: Report,
     report_json: String,
+    report_path: PathBuf,
 }
 
 pub async fn run(a: RunArgs, events: Events) -> Result<Output> {
@@ -57,21 +59,36 @@ pub async fn run(a: RunArgs, events: Events) -> Result<Output> {
         .clone()
         .unwrap_or_else(|| PathBuf::from("restore-drill-reports"));
     let history = (!a.no_history).then(|| a.history.unwrap_or_else(crate::ledger::default_path));
-    let ran = drill(plan.clone(), report_dir, a.keep, events).await?;
-    Ok(match history {
-        Some(path) => record(ran, &path, &plan.site).await,
-        None => ran.out,
-    })
+    let mut ran = drill(plan.clone(), report_dir, a.keep, events.clone()).await?;
+    if let Some(path) = history {
+        ran.out = record(ran.out, &ran.report_json, &path, &plan.site).await;
+    }
+    // Last: the alert says the run's final exit code, the history's included.
+    if let Some(notify) = &plan.notify {
+        ran.out = super::alert::alert(
+            notify,
+            ran.out,
+            &ran.report,
+            &ran.report_json,
+            &ran.report_path,
+            &events,
+        )
+        .await;
+    }
+    Ok(ran.out)
 }
 
 /// The drill, its report written; every outcome past a valid scenario has one.
 async fn drill(plan: Plan, report_dir: PathBuf, keep: bool, events: Events) -> Result<Ran> {
     let run = RunId::new();
-    // Keys are checked before any container starts.
+    // Keys and the alert's password are checked before any container starts.
     let keys = match run_keys(&plan) {
         Ok(k) => Arc::new(k),
         Err(e) => return error_output(&plan, &run, &report_dir, "load keys", e),
     };
+    if let Some(Err(e)) = plan.notify.as_ref().map(crate::notify::check_credentials) {
+        return error_output(&plan, &run, &report_dir, "read the SMTP password", e);
+    }
     let (plan2, dir2) = (plan.clone(), report_dir.clone());
     let drilled = with_run_as(
         run.clone(),
@@ -110,10 +127,9 @@ fn run_keys(plan: &Plan) -> Result<Vec<crate::keys::IdentitySource>> {
 /// Appends the report to the drill history, after the report file is
 /// written. A history that cannot be written is said, and makes the run exit
 /// 3 unless the drill itself already failed.
-async fn record(ran: Ran, path: &Path, site: &str) -> Output {
-    let mut out = ran.out;
+async fn record(mut out: Output, report_json: &str, path: &Path, site: &str) -> Output {
     let appended = match crate::ledger::Ledger::open_or_create(path).await {
-        Ok(mut l) => l.append(&ran.report_json, site).await,
+        Ok(mut l) => l.append(report_json, site).await,
         Err(e) => Err(e),
     };
     let mut json: serde_json::Value = serde_json::from_str(&out.json).unwrap_or_default();
@@ -188,7 +204,12 @@ fn output(report: &Report, dir: &Path) -> Result<Ran> {
     text.push_str(&format!("report   {}", path.display()));
     let mut out = Output::new(text, serde_json::to_value(report).unwrap_or_default());
     out.error = report.error.as_ref().map(|e| e.reason.clone());
-    Ok(Ran { out, report_json })
+    Ok(Ran {
+        out,
+        report: report.clone(),
+        report_json,
+        report_path: path,
+    })
 }
 
 fn create_dir(dir: &Path) -> Result<()> {
