@@ -2,6 +2,8 @@
 //! transport's security are checked here, at their line; the SMTP password is
 //! never in the file (a `password` key is refused), only where to find it, and
 //! that place is read when the drill starts (`notify::check_credentials`).
+//! Messages put no value in double quotes: the command line passes every
+//! error through the redactor, which would take it for data and remove it.
 
 use super::raw::{RawEmail, RawNotify, RawNotifyOn, RawTls};
 use super::source::Source;
@@ -105,7 +107,7 @@ pub(super) fn parse(src: &Source, raw: Spanned<RawNotify>) -> Result<Notify> {
     if webhook.is_none() && email.is_none() {
         return Err(src.at(
             span,
-            "[notify] sends nowhere: add webhook = \"https://...\" or a [notify.email] table",
+            "[notify] sends nowhere: add a `webhook` URL or a [notify.email] table",
         ));
     }
     Ok(Notify { on, webhook, email })
@@ -161,7 +163,7 @@ fn email(src: &Source, raw: Spanned<RawEmail>) -> Result<Email> {
         return Err(src.at(
             span,
             format_args!(
-                "tls = \"none\" sends the login and the alert in clear: it is only for a relay on this machine (localhost, 127.0.0.1, ::1), not {host}; use tls = \"starttls\" (port 587) or \"tls\" (port 465)"
+                "tls none sends the login and the alert in clear: it is only for a relay on this machine (localhost, 127.0.0.1, ::1), not {host}; use tls starttls (port 587) or tls (port 465)"
             ),
         ));
     }
@@ -169,7 +171,7 @@ fn email(src: &Source, raw: Spanned<RawEmail>) -> Result<Email> {
     if raw.to.get_ref().is_empty() {
         return Err(src.at(
             raw.to.span(),
-            "`to` is empty: give at least one address, e.g. to = [\"it@contractor.example\"]",
+            "`to` is empty: give at least one address, e.g. it@contractor.example",
         ));
     }
     let to = raw
@@ -239,7 +241,7 @@ fn mailbox(src: &Source, a: &Spanned<String>, key: &str) -> Result<Mailbox> {
         src.at(
             a.span(),
             format_args!(
-                "invalid address {:?} in `{key}`: {e}; expected it@contractor.example or \"IT <it@contractor.example>\"",
+                "invalid address {:?} in `{key}`: {e}; expected it@contractor.example or IT <it@contractor.example>",
                 a.get_ref()
             ),
         )
@@ -250,10 +252,14 @@ fn mailbox(src: &Source, a: &Spanned<String>, key: &str) -> Result<Mailbox> {
 fn login(src: &Source, raw: &RawEmail) -> Result<Option<SmtpLogin>> {
     let (env, file) = (&raw.password_env, &raw.password_file);
     let Some(user) = &raw.user else {
-        return match env.as_ref().map(Spanned::span).or(file.as_ref().map(Spanned::span)) {
+        return match env
+            .as_ref()
+            .map(Spanned::span)
+            .or(file.as_ref().map(Spanned::span))
+        {
             Some(span) => Err(src.at(
                 span,
-                "a password goes with a login: add user = \"...\" (or remove password_env / password_file)",
+                "a password goes with a login: add `user` (or remove password_env / password_file)",
             )),
             None => Ok(None),
         };
@@ -271,11 +277,11 @@ fn login(src: &Source, raw: &RawEmail) -> Result<Option<SmtpLogin>> {
         (None, None) => {
             return Err(src.at(
                 user.span(),
-                "`user` needs its password: add password_env = \"RESTORE_DRILL_SMTP_PASSWORD\" or password_file = \"/etc/restore-drill/smtp.password\" (mode 600)",
+                "`user` needs its password: add password_env (e.g. RESTORE_DRILL_SMTP_PASSWORD) or password_file (e.g. /etc/restore-drill/smtp.password, mode 600)",
             ))
         }
         (Some(e), None) if e.get_ref().is_empty() || e.get_ref().contains('=') => {
-            return Err(src.at(e.span(), "password_env names an environment variable, e.g. \"RESTORE_DRILL_SMTP_PASSWORD\""));
+            return Err(src.at(e.span(), "password_env names an environment variable, e.g. RESTORE_DRILL_SMTP_PASSWORD"));
         }
         (Some(e), None) => PasswordSource::Env(e.get_ref().clone()),
         (None, Some(f)) => PasswordSource::File(src.resolve(f.get_ref())),
