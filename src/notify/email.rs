@@ -67,6 +67,8 @@ fn message(e: &Email, alert: &Alert) -> Result<Message, String> {
     let mut m = Message::builder()
         .from(e.from.clone())
         .subject(alert.subject().as_str())
+        // A Message-ID from this host's name: mail without one looks like spam.
+        .message_id(None)
         .header(ContentType::TEXT_PLAIN);
     for to in &e.to {
         m = m.to(to.clone());

@@ -143,7 +143,7 @@ mod tests {
     #[tokio::test]
     async fn an_attempt_that_hangs_ends_at_its_timeout() {
         let start = std::time::Instant::now();
-        let (n, r) = run(&FAST, || std::future::pending::<Result<(), Failure>>()).await;
+        let (n, r) = run(&FAST, std::future::pending::<Result<(), Failure>>).await;
         assert_eq!(n, 3);
         assert!(r.expect_err("timed out").contains("no answer within"));
         assert!(start.elapsed() < Duration::from_secs(2));
