@@ -21,6 +21,7 @@ pub mod inspect;
 pub mod keys;
 pub mod ledger;
 pub mod measure;
+pub mod notify;
 pub mod pipeline;
 pub mod redact;
 pub mod report;

@@ -352,7 +352,7 @@ fn expectation_text(e: &ExpectationResult) -> String {
     s
 }
 
-fn status_word(s: Status) -> &'static str {
+pub(crate) fn status_word(s: Status) -> &'static str {
     match s {
         Status::Passed => "ok",
         Status::Failed => "FAILED",
@@ -362,7 +362,7 @@ fn status_word(s: Status) -> &'static str {
     }
 }
 
-fn fmt_secs(s: Option<f64>) -> String {
+pub(crate) fn fmt_secs(s: Option<f64>) -> String {
     match s {
         None => "unknown".into(),
         Some(s) if s < 120.0 => format!("{s:.1} s"),

@@ -350,42 +350,6 @@ fn the_pack_pdf_is_readable_and_says_what_was_tested_without_patient_data() {
     }
 }
 
-/// Full names and health cards of the shared clinic's patients, read from the
-/// decoded dump with pg_restore.
-fn patient_values() -> Vec<String> {
-    let clinic = shared_clinic();
-    let out = Command::new("pg_restore")
-        .args(["--data-only", "-t", "patients", "-f", "-"])
-        .arg(&clinic.custom)
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    let mut values = Vec::new();
-    for line in text.lines().filter(|l| l.contains('\t')).take(200) {
-        let cols: Vec<&str> = line.split('\t').collect();
-        values.extend(
-            cols.iter()
-                .filter(|c| c.len() >= 8 && c.contains(' '))
-                .map(|c| c.to_string()),
-        );
-        values.extend(
-            cols.iter()
-                .filter(|c| {
-                    c.len() >= 8
-                        && c.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '-')
-                        && c.chars().any(|ch| ch.is_ascii_digit())
-                })
-                .map(|c| c.to_string()),
-        );
-    }
-    assert!(
-        values.len() > 100,
-        "too few patient values found: {}",
-        values.len()
-    );
-    values
-}
-
 #[test]
 fn a_signed_pack_verifies_with_minisign_and_fails_after_one_byte_changes() {
     let tmp = tempdir();

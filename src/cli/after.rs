@@ -6,6 +6,7 @@
 use super::run::Ran;
 use super::{exit, Output};
 use crate::error::Result;
+use crate::events::Events;
 use crate::redact::Redacted;
 use crate::report::Report;
 use serde_json::{json, Value};
@@ -16,6 +17,7 @@ pub struct Extras {
     pub metrics: Option<PathBuf>,
     pub junit: Option<PathBuf>,
     pub history: Option<PathBuf>,
+    pub notify: Option<crate::scenario::Notify>,
 }
 
 /// A side output written: the line for the summary and its JSON.
@@ -30,11 +32,12 @@ fn replace(path: &Path, content: &[u8]) -> Result<()> {
     crate::catalog::atomic::replace_file(path, content, 0o644).map(|_| ())
 }
 
-pub async fn leave(ran: Ran, x: &Extras, site: &str) -> Output {
+pub async fn leave(ran: Ran, x: &Extras, site: &str, events: &Events) -> Output {
     let Ran {
         mut out,
         report,
         report_json,
+        report_path,
     } = ran;
     let mut json: Value = serde_json::from_str(&out.json).unwrap_or_default();
     let code = out.code;
@@ -51,11 +54,62 @@ pub async fn leave(ran: Ran, x: &Extras, site: &str) -> Output {
         .map(|_| (format!("junit    {}", p.display()), json!({"file": p})));
         said(&mut out, &mut json, "junit", p, done);
     }
+    let mut record = None;
     if let Some(p) = &x.history {
         let done = append(p, &report_json, site).await;
+        record = done.as_ref().ok().and_then(|(_, v)| v["record"].as_i64());
         said(&mut out, &mut json, "history", p, done);
     }
     out.json = serde_json::to_string_pretty(&json).unwrap_or_default();
+    // Last: the alert tells the run's final exit code, the history's included.
+    let Some(notify) = &x.notify else {
+        return out;
+    };
+    let (out, deliveries) =
+        super::alert::alert(notify, out, &report, &report_json, &report_path, events).await;
+    if let (Some(p), Some(id)) = (&x.history, record) {
+        keep_deliveries(out, p, id, &deliveries).await
+    } else {
+        out
+    }
+}
+
+/// The alerts' fate in the history, for `doctor`; failing to keep it is a
+/// warning: the drill and its record stand.
+async fn keep_deliveries(
+    mut out: Output,
+    history: &Path,
+    record_id: i64,
+    deliveries: &[crate::notify::Delivery],
+) -> Output {
+    if deliveries.is_empty() {
+        return out;
+    }
+    let at = chrono::Utc::now().to_rfc3339();
+    let rows: Vec<crate::ledger::DeliveryRow> = deliveries
+        .iter()
+        .map(|d| crate::ledger::DeliveryRow {
+            record_id,
+            at: at.clone(),
+            channel: d.channel.as_str().to_string(),
+            target: d.target.clone(),
+            delivered: matches!(d.outcome, crate::notify::Outcome::Delivered),
+            attempts: d.attempts,
+            reason: match &d.outcome {
+                crate::notify::Outcome::Failed { reason } => Some(reason.to_string()),
+                crate::notify::Outcome::Delivered => None,
+            },
+        })
+        .collect();
+    let kept = match crate::ledger::Ledger::open_or_create(history).await {
+        Ok(mut l) => l.record_deliveries(&rows).await,
+        Err(e) => Err(e),
+    };
+    if let Err(e) = kept {
+        out.warnings.push(Redacted::new(format!(
+            "the alerts' delivery was not kept in the history: {e}"
+        )));
+    }
     out
 }
 

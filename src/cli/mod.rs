@@ -2,6 +2,7 @@
 //! writes to stdout or stderr; exit codes come from `exit`.
 
 mod after;
+mod alert;
 mod commands;
 pub mod exit;
 mod history;
@@ -190,6 +191,9 @@ pub fn main() -> ExitCode {
             } else if !output.text.is_empty() {
                 println!("{}", output.text);
             }
+            for w in &output.warnings {
+                eprintln!("warning: {w}");
+            }
             if let Some(e) = &output.error {
                 eprintln!("error: {e}");
             }
@@ -211,6 +215,9 @@ struct Output {
     /// An error the work ended with although it produced a result (a drill
     /// whose report says why it stopped): also said on stderr.
     error: Option<crate::redact::Redacted>,
+    /// What went wrong beside the work without changing its exit code (an
+    /// alert not delivered): said on stderr, one line each.
+    warnings: Vec<crate::redact::Redacted>,
 }
 
 impl Output {
@@ -220,6 +227,7 @@ impl Output {
             json: serde_json::to_string_pretty(&json).unwrap_or_default(),
             code: exit::OK,
             error: None,
+            warnings: Vec::new(),
         }
     }
 }

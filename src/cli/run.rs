@@ -45,11 +45,13 @@ pub struct RunArgs {
     junit: Option<PathBuf>,
 }
 
-/// What a run produced: the output, the report, and its JSON exactly as written.
+/// What a run produced: the output, the report, its JSON exactly as written,
+/// and where.
 pub(super) struct Ran {
     pub(super) out: Output,
     pub(super) report: Report,
     pub(super) report_json: String,
+    pub(super) report_path: PathBuf,
 }
 
 pub async fn run(a: RunArgs, events: Events) -> Result<Output> {
@@ -68,19 +70,23 @@ pub async fn run(a: RunArgs, events: Events) -> Result<Output> {
         metrics: a.metrics.or_else(|| plan.metrics.clone()),
         junit: a.junit,
         history: (!a.no_history).then(|| a.history.unwrap_or_else(crate::ledger::default_path)),
+        notify: plan.notify.clone(),
     };
-    let ran = drill(plan.clone(), report_dir, a.keep, events).await?;
-    Ok(super::after::leave(ran, &extras, &plan.site).await)
+    let ran = drill(plan.clone(), report_dir, a.keep, events.clone()).await?;
+    Ok(super::after::leave(ran, &extras, &plan.site, &events).await)
 }
 
 /// The drill, its report written; every outcome past a valid scenario has one.
 async fn drill(plan: Plan, report_dir: PathBuf, keep: bool, events: Events) -> Result<Ran> {
     let run = RunId::new();
-    // Keys are checked before any container starts.
+    // Keys and the alert's password are checked before any container starts.
     let keys = match run_keys(&plan) {
         Ok(k) => Arc::new(k),
         Err(e) => return error_output(&plan, &run, &report_dir, "load keys", e),
     };
+    if let Some(Err(e)) = plan.notify.as_ref().map(crate::notify::check_credentials) {
+        return error_output(&plan, &run, &report_dir, "read the SMTP password", e);
+    }
     let (plan2, dir2) = (plan.clone(), report_dir.clone());
     let drilled = with_run_as(
         run.clone(),
@@ -162,6 +168,7 @@ fn output(report: &Report, dir: &Path) -> Result<Ran> {
         out,
         report: report.clone(),
         report_json,
+        report_path: path,
     })
 }
 

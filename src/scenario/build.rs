@@ -8,8 +8,8 @@ use super::raw::{
 };
 use super::source::Source;
 use super::{
-    fault, BackupSource, Checks, Expect, Expectation, Freshness, Invariants, Keys, ManifestPolicy,
-    Objectives, Plan, Select, SqlCheck, Target,
+    fault, notify, BackupSource, Checks, Expect, Expectation, Freshness, Invariants, Keys,
+    ManifestPolicy, Objectives, Plan, Select, SqlCheck, Target,
 };
 use crate::engine::EngineKind;
 use crate::error::Result;
@@ -58,6 +58,7 @@ pub(super) fn plan(src: &Source, raw: RawScenario) -> Result<Plan> {
             Some(sim) => Some(fault::parse(src, *sim.fault.get_ref())?),
         },
         expect: raw.expect.map(expectation),
+        notify: raw.notify.map(|n| notify::parse(src, n)).transpose()?,
     })
 }
 

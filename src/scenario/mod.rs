@@ -5,10 +5,13 @@
 
 mod build;
 mod fault;
+mod notify;
 mod raw;
 mod source;
 #[cfg(test)]
 mod tests;
+
+pub use notify::{Email, Notify, NotifyOn, PasswordSource, SmtpLogin, SmtpTls};
 
 use crate::engine::EngineKind;
 use crate::error::{Error, Result};
@@ -36,6 +39,8 @@ pub struct Plan {
     pub metrics: Option<PathBuf>,
     pub simulate: Option<Fault>,
     pub expect: Option<Expectation>,
+    /// Alerts after the drill (`[notify]`).
+    pub notify: Option<Notify>,
 }
 
 /// A failure to rehearse, always on scratch copies of the backups.

@@ -22,6 +22,7 @@ pub(super) struct RawScenario {
     pub report: Option<RawReport>,
     pub simulate: Option<RawSimulate>,
     pub expect: Option<RawOutcome>,
+    pub notify: Option<Spanned<RawNotify>>,
 }
 
 /// Only the fault: which other keys `[simulate]` may hold depends on it, so
@@ -226,6 +227,54 @@ pub(super) struct RawExpect {
 pub(super) struct RawReport {
     pub dir: Option<String>,
     pub metrics: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawNotify {
+    #[serde(default, deserialize_with = "some_choice")]
+    pub on: Option<Spanned<RawNotifyOn>>,
+    pub webhook: Option<Spanned<String>>,
+    pub email: Option<Spanned<RawEmail>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub(super) enum RawNotifyOn {
+    Failure,
+    Always,
+}
+
+impl Choice for RawNotifyOn {
+    const WHAT: &'static str = "notify condition";
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawEmail {
+    pub smtp: Spanned<String>,
+    #[serde(default, deserialize_with = "some_choice")]
+    pub tls: Option<Spanned<RawTls>>,
+    pub from: Spanned<String>,
+    pub to: Spanned<Vec<Spanned<String>>>,
+    pub user: Option<Spanned<String>>,
+    pub password_env: Option<Spanned<String>>,
+    pub password_file: Option<Spanned<String>>,
+    /// Read only to be refused at its line with the fix; its value is never
+    /// kept, so no message or debug print can show it.
+    pub password: Option<Spanned<IgnoredAny>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub(super) enum RawTls {
+    Starttls,
+    Tls,
+    None,
+}
+
+impl Choice for RawTls {
+    const WHAT: &'static str = "tls mode";
 }
 
 // ---------- the keys of each fault ----------

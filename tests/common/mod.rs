@@ -387,6 +387,44 @@ fn build_shared_clinic(dir: &Path) {
     std::fs::write(dir.join("ready"), b"").expect("mark the shared clinic ready");
 }
 
+// ---- Shared by tests/history.rs and tests/notify.rs ----
+
+/// Full names and health cards of the shared clinic's patients, read from the
+/// decoded dump with pg_restore.
+pub fn patient_values() -> Vec<String> {
+    let clinic = shared_clinic();
+    let out = Command::new("pg_restore")
+        .args(["--data-only", "-t", "patients", "-f", "-"])
+        .arg(&clinic.custom)
+        .output()
+        .expect("run pg_restore");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut values = Vec::new();
+    for line in text.lines().filter(|l| l.contains('\t')).take(200) {
+        let cols: Vec<&str> = line.split('\t').collect();
+        values.extend(
+            cols.iter()
+                .filter(|c| c.len() >= 8 && c.contains(' '))
+                .map(|c| c.to_string()),
+        );
+        values.extend(
+            cols.iter()
+                .filter(|c| {
+                    c.len() >= 8
+                        && c.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '-')
+                        && c.chars().any(|ch| ch.is_ascii_digit())
+                })
+                .map(|c| c.to_string()),
+        );
+    }
+    assert!(
+        values.len() > 100,
+        "too few patient values found: {}",
+        values.len()
+    );
+    values
+}
+
 /// How a command run by `run_tracked_within` ended.
 pub struct Finished {
     pub code: i32,

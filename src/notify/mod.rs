@@ -1,0 +1,136 @@
+//! Alerts after a drill: a chat webhook and an email, built from the finished
+//! report (`alert`), sent with bounded attempts (`retry`), each channel's
+//! outcome returned as data. Nothing here prints, and nothing here can change a
+//! drill's verdict or exit code: a delivery that failed is a `Delivery` that
+//! says so, for the command line to show.
+
+mod alert;
+mod email;
+mod retry;
+mod webhook;
+
+pub use alert::Alert;
+pub use retry::{Schedule, SCHEDULE};
+
+use crate::error::{Error, Result};
+use crate::redact::Redacted;
+use crate::scenario::{Notify, PasswordSource};
+use serde::Serialize;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+/// What became of the alert on one channel.
+#[derive(Debug, Clone, Serialize)]
+pub struct Delivery {
+    pub channel: Channel,
+    /// `scheme://host:port/path`: no user, password or query, and long path
+    /// segments (a webhook's token) shortened.
+    pub target: String,
+    /// Attempts made (0 when it could not even start, e.g. no password).
+    pub attempts: u32,
+    pub outcome: Outcome,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Channel {
+    Webhook,
+    Email,
+}
+
+impl Channel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Webhook => "webhook",
+            Channel::Email => "email",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "status", rename_all = "lowercase")]
+pub enum Outcome {
+    Delivered,
+    /// The last attempt's reason.
+    Failed {
+        reason: Redacted,
+    },
+}
+
+/// Sends `alert` on every channel of `plan` at once, each bounded by
+/// `SCHEDULE`; one `Delivery` per channel, webhook first.
+pub async fn send(plan: &Notify, alert: &Alert) -> Vec<Delivery> {
+    send_with(plan, alert, &SCHEDULE).await
+}
+
+/// `send` with another schedule (tests of the bounds).
+pub async fn send_with(plan: &Notify, alert: &Alert, s: &Schedule) -> Vec<Delivery> {
+    let hook = async {
+        match &plan.webhook {
+            Some(url) => Some(webhook::deliver(url, alert, s).await),
+            None => None,
+        }
+    };
+    let mail = async {
+        match &plan.email {
+            Some(e) => Some(email::deliver(e, alert, s).await),
+            None => None,
+        }
+    };
+    let (hook, mail) = tokio::join!(hook, mail);
+    hook.into_iter().chain(mail).collect()
+}
+
+/// Reads the SMTP password where the scenario says it is, so that a missing
+/// variable or a file readable by others stops the drill before it starts
+/// (exit 3), not after it when the alert is due.
+pub fn check_credentials(plan: &Notify) -> Result<()> {
+    match plan.email.as_ref().and_then(|e| e.login.as_ref()) {
+        Some(login) => read_password(&login.password).map(drop),
+        None => Ok(()),
+    }
+}
+
+/// The password, from its variable or its file (mode 600, trailing newline
+/// dropped). Messages name where it is, never what it is.
+fn read_password(source: &PasswordSource) -> Result<String> {
+    match source {
+        PasswordSource::Env(var) => std::env::var(var).map_err(|_| {
+            Error::Environment(format!(
+                "[notify.email] takes the SMTP password from ${var}, which is not set. Fix: export {var}=..."
+            ))
+        }),
+        PasswordSource::File(path) => password_file(path),
+    }
+}
+
+fn password_file(path: &Path) -> Result<String> {
+    let unreadable = |e: std::io::Error| {
+        Error::Environment(format!(
+            "cannot read the SMTP password file {}: {e}. Check password_file in [notify.email]",
+            path.display()
+        ))
+    };
+    let mode = std::fs::metadata(path)
+        .map_err(unreadable)?
+        .permissions()
+        .mode()
+        & 0o777;
+    if mode & 0o077 != 0 {
+        return Err(Error::Environment(format!(
+            "the SMTP password file {} is readable by other users (mode {mode:03o}); \
+             anyone who can read it can send mail as the drill. Fix: chmod 600 {}",
+            path.display(),
+            path.display()
+        )));
+    }
+    let text = std::fs::read_to_string(path).map_err(unreadable)?;
+    let password = text.trim_end_matches(['\n', '\r']);
+    if password.is_empty() {
+        return Err(Error::Environment(format!(
+            "the SMTP password file {} is empty. Write the password into it (mode 600)",
+            path.display()
+        )));
+    }
+    Ok(password.to_string())
+}
