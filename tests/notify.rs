@@ -549,3 +549,55 @@ fn a_password_file_readable_by_others_stops_the_drill_before_any_container() {
         "{d}"
     );
 }
+
+/// A site file brings the practice's name and its alerts to a scenario that
+/// has neither; one with a password in it is refused at its line.
+#[test]
+fn a_site_file_names_the_site_and_sends_its_alerts() {
+    let tmp = tempdir();
+    let hook = Hook::start();
+    let site_file = tmp.path().join("site.toml");
+    std::fs::write(
+        &site_file,
+        format!(
+            "site = \"Harbour Optometry\"\n\n[notify]\nwebhook = \"{}\"\n",
+            hook.url()
+        ),
+    )
+    .unwrap();
+    let clinic = shared_clinic();
+    let scenario = scenario(tmp.path(), true, "");
+    let reports = tmp.path().join("reports");
+    let args = |site_file: &Path| {
+        run_tracked(&[
+            "--json".as_ref(),
+            "run".as_ref(),
+            scenario.as_os_str(),
+            "--backups".as_ref(),
+            clinic.backups.as_os_str(),
+            "--identity".as_ref(),
+            clinic.key.path.as_os_str(),
+            "--report-dir".as_ref(),
+            reports.as_os_str(),
+            "--site-file".as_ref(),
+            site_file.as_os_str(),
+        ])
+    };
+    let (code, out, err) = args(&site_file);
+    assert_eq!(code, 1, "{out}\n{err}");
+    let requests = hook.requests();
+    assert_eq!(requests.len(), 1, "one POST");
+    let j: serde_json::Value = serde_json::from_str(&requests[0].1).unwrap();
+    assert_eq!(j["site"], "Harbour Optometry");
+
+    let bad = tmp.path().join("bad-site.toml");
+    std::fs::write(
+        &bad,
+        "site = \"x\"\n[notify]\n[notify.email]\nsmtp = \"smtp://127.0.0.1:25\"\ntls = \"none\"\nfrom = \"a@b.example\"\nto = [\"c@d.example\"]\npassword = \"hunter2\"\n",
+    )
+    .unwrap();
+    let (code, _, err) = args(&bad);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("bad-site.toml:8"), "{err}");
+    assert!(!err.contains("hunter2"), "{err}");
+}

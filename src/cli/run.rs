@@ -36,6 +36,10 @@ pub struct RunArgs {
     /// Do not record this run in the drill history.
     #[arg(long)]
     no_history: bool,
+    /// A site file: `site` and `[notify]` for this machine's practice (a
+    /// scenario's own `[notify]` wins; `--site` wins over its `site`).
+    #[arg(long, env = "RESTORE_DRILL_SITE_FILE")]
+    site_file: Option<PathBuf>,
     /// Prometheus textfile-collector file, replaced after the run (overrides
     /// the scenario's `[report] metrics`).
     #[arg(long)]
@@ -56,16 +60,24 @@ pub(super) struct Ran {
 
 pub async fn run(a: RunArgs, events: Events) -> Result<Output> {
     // An invalid scenario starts nothing and reports nothing: exit 2.
-    let plan = crate::scenario::load(&a.scenario)?.with_overrides(crate::scenario::Overrides {
-        site: a.site,
-        backups: a.backups,
-        identities: a.identities,
-        report_dir: a.report_dir,
-    })?;
+    let site_file = match &a.site_file {
+        Some(p) => crate::scenario::load_site_file(p)?,
+        None => crate::scenario::SiteFile::default(),
+    };
+    let mut plan =
+        crate::scenario::load(&a.scenario)?.with_overrides(crate::scenario::Overrides {
+            site: a.site.or(site_file.site),
+            backups: a.backups,
+            identities: a.identities,
+            report_dir: a.report_dir,
+        })?;
     let report_dir = plan
         .report_dir
         .clone()
         .unwrap_or_else(|| PathBuf::from("restore-drill-reports"));
+    if plan.notify.is_none() {
+        plan.notify = site_file.notify;
+    }
     let extras = super::after::Extras {
         metrics: a.metrics.or_else(|| plan.metrics.clone()),
         junit: a.junit,

@@ -40,6 +40,9 @@ pub struct InstallArgs {
     identities: Vec<PathBuf>,
     #[arg(long)]
     site: Option<String>,
+    /// A site file (`site`, `[notify]`) the runs use.
+    #[arg(long)]
+    site_file: Option<PathBuf>,
     /// The drill history the runs are recorded in (default as for `run`).
     #[arg(long)]
     history: Option<PathBuf>,
@@ -102,6 +105,7 @@ async fn install(a: InstallArgs) -> Result<Output> {
         backups: a.backups,
         identities: a.identities,
         site: a.site,
+        site_file: a.site_file,
         history,
         report_dir,
         metrics: a.metrics,

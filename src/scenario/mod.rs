@@ -245,6 +245,29 @@ pub fn load(path: &Path) -> Result<Plan> {
     parse(path, &text)
 }
 
+/// A site file, validated: `site` and `[notify]` for every scenario run
+/// with it (`run --site-file`).
+#[derive(Debug, Clone, Default)]
+pub struct SiteFile {
+    pub site: Option<String>,
+    pub notify: Option<Notify>,
+}
+
+pub fn load_site_file(path: &Path) -> Result<SiteFile> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        Error::Usage(format!(
+            "cannot read the site file {}: {e}. Check the path given with --site-file",
+            path.display()
+        ))
+    })?;
+    let src = source::Source { path, text: &text };
+    let raw: raw::RawSiteFile = toml::from_str(&text).map_err(|e| src.toml_error(&e))?;
+    Ok(SiteFile {
+        site: raw.site,
+        notify: raw.notify.map(|n| notify::parse(&src, n)).transpose()?,
+    })
+}
+
 /// Validates a scenario's text; `path` names it in messages and anchors its
 /// relative paths.
 pub fn parse(path: &Path, text: &str) -> Result<Plan> {

@@ -25,6 +25,15 @@ pub(super) struct RawScenario {
     pub notify: Option<Spanned<RawNotify>>,
 }
 
+/// A site file: what differs from one practice to the next (its name, where
+/// alerts go), kept out of the scenarios so that one scenario serves many.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawSiteFile {
+    pub site: Option<String>,
+    pub notify: Option<Spanned<RawNotify>>,
+}
+
 /// Only the fault: which other keys `[simulate]` may hold depends on it, so
 /// they are read in a second pass into the fault's own struct (see `fault`).
 /// An internally tagged enum would do it in one pass but buffers the table,

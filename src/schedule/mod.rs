@@ -22,6 +22,7 @@ pub struct Request {
     pub backups: Option<PathBuf>,
     pub identities: Vec<PathBuf>,
     pub site: Option<String>,
+    pub site_file: Option<PathBuf>,
     pub history: PathBuf,
     pub report_dir: PathBuf,
     pub metrics: Option<PathBuf>,
@@ -35,6 +36,10 @@ pub fn plan(r: &Request, program: &Path) -> Result<Job> {
         .as_deref()
         .map(|b| visible(b, "backup location"))
         .transpose()?;
+    let site_file = r.site_file.as_deref().map(|f| visible(f, "site file")).transpose()?;
+    if let Some(f) = &site_file {
+        crate::scenario::load_site_file(f)?;
+    }
     let identities = r
         .identities
         .iter()
@@ -68,6 +73,9 @@ pub fn plan(r: &Request, program: &Path) -> Result<Job> {
     flag("--report-dir", &absolute(&r.report_dir)?);
     if let Some(m) = &r.metrics {
         flag("--metrics", &absolute(m)?);
+    }
+    if let Some(f) = &site_file {
+        flag("--site-file", f);
     }
     if let Some(s) = &r.site {
         command.extend(["--site".to_string(), s.clone()]);
