@@ -4,6 +4,7 @@
 mod commands;
 pub mod exit;
 mod history;
+mod install;
 mod progress;
 mod run;
 
@@ -111,6 +112,16 @@ enum Command {
         /// Directories whose free space matters (backups, reports).
         #[arg(long = "dir")]
         dirs: Vec<PathBuf>,
+    },
+    /// Print the shell completion script for SHELL on stdout.
+    Completions { shell: clap_complete::Shell },
+    /// Write the man pages (restore-drill.1, restore-drill-run.1 ...) into a folder.
+    // Hidden: packagers need it, a clinic's contractor does not.
+    #[command(hide = true)]
+    Manpage {
+        /// Folder the pages go to (made when missing).
+        #[arg(long, default_value = ".")]
+        out: PathBuf,
     },
 }
 
@@ -247,6 +258,8 @@ async fn dispatch(cli: Cli, events: Events) -> Result<Output> {
         } => commands::images(&targets, rebuild, mirror.as_deref(), &events).await,
         Command::Gc { all } => commands::gc(all).await,
         Command::Doctor { identities, dirs } => Ok(commands::doctor(&identities, &dirs).await),
+        Command::Completions { shell } => Ok(install::completions(shell)),
+        Command::Manpage { out } => install::manpages(&out),
     }
 }
 
