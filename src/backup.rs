@@ -2,7 +2,7 @@
 //! fsync -> rename, with the manifest's counts and fingerprints taken inside
 //! the same snapshot while the dump runs.
 
-use crate::catalog::{self, atomic::TempFile, manifest};
+use crate::catalog::{self, atomic::DirMode, atomic::TempFile, manifest};
 use crate::engine::{postgres, EngineKind, TableFingerprint};
 use crate::error::{Error, Result};
 use crate::events::{Event, Events};
@@ -152,19 +152,14 @@ pub async fn backup(req: BackupRequest, events: &Events) -> Result<BackupResult>
 }
 
 pub(crate) fn check_out_dir(dir: &Path) -> Result<()> {
-    let meta = std::fs::metadata(dir).map_err(|e| {
-        Error::Environment(format!(
-            "the output directory {} cannot be used: {e}. Create it first (mkdir -p {})",
-            dir.display(),
-            dir.display()
-        ))
-    })?;
-    if !meta.is_dir() {
+    if std::fs::metadata(dir).is_ok_and(|m| !m.is_dir()) {
         return Err(Error::Usage(format!(
             "{} is not a directory: --out takes a directory",
             dir.display()
         )));
     }
+    // A missing folder is made, owner-only like the backups it will hold.
+    catalog::atomic::create_dir(dir, DirMode::OwnerOnly, "output directory", "--out")?;
     // A probe file proves we may write there before a database is touched.
     let (probe, _file) = TempFile::create(dir, "write-probe").map_err(|_| {
         Error::Environment(format!(

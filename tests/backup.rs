@@ -404,7 +404,7 @@ fn invalid_recipients_are_usage_errors() {
 }
 
 #[test]
-fn unwritable_or_missing_output_directories_are_refused_before_any_work() {
+fn unwritable_output_directories_are_refused_before_any_work() {
     let tmp = tempdir();
     let key = make_key(tmp.path(), "k");
     // A directory the (unprivileged) user may not write to.
@@ -429,14 +429,78 @@ fn unwritable_or_missing_output_directories_are_refused_before_any_work() {
     assert!(err.contains("choose another --out"), "{err}");
     assert!(files_in(&locked).is_empty());
 
-    let missing = tmp.path().join("missing");
+    // Nor may it create one there.
+    let inside = locked.join("new");
+    let out = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg(env!("CARGO_BIN_EXE_restore-drill"))
+        .args(backup_args(
+            "postgres://u:p@127.0.0.1:1/db",
+            inside.to_str().unwrap(),
+            &key.public,
+        ))
+        .output()
+        .expect("setpriv");
+    let (code, _, err) = decode(out);
+    assert_eq!(code, 3, "{err}");
+    assert!(
+        err.contains("cannot create the output directory") && err.contains("Permission denied"),
+        "{err}"
+    );
+    assert!(err.contains("choose another --out"), "{err}");
+    assert!(!inside.exists());
+}
+
+#[test]
+fn an_output_directory_under_a_file_is_an_environment_error() {
+    let tmp = tempdir();
+    let key = make_key(tmp.path(), "k");
+    let file = tmp.path().join("a-file");
+    std::fs::write(&file, "not a folder").unwrap();
     let (code, _, err) = run(&backup_args(
         "postgres://u:p@127.0.0.1:1/db",
-        missing.to_str().unwrap(),
+        file.join("backups").to_str().unwrap(),
         &key.public,
     ));
     assert_eq!(code, 3, "{err}");
-    assert!(err.contains("Create it first"), "{err}");
+    assert!(err.contains("cannot create the output directory"), "{err}");
+    assert!(err.contains("is a file, not a folder"), "{err}");
+}
+
+/// The folder is made before the database is touched: owner-only, and the
+/// backup and its manifest land in it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_output_directory_is_created_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let source = Source::start(PG15).await;
+    let mut conn = postgres::connect(&source.url(), Duration::from_secs(10))
+        .await
+        .unwrap();
+    sqlx::Executor::execute(
+        &mut conn,
+        "CREATE TABLE patients (id int PRIMARY KEY); INSERT INTO patients SELECT generate_series(1, 10)",
+    )
+    .await
+    .unwrap();
+    let tmp = tempdir();
+    let key = make_key(tmp.path(), "k");
+    let out = tmp.path().join("srv").join("backups");
+    let args = backup_args(&source.url(), out.to_str().unwrap(), &key.public)
+        .into_iter()
+        .map(String::from)
+        .collect::<Vec<_>>();
+    let (code, stdout, err) = tokio::task::spawn_blocking(move || {
+        run(&args.iter().map(String::as_str).collect::<Vec<_>>())
+    })
+    .await
+    .unwrap();
+    assert_eq!(code, 0, "{stdout}\n{err}");
+    let mode = std::fs::metadata(&out).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o700, "{mode:o}");
+    let (_, manifest) = only_backup(&out);
+    assert_eq!(manifest.tables.len(), 1);
+    assert_eq!(manifest.tables[0].rows, 10);
+    source.remove().await;
 }
 
 /// A tmpfs too small for the backup: the write fails mid-stream with ENOSPC.

@@ -128,3 +128,41 @@ pub fn write_file(dir: &Path, name: &str, content: &[u8]) -> Result<PathBuf> {
         .map_err(|e| Error::io("write", &tmp.path, e))?;
     tmp.commit(file, name)
 }
+
+/// Who may read a folder restore-drill creates.
+#[derive(Debug, Clone, Copy)]
+pub enum DirMode {
+    /// Backups: their names, sizes and times are nobody else's business.
+    OwnerOnly,
+    /// Reports: counts, hashes and timings, meant to be read.
+    Shared,
+}
+
+/// Creates `dir` and its missing parents (`mkdir -p`); an existing folder is
+/// left as it is. `flag` names what the user sets to choose another folder.
+/// Every failure is the environment's (exit 3): a parent that is a file, or
+/// one the user may not write to.
+pub fn create_dir(dir: &Path, mode: DirMode, what: &str, flag: &str) -> Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    let bits = match mode {
+        DirMode::OwnerOnly => 0o700,
+        DirMode::Shared => 0o755,
+    };
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(bits)
+        .create(dir)
+        .map_err(|e| {
+            let next = match e.kind() {
+                std::io::ErrorKind::NotADirectory => "A part of the path is a file, not a folder",
+                std::io::ErrorKind::PermissionDenied => {
+                    "Check who owns the parent folder and its permissions"
+                }
+                _ => "Check the path",
+            };
+            Error::Environment(format!(
+                "cannot create the {what} {}: {e}. {next}, or choose another {flag}",
+                dir.display()
+            ))
+        })
+}

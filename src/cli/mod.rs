@@ -6,6 +6,7 @@ mod alert;
 mod commands;
 pub mod exit;
 mod history;
+mod install;
 mod progress;
 mod run;
 mod schedule;
@@ -114,6 +115,16 @@ enum Command {
     },
     /// Check that this machine is ready for drills, and that drills still pass often enough.
     Doctor(DoctorArgs),
+    /// Print the shell completion script for SHELL on stdout.
+    Completions { shell: clap_complete::Shell },
+    /// Write the man pages (restore-drill.1, restore-drill-run.1 ...) into a folder.
+    // Hidden: packagers need it, a clinic's contractor does not.
+    #[command(hide = true)]
+    Manpage {
+        /// Folder the pages go to (made when missing).
+        #[arg(long, default_value = ".")]
+        out: PathBuf,
+    },
 }
 
 #[derive(clap::Args)]
@@ -275,6 +286,8 @@ async fn dispatch(cli: Cli, events: Events) -> Result<Output> {
         } => commands::images(&targets, rebuild, mirror.as_deref(), &events).await,
         Command::Gc { all } => commands::gc(all).await,
         Command::Doctor(args) => Ok(commands::doctor(&args).await),
+        Command::Completions { shell } => Ok(install::completions(shell)),
+        Command::Manpage { out } => install::manpages(&out),
     }
 }
 

@@ -84,6 +84,9 @@ pub async fn run(a: RunArgs, events: Events) -> Result<Output> {
         history: (!a.no_history).then(|| a.history.unwrap_or_else(crate::ledger::default_path)),
         notify: plan.notify.clone(),
     };
+    // Made before any container starts: a folder that cannot be made fails
+    // the run now (exit 3), not after a restore whose report has nowhere to go.
+    create_dir(&report_dir)?;
     let ran = drill(plan.clone(), report_dir, a.keep, events.clone()).await?;
     Ok(super::after::leave(ran, &extras, &plan.site, &events).await)
 }
@@ -185,7 +188,12 @@ fn output(report: &Report, dir: &Path) -> Result<Ran> {
 }
 
 fn create_dir(dir: &Path) -> Result<()> {
-    std::fs::create_dir_all(dir).map_err(|e| Error::io("create the report directory", dir, e))
+    crate::catalog::atomic::create_dir(
+        dir,
+        crate::catalog::atomic::DirMode::Shared,
+        "report directory",
+        "--report-dir (or the scenario's [report] dir)",
+    )
 }
 
 fn write_report(dir: &Path, report: &Report, json: &str) -> Result<PathBuf> {

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 #[derive(clap::Subcommand)]
 pub enum ScheduleCommand {
     /// Write a systemd service and timer that run the drill (or print a crontab line).
-    Install(InstallArgs),
+    Install(Box<InstallArgs>),
     /// The schedules installed in the unit folder.
     List {
         #[arg(long, default_value = schedule::SYSTEM_UNIT_DIR)]
@@ -62,7 +62,7 @@ pub struct InstallArgs {
 
 pub async fn schedule(cmd: ScheduleCommand) -> Result<Output> {
     match cmd {
-        ScheduleCommand::Install(a) => install(a).await,
+        ScheduleCommand::Install(a) => install(*a).await,
         ScheduleCommand::List { unit_dir } => {
             let listed = schedule::list(&unit_dir)?;
             let mut text = format!("{:<40} {:<24} scenario\n", "name", "when (OnCalendar)");

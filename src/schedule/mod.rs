@@ -36,7 +36,11 @@ pub fn plan(r: &Request, program: &Path) -> Result<Job> {
         .as_deref()
         .map(|b| visible(b, "backup location"))
         .transpose()?;
-    let site_file = r.site_file.as_deref().map(|f| visible(f, "site file")).transpose()?;
+    let site_file = r
+        .site_file
+        .as_deref()
+        .map(|f| visible(f, "site file"))
+        .transpose()?;
     if let Some(f) = &site_file {
         crate::scenario::load_site_file(f)?;
     }
@@ -53,33 +57,13 @@ pub fn plan(r: &Request, program: &Path) -> Result<Job> {
         report_dir: None,
     })?;
     let writes = written_folders(r)?;
-    let mut command: Vec<String> = vec![
-        program.display().to_string(),
-        "--quiet".into(),
-        "run".into(),
-    ];
-    command.push(scenario.display().to_string());
-    let mut flag = |f: &str, v: &Path| {
-        command.push(f.into());
-        command.push(v.display().to_string());
+    let checked = Checked {
+        scenario: &scenario,
+        backups: backups.as_deref(),
+        identities: &identities,
+        site_file: site_file.as_deref(),
     };
-    if let Some(b) = &backups {
-        flag("--backups", b);
-    }
-    for i in &identities {
-        flag("--identity", i);
-    }
-    flag("--history", &absolute(&r.history)?);
-    flag("--report-dir", &absolute(&r.report_dir)?);
-    if let Some(m) = &r.metrics {
-        flag("--metrics", &absolute(m)?);
-    }
-    if let Some(f) = &site_file {
-        flag("--site-file", f);
-    }
-    if let Some(s) = &r.site {
-        command.extend(["--site".to_string(), s.clone()]);
-    }
+    let command = command(r, &checked, program)?;
     Ok(Job {
         name: name(r.name.as_deref(), &scenario)?,
         scenario,
@@ -88,6 +72,46 @@ pub fn plan(r: &Request, program: &Path) -> Result<Job> {
         command,
         writes,
     })
+}
+
+/// The paths `plan` checked, as the service will see them.
+struct Checked<'a> {
+    scenario: &'a Path,
+    backups: Option<&'a Path>,
+    identities: &'a [PathBuf],
+    site_file: Option<&'a Path>,
+}
+
+/// The command the service runs: every path absolute.
+fn command(r: &Request, c: &Checked, program: &Path) -> Result<Vec<String>> {
+    let mut command: Vec<String> = vec![
+        program.display().to_string(),
+        "--quiet".into(),
+        "run".into(),
+    ];
+    command.push(c.scenario.display().to_string());
+    let mut flag = |f: &str, v: &Path| {
+        command.push(f.into());
+        command.push(v.display().to_string());
+    };
+    if let Some(b) = c.backups {
+        flag("--backups", b);
+    }
+    for i in c.identities {
+        flag("--identity", i);
+    }
+    flag("--history", &absolute(&r.history)?);
+    flag("--report-dir", &absolute(&r.report_dir)?);
+    if let Some(m) = &r.metrics {
+        flag("--metrics", &absolute(m)?);
+    }
+    if let Some(f) = c.site_file {
+        flag("--site-file", f);
+    }
+    if let Some(s) = &r.site {
+        command.extend(["--site".to_string(), s.clone()]);
+    }
+    Ok(command)
 }
 
 /// An existing path, absolute, outside the private /tmp the service gets.
