@@ -118,11 +118,17 @@ fn metrics_pass_promtool_and_keep_the_last_success_across_a_failure() {
 }
 
 #[test]
-fn junit_has_one_failure_for_the_one_failing_objective() {
+fn junit_has_one_failure_for_the_one_failing_check() {
     let tmp = tempdir();
     let junit = tmp.path().join("junit.xml");
+    // The monthly drill with one more custom check, one that cannot pass.
+    let file = scenario(tmp.path(), false);
+    let text = std::fs::read_to_string(&file).unwrap();
+    let check = "[[checks.sql]]\nname = \"no patients at all\"\n\
+                 query = \"SELECT count(*) FROM patients\"\nexpect = { equals = 0 }\n\n[report]";
+    std::fs::write(&file, text.replace("[report]", check)).unwrap();
     let (code, out, err) = drill(
-        &scenario(tmp.path(), true),
+        &file,
         tmp.path(),
         &["--junit", junit.to_str().unwrap(), "--json"],
     );
@@ -134,7 +140,7 @@ fn junit_has_one_failure_for_the_one_failing_objective() {
             "import sys, xml.etree.ElementTree as E\n\
              t = E.parse(sys.argv[1]).getroot()\n\
              cases = list(t.iter('testcase'))\n\
-             bad = [c.get('name') + ' | ' + c.find('failure').get('message') for c in cases if c.find('failure') is not None]\n\
+             bad = [c.find('failure').get('type') + ' | ' + c.get('name') + ' | ' + c.find('failure').get('message') for c in cases if c.find('failure') is not None]\n\
              print(len(cases)); print(t.get('failures')); print('\\n'.join(bad))",
         )
         .arg(&junit)
@@ -151,12 +157,24 @@ fn junit_has_one_failure_for_the_one_failing_objective() {
         + report["checks"].as_array().unwrap().len()
         + report["objectives"].as_array().unwrap().len();
     assert_eq!(lines[0], expected.to_string(), "{said}");
-    assert_eq!(lines[1], "1", "{said}");
-    assert_eq!(lines.len(), 3, "{said}");
+    // One check failed; the RTO, measured to the last check passed, is then
+    // unknown, and unknown is not passed: a failure of its own kind.
+    let failed: Vec<&&str> = lines[2..]
+        .iter()
+        .filter(|l| l.starts_with("failed | "))
+        .collect();
+    assert_eq!(failed.len(), 1, "{said}");
     assert!(
-        lines[2].starts_with("RPO (backup age) | RPO (backup age): "),
+        failed[0].starts_with("failed | sql: no patients at all | 1000 (expected = 0)"),
         "{said}"
     );
+    assert!(
+        lines[2..]
+            .iter()
+            .all(|l| l.starts_with("failed | ") || l.starts_with("unknown | RTO")),
+        "{said}"
+    );
+    assert_eq!(lines[1], (lines.len() - 2).to_string(), "{said}");
 }
 
 #[test]
