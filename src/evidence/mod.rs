@@ -99,7 +99,7 @@ pub async fn make(req: &Request) -> Result<Made> {
 /// `evidence-SITE-SINCE-to-UNTIL`: one pack per period and site in a folder.
 pub fn stem(pack: &Pack) -> String {
     let site = match pack.sites.as_slice() {
-        [one] => format!("{}-", file_safe(one)),
+        [one] => format!("{}-", slug(one)),
         _ => String::new(),
     };
     format!(
@@ -108,7 +108,9 @@ pub fn stem(pack: &Pack) -> String {
     )
 }
 
-fn file_safe(s: &str) -> String {
+/// Lower-case letters, digits and single dashes: a name fit for a file or a
+/// unit (`Main Street Eye Care` -> `main-street-eye-care`).
+pub(crate) fn slug(s: &str) -> String {
     let cleaned: String = s
         .chars()
         .map(|c| {

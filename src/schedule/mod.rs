@@ -161,18 +161,7 @@ fn name(given: Option<&str>, scenario: &Path) -> Result<String> {
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_default(),
     };
-    let bare = raw.strip_prefix(PREFIX).unwrap_or(&raw);
-    let clean: String = bare
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '-'
-            }
-        })
-        .collect();
-    let clean = clean.trim_matches('-').to_string();
+    let clean = crate::evidence::slug(raw.strip_prefix(PREFIX).unwrap_or(&raw));
     if clean.is_empty() || clean.len() > 64 {
         return Err(Error::Usage(format!(
             "invalid schedule name {raw}: use 1 to 64 letters, digits or dashes (--name)"
