@@ -5,6 +5,7 @@
 
 use super::run::Ran;
 use super::{exit, Output};
+use crate::catalog::atomic::{create_dir, DirMode};
 use crate::error::Result;
 use crate::events::Events;
 use crate::redact::Redacted;
@@ -24,10 +25,10 @@ pub struct Extras {
 type Written = (String, Value);
 
 /// Replaces `path` with `content`, creating its folder when missing.
-fn replace(path: &Path, content: &[u8]) -> Result<()> {
+fn replace(path: &Path, content: &[u8], flag: &str) -> Result<()> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| crate::error::Error::io("create the folder of", path, e))?;
+        let what = format!("folder of {}", path.display());
+        create_dir(dir, DirMode::Shared, &what, flag)?;
     }
     crate::catalog::atomic::replace_file(path, content, 0o644).map(|_| ())
 }
@@ -46,10 +47,10 @@ pub async fn leave(ran: Ran, x: &Extras, site: &str, events: &Events) -> Output 
         said(&mut out, &mut json, "metrics", p, done);
     }
     if let Some(p) = &x.junit {
-        let done = crate::catalog::atomic::replace_file(
+        let done = replace(
             p,
             crate::export::junit::render(&report).as_bytes(),
-            0o644,
+            "--junit",
         )
         .map(|_| (format!("junit    {}", p.display()), json!({"file": p})));
         said(&mut out, &mut json, "junit", p, done);
@@ -145,7 +146,11 @@ fn write_metrics(path: &Path, report: &Report, code: u8) -> Result<Written> {
         .ok()
         .and_then(|t| crate::export::metrics::previous_success(&t));
     let text = crate::export::metrics::render(report, code, previous);
-    replace(path, text.as_bytes())?;
+    replace(
+        path,
+        text.as_bytes(),
+        "--metrics (or the scenario's [report] metrics)",
+    )?;
     Ok((
         format!("metrics  {}", path.display()),
         json!({"file": path}),

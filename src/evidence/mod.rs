@@ -156,7 +156,12 @@ fn how_to_verify(stem: &str, signed: bool) -> Vec<String> {
 
 /// The output directory exists (it is created) and takes files.
 fn prepare_out(out: &Path) -> Result<()> {
-    std::fs::create_dir_all(out).map_err(|e| Error::io("create the evidence directory", out, e))?;
+    crate::catalog::atomic::create_dir(
+        out,
+        crate::catalog::atomic::DirMode::Shared,
+        "evidence directory",
+        "--out",
+    )?;
     let probe = tempfile::Builder::new()
         .prefix(".restore-drill-probe")
         .tempfile_in(out)

@@ -104,8 +104,12 @@ impl Ledger {
     /// first use.
     pub async fn open_or_create(path: &Path) -> Result<Ledger> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| Error::io("create the drill history's directory", dir, e))?;
+            crate::catalog::atomic::create_dir(
+                dir,
+                crate::catalog::atomic::DirMode::Shared,
+                "drill history's folder",
+                "--history",
+            )?;
         }
         let mut ledger = Self::connect(path, true).await?;
         ledger.init().await?;

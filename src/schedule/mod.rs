@@ -4,6 +4,7 @@
 
 pub mod units;
 
+use crate::catalog::atomic::{create_dir, DirMode};
 use crate::error::{Error, Result};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -147,7 +148,12 @@ fn written_folders(r: &Request) -> Result<Vec<PathBuf>> {
     dirs.sort();
     dirs.dedup();
     for d in &dirs {
-        std::fs::create_dir_all(d).map_err(|e| Error::io("create the folder", d, e))?;
+        create_dir(
+            d,
+            DirMode::Shared,
+            "folder",
+            "--history, --report-dir or --metrics",
+        )?;
     }
     Ok(dirs)
 }
@@ -185,8 +191,7 @@ pub struct Installed {
 /// Writes (or replaces) the service and timer. systemd is told only for its
 /// own unit folder on a machine where it runs.
 pub async fn install(job: &Job, unit_dir: &Path) -> Result<Installed> {
-    std::fs::create_dir_all(unit_dir)
-        .map_err(|e| Error::io("create the unit folder", unit_dir, e))?;
+    create_dir(unit_dir, DirMode::Shared, "unit folder", "--unit-dir")?;
     let service = unit_dir.join(format!("{}.service", job.name));
     let timer = unit_dir.join(format!("{}.timer", job.name));
     crate::catalog::atomic::replace_file(&service, units::service(job).as_bytes(), 0o644)?;
