@@ -8,6 +8,7 @@ use super::{exit, Output};
 use crate::catalog::atomic::{create_dir, DirMode};
 use crate::error::Result;
 use crate::events::Events;
+use crate::ledger::Ledger;
 use crate::redact::Redacted;
 use crate::report::Report;
 use serde_json::{json, Value};
@@ -41,25 +42,19 @@ pub async fn leave(ran: Ran, x: &Extras, site: &str, events: &Events) -> Output 
         report_path,
     } = ran;
     let mut json: Value = serde_json::from_str(&out.json).unwrap_or_default();
-    let code = out.code;
-    if let Some(p) = &x.metrics {
-        let done = write_metrics(p, &report, code);
-        said(&mut out, &mut json, "metrics", p, done);
-    }
-    if let Some(p) = &x.junit {
-        let done = replace(
-            p,
-            crate::export::junit::render(&report).as_bytes(),
-            "--junit",
-        )
-        .map(|_| (format!("junit    {}", p.display()), json!({"file": p})));
-        said(&mut out, &mut json, "junit", p, done);
-    }
-    let mut record = None;
+    files(&mut out, &mut json, x, &report);
+    // The ledger stays open for the alerts' deliveries of the same record.
+    let mut recorded = None;
     if let Some(p) = &x.history {
-        let done = append(p, &report_json, site).await;
-        record = done.as_ref().ok().and_then(|(_, v)| v["record"].as_i64());
-        said(&mut out, &mut json, "history", p, done);
+        let done = match append(p, &report_json, site).await {
+            Ok((ledger, id, written)) => {
+                recorded = Some((ledger, id));
+                Ok(written)
+            }
+            Err(e) => Err(e),
+        };
+        let what = "the drill was not recorded in the history";
+        said(&mut out, &mut json, "history", what, p, done);
     }
     out.json = serde_json::to_string_pretty(&json).unwrap_or_default();
     // Last: the alert tells the run's final exit code, the history's included.
@@ -68,10 +63,41 @@ pub async fn leave(ran: Ran, x: &Extras, site: &str, events: &Events) -> Output 
     };
     let (out, deliveries) =
         super::alert::alert(notify, out, &report, &report_json, &report_path, events).await;
-    if let (Some(p), Some(id)) = (&x.history, record) {
-        keep_deliveries(out, p, id, &deliveries).await
-    } else {
-        out
+    match recorded {
+        Some((ledger, id)) => keep_deliveries(out, ledger, id, &deliveries).await,
+        None => out,
+    }
+}
+
+/// The metrics and JUnit files, each replaced when asked for.
+fn files(out: &mut Output, json: &mut Value, x: &Extras, report: &Report) {
+    let code = out.code;
+    if let Some(p) = &x.metrics {
+        let done = write_metrics(p, report, code);
+        said(
+            out,
+            json,
+            "metrics",
+            "the metrics file was not written",
+            p,
+            done,
+        );
+    }
+    if let Some(p) = &x.junit {
+        let done = replace(
+            p,
+            crate::export::junit::render(report).as_bytes(),
+            "--junit",
+        )
+        .map(|_| (format!("junit    {}", p.display()), json!({"file": p})));
+        said(
+            out,
+            json,
+            "junit",
+            "the junit file was not written",
+            p,
+            done,
+        );
     }
 }
 
@@ -79,7 +105,7 @@ pub async fn leave(ran: Ran, x: &Extras, site: &str, events: &Events) -> Output 
 /// warning: the drill and its record stand.
 async fn keep_deliveries(
     mut out: Output,
-    history: &Path,
+    mut ledger: Ledger,
     record_id: i64,
     deliveries: &[crate::notify::Delivery],
 ) -> Output {
@@ -102,11 +128,7 @@ async fn keep_deliveries(
             },
         })
         .collect();
-    let kept = match crate::ledger::Ledger::open_or_create(history).await {
-        Ok(mut l) => l.record_deliveries(&rows).await,
-        Err(e) => Err(e),
-    };
-    if let Err(e) = kept {
+    if let Err(e) = ledger.record_deliveries(&rows).await {
         out.warnings.push(Redacted::new(format!(
             "the alerts' delivery was not kept in the history: {e}"
         )));
@@ -114,8 +136,16 @@ async fn keep_deliveries(
     out
 }
 
-/// Adds what was written to the summary and the JSON, or says why not.
-fn said(out: &mut Output, json: &mut Value, key: &str, path: &Path, done: Result<Written>) {
+/// Adds what was written to the summary and the JSON (under `key`), or says
+/// why not (`what` was not done).
+fn said(
+    out: &mut Output,
+    json: &mut Value,
+    key: &str,
+    what: &str,
+    path: &Path,
+    done: Result<Written>,
+) {
     match done {
         Ok((line, value)) => {
             out.text.push('\n');
@@ -123,10 +153,6 @@ fn said(out: &mut Output, json: &mut Value, key: &str, path: &Path, done: Result
             json[key] = value;
         }
         Err(e) => {
-            let what = match key {
-                "history" => "the drill was not recorded in the history".to_string(),
-                other => format!("the {other} file was not written"),
-            };
             let msg = Redacted::new(format!("{what}: {e}"));
             json[key] = json!({"file": path, "error": msg});
             out.error = Some(match out.error.take() {
@@ -157,10 +183,11 @@ fn write_metrics(path: &Path, report: &Report, code: u8) -> Result<Written> {
     ))
 }
 
-async fn append(path: &Path, report_json: &str, site: &str) -> Result<Written> {
-    let mut ledger = crate::ledger::Ledger::open_or_create(path).await?;
+/// Appends the report; returns the open ledger and the record's id too.
+async fn append(path: &Path, report_json: &str, site: &str) -> Result<(Ledger, i64, Written)> {
+    let mut ledger = Ledger::open_or_create(path).await?;
     let s = ledger.append(report_json, site).await?;
-    Ok((
+    let written = (
         format!(
             "history  record {} in {} (hash {})",
             s.id,
@@ -168,5 +195,6 @@ async fn append(path: &Path, report_json: &str, site: &str) -> Result<Written> {
             &s.hash[..16]
         ),
         json!({"file": path, "record": s.id, "hash": s.hash}),
-    ))
+    );
+    Ok((ledger, s.id, written))
 }
