@@ -416,13 +416,13 @@ pub fn failures_open<'a>(runs: &'a [Run<'a>]) -> Vec<&'a Run<'a>> {
         .collect()
 }
 
-/// `42 s`, `3.5 min`, `2.1 h`, `1.5 d`.
+/// `42.0 s`, `3.5 min`, `2.1 h` as the report writes them, and days from
+/// two days on (a history spans months).
 pub fn human_seconds(s: f64) -> String {
-    match s {
-        s if s < 120.0 => format!("{s:.1} s"),
-        s if s < 7200.0 => format!("{:.1} min", s / 60.0),
-        s if s < 172_800.0 => format!("{:.1} h", s / 3600.0),
-        s => format!("{:.1} d", s / 86_400.0),
+    if s < 172_800.0 {
+        crate::report::fmt_secs(Some(s))
+    } else {
+        format!("{:.1} d", s / 86_400.0)
     }
 }
 
