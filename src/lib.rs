@@ -3,12 +3,15 @@
 //! layers of a backup file), `catalog` (backups at rest and their manifests),
 //! `sandbox` (throwaway containers), `engine` (per-database commands),
 //! `backup` and `workload` (making backups and the synthetic clinic),
-//! `inspect`, `doctor`; `cli` is the only part that prints.
+//! `drill` (one restore, checked and judged), `compare` (one backup restored
+//! into several targets before an upgrade), `inspect`, `doctor`; `cli` is the
+//! only part that prints.
 
 pub mod backup;
 pub mod catalog;
 pub mod checks;
 pub mod cli;
+pub mod compare;
 pub mod doctor;
 pub mod drill;
 pub mod engine;

@@ -57,7 +57,7 @@ const DATA_LINES: [&str; 8] = [
 /// names are what makes an error useful and they are not patient data. Words
 /// whose quoted name can come from data (`column "ann" does not exist` when a
 /// damaged dump's data is parsed as SQL) are left out: their names go too.
-const NAME_WORDS: [&str; 10] = [
+const NAME_WORDS: [&str; 12] = [
     "relation",
     "constraint",
     "table",
@@ -68,6 +68,8 @@ const NAME_WORDS: [&str; 10] = [
     "database",
     "view",
     "trigger",
+    "extension",
+    "collation",
 ];
 
 /// Replaces values by a marker: lines that show data (`DETAIL:`, `CONTEXT:`,

@@ -97,6 +97,19 @@ pub struct DrillError {
     pub exit_code: Option<u8>,
 }
 
+impl DrillError {
+    /// The error that stopped a run in `phase`; the command line fills in
+    /// the exit code.
+    pub fn new(phase: impl Into<String>, e: &crate::error::Error) -> Self {
+        DrillError {
+            phase: phase.into(),
+            reason: Redacted::new(e.to_string()),
+            kind: format!("{:?}", e.kind()).to_lowercase(),
+            exit_code: None,
+        }
+    }
+}
+
 /// The moment RTO and RPO count from, and what happened then.
 #[derive(Debug, Clone, Serialize)]
 pub struct ClockStart {
@@ -151,6 +164,15 @@ pub struct ScenarioInfo {
     pub file: String,
 }
 
+impl ScenarioInfo {
+    pub fn of(plan: &crate::scenario::Plan) -> Self {
+        ScenarioInfo {
+            name: plan.name.clone(),
+            file: plan.file.display().to_string(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Objective {
     pub name: String,
@@ -175,6 +197,20 @@ pub struct BackupEvidence {
     /// The identity file that decrypted it (a path, never a key).
     pub decrypted_with: Option<String>,
     pub dump_bytes: Option<u64>,
+}
+
+impl BackupEvidence {
+    /// `backup   PATH (N bytes, taken TIME)`, as a run's summary starts.
+    pub fn summary_line(&self) -> String {
+        format!(
+            "backup   {} ({} bytes{})\n",
+            self.path,
+            self.bytes,
+            self.created_at
+                .map(|t| format!(", taken {}", t.format("%Y-%m-%d %H:%M:%S UTC")))
+                .unwrap_or_default()
+        )
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -230,14 +266,7 @@ impl Report {
             s.push_str(&format!("error during {}: {}\n", e.phase, e.reason));
         }
         if let Some(b) = &self.backup {
-            s.push_str(&format!(
-                "backup   {} ({} bytes{})\n",
-                b.path,
-                b.bytes,
-                b.created_at
-                    .map(|t| format!(", taken {}", t.format("%Y-%m-%d %H:%M:%S UTC")))
-                    .unwrap_or_default()
-            ));
+            s.push_str(&b.summary_line());
         }
         if let Some(r) = &self.recovered_from {
             s.push_str(&format!("restored from {r} into {}\n", self.target.image));

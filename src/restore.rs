@@ -33,6 +33,9 @@ pub struct Restored {
     pub dump_bytes: u64,
     /// Index of the identity file that decrypted it.
     pub decrypted_by: Option<usize>,
+    /// What the restore tool printed though it succeeded (warnings,
+    /// notices), redacted: a comparison lists them per target.
+    pub messages: Redacted,
 }
 
 /// Why a restore did not happen: the backup's fault (evidence for the report)
@@ -153,6 +156,7 @@ pub async fn restore_file(
         file_bytes: file_bytes.get(),
         dump_bytes: dump_bytes.get(),
         decrypted_by,
+        messages: run.stderr,
     })
 }
 

@@ -1,5 +1,5 @@
 #![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
-//! `restore-drill run`: the monthly drill and the upgrade check on a fresh
+//! `restore-drill run`: the monthly drill on a fresh
 //! fixture, a hand-made backup of a schema the tool never saw, a changed value
 //! caught by its fingerprint, and every bad input with its exit code.
 
@@ -114,32 +114,6 @@ fn the_monthly_drill_passes_on_a_fresh_fixture_with_a_complete_report() {
     let file = files_in(&reports).pop().unwrap();
     let text = std::fs::read_to_string(reports.join(file)).unwrap();
     assert!(text.contains("\"verdict\": \"passed\""));
-}
-
-#[test]
-fn the_upgrade_check_restores_a_15_backup_into_17() {
-    let (_tmp, backups, key) = fixture(500);
-    let (code, out, err) = drill(
-        &scenario_path("upgrade-check.toml"),
-        &backups,
-        &key.path,
-        &[],
-    );
-    assert_eq!(code, 0, "{out}\n{err}");
-    let r: serde_json::Value = serde_json::from_str(&out).unwrap();
-    assert_eq!(r["verdict"], "passed");
-    assert!(
-        r["target"]["server_version"]
-            .as_str()
-            .unwrap()
-            .starts_with("17."),
-        "{}",
-        r["target"]
-    );
-    assert_eq!(
-        r["checks"][0]["status"], "passed",
-        "fingerprints compare across versions"
-    );
 }
 
 /// A schema restore-drill has never seen, dumped by hand with the real CLIs

@@ -32,11 +32,19 @@ pub async fn backup(
 
 pub fn validate(scenario: &Path) -> Result<Output> {
     let plan = crate::scenario::load(scenario)?;
+    let into = match &plan.compare {
+        Some(c) => format!(
+            "compares {} (the baseline) with {}, {} application queries,",
+            c.targets[0],
+            c.targets[1..].join(", "),
+            c.queries.len()
+        ),
+        None => format!("restores into {}", plan.target.image),
+    };
     let text = format!(
-        "{}: valid. Scenario {:?}: restores into {} from {}; {} custom checks{}",
+        "{}: valid. Scenario {:?}: {into} from {}; {} custom checks{}",
         scenario.display(),
         plan.name,
-        plan.target.image,
         plan.backups
             .location
             .as_ref()

@@ -51,6 +51,20 @@ pub fn for_report(r: &Report, error: Option<&Error>) -> u8 {
     }
 }
 
+/// A comparison's exit code: compatible 0, differences 1, a target that
+/// cannot restore 4, and an error that stopped it its own code (a broken
+/// query file is a usage error, 2).
+pub fn for_comparison(v: crate::compare::model::CompareVerdict, error: Option<&Error>) -> u8 {
+    use crate::compare::model::CompareVerdict;
+    match (v, error) {
+        (_, Some(e)) => code_for(e),
+        (CompareVerdict::Compatible, None) => OK,
+        (CompareVerdict::Differences, None) => FAILED,
+        (CompareVerdict::Unrecoverable, None) => UNRECOVERABLE,
+        (CompareVerdict::Error, None) => FAILED,
+    }
+}
+
 /// `doctor`: 3 when the machine needs fixing, else 1 when drills are overdue
 /// or never passed, else 0.
 pub fn for_doctor(checks: &[crate::doctor::Check]) -> u8 {

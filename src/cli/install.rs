@@ -174,11 +174,11 @@ fn arg_help(arg: &Arg) -> String {
 fn exit_status_section(roff: &mut Roff) {
     roff.control("SH", ["EXIT STATUS"]);
     for (code, meaning) in [
-        (exit::OK, "success; for run: the drill passed"),
-        (exit::FAILED, "the work ran and failed: a check failed, an objective was missed, a failure scenario's outcome was not the expected one, a broken history chain"),
+        (exit::OK, "success; for run: the drill passed, or a comparison found its targets compatible"),
+        (exit::FAILED, "the work ran and failed: a check failed, an objective was missed, a failure scenario's outcome was not the expected one, a comparison found differences, a broken history chain"),
         (exit::USAGE, "invalid usage or scenario: nothing was started"),
         (exit::ENVIRONMENT, "environment not ready: Docker, images, mmdebstrap, unsafe key file, a folder that cannot be made or written, disk full, the drill history"),
-        (exit::UNRECOVERABLE, "no recoverable backup"),
+        (exit::UNRECOVERABLE, "no recoverable backup, or a comparison target the backup does not restore into"),
     ] {
         roff.control("TP", []);
         roff.text([bold(code.to_string())]);

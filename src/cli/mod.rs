@@ -4,6 +4,7 @@
 mod after;
 mod alert;
 mod commands;
+mod compare;
 pub mod exit;
 mod history;
 mod install;
@@ -39,6 +40,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run a restore drill: select, verify, restore into a throwaway container, check, report.
+    /// A scenario with [compare] restores the backup into several images and compares them.
     Run(run::RunArgs),
     /// Check a scenario file without running it.
     Validate { scenario: PathBuf },

@@ -75,6 +75,19 @@ pub async fn run(a: RunArgs, events: Events) -> Result<Output> {
         .report_dir
         .clone()
         .unwrap_or_else(|| PathBuf::from("restore-drill-reports"));
+    if plan.compare.is_some() {
+        if a.keep {
+            return Err(Error::Usage(
+                "--keep is for drills: a comparison removes every target it restored into".into(),
+            ));
+        }
+        create_dir(&report_dir)?;
+        let ignored = super::compare::Ignored {
+            metrics: a.metrics.is_some(),
+            junit: a.junit.is_some(),
+        };
+        return super::compare::run(plan, report_dir, ignored, events).await;
+    }
     if plan.notify.is_none() {
         plan.notify = site_file.notify;
     }
@@ -129,7 +142,7 @@ async fn drill(plan: Plan, report_dir: PathBuf, keep: bool, events: Events) -> R
     }
 }
 
-fn run_keys(plan: &Plan) -> Result<Vec<crate::keys::IdentitySource>> {
+pub(super) fn run_keys(plan: &Plan) -> Result<Vec<crate::keys::IdentitySource>> {
     let mut keys = load_keys(&plan.keys.identities)?;
     if let Some(var) = &plan.keys.passphrase_env {
         keys.push(crate::keys::passphrase_identity(var)?);
@@ -187,7 +200,7 @@ fn output(report: &Report, dir: &Path) -> Result<Ran> {
     })
 }
 
-fn create_dir(dir: &Path) -> Result<()> {
+pub(super) fn create_dir(dir: &Path) -> Result<()> {
     crate::catalog::atomic::create_dir(
         dir,
         crate::catalog::atomic::DirMode::Shared,

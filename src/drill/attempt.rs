@@ -142,7 +142,10 @@ fn describe(e: RestoreError) -> String {
 /// at a zstd frame boundary or a swapped file shows here and nowhere else.
 /// Then the layers are opened, so "not a backup" and "wrong key" are known
 /// before any container starts.
-async fn verify(c: &Candidate, keys: Arc<Vec<IdentitySource>>) -> Result<Result<String, Unusable>> {
+pub(crate) async fn verify(
+    c: &Candidate,
+    keys: Arc<Vec<IdentitySource>>,
+) -> Result<Result<String, Unusable>> {
     if let Some(e) = &c.manifest_error {
         return Ok(Err(Unusable::ManifestUnreadable {
             error: Redacted::new(e),

@@ -253,7 +253,7 @@ async fn verify_restored(
 }
 
 /// The scenario's own locations (a simulation replaces them by scratch copies).
-fn plan_locations(plan: &Plan) -> Result<Vec<Location>> {
+pub(crate) fn plan_locations(plan: &Plan) -> Result<Vec<Location>> {
     let primary = plan
         .backups
         .location
@@ -275,7 +275,7 @@ fn plan_locations(plan: &Plan) -> Result<Vec<Location>> {
 /// Backups to try, in order: each location's newest first, the primary
 /// location before the next. No backup anywhere is an unrecoverable situation,
 /// not an empty success.
-fn select(locations: &[Location], plan: &Plan) -> Result<Vec<(String, Candidate)>> {
+pub(crate) fn select(locations: &[Location], plan: &Plan) -> Result<Vec<(String, Candidate)>> {
     let mut out = Vec::new();
     for loc in locations {
         let all = list::scan(&loc.path, plan.backups.name_prefix.as_deref())?;
@@ -305,7 +305,11 @@ fn select(locations: &[Location], plan: &Plan) -> Result<Vec<(String, Candidate)
     Ok(out)
 }
 
-fn evidence(c: &Candidate, tried: Option<&Tried>, keys: &[IdentitySource]) -> BackupEvidence {
+pub(crate) fn evidence(
+    c: &Candidate,
+    tried: Option<&Tried>,
+    keys: &[IdentitySource],
+) -> BackupEvidence {
     let mut ev = BackupEvidence {
         path: c.path.display().to_string(),
         bytes: c.bytes,
@@ -338,7 +342,7 @@ fn evidence(c: &Candidate, tried: Option<&Tried>, keys: &[IdentitySource]) -> Ba
     ev
 }
 
-fn unusable_attempt(location: &str, c: &Candidate, u: &Unusable) -> Attempt {
+pub(crate) fn unusable_attempt(location: &str, c: &Candidate, u: &Unusable) -> Attempt {
     Attempt {
         path: c.path.display().to_string(),
         location: location.to_string(),
@@ -392,20 +396,12 @@ fn assemble(
         report_version: REPORT_VERSION,
         tool: format!("restore-drill {}", env!("CARGO_PKG_VERSION")),
         site: plan.site.clone(),
-        scenario: ScenarioInfo {
-            name: plan.name.clone(),
-            file: plan.file.display().to_string(),
-        },
+        scenario: ScenarioInfo::of(plan),
         run_id: run.id.clone(),
         started_at: started,
         finished_at: Utc::now(),
         verdict,
-        error: error.map(|(phase, e)| DrillError {
-            phase,
-            reason: Redacted::new(e.to_string()),
-            kind: format!("{:?}", e.kind()).to_lowercase(),
-            exit_code: None,
-        }),
+        error: error.map(|(phase, e)| DrillError::new(phase, e)),
         clock_started: ClockStart {
             at: clock_at,
             event: f.clock_start.1.to_string(),

@@ -253,7 +253,7 @@ fn short_random() -> String {
     format!("{:06x}", rand::rng().random_range(0..0xff_ffff))
 }
 
-async fn ensure_image(docker: &Docker, image: &str) -> Result<()> {
+pub async fn ensure_image(docker: &Docker, image: &str) -> Result<()> {
     match docker.inspect_image(image).await {
         Ok(_) => Ok(()),
         Err(bollard::errors::Error::DockerResponseServerError {

@@ -2,9 +2,10 @@
 //! the rules serde cannot express (one key needing another, ranges) checked
 //! at the offending value.
 
+use super::compare::{self, Compare};
 use super::raw::{
-    RawBackups, RawChecks, RawEngine, RawManifest, RawOutcome, RawScenario, RawSelect, RawSqlCheck,
-    RawTarget,
+    RawBackups, RawChecks, RawCompare, RawEngine, RawManifest, RawOutcome, RawScenario, RawSelect,
+    RawSqlCheck, RawTarget,
 };
 use super::source::Source;
 use super::{
@@ -18,6 +19,13 @@ use std::time::Duration;
 use toml::Spanned;
 
 pub(super) fn plan(src: &Source, raw: RawScenario) -> Result<Plan> {
+    let drill_sections = drill_only(&raw);
+    let compare = comparison(
+        src,
+        raw.compare,
+        drill_sections,
+        raw.target.get_ref().image.as_ref(),
+    )?;
     let keys = raw.keys.map_or_else(Keys::default, |k| Keys {
         identities: k
             .identities
@@ -40,7 +48,7 @@ pub(super) fn plan(src: &Source, raw: RawScenario) -> Result<Plan> {
         description: raw.description,
         backups: backups(src, raw.backups)?,
         keys,
-        target: target(src, raw.target)?,
+        target: target(src, raw.target, compare.as_ref())?,
         objectives,
         checks: checks(src, raw.checks.unwrap_or_default())?,
         report_dir: raw
@@ -59,7 +67,49 @@ pub(super) fn plan(src: &Source, raw: RawScenario) -> Result<Plan> {
         },
         expect: raw.expect.map(expectation),
         notify: raw.notify.map(|n| notify::parse(src, n)).transpose()?,
+        compare,
     })
+}
+
+/// The sections only a drill means something for.
+fn drill_only(raw: &RawScenario) -> Vec<&'static str> {
+    [
+        ("[objectives]", raw.objectives.is_some()),
+        ("[simulate]", raw.simulate.is_some()),
+        ("[expect]", raw.expect.is_some()),
+        ("[notify]", raw.notify.is_some()),
+    ]
+    .into_iter()
+    .filter_map(|(name, present)| present.then_some(name))
+    .collect()
+}
+
+/// `[compare]`, refused beside what only a drill means.
+fn comparison(
+    src: &Source,
+    raw: Option<Spanned<RawCompare>>,
+    drill_only: Vec<&str>,
+    image: Option<&Spanned<String>>,
+) -> Result<Option<Compare>> {
+    let Some(c) = raw else {
+        return Ok(None);
+    };
+    if !drill_only.is_empty() {
+        return Err(src.at(
+            c.span(),
+            format_args!(
+                "[compare] cannot go with {}: a comparison restores the real backup into each target and compares them; it judges no objective, simulates no failure and sends no alert. Keep those in a drill scenario of their own",
+                drill_only.join(", ")
+            ),
+        ));
+    }
+    if let Some(image) = image {
+        return Err(src.at(
+            image.span(),
+            "a comparison names its images in [compare] targets: remove `image` from [target] (its memory and CPU limits apply to every target)",
+        ));
+    }
+    compare::parse(src, c.into_inner()).map(Some)
 }
 
 fn backups(src: &Source, raw: RawBackups) -> Result<BackupSource> {
@@ -100,7 +150,19 @@ fn select(src: &Source, raw: &RawBackups) -> Result<Select> {
     }
 }
 
-fn target(src: &Source, raw: RawTarget) -> Result<Target> {
+fn target(src: &Source, raw: Spanned<RawTarget>, compare: Option<&Compare>) -> Result<Target> {
+    let span = raw.span();
+    let raw = raw.into_inner();
+    let image = match (raw.image, compare) {
+        (Some(i), _) => i.into_inner(),
+        (None, Some(c)) => c.targets[0].clone(),
+        (None, None) => {
+            return Err(src.at(
+                span,
+                "[target] needs `image`, the database image to restore into, e.g. image = \"restore-drill/postgres:15\"",
+            ))
+        }
+    };
     let engine = match raw.engine {
         None => EngineKind::Postgres,
         Some(e) => match e.get_ref() {
@@ -120,7 +182,7 @@ fn target(src: &Source, raw: RawTarget) -> Result<Target> {
     )?;
     Ok(Target {
         engine,
-        image: raw.image,
+        image,
         memory_bytes: (raw.memory_mb.unwrap_or(2048) as i64) << 20,
         cpus: raw.cpus.unwrap_or(2.0),
         ready_timeout: Duration::from_secs(raw.ready_timeout_seconds.unwrap_or(120)),

@@ -4,6 +4,7 @@
 //! column, and suggest the key or word meant (`source`).
 
 mod build;
+mod compare;
 mod fault;
 mod notify;
 mod raw;
@@ -11,6 +12,7 @@ mod source;
 #[cfg(test)]
 mod tests;
 
+pub use compare::{parse_queries, top_level_order_by, AppQuery, Compare};
 pub use notify::{Email, Notify, NotifyOn, PasswordSource, SmtpLogin, SmtpTls};
 
 use crate::engine::EngineKind;
@@ -41,6 +43,9 @@ pub struct Plan {
     pub expect: Option<Expectation>,
     /// Alerts after the drill (`[notify]`).
     pub notify: Option<Notify>,
+    /// Before an upgrade: the backup restored into each of several images
+    /// and compared (`[compare]`); `target.image` is then the baseline.
+    pub compare: Option<Compare>,
 }
 
 /// A failure to rehearse, always on scratch copies of the backups.

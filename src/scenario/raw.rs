@@ -16,13 +16,25 @@ pub(super) struct RawScenario {
     pub site: Option<String>,
     pub backups: RawBackups,
     pub keys: Option<RawKeys>,
-    pub target: RawTarget,
+    pub target: Spanned<RawTarget>,
     pub objectives: Option<RawObjectives>,
     pub checks: Option<RawChecks>,
     pub report: Option<RawReport>,
     pub simulate: Option<RawSimulate>,
     pub expect: Option<RawOutcome>,
     pub notify: Option<Spanned<RawNotify>>,
+    pub compare: Option<Spanned<RawCompare>>,
+}
+
+/// Before an upgrade: the same backup restored into several images, side by side.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawCompare {
+    pub targets: Spanned<Vec<String>>,
+    pub queries: Option<Spanned<String>>,
+    pub slower_than: Option<Spanned<f64>>,
+    pub ignore_below_ms: Option<Spanned<f64>>,
+    pub query_timeout_seconds: Option<Spanned<u64>>,
 }
 
 /// A site file: what differs from one practice to the next (its name, where
@@ -150,7 +162,8 @@ pub(super) struct RawKeys {
 pub(super) struct RawTarget {
     #[serde(default, deserialize_with = "some_choice")]
     pub engine: Option<Spanned<RawEngine>>,
-    pub image: String,
+    /// Absent in a comparison, whose images are `[compare] targets`.
+    pub image: Option<Spanned<String>>,
     pub memory_mb: Option<u64>,
     pub cpus: Option<f64>,
     pub ready_timeout_seconds: Option<u64>,

@@ -513,3 +513,107 @@ fn a_login_takes_exactly_one_password_source() {
         "{m}"
     );
 }
+
+/// A comparison scenario in a temporary folder with its query file.
+fn comparing(targets: &str, extra: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("q.sql"), "-- query: a\nSELECT 1\n").expect("write");
+    let text = format!(
+        "name = \"t\"\n[backups]\nlocation = \"b\"\n[target]\nmemory_mb = 512\n[compare]\ntargets = {targets}\nqueries = \"q.sql\"\n{extra}"
+    );
+    let path = dir.path().join("c.toml");
+    std::fs::write(&path, text).expect("write");
+    (dir, path)
+}
+
+#[test]
+fn a_comparison_has_a_baseline_queries_and_defaults() {
+    let (_d, path) = comparing(r#"["a:15", "a:17"]"#, "");
+    let p = load(&path).expect("valid");
+    let c = p.compare.expect("compare");
+    assert_eq!(c.targets, ["a:15", "a:17"]);
+    assert_eq!(p.target.image, "a:15", "the baseline is the first target");
+    assert_eq!(c.queries.len(), 1);
+    assert_eq!(c.queries[0].name, "a");
+    assert_eq!(c.slower_than, 2.0);
+    assert_eq!(c.query_timeout, Duration::from_secs(300));
+    assert_eq!(p.target.memory_bytes, 512 << 20);
+}
+
+#[test]
+fn fewer_than_two_targets_are_refused_at_the_list() {
+    let (_d, path) = comparing(r#"["a:15"]"#, "");
+    let m = load(&path).expect_err("one target").to_string();
+    assert!(
+        m.contains(
+            "c.toml:7:11: [compare] targets names 1 image(s); a comparison needs at least two"
+        ),
+        "{m}"
+    );
+}
+
+#[test]
+fn comparison_values_out_of_range_are_refused_at_the_value() {
+    for (extra, says) in [
+        (
+            "slower_than = 0.5",
+            "c.toml:9:15: slower_than = 0.5: give a ratio above 1",
+        ),
+        (
+            "query_timeout_seconds = 0",
+            "c.toml:9:25: query_timeout_seconds = 0",
+        ),
+        (
+            "ignore_below_ms = -1",
+            "c.toml:9:19: ignore_below_ms must be 0 or more",
+        ),
+        (
+            "queries_file = \"x\"",
+            "c.toml:9:1: unknown field `queries_file`",
+        ),
+    ] {
+        let (_d, path) = comparing(r#"["a:15", "a:17"]"#, extra);
+        let m = load(&path).expect_err(extra).to_string();
+        assert!(m.contains(says), "{extra}: {m}");
+    }
+}
+
+#[test]
+fn a_comparison_refuses_what_only_a_drill_means_and_an_image_in_target() {
+    let (_d, path) = comparing(r#"["a:15", "a:17"]"#, "[objectives]\nrto_seconds = 5\n");
+    let m = load(&path).expect_err("objectives").to_string();
+    assert!(
+        m.contains("c.toml:6:1: [compare] cannot go with [objectives]"),
+        "{m}"
+    );
+    let (d, path) = comparing(r#"["a:15", "a:17"]"#, "");
+    let text = std::fs::read_to_string(&path)
+        .expect("file")
+        .replace("memory_mb = 512", "image = \"x\"");
+    std::fs::write(d.path().join("c.toml"), text).expect("file");
+    let m = load(&path).expect_err("image").to_string();
+    assert!(
+        m.contains("c.toml:5:9: a comparison names its images in [compare] targets"),
+        "{m}"
+    );
+}
+
+#[test]
+fn a_missing_or_bad_query_file_is_refused_before_anything_starts() {
+    let (d, path) = comparing(r#"["a:15", "a:17"]"#, "");
+    std::fs::remove_file(d.path().join("q.sql")).expect("file");
+    let m = load(&path).expect_err("missing").to_string();
+    assert!(m.contains("c.toml:8:11: cannot read the query file"), "{m}");
+    std::fs::write(d.path().join("q.sql"), "SELECT 1;\n").expect("file");
+    let m = load(&path).expect_err("no header").to_string();
+    assert!(
+        m.contains("q.sql:1: SQL before the first `-- query: NAME` line"),
+        "{m}"
+    );
+}
+
+#[test]
+fn a_drill_without_an_image_is_refused_at_target() {
+    let m = refused("name = \"t\"\n[backups]\nlocation = \"b\"\n[target]\nmemory_mb = 512\n");
+    assert!(m.contains("x.toml:4:1: [target] needs `image`"), "{m}");
+}

@@ -1,0 +1,229 @@
+//! What a comparison found, per target and side by side: the JSON report's
+//! model. Counts, fingerprints, timings, versions and names, never a row.
+
+use crate::checks::CheckResult;
+use crate::measure::Phase;
+use crate::redact::Redacted;
+use crate::report::{Attempt, BackupEvidence, DrillError, ScenarioInfo};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// 1: the first comparison report.
+pub const COMPARISON_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CompareVerdict {
+    /// Every target restored and every item is equal.
+    Compatible,
+    /// Every target restored; some item differs, is slower or unknown.
+    Differences,
+    /// The backup could not be restored into some target.
+    Unrecoverable,
+    /// The comparison could not finish (the machine, or a broken query file).
+    Error,
+}
+
+impl CompareVerdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CompareVerdict::Compatible => "compatible",
+            CompareVerdict::Differences => "differences",
+            CompareVerdict::Unrecoverable => "unrecoverable",
+            CompareVerdict::Error => "error",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ComparisonReport {
+    pub report_version: u32,
+    /// Always "comparison": tells this report from a drill's.
+    pub kind: &'static str,
+    pub tool: String,
+    pub site: String,
+    pub scenario: ScenarioInfo,
+    pub run_id: String,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: DateTime<Utc>,
+    pub verdict: CompareVerdict,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<DrillError>,
+    /// The backup restored into every target.
+    pub backup: Option<BackupEvidence>,
+    /// Backups tried before one verified (newest first).
+    pub attempts: Vec<Attempt>,
+    pub baseline: String,
+    pub settings: Settings,
+    /// Whether the targets were restored at the same time, and why (memory).
+    pub concurrency: Concurrency,
+    pub targets: Vec<TargetReport>,
+    /// Side by side: one row per thing compared.
+    pub items: Vec<Item>,
+    /// Seconds to dump the restored baseline (pg_dump, custom format, to
+    /// nowhere): with a target's restore time, what an upgrade by dump and
+    /// restore would take on this data.
+    pub baseline_dump_seconds: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Settings {
+    pub slower_than: f64,
+    pub ignore_below_ms: f64,
+    pub query_timeout_seconds: u64,
+    pub queries: usize,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Concurrency {
+    pub concurrent: bool,
+    pub reason: String,
+    /// How long the restores ran at the same time, from their phases.
+    pub restores_overlap_seconds: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TargetReport {
+    pub image: String,
+    pub server_version: Option<String>,
+    pub restore: RestoreOutcome,
+    pub phases: Vec<Phase>,
+    pub checks: Vec<CheckResult>,
+    pub queries: Vec<NamedRun>,
+    pub schema: Option<SchemaFacts>,
+}
+
+impl TargetReport {
+    pub fn restored(&self) -> bool {
+        matches!(self.restore, RestoreOutcome::Restored { .. })
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "outcome", rename_all = "kebab-case")]
+pub enum RestoreOutcome {
+    Restored {
+        seconds: f64,
+        /// Every line the restore tool printed (warnings, notices), redacted.
+        messages: Vec<Redacted>,
+    },
+    /// The backup does not restore into this target.
+    Failed {
+        kind: &'static str,
+        reason: Redacted,
+    },
+    /// The comparison stopped before this target's restore.
+    NotRun,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct NamedRun {
+    pub name: String,
+    #[serde(flatten)]
+    pub run: QueryRun,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "outcome", rename_all = "kebab-case")]
+pub enum QueryRun {
+    Answered {
+        rows: u64,
+        /// Order-independent: the sum of each row's 128-bit hash.
+        fingerprint: String,
+        /// The rows' hash in the order they came.
+        order_fingerprint: String,
+        /// The median of the timed runs (after one warm-up).
+        median_ms: f64,
+        runs_ms: Vec<f64>,
+    },
+    Failed {
+        sqlstate: Option<String>,
+        message: Redacted,
+        /// `file:line` of the error's place, else of the query.
+        at: String,
+    },
+    /// Cancelled by the server at the query time limit.
+    TimedOut {
+        after_seconds: u64,
+    },
+    NotRun,
+}
+
+/// What the restored database holds and the server offers.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SchemaFacts {
+    /// Objects per kind (tables, indexes ...), extension members left out.
+    pub objects: BTreeMap<String, i64>,
+    /// Installed extensions and their versions.
+    pub extensions: BTreeMap<String, String>,
+    /// Extensions the server offers, with their default version (only those
+    /// some target has installed are kept in the report).
+    pub available: BTreeMap<String, String>,
+    pub collations: Vec<CollationFact>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CollationFact {
+    /// e.g. `default (libc, en_US.UTF-8)`.
+    pub name: String,
+    /// The version the target's library provides now ("none (code-point
+    /// order)" for a locale without one); null when the server cannot say.
+    pub version: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ItemKind {
+    Restore,
+    Check,
+    Query,
+    Schema,
+    Extension,
+    Collation,
+}
+
+impl ItemKind {
+    pub fn label(self) -> &'static str {
+        match self {
+            ItemKind::Restore => "restore",
+            ItemKind::Check => "check",
+            ItemKind::Query => "query",
+            ItemKind::Schema => "schema",
+            ItemKind::Extension => "extension",
+            ItemKind::Collation => "collation",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ItemStatus {
+    Equal,
+    Different,
+    Slower,
+    /// The evidence to compare is missing: not equal.
+    Unknown,
+    /// Shown for information (a time), not compared.
+    Measured,
+}
+
+impl ItemStatus {
+    pub fn is_difference(self) -> bool {
+        matches!(
+            self,
+            ItemStatus::Different | ItemStatus::Slower | ItemStatus::Unknown
+        )
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Item {
+    pub kind: ItemKind,
+    pub name: String,
+    pub status: ItemStatus,
+    /// One value per target, in the targets' order.
+    pub values: Vec<String>,
+    /// What differs and what it means; empty when equal.
+    pub detail: Redacted,
+}
