@@ -665,8 +665,12 @@ fn concurrent_appends_keep_the_chain_intact() {
             let (db, start) = (db.clone(), start.clone());
             std::thread::spawn(move || {
                 rt().block_on(async {
-                    let mut l = Ledger::open_or_create(&db).await.unwrap();
+                    // Both open the new file at once; the barrier is passed
+                    // whatever the open did, so a failed open fails the test
+                    // instead of leaving the other writer waiting forever.
+                    let opened = Ledger::open_or_create(&db).await;
                     start.wait();
+                    let mut l = opened.unwrap();
                     for i in 0..200 {
                         let report = format!("{{\"writer\": {writer}, \"i\": {i}}}");
                         l.append(&report, "site").await.unwrap();
@@ -689,6 +693,41 @@ fn concurrent_appends_keep_the_chain_intact() {
         let err = l.verified().await.unwrap_err().to_string();
         assert!(err.contains("record 1"), "{err}");
     });
+}
+
+/// Regression: drills opening a new history at the same moment. Switching
+/// the file to WAL and creating the deliveries table got SQLite's immediate
+/// "busy" (its deadlock avoidance does not wait), reported as a history
+/// locked for 30 s; one drill in a few lost its record.
+#[test]
+fn drills_opening_a_new_history_at_once_all_open_it() {
+    use restore_drill::ledger::Ledger;
+    let tmp = tempdir();
+    for round in 0..40 {
+        let db = tmp.path().join(format!("h{round}.sqlite"));
+        let start = std::sync::Arc::new(std::sync::Barrier::new(4));
+        let openers: Vec<_> = (0..4)
+            .map(|_| {
+                let (db, start) = (db.clone(), start.clone());
+                std::thread::spawn(move || {
+                    let rt = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .unwrap();
+                    start.wait();
+                    rt.block_on(async {
+                        let mut l = Ledger::open_or_create(&db).await?;
+                        l.append("{}", "site").await.map(|_| ())
+                    })
+                })
+            })
+            .collect();
+        for o in openers {
+            if let Err(e) = o.join().unwrap() {
+                panic!("round {round}: {e}");
+            }
+        }
+    }
 }
 
 #[test]

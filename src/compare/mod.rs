@@ -179,7 +179,14 @@ async fn choose(
     f: &mut Facts,
 ) -> Result<Candidate> {
     let locations = drill::plan_locations(env.plan)?;
-    for (location, c) in drill::select(&locations, env.plan)? {
+    let candidates = drill::select(&locations, env.plan)?;
+    // `fallback = false`: the newest backup or nothing, as in a drill.
+    let tries = if env.plan.backups.fallback {
+        candidates.len()
+    } else {
+        1
+    };
+    for (location, c) in candidates.into_iter().take(tries) {
         match drill::attempt::verify(&c, keys.clone()).await? {
             Ok(sha) => {
                 let mut ev = drill::evidence(&c, None, keys);

@@ -115,10 +115,7 @@ impl Ledger {
         ledger.init().await?;
         // WAL only once the file is known to be ours: readers never wait for
         // a drill appending, and a foreign file is never changed.
-        sqlx::query("PRAGMA journal_mode = WAL")
-            .execute(&mut ledger.conn)
-            .await
-            .map_err(|e| sqlite_error(path, "open", e))?;
+        ledger.wal().await?;
         Ok(ledger)
     }
 
@@ -181,11 +178,42 @@ impl Ledger {
             .await
             .map_err(|e| sqlite_error(&path, "create", e))?;
         self.check_meta().await?;
+        // In a write transaction of its own: as a bare statement it would
+        // read first and then ask for the write lock, and SQLite answers
+        // "busy" at once (no waiting) when another drill opening the same new
+        // history holds it, to avoid a deadlock.
+        let mut tx = self
+            .conn
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(|e| sqlite_error(&path, "lock", e))?;
         sqlx::raw_sql(DELIVERIES)
-            .execute(&mut self.conn)
+            .execute(&mut *tx)
             .await
             .map_err(|e| sqlite_error(&path, "create", e))?;
-        Ok(())
+        tx.commit()
+            .await
+            .map_err(|e| sqlite_error(&path, "create", e))
+    }
+
+    /// Switches the file to WAL. The switch needs the file to itself and
+    /// SQLite does not wait for that (the busy timeout does not apply), so a
+    /// second drill opening the history at the same moment is waited for here,
+    /// within the same bound.
+    async fn wal(&mut self) -> Result<()> {
+        let started = std::time::Instant::now();
+        loop {
+            match sqlx::query("PRAGMA journal_mode = WAL")
+                .execute(&mut self.conn)
+                .await
+            {
+                Ok(_) => return Ok(()),
+                Err(e) if is_busy(&e) && started.elapsed() < BUSY_WAIT => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(e) => return Err(sqlite_error(&self.path, "open", e)),
+            }
+        }
     }
 
     /// Refuses a file that is not a drill history, or one a newer version wrote.
@@ -427,14 +455,23 @@ fn locked(path: &Path) -> Error {
 }
 
 /// SQLite's result codes, primary part: which of them are the user's to fix.
-fn sqlite_error(path: &Path, action: &str, e: sqlx::Error) -> Error {
-    let code = match &e {
+/// SQLITE_BUSY or SQLITE_LOCKED: another connection holds the lock.
+fn is_busy(e: &sqlx::Error) -> bool {
+    matches!(primary_code(e), Some(5) | Some(6))
+}
+
+fn primary_code(e: &sqlx::Error) -> Option<i64> {
+    match e {
         sqlx::Error::Database(d) => d
             .code()
             .and_then(|c| c.parse::<i64>().ok())
             .map(|c| c & 0xff),
         _ => None,
-    };
+    }
+}
+
+fn sqlite_error(path: &Path, action: &str, e: sqlx::Error) -> Error {
+    let code = primary_code(&e);
     let p = path.display();
     match code {
         Some(5) | Some(6) => locked(path),
