@@ -328,24 +328,29 @@ impl Report {
         }
         s.push_str("\nstatus   check\n");
         for c in &self.checks {
-            s.push_str(&format!(
-                "{:<8} {}: {}\n",
-                status_word(c.status),
-                c.name,
-                c.detail
-            ));
+            s.push_str(&check_line(c));
         }
         for o in &self.objectives {
-            s.push_str(&format!(
-                "{:<8} objective {}: {} (target {})\n",
-                status_word(o.status),
-                o.name,
-                fmt_secs(o.actual_seconds),
-                fmt_secs(Some(o.target_seconds))
-            ));
+            s.push_str(&objective_line(o));
         }
         s
     }
+}
+
+/// A check as the summaries list it: `STATUS   NAME: DETAIL`.
+pub(crate) fn check_line(c: &CheckResult) -> String {
+    format!("{:<8} {}: {}\n", status_word(c.status), c.name, c.detail)
+}
+
+/// An objective as the summaries list it, with its target.
+pub(crate) fn objective_line(o: &Objective) -> String {
+    format!(
+        "{:<8} objective {}: {} (target {})\n",
+        status_word(o.status),
+        o.name,
+        fmt_secs(o.actual_seconds),
+        fmt_secs(Some(o.target_seconds))
+    )
 }
 
 /// Expected beside actual, for a failure scenario.

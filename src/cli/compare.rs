@@ -42,13 +42,7 @@ pub(super) async fn run(
     .await;
     let mut out = match compared {
         Ok(o) => output(o.report, o.error.as_ref(), &report_dir)?,
-        Err(e) => {
-            let phase = match e {
-                Error::Interrupted(_) => "interrupted",
-                _ => "start",
-            };
-            return error_output(&plan, &run, &report_dir, phase, e);
-        }
+        Err(e) => return error_output(&plan, &run, &report_dir, super::run::stopped_in(&e), e),
     };
     for (given, flag) in [(ignored.metrics, "--metrics"), (ignored.junit, "--junit")] {
         if given {
@@ -71,15 +65,12 @@ fn output(mut report: ComparisonReport, error: Option<&Error>, dir: &Path) -> Re
         e.exit_code = Some(code);
     }
     let json = serde_json::to_string_pretty(&report).unwrap_or_default();
-    super::run::create_dir(dir)?;
     let name = format!(
         "compare-{}-{}.json",
         report.started_at.format("%Y%m%dT%H%M%SZ"),
         report.run_id
     );
-    let path = crate::catalog::atomic::write_file(dir, &name, json.as_bytes())?;
-    let mut text = report.summary();
-    text.push_str(&format!("report   {}", path.display()));
+    let (_, text) = super::run::save_report(dir, &name, &json, report.summary())?;
     let mut out = Output::new(text, serde_json::to_value(&report).unwrap_or_default());
     out.error = report.error.as_ref().map(|e| e.reason.clone());
     out.code = code;

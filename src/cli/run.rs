@@ -132,13 +132,7 @@ async fn drill(plan: Plan, report_dir: PathBuf, keep: bool, events: Events) -> R
     .await;
     match drilled {
         Ok(out) => Ok(out),
-        Err(e) => {
-            let phase = match e {
-                Error::Interrupted(_) => "interrupted",
-                _ => "start",
-            };
-            error_output(&plan, &run, &report_dir, phase, e)
-        }
+        Err(e) => error_output(&plan, &run, &report_dir, stopped_in(&e), e),
     }
 }
 
@@ -185,11 +179,33 @@ fn error_output(plan: &Plan, run: &RunId, dir: &Path, phase: &str, e: Error) -> 
     Ok(ran)
 }
 
+/// Where a run that never reached its work stopped: interrupted, or at
+/// its start (Docker unreachable).
+pub(super) fn stopped_in(e: &Error) -> &'static str {
+    match e {
+        Error::Interrupted(_) => "interrupted",
+        _ => "start",
+    }
+}
+
+/// Writes a report's JSON as `name` in `dir` and returns its path with the
+/// summary a person reads, ending on where the report is.
+pub(super) fn save_report(
+    dir: &Path,
+    name: &str,
+    json: &str,
+    mut summary: String,
+) -> Result<(PathBuf, String)> {
+    create_dir(dir)?;
+    let path = crate::catalog::atomic::write_file(dir, name, json.as_bytes())?;
+    summary.push_str(&format!("report   {}", path.display()));
+    Ok((path, summary))
+}
+
 fn output(report: &Report, dir: &Path) -> Result<Ran> {
     let report_json = report.to_json();
-    let path = write_report(dir, report, &report_json)?;
-    let mut text = report.summary();
-    text.push_str(&format!("report   {}", path.display()));
+    let name = format!("{}.json", stem(report));
+    let (path, text) = save_report(dir, &name, &report_json, report.summary())?;
     let mut out = Output::new(text, serde_json::to_value(report).unwrap_or_default());
     out.error = report.error.as_ref().map(|e| e.reason.clone());
     Ok(Ran {
@@ -207,12 +223,6 @@ pub(super) fn create_dir(dir: &Path) -> Result<()> {
         "report directory",
         "--report-dir (or the scenario's [report] dir)",
     )
-}
-
-fn write_report(dir: &Path, report: &Report, json: &str) -> Result<PathBuf> {
-    create_dir(dir)?;
-    let name = format!("{}.json", stem(report));
-    crate::catalog::atomic::write_file(dir, &name, json.as_bytes())
 }
 
 /// `drill-YYYYMMDDTHHMMSSZ-RUNID`: the report and the files beside it.

@@ -78,7 +78,7 @@ fn restore_items(targets: &[TargetReport]) -> Vec<Item> {
         values: time,
         detail: Redacted::new(failed.join("; ")),
     };
-    if !failed.is_empty() || targets.iter().any(|t| !t.restored()) {
+    if targets.iter().any(|t| !t.restored()) {
         time.status = ItemStatus::Unknown;
     }
     let messages = targets
@@ -140,26 +140,6 @@ fn status_word(s: crate::checks::Status) -> &'static str {
     }
 }
 
-fn query_value(run: Option<&QueryRun>) -> String {
-    match run {
-        Some(QueryRun::Answered {
-            rows,
-            fingerprint,
-            median_ms,
-            ..
-        }) => format!("{rows} rows {} {median_ms:.1} ms", short(fingerprint)),
-        Some(QueryRun::Failed { sqlstate, .. }) => {
-            format!("error {}", sqlstate.as_deref().unwrap_or("(no SQLSTATE)"))
-        }
-        Some(QueryRun::TimedOut { after_seconds }) => format!("cancelled after {after_seconds} s"),
-        Some(QueryRun::NotRun) | None => "not run".into(),
-    }
-}
-
-fn short(fingerprint: &str) -> &str {
-    fingerprint.get(..8).unwrap_or(fingerprint)
-}
-
 /// One application query: the same answer (rows, content, and order when the
 /// query orders), and no target slower than the threshold allows.
 fn query_item(q: &AppQuery, i: usize, targets: &[TargetReport], c: &Compare) -> Item {
@@ -167,7 +147,10 @@ fn query_item(q: &AppQuery, i: usize, targets: &[TargetReport], c: &Compare) -> 
         .iter()
         .map(|t| t.queries.get(i).map(|n| &n.run))
         .collect();
-    let values = runs.iter().map(|r| query_value(*r)).collect();
+    let values = runs
+        .iter()
+        .map(|r| r.map_or_else(|| "not run".into(), QueryRun::short))
+        .collect();
     let (status, detail) = query_status(q, &runs, targets, c);
     Item {
         kind: ItemKind::Query,

@@ -167,7 +167,6 @@ async fn drive(env: &Env<'_>, keys: Arc<Vec<IdentitySource>>, f: &mut Facts) -> 
         sandboxes.push(p.sandbox);
     }
     f.concurrency.restores_overlap_seconds = overlap(&f.targets, "restore");
-    f.phase = "queries";
     compare_on(env, &sandboxes, f).await
 }
 
@@ -180,12 +179,7 @@ async fn choose(
 ) -> Result<Candidate> {
     let locations = drill::plan_locations(env.plan)?;
     let candidates = drill::select(&locations, env.plan)?;
-    // `fallback = false`: the newest backup or nothing, as in a drill.
-    let tries = if env.plan.backups.fallback {
-        candidates.len()
-    } else {
-        1
-    };
+    let tries = env.plan.backups.tries(candidates.len());
     for (location, c) in candidates.into_iter().take(tries) {
         match drill::attempt::verify(&c, keys.clone()).await? {
             Ok(sha) => {
@@ -330,13 +324,10 @@ async fn dump_seconds(sb: &sandbox::Sandbox, events: &Events) -> Option<f64> {
         sb.creds.database.clone(),
     ];
     let started = std::time::Instant::now();
-    let limits = sandbox::Limits {
-        finish: Duration::from_secs(4 * 3600),
-        ..sandbox::Limits::default()
-    };
+    // The default limits bound the whole dump (4 h), as they bound a restore.
     let req = sandbox::ExecRequest::new(cmd)
         .user("postgres")
-        .limits(limits);
+        .limits(sandbox::Limits::default());
     match sandbox::exec(&sb.docker, &sb.container, req).await {
         Ok(out) if out.succeeded() => Some(started.elapsed().as_secs_f64()),
         Ok(out) => {
@@ -353,14 +344,14 @@ async fn dump_seconds(sb: &sandbox::Sandbox, events: &Events) -> Option<f64> {
 /// Concurrent restores when every target's memory limit fits in three
 /// quarters of the memory available now; else one after the other.
 pub fn concurrency(targets: usize, limit_bytes: i64, available: Option<u64>) -> Concurrency {
-    let need = targets as u64 * limit_bytes.max(0) as u64;
+    let each = limit_bytes.max(0) as u64;
     let mib = |b: u64| b >> 20;
     let (concurrent, reason) = match available {
-        Some(a) if need <= a / 4 * 3 => (
+        Some(a) if targets as u64 * each <= a / 4 * 3 => (
             true,
             format!(
                 "{targets} x {} MiB fit in the {} MiB of memory available",
-                mib(limit_bytes.max(0) as u64),
+                mib(each),
                 mib(a)
             ),
         ),
@@ -368,7 +359,7 @@ pub fn concurrency(targets: usize, limit_bytes: i64, available: Option<u64>) -> 
             false,
             format!(
                 "{targets} x {} MiB do not fit in three quarters of the {} MiB available: one target after the other",
-                mib(limit_bytes.max(0) as u64),
+                mib(each),
                 mib(a)
             ),
         ),

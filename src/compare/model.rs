@@ -150,6 +150,28 @@ pub enum QueryRun {
     NotRun,
 }
 
+impl QueryRun {
+    /// One target's answer in a table cell, and in the progress lines.
+    pub fn short(&self) -> String {
+        match self {
+            QueryRun::Answered {
+                rows,
+                fingerprint,
+                median_ms,
+                ..
+            } => format!(
+                "{rows} rows {} {median_ms:.1} ms",
+                fingerprint.get(..8).unwrap_or(fingerprint)
+            ),
+            QueryRun::Failed { sqlstate, .. } => {
+                format!("error {}", sqlstate.as_deref().unwrap_or("(no SQLSTATE)"))
+            }
+            QueryRun::TimedOut { after_seconds } => format!("cancelled after {after_seconds} s"),
+            QueryRun::NotRun => "not run".into(),
+        }
+    }
+}
+
 /// What the restored database holds and the server offers.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct SchemaFacts {

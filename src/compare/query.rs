@@ -5,7 +5,7 @@
 //! timed while the other works on the same two cores.
 
 use super::model::{NamedRun, QueryRun};
-use crate::engine::postgres;
+use crate::engine::{postgres, RowSum};
 use crate::error::{Error, Result};
 use crate::events::{Event, Events};
 use crate::redact::Redacted;
@@ -42,7 +42,7 @@ pub async fn run_all(
     let mut out: Vec<Vec<NamedRun>> = conns.iter().map(|_| Vec::new()).collect();
     for q in &c.queries {
         let runs = one_query(conns, q, c).await;
-        let words: Vec<String> = runs.iter().map(summary).collect();
+        let words: Vec<String> = runs.iter().map(QueryRun::short).collect();
         events.event(Event::note(format!(
             "query {}: {}",
             q.name,
@@ -56,19 +56,6 @@ pub async fn run_all(
         }
     }
     out
-}
-
-fn summary(r: &QueryRun) -> String {
-    match r {
-        QueryRun::Answered {
-            rows, median_ms, ..
-        } => format!("{rows} rows, {median_ms:.1} ms"),
-        QueryRun::Failed { sqlstate, .. } => {
-            format!("error {}", sqlstate.as_deref().unwrap_or("?"))
-        }
-        QueryRun::TimedOut { after_seconds } => format!("cancelled after {after_seconds} s"),
-        QueryRun::NotRun => "not run".into(),
-    }
 }
 
 /// One query on every target: a warm-up each (its answer is the one
@@ -111,8 +98,8 @@ async fn one_query(conns: &mut [Option<PgConnection>], q: &AppQuery, c: &Compare
     for (t, a) in answers.into_iter().enumerate() {
         if let Some(a) = a {
             runs[t] = QueryRun::Answered {
-                rows: a.rows,
-                fingerprint: format!("{:032x}", a.sum),
+                rows: a.rows.rows,
+                fingerprint: a.rows.hex(),
                 order_fingerprint: format!("{:032x}", a.order),
                 median_ms: median(&timings[t]),
                 runs_ms: timings[t].clone(),
@@ -133,8 +120,8 @@ pub fn median(v: &[f64]) -> f64 {
 }
 
 struct Answer {
-    rows: u64,
-    sum: u128,
+    rows: RowSum,
+    /// The rows' hash in the order they came.
     order: u128,
     ms: f64,
 }
@@ -161,18 +148,16 @@ async fn once(conn: &mut PgConnection, q: &AppQuery, c: &Compare) -> Result<Answ
 async fn hashed(conn: &mut PgConnection, sql: &str) -> Result<Answer, sqlx::Error> {
     let mut stream = sqlx::raw_sql(sql).fetch(conn);
     let mut a = Answer {
-        rows: 0,
-        sum: 0,
+        rows: RowSum::default(),
         order: 0,
         ms: 0.0,
     };
     let mut ordered = xxhash_rust::xxh3::Xxh3::new();
     while let Some(row) = stream.next().await {
         let line = row_text(&row?);
-        a.sum = a.sum.wrapping_add(xxhash_rust::xxh3::xxh3_128(&line));
+        a.rows.add(&line);
         ordered.update(&line);
         ordered.update(b"\n");
-        a.rows += 1;
     }
     a.order = ordered.digest128();
     Ok(a)

@@ -91,9 +91,7 @@ pub async fn prepare(ctx: &Ctx<'_>, image: &str, events: Events) -> Result<Prepa
 /// The server's version always; the drill's checks when it restored.
 async fn check(ctx: &Ctx<'_>, p: &mut Prepared, events: &Events) -> Result<()> {
     let mut conn = postgres::connect(&p.sandbox.url(), Duration::from_secs(10)).await?;
-    let version =
-        tokio::time::timeout(Duration::from_secs(30), postgres::server_version(&mut conn));
-    p.server_version = version.await.ok().and_then(|v| v.ok());
+    p.server_version = postgres::server_version_within(&mut conn).await;
     drop(conn);
     if !matches!(p.restore, RestoreOutcome::Restored { .. }) {
         return Ok(());

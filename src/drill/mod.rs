@@ -178,11 +178,7 @@ async fn drive(
     clock.begin("select");
     let candidates = select(&locations, env.plan)?;
     f.newest_time = candidates.iter().filter_map(|(_, c)| c.time).max();
-    let tries = if env.plan.backups.fallback {
-        candidates.len()
-    } else {
-        1
-    };
+    let tries = env.plan.backups.tries(candidates.len());
     let effect = f.staged.as_ref().map_or(Effect::None, |s| s.effect.clone());
     let ctx = attempt::Ctx {
         docker: env.docker,
@@ -220,10 +216,7 @@ async fn verify_restored(
 ) -> Result<()> {
     clock.begin("checks");
     let mut conn = postgres::connect(&sb.url(), Duration::from_secs(10)).await?;
-    let version =
-        tokio::time::timeout(Duration::from_secs(30), postgres::server_version(&mut conn));
-    // Evidence, not a condition: a server too slow to say its version has it unknown.
-    f.server_version = version.await.ok().and_then(|v| v.ok());
+    f.server_version = postgres::server_version_within(&mut conn).await;
     if let Some(sql) = &env.opts.before_checks_sql {
         conn.execute(sqlx::raw_sql(sql))
             .await

@@ -126,6 +126,15 @@ pub async fn server_version(conn: &mut PgConnection) -> Result<String> {
     Ok(row.get::<String, _>(0))
 }
 
+/// The server's version as evidence, not a condition: a server too slow to
+/// say it within 30 s leaves it unknown.
+pub async fn server_version_within(conn: &mut PgConnection) -> Option<String> {
+    tokio::time::timeout(Duration::from_secs(30), server_version(conn))
+        .await
+        .ok()
+        .and_then(|v| v.ok())
+}
+
 /// Every ordinary table (partitions included, each on its own) outside the
 /// system schemas, as `schema.table`, sorted.
 pub async fn list_tables(conn: &mut PgConnection) -> Result<Vec<String>> {
@@ -153,17 +162,15 @@ pub fn quote_ident(s: &str) -> String {
     format!("\"{}\"", s.replace('"', "\"\""))
 }
 
-/// Row count and order-independent fingerprint of one table, from COPY's text
-/// output: each row is one line; its 128-bit xxh3 hash is added (wrapping) to
-/// the sum. A sum, unlike xor, tells a duplicated row from a missing one.
+/// Row count and order-independent fingerprint (`RowSum`) of one table, from
+/// COPY's text output: each row is one line.
 pub async fn fingerprint_table(conn: &mut PgConnection, table: &str) -> Result<TableFingerprint> {
     let statement = format!("COPY {} TO STDOUT", quote_qualified(table));
     let mut stream = conn
         .copy_out_raw(&statement)
         .await
         .map_err(|e| Error::db(format!("reading table {table}"), e))?;
-    let mut sum: u128 = 0;
-    let mut rows: u64 = 0;
+    let mut sum = super::RowSum::default();
     let mut carry: Vec<u8> = Vec::new();
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|e| Error::db(format!("reading table {table}"), e))?;
@@ -172,8 +179,7 @@ pub async fn fingerprint_table(conn: &mut PgConnection, table: &str) -> Result<T
             match data.iter().position(|&b| b == b'\n') {
                 Some(p) => {
                     carry.extend_from_slice(&data[..p]);
-                    sum = sum.wrapping_add(xxhash_rust::xxh3::xxh3_128(&carry));
-                    rows += 1;
+                    sum.add(&carry);
                     carry.clear();
                     data = &data[p + 1..];
                 }
@@ -184,20 +190,18 @@ pub async fn fingerprint_table(conn: &mut PgConnection, table: &str) -> Result<T
             }
         }
         while let Some(p) = data.iter().position(|&b| b == b'\n') {
-            sum = sum.wrapping_add(xxhash_rust::xxh3::xxh3_128(&data[..p]));
-            rows += 1;
+            sum.add(&data[..p]);
             data = &data[p + 1..];
         }
         carry.extend_from_slice(data);
     }
     if !carry.is_empty() {
-        sum = sum.wrapping_add(xxhash_rust::xxh3::xxh3_128(&carry));
-        rows += 1;
+        sum.add(&carry);
     }
     Ok(TableFingerprint {
         name: table.to_string(),
-        rows,
-        fingerprint: format!("{sum:032x}"),
+        rows: sum.rows,
+        fingerprint: sum.hex(),
     })
 }
 

@@ -6,7 +6,9 @@
 
 use crate::checks::Status;
 use crate::redact::Redacted;
-use crate::report::{fmt_secs, status_word, AttemptOutcome, Report, Verdict};
+use crate::report::{
+    check_line, fmt_secs, objective_line, status_word, AttemptOutcome, Report, Verdict,
+};
 
 #[derive(Debug, Clone)]
 pub struct Alert {
@@ -237,21 +239,10 @@ fn details(r: &Report) -> String {
         r.checks.len()
     ));
     for c in r.checks.iter().filter(|c| !c.status.is_ok()) {
-        s.push_str(&format!(
-            "  {:<8} {}: {}\n",
-            status_word(c.status),
-            c.name,
-            c.detail
-        ));
+        s.push_str(&format!("  {}", check_line(c)));
     }
     for o in &r.objectives {
-        s.push_str(&format!(
-            "  {:<8} objective {}: {} (target {})\n",
-            status_word(o.status),
-            o.name,
-            fmt_secs(o.actual_seconds),
-            fmt_secs(Some(o.target_seconds))
-        ));
+        s.push_str(&format!("  {}", objective_line(o)));
     }
     if let Some(e) = r.expectation.as_ref().filter(|e| !e.met) {
         s.push_str("not as expected:\n");

@@ -123,6 +123,18 @@ pub struct BackupSource {
     pub name_prefix: Option<String>,
 }
 
+impl BackupSource {
+    /// How many of `candidates` backups to try: all of them in turn with
+    /// `fallback`, else only the newest.
+    pub fn tries(&self, candidates: usize) -> usize {
+        if self.fallback {
+            candidates
+        } else {
+            candidates.min(1)
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Select {
     Latest,
