@@ -8,6 +8,7 @@ use crate::engine::{postgres, TableFingerprint};
 use crate::error::{Error, Result};
 use crate::events::{Event, Events};
 use crate::redact::Redacted;
+use crate::restore::Streamed;
 use crate::scenario::{Checks, Expect, Freshness, Invariants, ManifestPolicy, SqlCheck};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -50,6 +51,8 @@ impl Status {
 pub struct Context<'a> {
     pub manifest: Option<&'a Manifest>,
     pub backup_time: Option<DateTime<Utc>>,
+    /// The tables' fingerprints read from the dump while it restored.
+    pub streamed: Option<&'a Streamed>,
 }
 
 /// How many read-only connections the checks share: the sandbox has two
@@ -141,7 +144,7 @@ async fn run_job(
         Job::Manifest => {
             timed(
                 "manifest comparison",
-                manifest_check(conn, ctx.manifest, plan.manifest),
+                manifest_check(conn, ctx.manifest, plan.manifest, ctx.streamed),
             )
             .await
         }
@@ -197,6 +200,7 @@ pub async fn manifest_check(
     conn: &mut PgConnection,
     manifest: Option<&Manifest>,
     policy: ManifestPolicy,
+    streamed: Option<&Streamed>,
 ) -> (Status, String) {
     let m = match (manifest, policy) {
         (_, ManifestPolicy::Off) => {
@@ -208,7 +212,7 @@ pub async fn manifest_check(
                 "no manifest beside the backup: the content was not compared to a manifest".into(),
             );
         }
-        (None, ManifestPolicy::Required) => {
+        (None, ManifestPolicy::Required | ManifestPolicy::Deep) => {
             return (
                 Status::Unknown,
                 "no manifest beside the backup: the content was not compared to a manifest, so it cannot be shown complete".into(),
@@ -216,15 +220,118 @@ pub async fn manifest_check(
         }
         (Some(m), _) => m,
     };
-    let tables = match postgres::list_tables(conn).await {
-        Ok(t) => t,
-        Err(e) => return (Status::Failed, e.to_string()),
+    let streamed = match (policy, streamed) {
+        (ManifestPolicy::Deep, _) => Err("the scenario asks for it (manifest = \"deep\")".into()),
+        (_, Some(Streamed::Tables(t))) => Ok(t.as_slice()),
+        (_, Some(Streamed::NotRead(why))) => Err(why.clone()),
+        (_, None) => Err("no fingerprints were taken on the way".into()),
     };
-    let restored = match postgres::fingerprint_tables(conn, &tables).await {
-        Ok(r) => r,
-        Err(e) => return (Status::Failed, e.to_string()),
+    match streamed {
+        Ok(streamed) => match by_stream(conn, &m.tables, streamed).await {
+            Ok(r) => r,
+            Err(e) => (Status::Failed, e.to_string()),
+        },
+        Err(why) => match in_database(conn, &m.tables).await {
+            Ok((status, detail)) if status == Status::Passed => (
+                status,
+                format!("{detail} (every table fingerprinted in the restored database: {why})"),
+            ),
+            Ok(r) => r,
+            Err(e) => (Status::Failed, e.to_string()),
+        },
+    }
+}
+
+/// The deep comparison: every restored table read back (COPY) and fingerprinted.
+async fn in_database(
+    conn: &mut PgConnection,
+    expected: &[TableFingerprint],
+) -> Result<(Status, String)> {
+    let tables = postgres::list_tables(conn).await?;
+    let restored = postgres::fingerprint_tables(conn, &tables).await?;
+    Ok(compare(expected, &restored))
+}
+
+/// The comparison made while the dump streamed: each table's rows were
+/// fingerprinted on their way to the database, and the restored database
+/// only has to show it holds as many rows. A table whose streamed
+/// fingerprint differs from the manifest's is read back and fingerprinted
+/// in the database before anything is called different.
+async fn by_stream(
+    conn: &mut PgConnection,
+    expected: &[TableFingerprint],
+    streamed: &[TableFingerprint],
+) -> Result<(Status, String)> {
+    let tables = postgres::list_tables(conn).await?;
+    let mut counted = Vec::with_capacity(tables.len());
+    for t in &tables {
+        counted.push((t.clone(), postgres::count_rows(conn, t).await?));
+    }
+    let mut deep = Vec::new();
+    for t in read_back(expected, streamed, &tables) {
+        deep.push(postgres::fingerprint_table(conn, &t).await?);
+    }
+    Ok(judge_streamed(expected, streamed, &counted, &deep))
+}
+
+/// The restored tables whose streamed fingerprint does not vouch for them:
+/// missing from the stream, or different from the manifest.
+fn read_back(
+    expected: &[TableFingerprint],
+    streamed: &[TableFingerprint],
+    tables: &[String],
+) -> Vec<String> {
+    tables
+        .iter()
+        .filter(|t| {
+            let want = expected.iter().find(|e| &e.name == *t);
+            let got = streamed.iter().find(|s| &s.name == *t);
+            match (want, got) {
+                (Some(w), Some(g)) => w.rows != g.rows || w.fingerprint != g.fingerprint,
+                (Some(_), None) => true,
+                (None, _) => false,
+            }
+        })
+        .cloned()
+        .collect()
+}
+
+/// Pure: what the restored database holds, per table, as the manifest
+/// comparison sees it (a streamed fingerprint with the database's own row
+/// count, or the database's own fingerprint), then judged like the deep check.
+pub fn judge_streamed(
+    expected: &[TableFingerprint],
+    streamed: &[TableFingerprint],
+    counted: &[(String, u64)],
+    deep: &[TableFingerprint],
+) -> (Status, String) {
+    let restored: Vec<TableFingerprint> = counted
+        .iter()
+        .map(|(name, rows)| match deep.iter().find(|d| &d.name == name) {
+            Some(d) => d.clone(),
+            None => TableFingerprint {
+                name: name.clone(),
+                rows: *rows,
+                fingerprint: streamed
+                    .iter()
+                    .find(|s| &s.name == name)
+                    .map(|s| s.fingerprint.clone())
+                    .unwrap_or_default(),
+            },
+        })
+        .collect();
+    let (status, detail) = compare(expected, &restored);
+    if status != Status::Passed {
+        return (status, detail);
+    }
+    let how = match deep.len() {
+        0 => String::new(),
+        n => format!("; {n} of them fingerprinted again in the restored database, their stream differing from the manifest"),
     };
-    compare(&m.tables, &restored)
+    (
+        status,
+        format!("{detail} (each table's rows fingerprinted as they streamed from the backup into the database, and counted in the restored database{how})"),
+    )
 }
 
 /// Names every difference between what the manifest recorded and what was restored.
@@ -269,11 +376,18 @@ pub fn compare(expected: &[TableFingerprint], restored: &[TableFingerprint]) -> 
 
 /// Every foreign key the restored schema declares, and its orphans. Rows with
 /// a NULL in the key are not orphans (MATCH SIMPLE, PostgreSQL's default).
+///
+/// A key the restore added as valid was checked by PostgreSQL itself: `ALTER
+/// TABLE ... ADD FOREIGN KEY` reads every row and fails on an orphan, and the
+/// restore stops on the first error. Only keys that are NOT VALID (added so in
+/// the clinic's database, or restored so) can hide orphans; those are counted
+/// here by an anti-join.
 pub async fn foreign_key_check(conn: &mut PgConnection) -> (Status, String) {
     let fks = match sqlx::query(
         "SELECT c.conname, \
                 cn.nspname, cl.relname, pn.nspname, pl.relname, \
-                array_agg(ca.attname::text ORDER BY k.ord), array_agg(pa.attname::text ORDER BY k.ord) \
+                array_agg(ca.attname::text ORDER BY k.ord), array_agg(pa.attname::text ORDER BY k.ord), \
+                c.convalidated \
          FROM pg_constraint c \
          JOIN pg_class cl ON cl.oid = c.conrelid JOIN pg_namespace cn ON cn.oid = cl.relnamespace \
          JOIN pg_class pl ON pl.oid = c.confrelid JOIN pg_namespace pn ON pn.oid = pl.relnamespace \
@@ -281,7 +395,7 @@ pub async fn foreign_key_check(conn: &mut PgConnection) -> (Status, String) {
          JOIN pg_attribute ca ON ca.attrelid = c.conrelid AND ca.attnum = k.ck \
          JOIN pg_attribute pa ON pa.attrelid = c.confrelid AND pa.attnum = k.pk \
          WHERE c.contype = 'f' \
-         GROUP BY c.oid, c.conname, cn.nspname, cl.relname, pn.nspname, pl.relname \
+         GROUP BY c.oid, c.conname, cn.nspname, cl.relname, pn.nspname, pl.relname, c.convalidated \
          ORDER BY cn.nspname, cl.relname, c.conname",
     )
     .fetch_all(&mut *conn)
@@ -298,41 +412,13 @@ pub async fn foreign_key_check(conn: &mut PgConnection) -> (Status, String) {
     }
     let mut orphaned = Vec::new();
     let mut total = 0i64;
-    for fk in &fks {
+    let validated = fks.iter().filter(|fk| fk.get::<bool, _>(7)).count();
+    for fk in fks.iter().filter(|fk| !fk.get::<bool, _>(7)) {
         let name: String = fk.get(0);
-        let child = format!(
-            "{}.{}",
-            postgres::quote_ident(&fk.get::<String, _>(1)),
-            postgres::quote_ident(&fk.get::<String, _>(2))
-        );
-        let parent = format!(
-            "{}.{}",
-            postgres::quote_ident(&fk.get::<String, _>(3)),
-            postgres::quote_ident(&fk.get::<String, _>(4))
-        );
-        let ccols: Vec<String> = fk.get(5);
-        let pcols: Vec<String> = fk.get(6);
-        let not_null = ccols
-            .iter()
-            .map(|c| format!("c.{} IS NOT NULL", postgres::quote_ident(c)))
-            .collect::<Vec<_>>()
-            .join(" AND ");
-        let join = ccols
-            .iter()
-            .zip(&pcols)
-            .map(|(c, p)| {
-                format!(
-                    "p.{} = c.{}",
-                    postgres::quote_ident(p),
-                    postgres::quote_ident(c)
-                )
-            })
-            .collect::<Vec<_>>()
-            .join(" AND ");
-        let q = format!(
-            "SELECT count(*) FROM {child} c WHERE {not_null} AND NOT EXISTS (SELECT 1 FROM {parent} p WHERE {join})"
-        );
-        match sqlx::query_scalar::<_, i64>(&q).fetch_one(&mut *conn).await {
+        match sqlx::query_scalar::<_, i64>(&orphans_query(fk))
+            .fetch_one(&mut *conn)
+            .await
+        {
             Ok(0) => {}
             Ok(n) => {
                 total += n;
@@ -347,10 +433,14 @@ pub async fn foreign_key_check(conn: &mut PgConnection) -> (Status, String) {
             Err(e) => orphaned.push(format!("{name}: cannot be checked: {}", db_detail(&e))),
         }
     }
+    let unvalidated = fks.len() - validated;
     if orphaned.is_empty() {
         (
             Status::Passed,
-            format!("{} foreign keys, 0 orphans", fks.len()),
+            format!(
+                "{} foreign keys, 0 orphans ({validated} validated by PostgreSQL over every row as the restore added them, {unvalidated} NOT VALID counted here)",
+                fks.len()
+            ),
         )
     } else {
         (
@@ -363,6 +453,43 @@ pub async fn foreign_key_check(conn: &mut PgConnection) -> (Status, String) {
             ),
         )
     }
+}
+
+/// The anti-join counting one foreign key's orphans: rows whose key has no
+/// NULL and matches no parent row.
+fn orphans_query(fk: &sqlx::postgres::PgRow) -> String {
+    let child = format!(
+        "{}.{}",
+        postgres::quote_ident(&fk.get::<String, _>(1)),
+        postgres::quote_ident(&fk.get::<String, _>(2))
+    );
+    let parent = format!(
+        "{}.{}",
+        postgres::quote_ident(&fk.get::<String, _>(3)),
+        postgres::quote_ident(&fk.get::<String, _>(4))
+    );
+    let ccols: Vec<String> = fk.get(5);
+    let pcols: Vec<String> = fk.get(6);
+    let not_null = ccols
+        .iter()
+        .map(|c| format!("c.{} IS NOT NULL", postgres::quote_ident(c)))
+        .collect::<Vec<_>>()
+        .join(" AND ");
+    let join = ccols
+        .iter()
+        .zip(&pcols)
+        .map(|(c, p)| {
+            format!(
+                "p.{} = c.{}",
+                postgres::quote_ident(p),
+                postgres::quote_ident(c)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" AND ");
+    format!(
+    "SELECT count(*) FROM {child} c WHERE {not_null} AND NOT EXISTS (SELECT 1 FROM {parent} p WHERE {join})"
+    )
 }
 
 /// `-- check: NAME` lines split an invariants file into named queries.
@@ -529,6 +656,60 @@ mod tests {
         assert!(d.contains("public.d: not in the manifest"), "{d}");
         assert!(!d.contains("public.a"), "{d}");
         assert_eq!(compare(&want, &want).0, Status::Passed);
+    }
+
+    #[test]
+    fn streamed_fingerprints_and_restored_counts_are_judged_table_by_table() {
+        let manifest = vec![fp("public.a", 2, "x"), fp("public.b", 3, "y")];
+        let counted = |a, b| vec![("public.a".to_string(), a), ("public.b".to_string(), b)];
+        // The stream matched the manifest and the database holds every row.
+        let (s, d) = judge_streamed(&manifest, &manifest, &counted(2, 3), &[]);
+        assert_eq!(s, Status::Passed, "{d}");
+        assert!(
+            d.contains("as they streamed") && !d.contains("again"),
+            "{d}"
+        );
+        // A row lost in the database: named, whatever the stream said.
+        let (s, d) = judge_streamed(&manifest, &manifest, &counted(2, 2), &[]);
+        assert_eq!(s, Status::Failed);
+        assert!(
+            d.contains("public.b: 2 rows restored, 3 in the manifest"),
+            "{d}"
+        );
+        // The stream differed; the table read back decides.
+        let streamed = vec![fp("public.a", 2, "x"), fp("public.b", 3, "other")];
+        let (s, d) = judge_streamed(
+            &manifest,
+            &streamed,
+            &counted(2, 3),
+            &[fp("public.b", 3, "y")],
+        );
+        assert_eq!(s, Status::Passed, "{d}");
+        assert!(d.contains("1 of them fingerprinted again"), "{d}");
+        let (s, d) = judge_streamed(
+            &manifest,
+            &streamed,
+            &counted(2, 3),
+            &[fp("public.b", 3, "z")],
+        );
+        assert_eq!(s, Status::Failed);
+        assert!(d.contains("public.b: content fingerprint differs"), "{d}");
+        // A table the manifest does not know, and one the database lacks.
+        let (s, d) = judge_streamed(
+            &manifest,
+            &manifest,
+            &[("public.a".into(), 2), ("public.c".into(), 1)],
+            &[],
+        );
+        assert_eq!(s, Status::Failed);
+        assert!(
+            d.contains("public.b: missing") && d.contains("public.c: not in the manifest"),
+            "{d}"
+        );
+        // Only tables the stream does not vouch for are read back.
+        let tables = ["public.a".to_string(), "public.b".into(), "public.c".into()];
+        assert_eq!(read_back(&manifest, &streamed, &tables), ["public.b"]);
+        assert_eq!(read_back(&manifest, &manifest[..1], &tables), ["public.b"]);
     }
 
     #[test]

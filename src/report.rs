@@ -197,19 +197,26 @@ pub struct BackupEvidence {
     /// The identity file that decrypted it (a path, never a key).
     pub decrypted_with: Option<String>,
     pub dump_bytes: Option<u64>,
+    /// How the dump reached the database: in parallel from the sandbox's
+    /// memory, or as one stream and why (null when nothing restored).
+    pub restored_as: Option<crate::restore::Delivery>,
 }
 
 impl BackupEvidence {
     /// `backup   PATH (N bytes, taken TIME)`, as a run's summary starts.
     pub fn summary_line(&self) -> String {
-        format!(
+        let mut s = format!(
             "backup   {} ({} bytes{})\n",
             self.path,
             self.bytes,
             self.created_at
                 .map(|t| format!(", taken {}", t.format("%Y-%m-%d %H:%M:%S UTC")))
                 .unwrap_or_default()
-        )
+        );
+        if let Some(d) = &self.restored_as {
+            s.push_str(&format!("restored {}\n", d.describe()));
+        }
+        s
     }
 }
 

@@ -3,6 +3,8 @@
 //! and hands bounded chunks to the async side, so memory stays flat whatever
 //! the backup's size and the database sets the pace.
 
+use crate::engine::pgarchive::{self, ArchiveError};
+use crate::engine::TableFingerprint;
 use crate::error::Error;
 use crate::events::{Event, Events};
 use crate::keys::IdentitySource;
@@ -23,6 +25,141 @@ use tokio::sync::mpsc;
 pub const CHUNK: usize = 256 << 10;
 const IN_FLIGHT: usize = 16;
 
+/// Where a parallel restore decodes the dump: a tmpfs inside the sandbox,
+/// so the plaintext lives in the sandbox's memory and never on the host's disk.
+pub const STAGING_DIR: &str = "/restore-drill-staging";
+const STAGED_DUMP: &str = "/restore-drill-staging/dump";
+
+/// How the dump reaches the database, chosen before the sandbox starts (its
+/// memory depends on it).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "mode", rename_all = "snake_case")]
+pub enum Delivery {
+    /// Decoded into the sandbox's memory (`staging_bytes` of tmpfs, on top of
+    /// the database's memory), then restored by `pg_restore --jobs`: tables
+    /// load and indexes build `jobs` at a time.
+    Parallel { jobs: u32, staging_bytes: u64 },
+    /// Streamed into the restore tool's stdin: one table, then one index, at a time.
+    Stream { reason: StreamReason },
+}
+
+/// Why a restore went as one stream.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "why", rename_all = "snake_case")]
+pub enum StreamReason {
+    /// psql reads a plain SQL dump in order; only archives can be split.
+    PlainSql,
+    /// One CPU: nothing to run side by side.
+    OneCpu,
+    /// The dump's size is unknown (no manifest, and it could not be decoded
+    /// to count it), so its staging area could not be sized.
+    SizeUnknown,
+    /// The dump and the database's memory do not fit in what the host has free.
+    MemoryShort { needed: u64, available: u64 },
+    /// The restore-killed simulation holds the stream so that the kill lands
+    /// mid-restore, which a restore from a file cannot promise.
+    Simulation,
+    /// The caller asked for one stream (comparisons, `restore`, simulations).
+    Requested,
+}
+
+impl Delivery {
+    pub fn stream() -> Delivery {
+        Delivery::Stream {
+            reason: StreamReason::Requested,
+        }
+    }
+
+    /// The sandbox's extra memory for the staging area.
+    pub fn staging_bytes(&self) -> Option<u64> {
+        match self {
+            Delivery::Parallel { staging_bytes, .. } => Some(*staging_bytes),
+            Delivery::Stream { .. } => None,
+        }
+    }
+
+    /// One line for reports and the terminal.
+    pub fn describe(&self) -> String {
+        match self {
+            Delivery::Parallel {
+                jobs,
+                staging_bytes,
+            } => format!(
+                "decoded into {} MiB of the sandbox's memory, then pg_restore --jobs={jobs}",
+                staging_bytes.div_ceil(1 << 20)
+            ),
+            Delivery::Stream { reason } => format!("one stream: {}", reason.describe()),
+        }
+    }
+}
+
+impl StreamReason {
+    fn describe(&self) -> String {
+        match self {
+            StreamReason::PlainSql => "a plain SQL dump is read in order by psql".into(),
+            StreamReason::OneCpu => "the sandbox has one CPU".into(),
+            StreamReason::SizeUnknown => {
+                "the dump's size is unknown, so no staging area could be sized for it".into()
+            }
+            StreamReason::MemoryShort { needed, available } => format!(
+                "a parallel restore needs {} MiB of memory and this machine has {} MiB free",
+                needed >> 20,
+                available >> 20
+            ),
+            StreamReason::Simulation => {
+                "the restore-killed simulation holds the stream to kill the server mid-restore"
+                    .into()
+            }
+            StreamReason::Requested => "as asked".into(),
+        }
+    }
+}
+
+/// Chooses how to deliver a dump (pure): in parallel when it is an archive,
+/// the sandbox has CPUs to share, its size is known and the sandbox's memory
+/// plus the dump fit in three quarters of the host's free memory.
+pub fn plan_delivery(
+    format: DumpFormat,
+    dump_bytes: Option<u64>,
+    cpus: f64,
+    memory_bytes: u64,
+    host_available: Option<u64>,
+) -> Delivery {
+    let stream = |reason| Delivery::Stream { reason };
+    if format != DumpFormat::PostgresCustom {
+        return stream(StreamReason::PlainSql);
+    }
+    let jobs = cpus.ceil().max(1.0) as u32;
+    if jobs < 2 {
+        return stream(StreamReason::OneCpu);
+    }
+    let Some(dump) = dump_bytes else {
+        return stream(StreamReason::SizeUnknown);
+    };
+    // tmpfs rounds to pages; a little slack costs nothing until written.
+    let staging_bytes = dump + (dump >> 8) + (4 << 20);
+    let needed = memory_bytes + staging_bytes;
+    match host_available {
+        Some(a) if needed <= a / 4 * 3 => Delivery::Parallel {
+            jobs,
+            staging_bytes,
+        },
+        Some(available) => stream(StreamReason::MemoryShort { needed, available }),
+        None => stream(StreamReason::MemoryShort {
+            needed,
+            available: 0,
+        }),
+    }
+}
+
+/// The host's free memory (MemAvailable), if it can be read.
+pub fn available_memory() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Restored {
     pub layers: Vec<Layer>,
@@ -36,6 +173,19 @@ pub struct Restored {
     /// What the restore tool printed though it succeeded (warnings,
     /// notices), redacted: a comparison lists them per target.
     pub messages: Redacted,
+    /// How the dump reached the database.
+    pub delivery: Delivery,
+    /// Each table's rows as they streamed past, fingerprinted like the
+    /// manifest (archives only), or why they could not be.
+    #[serde(skip)]
+    pub streamed: Streamed,
+}
+
+/// The tables' fingerprints read from the dump on its way to the database.
+#[derive(Debug, Clone)]
+pub enum Streamed {
+    Tables(Vec<TableFingerprint>),
+    NotRead(String),
 }
 
 /// Why a restore did not happen: the backup's fault (evidence for the report)
@@ -105,6 +255,7 @@ pub async fn restore_file(
     keys: Arc<Vec<IdentitySource>>,
     events: &Events,
     limits: Limits,
+    delivery: &Delivery,
 ) -> Result<Restored, RestoreError> {
     let file = std::fs::File::open(path).map_err(|e| Error::io("open the backup", path, e))?;
     let total = file.metadata().map(|m| m.len()).ok();
@@ -124,13 +275,51 @@ pub async fn restore_file(
     let (layers, format, decrypted_by) =
         (opened.layers.clone(), opened.format, opened.decrypted_by);
     let cmd = restore_command(&sandbox.creds, format).map_err(RestoreError::Unusable)?;
-    let tool = cmd[0].clone();
+    // The plan was made from the manifest; the archive itself has the last word.
+    let delivery = match delivery {
+        Delivery::Parallel { .. } if format != DumpFormat::PostgresCustom => Delivery::Stream {
+            reason: StreamReason::PlainSql,
+        },
+        d => d.clone(),
+    };
 
     let (tx, rx) = mpsc::channel::<std::io::Result<Bytes>>(IN_FLIGHT);
     let dump_bytes = Counter::default();
     let reader = CountingReader::new(opened.reader, dump_bytes.clone());
+    let (tap, reading) = tap(format);
     let progress = (file_bytes.clone(), total, events.clone());
-    let producer = tokio::task::spawn_blocking(move || produce(reader, format, tx, progress));
+    let producer = tokio::task::spawn_blocking(move || produce(reader, format, tx, progress, tap));
+    let (produced, run) = match &delivery {
+        Delivery::Parallel { jobs, .. } => {
+            staged(sandbox, cmd, *jobs, rx, producer, limits).await?
+        }
+        Delivery::Stream { .. } => feed(sandbox, cmd, rx, producer, limits).await?,
+    };
+    let streamed = finish_tap(reading).await;
+    judge(&produced, &run, format, dump_bytes.get(), limits).map_err(RestoreError::Unusable)?;
+    Ok(Restored {
+        layers,
+        format,
+        file_bytes: file_bytes.get(),
+        dump_bytes: dump_bytes.get(),
+        decrypted_by,
+        messages: run.stderr,
+        delivery,
+        streamed,
+    })
+}
+
+type Producer = tokio::task::JoinHandle<Produced>;
+
+/// Runs `cmd` with the decoded dump on its stdin, as the `postgres` user.
+async fn feed(
+    sandbox: &Sandbox,
+    cmd: Vec<String>,
+    rx: mpsc::Receiver<std::io::Result<Bytes>>,
+    producer: Producer,
+    limits: Limits,
+) -> Result<(Produced, ToolRun), Error> {
+    let tool = cmd[0].clone();
     let out = exec(
         &sandbox.docker,
         &sandbox.container,
@@ -149,15 +338,123 @@ pub async fn restore_file(
         ended: out.ended,
         stdin_error: out.stdin_error,
     };
-    judge(&produced, &run, format, dump_bytes.get(), limits).map_err(RestoreError::Unusable)?;
-    Ok(Restored {
-        layers,
-        format,
-        file_bytes: file_bytes.get(),
-        dump_bytes: dump_bytes.get(),
-        decrypted_by,
-        messages: run.stderr,
-    })
+    Ok((produced, run))
+}
+
+/// A parallel restore: the dump is decoded into the sandbox's staging tmpfs,
+/// then `pg_restore --jobs` reads it from there (it needs a file it can seek
+/// in), and the copy is removed to give its memory back to the database.
+async fn staged(
+    sandbox: &Sandbox,
+    mut cmd: Vec<String>,
+    jobs: u32,
+    rx: mpsc::Receiver<std::io::Result<Bytes>>,
+    producer: Producer,
+    limits: Limits,
+) -> Result<(Produced, ToolRun), Error> {
+    let stage = vec![
+        "sh".to_string(),
+        "-c".into(),
+        format!("umask 077 && exec cat > {STAGED_DUMP}"),
+    ];
+    let (produced, staging) = feed(sandbox, stage, rx, producer, limits).await?;
+    if !matches!(produced, Produced::Complete { .. }) {
+        // The backup's fault (a damaged or cut layer): judged as in a stream.
+        remove_staged(sandbox).await;
+        return Ok((produced, staging));
+    }
+    if staging.ended != Ended::Exited(0) || staging.stdin_error.is_some() {
+        remove_staged(sandbox).await;
+        return Err(Error::Failed(format!(
+            "decoding the dump into the sandbox's memory failed ({:?}): {}. The staging area is sized from the manifest; re-run, and report it if it repeats",
+            staging.ended, staging.stderr
+        )));
+    }
+    cmd.push(format!("--jobs={jobs}"));
+    cmd.push(STAGED_DUMP.into());
+    let tool = cmd[0].clone();
+    let out = exec(
+        &sandbox.docker,
+        &sandbox.container,
+        ExecRequest::new(cmd).user("postgres").limits(limits),
+    )
+    .await?;
+    remove_staged(sandbox).await;
+    let run = ToolRun {
+        tool,
+        stderr: Redacted::new(out.stderr_text().trim()),
+        ended: out.ended,
+        stdin_error: out.stdin_error,
+    };
+    Ok((produced, run))
+}
+
+/// Frees the staging area's memory for the checks; the container's removal
+/// frees it anyway, so a failure here costs memory, not evidence.
+async fn remove_staged(sandbox: &Sandbox) {
+    let limits = Limits {
+        finish: std::time::Duration::from_secs(30),
+        ..Limits::default()
+    };
+    let _ = exec(
+        &sandbox.docker,
+        &sandbox.container,
+        ExecRequest::new(["rm", "-f", STAGED_DUMP])
+            .user("postgres")
+            .limits(limits),
+    )
+    .await;
+}
+
+/// A copy of the stream for the archive reader, which fingerprints the
+/// tables on another thread while the dump goes to the database.
+type Tap = Option<std::sync::mpsc::SyncSender<Bytes>>;
+type Reading = Option<tokio::task::JoinHandle<Result<Vec<TableFingerprint>, ArchiveError>>>;
+
+fn tap(format: DumpFormat) -> (Tap, Reading) {
+    if format != DumpFormat::PostgresCustom {
+        return (None, None);
+    }
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Bytes>(IN_FLIGHT);
+    let reading = tokio::task::spawn_blocking(move || {
+        pgarchive::fingerprint_archive(ChannelReader {
+            rx,
+            current: Bytes::new(),
+        })
+    });
+    (Some(tx), Some(reading))
+}
+
+async fn finish_tap(reading: Reading) -> Streamed {
+    let Some(reading) = reading else {
+        return Streamed::NotRead("a plain SQL dump is not read on its way".into());
+    };
+    match reading.await {
+        Ok(Ok(tables)) => Streamed::Tables(tables),
+        Ok(Err(e)) => Streamed::NotRead(format!("the dump could not be read on its way: {e}")),
+        Err(e) => Streamed::NotRead(format!("internal error: {e}")),
+    }
+}
+
+/// The tap's receiving end as a reader; the stream's end (its sender
+/// dropped) is the end of input.
+struct ChannelReader {
+    rx: std::sync::mpsc::Receiver<Bytes>,
+    current: Bytes,
+}
+
+impl Read for ChannelReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.current.is_empty() {
+            match self.rx.recv() {
+                Ok(b) => self.current = b,
+                Err(_) => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.current.len());
+        buf[..n].copy_from_slice(&self.current.split_to(n));
+        Ok(n)
+    }
 }
 
 /// Reads the decoded dump in whole chunks and hands them to the exec; the
@@ -167,6 +464,7 @@ fn produce(
     format: DumpFormat,
     tx: mpsc::Sender<std::io::Result<Bytes>>,
     (file_bytes, total, events): (Counter, Option<u64>, Events),
+    mut tap: Tap,
 ) -> Produced {
     let mut tail = Tail::default();
     let mut next_report = 0u64;
@@ -194,7 +492,12 @@ fn produce(
         }
         buf.truncate(n);
         tail.push(&buf);
-        if tx.blocking_send(Ok(Bytes::from(buf))).is_err() {
+        let chunk = Bytes::from(buf);
+        // A reader that gave up (an archive it does not know) stops the copy.
+        if tap.as_ref().is_some_and(|t| t.send(chunk.clone()).is_err()) {
+            tap = None;
+        }
+        if tx.blocking_send(Ok(chunk)).is_err() {
             return Produced::ConsumerGone;
         }
         let done = file_bytes.get();
@@ -499,6 +802,53 @@ mod tests {
             ),
             "{got:?}"
         );
+    }
+
+    #[test]
+    fn a_parallel_restore_needs_an_archive_cpus_a_known_size_and_memory() {
+        const GIB: u64 = 1 << 30;
+        let plan = |format, size, cpus, free| plan_delivery(format, size, cpus, 2 * GIB, free);
+        let Delivery::Parallel {
+            jobs,
+            staging_bytes,
+        } = plan(FORMAT, Some(GIB), 2.0, Some(8 * GIB))
+        else {
+            panic!("expected a parallel restore")
+        };
+        assert_eq!(jobs, 2);
+        assert!(
+            staging_bytes > GIB && staging_bytes < GIB + GIB / 64,
+            "{staging_bytes}"
+        );
+        assert!(matches!(
+            plan(FORMAT, Some(GIB), 2.5, Some(8 * GIB)),
+            Delivery::Parallel { jobs: 3, .. }
+        ));
+        let why = |d: Delivery| match d {
+            Delivery::Stream { reason } => reason,
+            d => panic!("expected one stream, got {d:?}"),
+        };
+        assert_eq!(
+            why(plan(DumpFormat::PostgresSql, Some(GIB), 2.0, Some(8 * GIB))),
+            StreamReason::PlainSql
+        );
+        assert_eq!(
+            why(plan(FORMAT, Some(GIB), 1.0, Some(8 * GIB))),
+            StreamReason::OneCpu
+        );
+        assert_eq!(
+            why(plan(FORMAT, None, 2.0, Some(8 * GIB))),
+            StreamReason::SizeUnknown
+        );
+        // 2 GiB for the database plus 1 GiB of dump: more than 3/4 of 3 GiB free.
+        assert!(matches!(
+            why(plan(FORMAT, Some(GIB), 2.0, Some(3 * GIB))),
+            StreamReason::MemoryShort { .. }
+        ));
+        assert!(matches!(
+            why(plan(FORMAT, Some(GIB), 2.0, None)),
+            StreamReason::MemoryShort { .. }
+        ));
     }
 
     #[test]

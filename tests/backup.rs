@@ -292,9 +292,16 @@ async fn a_backup_taken_during_writes_restores_to_its_manifest() {
     let keys = Arc::new(vec![
         restore_drill::keys::load_identity_file(&key.path).unwrap()
     ]);
-    restore_drill::restore::restore_file(&sb, &artifact, keys, &silent(), Default::default())
-        .await
-        .expect("restore");
+    restore_drill::restore::restore_file(
+        &sb,
+        &artifact,
+        keys,
+        &silent(),
+        Default::default(),
+        &restore_drill::restore::Delivery::stream(),
+    )
+    .await
+    .expect("restore");
     let mut conn = postgres::connect(&sb.url(), Duration::from_secs(5))
         .await
         .unwrap();

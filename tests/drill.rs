@@ -96,6 +96,24 @@ fn the_monthly_drill_passes_on_a_fresh_fixture_with_a_complete_report() {
     }
     let manifest_detail = checks[0]["detail"].as_str().unwrap();
     assert!(manifest_detail.contains("10 tables"), "{manifest_detail}");
+    // Compared while the dump streamed, with no table read back.
+    assert!(
+        manifest_detail.contains("fingerprinted as they streamed from the backup")
+            && !manifest_detail.contains("fingerprinted again"),
+        "{manifest_detail}"
+    );
+    assert_eq!(r["backup"]["restored_as"]["mode"], "parallel", "{r}");
+    let fk = checks
+        .iter()
+        .find(|c| c["name"] == "referential integrity")
+        .unwrap();
+    assert!(
+        fk["detail"]
+            .as_str()
+            .unwrap()
+            .contains("validated by PostgreSQL"),
+        "{fk}"
+    );
     let artifact = files_in(&backups)
         .into_iter()
         .find(|f| f.ends_with(".age"))
@@ -223,12 +241,15 @@ expect = { between = [100, 200] }
     );
 }
 
-/// A value altered after the restore (the test hook) is caught by the
-/// manifest's fingerprint, naming the table.
+/// A value altered after the restore (the test hook) is caught by the deep
+/// manifest check, which reads every restored table back, naming the table.
+/// (The default check fingerprints the rows as they stream into the database
+/// and counts them once restored: a change made after the restore is the deep
+/// check's job.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_changed_value_fails_the_fingerprint_check_naming_the_table() {
+async fn a_changed_value_fails_the_deep_fingerprint_check_naming_the_table() {
     let (_tmp, backups, key) = tokio::task::spawn_blocking(|| fixture(300)).await.unwrap();
-    let plan = restore_drill::scenario::load(Path::new(&scenario_path("monthly-drill.toml")))
+    let mut plan = restore_drill::scenario::load(Path::new(&scenario_path("monthly-drill.toml")))
         .unwrap()
         .with_overrides(restore_drill::scenario::Overrides {
             site: None,
@@ -237,6 +258,7 @@ async fn a_changed_value_fails_the_fingerprint_check_naming_the_table() {
             report_dir: None,
         })
         .unwrap();
+    plan.checks.manifest = restore_drill::scenario::ManifestPolicy::Deep;
     let keys = std::sync::Arc::new(vec![
         restore_drill::keys::load_identity_file(&key.path).unwrap()
     ]);
@@ -291,6 +313,76 @@ async fn a_changed_value_fails_the_fingerprint_check_naming_the_table() {
     );
     assert_eq!(r.rto_seconds, None, "an unverified restore has no RTO");
     assert_eq!(labelled(&docker, Some(&run.id)).await, (0, 0));
+}
+
+/// A drill writes nothing large to this machine's disk: the decoded dump
+/// goes to the database, through a tmpfs inside the sandbox for a parallel
+/// restore, never to a file here. Measured by the kernel's count of what the
+/// process sent to block storage (`ru_oublock`, 512-byte units), which counts
+/// a temporary file even when it is deleted before the run ends.
+#[test]
+fn a_drill_writes_nothing_over_1_mb_to_the_hosts_disk() {
+    // On disk, not in a tmpfs: the measure must be able to see writes here.
+    let tmp = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let key = make_key(tmp.path(), "k");
+    let backups = tmp.path().join("b");
+    generate_fixture(&backups, 4000, &[&key]);
+    let manifest = files_in(&backups)
+        .into_iter()
+        .find(|f| f.ends_with(".manifest.json"))
+        .unwrap();
+    let m: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(backups.join(manifest)).unwrap()).unwrap();
+    let dump = m["dump"]["bytes"].as_u64().unwrap();
+    assert!(dump > 8 << 20, "the dump must be far over 1 MB: {dump}");
+
+    // The measure sees a 4 MiB file written where the drill writes.
+    let probe = tmp.path().join("probe");
+    let (probed, _) = disk_writes(Command::new("dd").args([
+        "if=/dev/zero".to_string(),
+        format!("of={}", probe.display()),
+        "bs=1M".into(),
+        "count=4".into(),
+        "conv=fsync".into(),
+        "status=none".into(),
+    ]));
+    assert!(
+        probed >= 4 << 20,
+        "the measure is blind here: {probed} bytes"
+    );
+    std::fs::remove_file(probe).unwrap();
+
+    let reports = tmp.path().join("reports");
+    let (written, out) = disk_writes(
+        bin()
+            .env("TMPDIR", tmp.path())
+            .args(["--json", "run", &scenario_path("monthly-drill.toml")])
+            .arg("--backups")
+            .arg(&backups)
+            .arg("--identity")
+            .arg(&key.path)
+            .arg("--report-dir")
+            .arg(&reports),
+    );
+    let (code, out, err) = decode(out);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let r: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(r["backup"]["restored_as"]["mode"], "parallel", "{out}");
+    eprintln!("the drill wrote {written} bytes to this machine's disk for a {dump}-byte dump");
+    assert!(
+        written < 1 << 20,
+        "the drill wrote {written} bytes to this machine's disk for a {dump}-byte dump"
+    );
+}
+
+/// Bytes the command's process tree sent to block storage while it ran.
+fn disk_writes(cmd: &mut Command) -> (u64, std::process::Output) {
+    use nix::sys::resource::{getrusage, UsageWho};
+    let blocks = || getrusage(UsageWho::RUSAGE_CHILDREN).unwrap().block_writes();
+    let before = blocks();
+    let out = cmd.output().unwrap();
+    let after = blocks();
+    ((after - before).max(0) as u64 * 512, out)
 }
 
 // ---- bad input: message, exit code, nothing left running ----

@@ -116,9 +116,16 @@ pub async fn restore(
     with_run(events, keep, move |docker, run, events| async move {
         let spec = SandboxSpec::new(crate::engine::EngineKind::Postgres, &image);
         let sandbox = Sandbox::start(&docker, &run, &spec).await?;
-        let r = crate::restore::restore_file(&sandbox, &file, keys, &events, Default::default())
-            .await
-            .map_err(|e| e.into_error(&file))?;
+        let r = crate::restore::restore_file(
+            &sandbox,
+            &file,
+            keys,
+            &events,
+            Default::default(),
+            &crate::restore::Delivery::stream(),
+        )
+        .await
+        .map_err(|e| e.into_error(&file))?;
         let mut text = format!(
             "restored {} ({}) into {}: {} file bytes, {} dump bytes",
             file.display(),

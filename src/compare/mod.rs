@@ -143,7 +143,7 @@ async fn drive(env: &Env<'_>, keys: Arc<Vec<IdentitySource>>, f: &mut Facts) -> 
     f.concurrency = concurrency(
         env.compare.targets.len(),
         env.plan.target.memory_bytes,
-        available_memory(),
+        crate::restore::available_memory(),
     );
     f.phase = "prepare targets";
     let ctx = target::Ctx {
@@ -182,9 +182,9 @@ async fn choose(
     let tries = env.plan.backups.tries(candidates.len());
     for (location, c) in candidates.into_iter().take(tries) {
         match drill::attempt::verify(&c, keys.clone()).await? {
-            Ok(sha) => {
+            Ok(v) => {
                 let mut ev = drill::evidence(&c, None, keys);
-                ev.sha256 = Some(sha);
+                ev.sha256 = Some(v.sha256);
                 f.evidence = Some(ev);
                 return Ok(c);
             }
@@ -373,13 +373,6 @@ pub fn concurrency(targets: usize, limit_bytes: i64, available: Option<u64>) -> 
         reason,
         restores_overlap_seconds: None,
     }
-}
-
-fn available_memory() -> Option<u64> {
-    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
-    let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
-    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib * 1024)
 }
 
 /// Seconds during which every target's phase `name` ran at once (None when

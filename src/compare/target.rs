@@ -54,7 +54,15 @@ pub async fn prepare(ctx: &Ctx<'_>, image: &str, events: Events) -> Result<Prepa
     clock.begin("restore");
     let limits = attempt::limits(ctx.plan);
     let path = &ctx.candidate.path;
-    let restored = restore_file(&sandbox, path, ctx.keys.clone(), &events, limits).await;
+    let restored = restore_file(
+        &sandbox,
+        path,
+        ctx.keys.clone(),
+        &events,
+        limits,
+        &crate::restore::Delivery::stream(),
+    )
+    .await;
     let seconds = clock.end();
     let restore = match restored {
         Ok(r) => RestoreOutcome::Restored {
@@ -96,9 +104,14 @@ async fn check(ctx: &Ctx<'_>, p: &mut Prepared, events: &Events) -> Result<()> {
     if !matches!(p.restore, RestoreOutcome::Restored { .. }) {
         return Ok(());
     }
+    // Every target's tables are read back and fingerprinted the same way.
+    let deep = crate::restore::Streamed::NotRead(
+        "a comparison reads every target's tables back the same way".into(),
+    );
     let cc = checks::Context {
         manifest: ctx.candidate.manifest.as_ref(),
         backup_time: ctx.candidate.time,
+        streamed: Some(&deep),
     };
     p.checks = checks::run_all(&p.sandbox.reader_url(), &ctx.plan.checks, &cc, events).await?;
     Ok(())

@@ -9,7 +9,7 @@ use crate::faults::{self, Effect, KillSwitch};
 use crate::keys::IdentitySource;
 use crate::measure::Clock;
 use crate::redact::Redacted;
-use crate::restore::{restore_file, RestoreError, Restored};
+use crate::restore::{self, restore_file, Delivery, RestoreError, Restored, StreamReason};
 use crate::sandbox::{self, Limits, RunId, Sandbox, SandboxSpec};
 use crate::scenario::Plan;
 use crate::unusable::Unusable;
@@ -41,8 +41,8 @@ pub enum Tried {
 
 pub async fn attempt(ctx: &Ctx<'_>, clock: &mut Clock, c: &Candidate) -> Result<Tried> {
     clock.begin("verify artifact");
-    let sha256 = match verify(c, ctx.keys.clone()).await? {
-        Ok(sha) => sha,
+    let verified = match verify(c, ctx.keys.clone()).await? {
+        Ok(v) => v,
         Err(unusable) => {
             return Ok(Tried::Unusable {
                 unusable,
@@ -50,10 +50,14 @@ pub async fn attempt(ctx: &Ctx<'_>, clock: &mut Clock, c: &Candidate) -> Result<
             })
         }
     };
+    let delivery = delivery(ctx, c, &verified).await?;
+    let sha256 = verified.sha256;
     clock.begin("start sandbox");
-    let sandbox = Sandbox::start(ctx.docker, ctx.run, &spec(ctx.plan, ctx.effect)).await?;
+    let mut spec = spec(ctx.plan, ctx.effect);
+    spec.staging_bytes = delivery.staging_bytes();
+    let sandbox = Sandbox::start(ctx.docker, ctx.run, &spec).await?;
     clock.begin("restore");
-    let restored = restore(ctx, &sandbox, c).await?;
+    let restored = restore(ctx, &sandbox, c, &delivery).await?;
     clock.end();
     match restored {
         Ok(restored) => Ok(Tried::Restored {
@@ -70,6 +74,45 @@ pub async fn attempt(ctx: &Ctx<'_>, clock: &mut Clock, c: &Candidate) -> Result<
             })
         }
     }
+}
+
+/// How this candidate's dump will reach the database. Without a manifest
+/// the dump is decoded once to learn its size (about 2 s per GB, against the
+/// tens of seconds a parallel restore saves).
+async fn delivery(ctx: &Ctx<'_>, c: &Candidate, v: &Verified) -> Result<Delivery> {
+    if matches!(ctx.effect, Effect::KillAfter(_)) {
+        // The kill must land mid-restore: only a stream can be held for it.
+        return Ok(Delivery::Stream {
+            reason: StreamReason::Simulation,
+        });
+    }
+    let mut dump_bytes = c.manifest.as_ref().map(|m| m.dump.bytes);
+    if dump_bytes.is_none() && v.format == crate::pipeline::DumpFormat::PostgresCustom {
+        let (path, keys) = (c.path.clone(), ctx.keys.clone());
+        dump_bytes = tokio::task::spawn_blocking(move || decoded_size(&path, &keys))
+            .await
+            .map_err(|e| Error::Failed(format!("internal error: {e}")))?;
+    }
+    let t = &ctx.plan.target;
+    Ok(restore::plan_delivery(
+        v.format,
+        dump_bytes,
+        t.cpus,
+        t.memory_bytes.max(0) as u64,
+        restore::available_memory(),
+    ))
+}
+
+/// The dump's size, by decoding it (None if it cannot be decoded: the
+/// restore will say why).
+fn decoded_size(path: &std::path::Path, keys: &[IdentitySource]) -> Option<u64> {
+    let f = std::fs::File::open(path).ok()?;
+    let opened = crate::pipeline::open_layers(
+        Box::new(std::io::BufReader::with_capacity(1 << 20, f)),
+        keys,
+    )
+    .ok()?;
+    std::io::copy(&mut { opened.reader }, &mut std::io::sink()).ok()
 }
 
 /// The sandbox a drill restores into: the scenario's image and limits (the
@@ -96,10 +139,16 @@ pub fn limits(plan: &Plan) -> Limits {
 /// Restores `c`, or says why it could not be (the outer `Err` is the
 /// machine's failure). A restore-killed scenario kills the sandbox part-way,
 /// and whatever the restore then says, the cause is the kill.
-async fn restore(ctx: &Ctx<'_>, sb: &Sandbox, c: &Candidate) -> Result<Result<Restored, Unusable>> {
+async fn restore(
+    ctx: &Ctx<'_>,
+    sb: &Sandbox,
+    c: &Candidate,
+    delivery: &Delivery,
+) -> Result<Result<Restored, Unusable>> {
     let limits = limits(ctx.plan);
     let Effect::KillAfter(after) = ctx.effect else {
-        return match restore_file(sb, &c.path, ctx.keys.clone(), ctx.events, limits).await {
+        let restored = restore_file(sb, &c.path, ctx.keys.clone(), ctx.events, limits, delivery);
+        return match restored.await {
             Ok(r) => Ok(Ok(r)),
             Err(RestoreError::Unusable(u)) => Ok(Err(u)),
             Err(RestoreError::Infra(e)) => Err(e),
@@ -107,7 +156,7 @@ async fn restore(ctx: &Ctx<'_>, sb: &Sandbox, c: &Candidate) -> Result<Result<Re
     };
     let switch = KillSwitch::new(*after, ctx.events.clone());
     let observer: Events = switch.clone();
-    let restore = restore_file(sb, &c.path, ctx.keys.clone(), &observer, limits);
+    let restore = restore_file(sb, &c.path, ctx.keys.clone(), &observer, limits, delivery);
     tokio::pin!(restore);
     let killer = async {
         switch.fired.notified().await;
@@ -145,7 +194,7 @@ fn describe(e: RestoreError) -> String {
 pub(crate) async fn verify(
     c: &Candidate,
     keys: Arc<Vec<IdentitySource>>,
-) -> Result<Result<String, Unusable>> {
+) -> Result<Result<Verified, Unusable>> {
     if let Some(e) = &c.manifest_error {
         return Ok(Err(Unusable::ManifestUnreadable {
             error: Redacted::new(e),
@@ -170,7 +219,8 @@ pub(crate) async fn verify(
     let opened = tokio::task::spawn_blocking(move || {
         let f = std::fs::File::open(&path)?;
         Ok::<_, std::io::Error>(
-            crate::pipeline::open_layers(Box::new(std::io::BufReader::new(f)), &keys).map(|_| ()),
+            crate::pipeline::open_layers(Box::new(std::io::BufReader::new(f)), &keys)
+                .map(|o| o.format),
         )
     })
     .await
@@ -180,8 +230,17 @@ pub(crate) async fn verify(
             error: Redacted::new(e.to_string()),
         }),
         Ok(Err(e)) => Err(e.into()),
-        Ok(Ok(())) => Ok(sha),
+        Ok(Ok(format)) => Ok(Verified {
+            sha256: sha,
+            format,
+        }),
     })
+}
+
+/// A candidate that matched its manifest and opened with the keys given.
+pub struct Verified {
+    pub sha256: String,
+    pub format: crate::pipeline::DumpFormat,
 }
 
 /// The file's size and SHA-256 against its manifest's; a backup without a

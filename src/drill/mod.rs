@@ -196,10 +196,12 @@ async fn drive(
             Tried::Unusable { unusable, .. } => {
                 f.attempts.push(unusable_attempt(&location, &c, &unusable))
             }
-            Tried::Restored { sandbox, .. } => {
+            Tried::Restored {
+                sandbox, restored, ..
+            } => {
                 f.attempts.push(restored_attempt(&location, &c));
                 f.recovered = Some((location, c.clone()));
-                return verify_restored(env, clock, f, *sandbox, &c).await;
+                return verify_restored(env, clock, f, (*sandbox, &restored), &c).await;
             }
         }
     }
@@ -211,7 +213,7 @@ async fn verify_restored(
     env: &Env<'_>,
     clock: &mut Clock,
     f: &mut Facts,
-    sb: Sandbox,
+    (sb, restored): (Sandbox, &crate::restore::Restored),
     c: &Candidate,
 ) -> Result<()> {
     clock.begin("checks");
@@ -226,6 +228,7 @@ async fn verify_restored(
     let ctx = checks::Context {
         manifest: c.manifest.as_ref(),
         backup_time: c.time,
+        streamed: Some(&restored.streamed),
     };
     f.checks = checks::run_all(&sb.reader_url(), &env.plan.checks, &ctx, env.events).await?;
     clock.end();
@@ -314,6 +317,7 @@ pub(crate) fn evidence(
         recipients: c.manifest.as_ref().map(|m| m.encryption.recipients.len()),
         decrypted_with: None,
         dump_bytes: None,
+        restored_as: None,
     };
     match tried {
         Some(Tried::Restored {
@@ -322,6 +326,7 @@ pub(crate) fn evidence(
             ev.sha256 = Some(sha256.clone());
             ev.layers = restored.layers.clone();
             ev.dump_bytes = Some(restored.dump_bytes);
+            ev.restored_as = Some(restored.delivery.clone());
             ev.decrypted_with = restored
                 .decrypted_by
                 .and_then(|i| keys.get(i))

@@ -1,6 +1,7 @@
 //! What differs between database engines: the image contract (environment,
 //! ready line, port), how to dump, restore and connect, and how to fingerprint.
 
+pub mod pgarchive;
 pub mod postgres;
 
 use serde::{Deserialize, Serialize};

@@ -205,6 +205,15 @@ pub async fn fingerprint_table(conn: &mut PgConnection, table: &str) -> Result<T
     })
 }
 
+/// The exact number of rows in a table.
+pub async fn count_rows(conn: &mut PgConnection, table: &str) -> Result<u64> {
+    let n: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM {}", quote_qualified(table)))
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(|e| Error::db(format!("counting the rows of {table}"), e))?;
+    Ok(n.max(0) as u64)
+}
+
 pub async fn fingerprint_tables(
     conn: &mut PgConnection,
     tables: &[String],

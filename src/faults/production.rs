@@ -75,14 +75,21 @@ impl Production {
         let mut spec = SandboxSpec::new(EngineKind::Postgres, image);
         spec.role = "production";
         let server = Sandbox::start(docker, run, &spec).await?;
-        crate::restore::restore_file(&server, &newest.path, keys, events, Default::default())
-            .await
-            .map_err(|e| {
-                Error::Failed(format!(
-                    "building the production server: {}",
-                    e.into_error(&newest.path)
-                ))
-            })?;
+        crate::restore::restore_file(
+            &server,
+            &newest.path,
+            keys,
+            events,
+            Default::default(),
+            &crate::restore::Delivery::stream(),
+        )
+        .await
+        .map_err(|e| {
+            Error::Failed(format!(
+                "building the production server: {}",
+                e.into_error(&newest.path)
+            ))
+        })?;
         Ok(Production {
             docker: docker.clone(),
             server,

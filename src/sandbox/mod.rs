@@ -34,6 +34,9 @@ pub struct SandboxSpec {
     pub cpus: f64,
     /// Size limit of a tmpfs holding the database's data directory, if any.
     pub tmpfs_bytes: Option<u64>,
+    /// A tmpfs for a parallel restore's decoded dump (`restore::STAGING_DIR`),
+    /// added to the memory limit: the database keeps `memory_bytes`.
+    pub staging_bytes: Option<u64>,
     pub ready_timeout: Duration,
     /// The longest one statement of the read-only role (the checks) may run.
     pub query_timeout: Duration,
@@ -49,6 +52,7 @@ impl SandboxSpec {
             memory_bytes: 2 << 30,
             cpus: 2.0,
             tmpfs_bytes: None,
+            staging_bytes: None,
             ready_timeout: Duration::from_secs(60),
             query_timeout: Duration::from_secs(3600),
             role: "sandbox",
@@ -102,6 +106,14 @@ impl Sandbox {
                 format!("rw,size={bytes},mode=0700"),
             );
         }
+        if let Some(bytes) = spec.staging_bytes {
+            // Sticky and world-writable like /tmp: the restore tool's user
+            // writes the dump there with umask 077.
+            tmpfs.insert(
+                crate::restore::STAGING_DIR.to_string(),
+                format!("rw,size={bytes},mode=1777,noexec,nosuid,nodev"),
+            );
+        }
         let body = ContainerCreateBody {
             image: Some(spec.image.clone()),
             env: Some(
@@ -113,7 +125,7 @@ impl Sandbox {
             stop_signal: Some(spec.engine.stop_signal().into()),
             host_config: Some(HostConfig {
                 network_mode: Some(network.clone()),
-                memory: Some(spec.memory_bytes),
+                memory: Some(spec.memory_bytes + spec.staging_bytes.unwrap_or(0) as i64),
                 nano_cpus: Some((spec.cpus * 1e9) as i64),
                 pids_limit: Some(512),
                 // Docker's default 64 MiB /dev/shm is too small for PostgreSQL's

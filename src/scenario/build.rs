@@ -206,6 +206,7 @@ fn positive(src: &Source, key: &str, v: Option<Spanned<u64>>, default: u64) -> R
 fn checks(src: &Source, raw: RawChecks) -> Result<Checks> {
     let manifest = match raw.manifest.as_ref().map(|m| *m.get_ref()) {
         None | Some(RawManifest::Required) => ManifestPolicy::Required,
+        Some(RawManifest::Deep) => ManifestPolicy::Deep,
         Some(RawManifest::IfPresent) => ManifestPolicy::IfPresent,
         Some(RawManifest::Off) => ManifestPolicy::Off,
     };

@@ -172,7 +172,11 @@ pub struct Objectives {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ManifestPolicy {
     /// No manifest is a failure to prove completeness (unknown is not passed).
+    /// Tables are fingerprinted as the dump streams, and counted once restored.
     Required,
+    /// As `Required`, and every restored table is read back and fingerprinted
+    /// in the database too (slower; catches a change made after the restore).
+    Deep,
     /// Hand-made backups: compared when a manifest exists, skipped otherwise.
     IfPresent,
     Off,

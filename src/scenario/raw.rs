@@ -210,6 +210,7 @@ pub(super) struct RawChecks {
 #[serde(rename_all = "kebab-case")]
 pub(super) enum RawManifest {
     Required,
+    Deep,
     IfPresent,
     Off,
 }

@@ -249,7 +249,7 @@ fn an_unknown_manifest_policy_suggests_the_nearest() {
     let m = refused(&GOOD.replace("if-present", "of"));
     assert_eq!(
         m,
-        "x.toml:11:12: unknown manifest policy \"of\": use \"required\", \"if-present\" or \"off\"; did you mean `off`?"
+        "x.toml:11:12: unknown manifest policy \"of\": use \"required\", \"deep\", \"if-present\" or \"off\"; did you mean `off`?"
     );
 }
 
