@@ -249,6 +249,18 @@ pub struct ToolRun {
     pub stderr: Redacted,
 }
 
+impl ToolRun {
+    /// What an exec of `tool` showed, its stderr redacted.
+    fn of(tool: String, out: crate::sandbox::ExecOutput) -> ToolRun {
+        ToolRun {
+            tool,
+            stderr: Redacted::new(out.stderr_text().trim()),
+            ended: out.ended,
+            stdin_error: out.stdin_error,
+        }
+    }
+}
+
 pub async fn restore_file(
     sandbox: &Sandbox,
     path: &Path,
@@ -332,13 +344,7 @@ async fn feed(
     let produced = producer
         .await
         .map_err(|e| Error::Failed(format!("internal error in the restore stream: {e}")))?;
-    let run = ToolRun {
-        tool,
-        stderr: Redacted::new(out.stderr_text().trim()),
-        ended: out.ended,
-        stdin_error: out.stdin_error,
-    };
-    Ok((produced, run))
+    Ok((produced, ToolRun::of(tool, out)))
 }
 
 /// A parallel restore: the dump is decoded into the sandbox's staging tmpfs,
@@ -380,13 +386,7 @@ async fn staged(
     )
     .await?;
     remove_staged(sandbox).await;
-    let run = ToolRun {
-        tool,
-        stderr: Redacted::new(out.stderr_text().trim()),
-        ended: out.ended,
-        stdin_error: out.stdin_error,
-    };
-    Ok((produced, run))
+    Ok((produced, ToolRun::of(tool, out)))
 }
 
 /// Frees the staging area's memory for the checks; the container's removal
