@@ -18,6 +18,9 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 pub const CLINIC_INVARIANTS: &str = include_str!("../fixtures/clinic-invariants.sql");
+/// The same rules in MariaDB's dialect.
+pub const CLINIC_INVARIANTS_MARIADB: &str =
+    include_str!("../fixtures/clinic-invariants-mariadb.sql");
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -114,16 +117,21 @@ pub async fn run_all(
 ) -> Result<Vec<CheckResult>> {
     let jobs = jobs(plan)?;
     let total = jobs.len();
-    let queue = std::sync::Mutex::new(jobs.into_iter().enumerate());
-    let worker = || async {
-        let mut conn = postgres::connect(url, std::time::Duration::from_secs(10)).await?;
-        // The role can only read; this makes an honest mistake fail early too.
-        conn.execute("SET default_transaction_read_only = on")
-            .await
-            .map_err(|e| Error::db("making the check session read-only", e))?;
-        conn.execute(sqlx::raw_sql(&ctx.session.sql()))
-            .await
-            .map_err(|e| Error::db("sizing the check session", e))?;
+    let sessions = CHECK_WORKERS.min(total.max(1));
+    let mut conns = Vec::with_capacity(sessions);
+    for _ in 0..sessions {
+        conns.push(check_session(url, ctx.session).await?);
+    }
+    let mut costs = Vec::with_capacity(total);
+    for job in &jobs {
+        costs.push(match job {
+            Job::Invariant(_, q) => estimated_cost(&mut conns[0], q).await,
+            _ => None,
+        });
+    }
+    let queue = std::sync::Mutex::new(schedule(jobs, &costs).into_iter());
+    let queue = &queue;
+    let worker = |mut conn: PgConnection| async move {
         let mut done = Vec::new();
         loop {
             let next = queue.lock().ok().and_then(|mut q| q.next());
@@ -137,15 +145,63 @@ pub async fn run_all(
         }
         Ok::<_, Error>(done)
     };
-    let runs =
-        futures_util::future::join_all((0..CHECK_WORKERS.min(total.max(1))).map(|_| worker()))
-            .await;
+    let runs = futures_util::future::join_all(conns.into_iter().map(worker)).await;
     let mut results: Vec<(usize, CheckResult)> = Vec::with_capacity(total);
     for r in runs {
         results.extend(r?);
     }
     results.sort_by_key(|(i, _)| *i);
     Ok(results.into_iter().map(|(_, r)| r).collect())
+}
+
+/// One read-only connection of the checks, sized to the sandbox.
+async fn check_session(url: &str, session: Session) -> Result<PgConnection> {
+    let mut conn = postgres::connect(url, std::time::Duration::from_secs(10)).await?;
+    // The role can only read; this makes an honest mistake fail early too.
+    conn.execute("SET default_transaction_read_only = on")
+        .await
+        .map_err(|e| Error::db("making the check session read-only", e))?;
+    conn.execute(sqlx::raw_sql(&session.sql()))
+        .await
+        .map_err(|e| Error::db("sizing the check session", e))?;
+    Ok(conn)
+}
+
+/// The planner's total cost of a rule's query (EXPLAIN plans it without
+/// running it, in about a millisecond); `None` when it cannot be planned, and
+/// running it will then say why.
+async fn estimated_cost(conn: &mut PgConnection, query: &str) -> Option<f64> {
+    let q = format!("EXPLAIN {}", query.trim().trim_end_matches(';'));
+    let line: String = sqlx::query_scalar(&q).fetch_one(&mut *conn).await.ok()?;
+    plan_cost(&line)
+}
+
+/// Pure: the total cost in EXPLAIN's first line, `Node  (cost=1.00..19260.67 rows=1 width=8)`.
+pub fn plan_cost(line: &str) -> Option<f64> {
+    let after = line.split_once("cost=")?.1;
+    let total = after.split_once("..")?.1;
+    total.split_whitespace().next()?.parse().ok()
+}
+
+/// Pure: the order the check sessions take the jobs in, each with its place in
+/// the report. The manifest and foreign keys first, then the costliest rules
+/// first (longest-first keeps one session from running a long rule alone at
+/// the end while the other idles), then everything else in the plan's order.
+fn schedule(jobs: Vec<Job>, costs: &[Option<f64>]) -> Vec<(usize, Job)> {
+    let mut order: Vec<(usize, Job)> = jobs.into_iter().enumerate().collect();
+    let rank = |i: usize, job: &Job| match job {
+        Job::Manifest | Job::ForeignKeys => (0, 0.0),
+        _ => match costs.get(i).copied().flatten() {
+            Some(c) => (1, -c),
+            None => (2, 0.0),
+        },
+    };
+    // A stable sort: equal ranks keep the plan's order.
+    order.sort_by(|(a, ja), (b, jb)| {
+        let (ra, rb) = (rank(*a, ja), rank(*b, jb));
+        ra.0.cmp(&rb.0).then(ra.1.total_cmp(&rb.1))
+    });
+    order
 }
 
 /// The checks the plan asks for, in the order the report lists them.
@@ -762,6 +818,56 @@ mod tests {
         assert_eq!(Session::for_sandbox(8.0, 16 * gib).parallel_workers, 3);
         assert_eq!(Session::for_sandbox(1.0, 512 << 20).work_mem_mib, 16);
         assert_eq!(Session::for_sandbox(0.5, 64 << 20).work_mem_mib, 4);
+    }
+
+    #[test]
+    fn a_plans_total_cost_is_read_from_explains_first_line() {
+        let line = "Aggregate  (cost=19260.66..19260.67 rows=1 width=8)";
+        assert_eq!(plan_cost(line), Some(19260.67));
+        assert_eq!(
+            plan_cost("Result  (cost=0.00..0.01 rows=1 width=4)"),
+            Some(0.01)
+        );
+        assert_eq!(plan_cost("ERROR: syntax error"), None);
+        assert_eq!(plan_cost("Seq Scan (cost=1.00..x rows=1)"), None);
+    }
+
+    #[test]
+    fn costly_rules_run_first_and_keep_their_place_in_the_report() {
+        let rule = |n: &str| Job::Invariant(n.into(), String::new());
+        let jobs = vec![
+            Job::Manifest,
+            Job::ForeignKeys,
+            rule("cheap"),
+            rule("dear"),
+            rule("unplannable"),
+            rule("middling"),
+            Job::Sql(0),
+            Job::Freshness(0),
+        ];
+        let costs = [
+            None,
+            None,
+            Some(10.0),
+            Some(9000.0),
+            None,
+            Some(500.0),
+            None,
+            None,
+        ];
+        let order: Vec<usize> = schedule(jobs, &costs).into_iter().map(|(i, _)| i).collect();
+        assert_eq!(order, vec![0, 1, 3, 5, 2, 4, 6, 7]);
+    }
+
+    #[test]
+    fn both_dialects_state_the_same_clinic_rules() {
+        let names = |text| {
+            parse_invariants(text)
+                .into_iter()
+                .map(|(n, _)| n)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(names(CLINIC_INVARIANTS_MARIADB), names(CLINIC_INVARIANTS));
     }
 
     #[test]

@@ -395,6 +395,16 @@ async fn keep_leaves_the_sandbox_running_and_says_how_to_reach_it() {
     .await
     .unwrap();
     assert_eq!(String::from_utf8_lossy(&rows.stdout).trim(), "20");
+    // Regression: the next command's sweep of dead runs removed the kept
+    // sandbox, since the run that made it had exited.
+    let (code, text, err) = tokio::task::spawn_blocking(|| run(&["gc"])).await.unwrap();
+    assert_eq!(code, 0, "{err}");
+    assert!(text.contains("were kept with --keep"), "{text}");
+    let info = docker
+        .inspect_container(&container, None)
+        .await
+        .expect("the kept container outlives the next run's sweep");
+    assert_eq!(info.state.and_then(|s| s.running), Some(true));
     docker
         .remove_container(
             &container,

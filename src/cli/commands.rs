@@ -173,12 +173,23 @@ pub struct FixtureArgs {
     as_of: Option<String>,
     #[arg(long, default_value = "clinic")]
     name: String,
-    #[arg(long, default_value = crate::workload::generate::DEFAULT_IMAGE)]
-    image: String,
+    /// The clinic's database engine: postgres or mariadb.
+    #[arg(long, default_value = "postgres", value_parser = ["postgres", "mariadb"])]
+    engine: String,
+    /// The image of the clinic's server [default: restore-drill/postgres:15, or
+    /// restore-drill/mariadb:10.11 with --engine mariadb].
+    #[arg(long)]
+    image: Option<String>,
 }
 
 pub async fn fixtures(a: FixtureArgs, events: Events) -> Result<Output> {
+    use crate::engine::EngineKind;
+    use crate::workload::generate;
     let as_of = parse_as_of(a.as_of.as_deref())?;
+    let engine = match a.engine.as_str() {
+        "mariadb" => EngineKind::Mariadb,
+        _ => EngineKind::Postgres,
+    };
     with_run(events, false, move |docker, run, events| async move {
         let r = crate::workload::generate::generate(
             &docker,
@@ -190,7 +201,14 @@ pub async fn fixtures(a: FixtureArgs, events: Events) -> Result<Output> {
                 as_of,
                 recipients: a.recipients,
                 name: a.name,
-                image: a.image,
+                engine,
+                image: a.image.unwrap_or_else(|| {
+                    match engine {
+                        EngineKind::Postgres => generate::DEFAULT_IMAGE,
+                        EngineKind::Mariadb => generate::DEFAULT_MARIADB_IMAGE,
+                    }
+                    .to_string()
+                }),
             },
             &events,
         )
@@ -257,7 +275,7 @@ pub async fn gc(all: bool) -> Result<Output> {
     );
     if !removed.live_runs.is_empty() {
         text.push_str(&format!(
-            "; kept {} runs that are still alive (use --all to remove them too)",
+            "; kept {} runs that are still alive or were kept with --keep (use --all to remove them too)",
             removed.live_runs.len()
         ));
     }

@@ -319,7 +319,7 @@ fn layers_text(layers: &[crate::pipeline::Layer]) -> String {
 }
 
 fn backup_output(r: &crate::backup::BackupResult) -> Output {
-    let text = format!(
+    let mut text = format!(
         "backup:   {}\nmanifest: {}\nsha256:   {}\nsize:     {} bytes ({} dump bytes), {} tables, {} rows",
         r.artifact.display(),
         r.manifest_path.display(),
@@ -329,10 +329,17 @@ fn backup_output(r: &crate::backup::BackupResult) -> Output {
         r.manifest.tables.len(),
         r.manifest.tables.iter().map(|t| t.rows).sum::<u64>()
     );
+    if let Some(held) = r.commits_held {
+        text.push_str(&format!(
+            "\ncommits held: {} ms, while the dump's and the fingerprints' snapshots started",
+            held.as_millis()
+        ));
+    }
     let json = serde_json::json!({
         "artifact": r.artifact,
         "manifest_path": r.manifest_path,
         "manifest": r.manifest,
+        "commits_held_ms": r.commits_held.map(|d| d.as_millis() as u64),
     });
     Output::new(text, json)
 }
@@ -409,6 +416,7 @@ where
     Fut: std::future::Future<Output = Result<T>> + Send + 'static,
     T: Send + 'static,
 {
+    let run = if keep { run.kept() } else { run };
     let docker = docker::connect().await?;
     if let Ok(swept) = gc::gc(&docker, false, Some(&run)).await {
         if swept.containers + swept.networks > 0 {

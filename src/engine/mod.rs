@@ -1,6 +1,7 @@
 //! What differs between database engines: the image contract (environment,
 //! ready line, port), how to dump, restore and connect, and how to fingerprint.
 
+pub mod mariadb;
 pub mod pgarchive;
 pub mod postgres;
 
@@ -47,15 +48,32 @@ impl std::fmt::Debug for Credentials {
 }
 
 impl Credentials {
-    pub fn random(_engine: EngineKind) -> Self {
+    pub fn random(engine: EngineKind) -> Self {
         use rand::distr::{Alphanumeric, SampleString};
         Self {
-            user: "drill".into(),
+            user: match engine {
+                EngineKind::Postgres => "drill".into(),
+                EngineKind::Mariadb => "root".into(),
+            },
             password: Alphanumeric.sample_string(&mut rand::rng(), 32),
             database: "clinic".into(),
             reader: "drill_reader".into(),
             reader_password: Alphanumeric.sample_string(&mut rand::rng(), 32),
         }
+    }
+}
+
+/// Creates the login the checks use, which can only read (as the
+/// administrator at `admin_url`).
+pub async fn create_reader(
+    engine: EngineKind,
+    admin_url: &str,
+    c: &Credentials,
+    limit: std::time::Duration,
+) -> crate::error::Result<()> {
+    match engine {
+        EngineKind::Postgres => postgres::create_reader(admin_url, c, limit).await,
+        EngineKind::Mariadb => mariadb::create_reader(admin_url, c, limit).await,
     }
 }
 
@@ -73,9 +91,9 @@ impl EngineKind {
                 format!("POSTGRES_PASSWORD={}", c.password),
                 format!("POSTGRES_DB={}", c.database),
             ],
+            // The administrator is root: restoring a dump's routines,
+            // triggers and DEFINERs needs more than one database's grants.
             EngineKind::Mariadb => vec![
-                format!("MARIADB_USER={}", c.user),
-                format!("MARIADB_PASSWORD={}", c.password),
                 format!("MARIADB_ROOT_PASSWORD={}", c.password),
                 format!("MARIADB_DATABASE={}", c.database),
             ],

@@ -1,7 +1,7 @@
 //! Removing what runs created: `cleanup_run` for our own run (called whatever
 //! happened), `gc` for leftovers of runs that were killed before they could.
 
-use super::run::{run_is_alive, RunId, LABEL_RUN};
+use super::run::{run_is_alive, was_kept, RunId, LABEL_RUN};
 use crate::error::{Error, Result};
 use bollard::query_parameters::{
     ListContainersOptionsBuilder, ListNetworksOptionsBuilder, RemoveContainerOptionsBuilder,
@@ -29,6 +29,8 @@ pub async fn cleanup_run(docker: &Docker, run: &RunId) -> Result<Removed> {
 }
 
 /// Removes leftovers of dead runs (all labelled runs with `include_live`).
+/// A sandbox kept on purpose (`--keep`) counts as live: it is the user's until
+/// `gc --all`.
 /// `except` is the caller's own run, never swept.
 pub async fn gc(docker: &Docker, include_live: bool, except: Option<&RunId>) -> Result<Removed> {
     let own = except.map(|r| r.id.clone());
@@ -38,7 +40,7 @@ pub async fn gc(docker: &Docker, include_live: bool, except: Option<&RunId>) -> 
         if Some(&run) == own.as_ref() {
             return false;
         }
-        if !include_live && run_is_alive(labels) {
+        if !include_live && (run_is_alive(labels) || was_kept(labels)) {
             live.insert(run);
             return false;
         }

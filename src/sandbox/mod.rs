@@ -162,14 +162,13 @@ impl Sandbox {
             creds,
             default_route_removed,
         };
-        if spec.engine == EngineKind::Postgres {
-            crate::engine::postgres::create_reader(
-                &sandbox.url(),
-                &sandbox.creds,
-                spec.query_timeout,
-            )
-            .await?;
-        }
+        crate::engine::create_reader(
+            spec.engine,
+            &sandbox.url(),
+            &sandbox.creds,
+            spec.query_timeout,
+        )
+        .await?;
         Ok(sandbox)
     }
 

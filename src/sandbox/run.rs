@@ -10,6 +10,9 @@ pub const LABEL_PID: &str = "org.restore-drill.pid";
 /// PID is not mistaken for the run that created a container.
 pub const LABEL_PID_START: &str = "org.restore-drill.pid-start";
 pub const LABEL_ROLE: &str = "org.restore-drill.role";
+/// Set on what a `--keep` run creates: the user asked for it to outlive the
+/// run, so the next run's sweep of dead runs leaves it (`gc --all` removes it).
+pub const LABEL_KEEP: &str = "org.restore-drill.keep";
 
 #[derive(Debug, Clone)]
 pub struct RunId {
@@ -17,6 +20,8 @@ pub struct RunId {
     pub host: String,
     pub pid: u32,
     pub pid_start: Option<u64>,
+    /// The run was asked to leave its sandbox running (`--keep`).
+    pub keep: bool,
 }
 
 impl RunId {
@@ -34,7 +39,13 @@ impl RunId {
             host: hostname(),
             pid,
             pid_start: process_start(pid),
+            keep: false,
         }
+    }
+
+    /// This run's sandbox is to outlive it (`--keep`).
+    pub fn kept(self) -> Self {
+        Self { keep: true, ..self }
     }
 
     pub fn labels(&self, role: &str) -> HashMap<String, String> {
@@ -46,6 +57,9 @@ impl RunId {
             l.insert(LABEL_PID_START.into(), s.to_string());
         }
         l.insert(LABEL_ROLE.into(), role.into());
+        if self.keep {
+            l.insert(LABEL_KEEP.into(), "true".into());
+        }
         l
     }
 
@@ -75,6 +89,11 @@ pub fn process_start(pid: u32) -> Option<u64> {
     // the last ')'.
     let rest = &stat[stat.rfind(')')? + 2..];
     rest.split_whitespace().nth(19)?.parse().ok()
+}
+
+/// Whether what carries these labels was kept on purpose (`--keep`).
+pub fn was_kept(labels: &HashMap<String, String>) -> bool {
+    labels.get(LABEL_KEEP).is_some_and(|v| v == "true")
 }
 
 /// Whether the run that set these labels is still alive. Runs of another host

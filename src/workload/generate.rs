@@ -1,6 +1,7 @@
 //! `restore-drill fixtures generate`: a throwaway PostgreSQL server loaded with
 //! a deterministic clinic (the same seed and date give the same rows), then
-//! backed up the way a clinic would.
+//! backed up the way a clinic would; for MariaDB, the same rows copied into a
+//! throwaway MariaDB server, and that one backed up.
 
 use crate::backup::{self, BackupRequest, BackupResult, DumpSource};
 use crate::engine::{postgres, EngineKind};
@@ -16,6 +17,7 @@ pub const SCHEMA_SQL: &str = include_str!("../../fixtures/clinic-schema.sql");
 pub const GENERATOR_SQL: &str = include_str!("../../fixtures/clinic-generate.sql");
 
 pub const DEFAULT_IMAGE: &str = "restore-drill/postgres:15";
+pub const DEFAULT_MARIADB_IMAGE: &str = "restore-drill/mariadb:10.11";
 
 pub struct GenerateRequest {
     pub out_dir: PathBuf,
@@ -25,6 +27,8 @@ pub struct GenerateRequest {
     pub as_of: DateTime<Utc>,
     pub recipients: Vec<String>,
     pub name: String,
+    /// The clinic's engine, and the image of its server.
+    pub engine: EngineKind,
     pub image: String,
 }
 
@@ -66,14 +70,33 @@ pub async fn generate(
 
     let mut phase = crate::measure::Clock::new(events);
     phase.begin("fixtures: start PostgreSQL");
-    let mut spec = SandboxSpec::new(EngineKind::Postgres, &req.image);
+    let generator_image = match req.engine {
+        EngineKind::Postgres => req.image.as_str(),
+        EngineKind::Mariadb => DEFAULT_IMAGE,
+    };
+    let mut spec = SandboxSpec::new(EngineKind::Postgres, generator_image);
     spec.role = "source";
-    let server = Sandbox::start(docker, run, &spec).await?;
+    let generator = Sandbox::start(docker, run, &spec).await?;
     phase.end();
 
     phase.begin(format!("fixtures: generate {} patients", req.patients));
-    load_clinic(&server.url(), req.patients, req.seed, req.as_of).await?;
+    load_clinic(&generator.url(), req.patients, req.seed, req.as_of).await?;
     phase.end();
+
+    let server = match req.engine {
+        EngineKind::Postgres => generator,
+        EngineKind::Mariadb => {
+            phase.begin("fixtures: copy the clinic into MariaDB");
+            let mut spec = SandboxSpec::new(EngineKind::Mariadb, &req.image);
+            spec.role = "source";
+            let server = Sandbox::start(docker, run, &spec).await?;
+            super::mariadb::copy_clinic(docker, &generator.url(), &server).await?;
+            // Its memory is the backup's now.
+            crate::sandbox::gc::remove_container(docker, &generator.container).await?;
+            phase.end();
+            server
+        }
+    };
 
     backup::backup(
         BackupRequest {

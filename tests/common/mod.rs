@@ -44,6 +44,7 @@ pub fn decode(out: Output) -> (i32, String, String) {
 }
 
 /// An age key pair: the identity file (mode 600) and its public key.
+#[derive(Clone)]
 pub struct Key {
     pub path: PathBuf,
     pub public: String,

@@ -3,7 +3,9 @@
 //! the same snapshot while the dump runs.
 
 use crate::catalog::{self, atomic::DirMode, atomic::TempFile, manifest};
-use crate::engine::{postgres, EngineKind, TableFingerprint};
+mod mariadb_dump;
+
+use crate::engine::{mariadb, postgres, EngineKind, TableFingerprint};
 use crate::error::{Error, Result};
 use crate::events::{Event, Events};
 use crate::pipeline::encode::{BackupWriter, Written};
@@ -42,6 +44,9 @@ pub struct BackupResult {
     pub artifact: PathBuf,
     pub manifest_path: PathBuf,
     pub manifest: manifest::Manifest,
+    /// How long the clinic's commits were held while the snapshots started
+    /// (MariaDB; PostgreSQL shares its snapshot and holds nothing).
+    pub commits_held: Option<Duration>,
 }
 
 /// Chunks in flight between pg_dump and the encoder: bounded, so a slow disk
@@ -52,6 +57,11 @@ pub async fn backup(req: BackupRequest, events: &Events) -> Result<BackupResult>
     // Everything that can be checked without a database is checked first.
     let recipients = crate::keys::parse_recipients(&req.recipients)?;
     catalog::validate_name(&req.name).map_err(Error::Usage)?;
+    if mariadb::is_url(&req.url) {
+        mariadb::parse_url(&req.url)?;
+        check_out_dir(&req.out_dir)?;
+        return mariadb_dump::backup(req, recipients, events).await;
+    }
     let opts = postgres::parse_url(&req.url)?;
     check_out_dir(&req.out_dir)?;
 
@@ -89,23 +99,64 @@ pub async fn backup(req: BackupRequest, events: &Events) -> Result<BackupResult>
     snapshot.finish().await?;
     phase.end();
 
+    seal(
+        &req,
+        &recipients,
+        temp,
+        written,
+        Taken {
+            created_at,
+            final_name,
+            engine: EngineKind::Postgres,
+            server_version,
+            format: DumpFormat::PostgresCustom,
+            tool: "pg_dump",
+            fingerprint_algorithm: manifest::FINGERPRINT_ALGORITHM,
+            tables: fingerprints,
+        },
+        events,
+    )
+}
+
+/// What a backup took, for its manifest.
+struct Taken {
+    created_at: chrono::DateTime<Utc>,
+    final_name: String,
+    engine: EngineKind,
+    server_version: String,
+    format: DumpFormat,
+    tool: &'static str,
+    fingerprint_algorithm: &'static str,
+    tables: Vec<TableFingerprint>,
+}
+
+/// Renames the written backup to its final name and writes its manifest
+/// beside it (or neither).
+fn seal(
+    req: &BackupRequest,
+    recipients: &[age::x25519::Recipient],
+    temp: TempFile,
+    written: Written,
+    taken: Taken,
+    events: &Events,
+) -> Result<BackupResult> {
     let Written {
         file,
         sha256,
         bytes,
         plaintext_bytes,
     } = written;
-    let artifact = temp.commit(file, &final_name)?;
+    let artifact = temp.commit(file, &taken.final_name)?;
     let manifest = manifest::Manifest {
         manifest_version: manifest::MANIFEST_VERSION,
         created_by: format!("restore-drill {}", env!("CARGO_PKG_VERSION")),
-        created_at,
+        created_at: taken.created_at,
         name: req.name.clone(),
-        engine: EngineKind::Postgres,
-        server_version,
+        engine: taken.engine,
+        server_version: taken.server_version,
         dump: manifest::DumpInfo {
-            format: DumpFormat::PostgresCustom,
-            tool: "pg_dump".into(),
+            format: taken.format,
+            tool: taken.tool.into(),
             bytes: plaintext_bytes,
             consistent_snapshot: true,
         },
@@ -115,19 +166,15 @@ pub async fn backup(req: BackupRequest, events: &Events) -> Result<BackupResult>
             recipients: recipients.iter().map(|r| r.to_string()).collect(),
         },
         artifact: manifest::Artifact {
-            file: final_name.clone(),
-            layers: vec![
-                Layer::Age,
-                Layer::Zstd,
-                Layer::Dump(DumpFormat::PostgresCustom),
-            ],
+            file: taken.final_name.clone(),
+            layers: vec![Layer::Age, Layer::Zstd, Layer::Dump(taken.format)],
             bytes,
             sha256,
         },
-        fingerprint_algorithm: manifest::FINGERPRINT_ALGORITHM.into(),
-        tables: fingerprints,
+        fingerprint_algorithm: taken.fingerprint_algorithm.into(),
+        tables: taken.tables,
     };
-    let manifest_file = catalog::manifest_name(&final_name);
+    let manifest_file = catalog::manifest_name(&taken.final_name);
     let manifest_path =
         match catalog::atomic::write_file(&req.out_dir, &manifest_file, &manifest.to_json()) {
             Ok(p) => p,
@@ -148,6 +195,7 @@ pub async fn backup(req: BackupRequest, events: &Events) -> Result<BackupResult>
         artifact,
         manifest_path,
         manifest,
+        commits_held: None,
     })
 }
 
@@ -218,13 +266,12 @@ async fn run_pg_dump(
                 ExecRequest::new(cmd).user("postgres").stream_stdout(tx),
             )
             .await?;
-            if !out.succeeded() || out.stdout_closed {
-                return Err(dump_failed(
-                    out.exit_code().unwrap_or(-1),
-                    &out.stderr_text(),
-                ));
-            }
-            Ok(())
+            check_dump_output(
+                "pg_dump",
+                out.succeeded() && !out.stdout_closed,
+                out.exit_code().unwrap_or(-1),
+                &out.stderr_text(),
+            )
         }
         DumpSource::Local => {
             let mut url = url::Url::parse(&req.url)
@@ -232,84 +279,113 @@ async fn run_pg_dump(
             let password = url.password().map(|p| p.to_string());
             let _ = url.set_password(None);
             let mut cmd = tokio::process::Command::new("pg_dump");
-            cmd.arg(format!("--dbname={url}"))
-                .args(&args)
-                .stdout(std::process::Stdio::piped())
-                .stderr(std::process::Stdio::piped())
-                .kill_on_drop(true);
+            cmd.arg(format!("--dbname={url}")).args(&args);
             if let Some(p) = password {
                 // The environment, not the command line: ps shows arguments to
                 // every user of the machine.
                 cmd.env("PGPASSWORD", percent_decode(&p));
             }
-            let mut child = cmd.spawn().map_err(|e| {
-                Error::Environment(format!(
-                    "cannot run pg_dump: {e}. Install the PostgreSQL client of the server's major version \
-                     (Debian: apt-get install postgresql-client-NN)"
-                ))
-            })?;
-            let mut stdout = child
-                .stdout
-                .take()
-                .ok_or_else(|| Error::Failed("no pg_dump stdout".into()))?;
-            let mut stderr = child
-                .stderr
-                .take()
-                .ok_or_else(|| Error::Failed("no pg_dump stderr".into()))?;
-            let err_task = tokio::spawn(async move {
-                let mut s = Vec::new();
-                let _ = stderr.read_to_end(&mut s).await;
-                s
-            });
-            let mut buf = vec![0u8; 1 << 18];
-            let mut consumer_gone = false;
-            loop {
-                let n = stdout
-                    .read(&mut buf)
-                    .await
-                    .map_err(|e| Error::Failed(format!("reading pg_dump's output: {e}")))?;
-                if n == 0 {
-                    break;
-                }
-                if tx.send(Bytes::copy_from_slice(&buf[..n])).await.is_err() {
-                    consumer_gone = true;
-                    let _ = child.kill().await;
-                    break;
-                }
-            }
-            drop(tx);
-            let status = child
-                .wait()
-                .await
-                .map_err(|e| Error::Failed(format!("waiting for pg_dump: {e}")))?;
-            let stderr = String::from_utf8_lossy(&err_task.await.unwrap_or_default()).into_owned();
-            if !status.success() || consumer_gone {
-                return Err(dump_failed(status.code().unwrap_or(-1).into(), &stderr));
-            }
-            Ok(())
+            let hint = "Install the PostgreSQL client of the server's major version \
+                        (Debian: apt-get install postgresql-client-NN)";
+            let ended = run_local(cmd, "pg_dump", hint, tx).await?;
+            check_dump_output("pg_dump", ended.succeeded(), ended.code, &ended.stderr)
         }
     }
 }
 
-fn percent_decode(s: &str) -> String {
+/// How a dump tool run on this host ended.
+pub(crate) struct LocalEnd {
+    pub code: i64,
+    pub stderr: String,
+    /// The reader of its output went away first (the tool was killed).
+    pub consumer_gone: bool,
+}
+
+impl LocalEnd {
+    pub fn succeeded(&self) -> bool {
+        self.code == 0 && !self.consumer_gone
+    }
+}
+
+/// Runs a dump tool on this host and sends its stdout to `tx`, killing it if
+/// the reader goes away; `hint` says how to install it when it is missing.
+pub(crate) async fn run_local(
+    mut cmd: tokio::process::Command,
+    tool: &str,
+    hint: &str,
+    tx: mpsc::Sender<Bytes>,
+) -> Result<LocalEnd> {
+    cmd.stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true);
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| Error::Environment(format!("cannot run {tool}: {e}. {hint}")))?;
+    let mut stdout = child
+        .stdout
+        .take()
+        .ok_or_else(|| Error::Failed(format!("no {tool} stdout")))?;
+    let mut stderr = child
+        .stderr
+        .take()
+        .ok_or_else(|| Error::Failed(format!("no {tool} stderr")))?;
+    let err_task = tokio::spawn(async move {
+        let mut s = Vec::new();
+        let _ = stderr.read_to_end(&mut s).await;
+        s
+    });
+    let mut buf = vec![0u8; 1 << 18];
+    let mut consumer_gone = false;
+    loop {
+        let n = stdout
+            .read(&mut buf)
+            .await
+            .map_err(|e| Error::Failed(format!("reading {tool}'s output: {e}")))?;
+        if n == 0 {
+            break;
+        }
+        if tx.send(Bytes::copy_from_slice(&buf[..n])).await.is_err() {
+            consumer_gone = true;
+            let _ = child.kill().await;
+            break;
+        }
+    }
+    drop(tx);
+    let status = child
+        .wait()
+        .await
+        .map_err(|e| Error::Failed(format!("waiting for {tool}: {e}")))?;
+    let stderr = String::from_utf8_lossy(&err_task.await.unwrap_or_default()).into_owned();
+    Ok(LocalEnd {
+        code: status.code().unwrap_or(-1).into(),
+        stderr,
+        consumer_gone,
+    })
+}
+
+pub(crate) fn percent_decode(s: &str) -> String {
     percent_encoding::percent_decode_str(s)
         .decode_utf8_lossy()
         .into_owned()
 }
 
-fn dump_failed(code: i64, stderr: &str) -> Error {
+/// Ok when the dump tool succeeded; otherwise what it said, redacted.
+fn check_dump_output(tool: &str, succeeded: bool, code: i64, stderr: &str) -> Result<()> {
+    if succeeded {
+        return Ok(());
+    }
     let detail = redact_tool_output(stderr.trim());
     let hint = if detail.contains("server version mismatch") {
         "Use a pg_dump of the server's major version (or back up from inside the database container)"
     } else {
         "Check the database server's log; the backup was not written"
     };
-    Error::Failed(format!(
-        "pg_dump failed (exit code {code}): {}. {hint}",
+    Err(Error::Failed(format!(
+        "{tool} failed (exit code {code}): {}. {hint}",
         if detail.is_empty() {
             "no message"
         } else {
             &detail
         }
-    ))
+    )))
 }

@@ -1,0 +1,384 @@
+#![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
+//! The clinic on MariaDB: the same rows as on PostgreSQL, backups that the real
+//! CLIs restore, consistent while the clinic keeps writing, and refused when
+//! they could not be.
+
+mod common;
+
+use common::*;
+use restore_drill::catalog::Manifest;
+use restore_drill::engine::{mariadb, EngineKind};
+use restore_drill::pipeline::{DumpFormat, Layer};
+use restore_drill::sandbox::{self, RunId, Sandbox, SandboxSpec};
+use sqlx::Executor;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+const MARIADB: &str = "restore-drill/mariadb:10.11";
+
+fn only_backup(dir: &Path) -> (PathBuf, Manifest) {
+    let files = files_in(dir);
+    assert_eq!(files.len(), 2, "a backup and its manifest: {files:?}");
+    let artifact = dir.join(files.iter().find(|f| f.ends_with(".age")).unwrap());
+    let manifest = Manifest::read(&dir.join(format!(
+        "{}.manifest.json",
+        artifact.file_name().unwrap().to_string_lossy()
+    )))
+    .unwrap();
+    (artifact, manifest)
+}
+
+fn generate(out: &Path, key: &Key, engine: &str) {
+    let (code, stdout, stderr) = run(&[
+        "fixtures",
+        "generate",
+        "--engine",
+        engine,
+        "--out",
+        out.to_str().unwrap(),
+        "--patients",
+        "60",
+        "--seed",
+        "7",
+        "--as-of",
+        AS_OF,
+        "--recipient",
+        &key.public,
+    ]);
+    assert_eq!(
+        code, 0,
+        "fixtures generate --engine {engine}:\n{stdout}\n{stderr}"
+    );
+}
+
+/// A MariaDB sandbox of its own run, removed when the guard drops.
+async fn server() -> (bollard::Docker, RunId, Cleanup, Sandbox) {
+    let docker = docker().await;
+    let run = RunId::new();
+    let cleanup = Cleanup::new(&run);
+    let sb = Sandbox::start(
+        &docker,
+        &run,
+        &SandboxSpec::new(EngineKind::Mariadb, MARIADB),
+    )
+    .await
+    .expect("start MariaDB");
+    (docker, run, cleanup, sb)
+}
+
+/// `age -d | zstd -dc | mariadb` into the sandbox: the real CLIs, by hand.
+fn restore_by_hand(artifact: &Path, key: &Key, sb: &Sandbox) {
+    shell(
+        "age -d -i \"$1\" \"$2\" | zstd -dc | docker exec -i \"$3\" mariadb --user=root \"$4\"",
+        &[
+            key.path.to_str().unwrap(),
+            artifact.to_str().unwrap(),
+            &sb.container,
+            &sb.creds.database,
+        ],
+    );
+}
+
+async fn fingerprints(sb: &Sandbox) -> Vec<restore_drill::engine::TableFingerprint> {
+    let mut conn = mariadb::connect(&sb.url(), Duration::from_secs(10))
+        .await
+        .unwrap();
+    let tables = mariadb::list_tables(&mut conn).await.unwrap();
+    mariadb::fingerprint_tables(&mut conn, &tables)
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_mariadb_clinic_has_postgresqls_rows_and_the_real_clis_restore_its_backup() {
+    let tmp = tempdir();
+    let key = make_key(tmp.path(), "k");
+    let (pg, maria) = (tmp.path().join("pg"), tmp.path().join("maria"));
+    let (k1, k2, p2, m2) = (key.clone(), key.clone(), pg.clone(), maria.clone());
+    let a = tokio::task::spawn_blocking(move || generate(&p2, &k1, "postgres"));
+    let b = tokio::task::spawn_blocking(move || generate(&m2, &k2, "mariadb"));
+    a.await.unwrap();
+    b.await.unwrap();
+    let (_, pg_manifest) = only_backup(&pg);
+    let (artifact, manifest) = only_backup(&maria);
+
+    // The same clinic: every table, every row count.
+    let counts = |m: &Manifest| -> Vec<(String, u64)> {
+        let mut v: Vec<(String, u64)> = m
+            .tables
+            .iter()
+            .map(|t| (t.name.trim_start_matches("public.").to_string(), t.rows))
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(counts(&manifest), counts(&pg_manifest));
+    assert_eq!(manifest.tables.len(), 10);
+    assert!(
+        manifest.tables.iter().all(|t| t.rows > 0),
+        "{:?}",
+        manifest.tables
+    );
+
+    // Described as what it is.
+    assert_eq!(manifest.engine, EngineKind::Mariadb);
+    assert_eq!(manifest.dump.tool, "mariadb-dump");
+    assert!(manifest.dump.consistent_snapshot);
+    assert_eq!(
+        manifest.artifact.layers,
+        vec![Layer::Age, Layer::Zstd, Layer::Dump(DumpFormat::MysqlSql)]
+    );
+    assert!(
+        manifest.server_version.contains("MariaDB"),
+        "{}",
+        manifest.server_version
+    );
+
+    // age and zstd read it, mariadb restores it, and every table fingerprints
+    // as its manifest says.
+    let (_docker, _run, _cleanup, sb) = server().await;
+    restore_by_hand(&artifact, &key, &sb);
+    assert_eq!(fingerprints(&sb).await, manifest.tables);
+
+    // The clinic's rules, in MariaDB's dialect, hold on it, read by the
+    // checks' user; and they see a broken total.
+    let rules =
+        restore_drill::checks::parse_invariants(restore_drill::checks::CLINIC_INVARIANTS_MARIADB);
+    assert_eq!(rules.len(), 18);
+    let mut reader = mariadb::connect(&sb.reader_url(), Duration::from_secs(10))
+        .await
+        .unwrap();
+    for (name, query) in &rules {
+        assert_eq!(violations(&mut reader, query).await, 0.0, "{name}");
+    }
+    let mut admin = mariadb::connect(&sb.url(), Duration::from_secs(10))
+        .await
+        .unwrap();
+    admin
+        .execute("UPDATE invoice_lines SET line_total_cents = line_total_cents + 1, unit_price_cents = unit_price_cents + 1 \
+                  WHERE quantity = 1 ORDER BY id LIMIT 1")
+        .await
+        .unwrap();
+    let broken: Vec<&str> = {
+        let mut v = Vec::new();
+        for (name, query) in &rules {
+            if violations(&mut reader, query).await > 0.0 {
+                v.push(name.as_str());
+            }
+        }
+        v
+    };
+    assert!(broken.contains(&"invoice_total_equals_lines"), "{broken:?}");
+}
+
+async fn violations(conn: &mut sqlx::MySqlConnection, query: &str) -> f64 {
+    let row = conn.fetch_one(sqlx::raw_sql(query)).await.unwrap();
+    mariadb::text(&row, 0).unwrap().parse().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_checks_user_can_read_the_restored_database_and_nothing_more() {
+    let (_docker, _run, _cleanup, sb) = server().await;
+    let mut admin = mariadb::connect(&sb.url(), Duration::from_secs(10))
+        .await
+        .unwrap();
+    admin
+        .execute("CREATE TABLE notes (id INT PRIMARY KEY, body TEXT)")
+        .await
+        .unwrap();
+    admin
+        .execute("INSERT INTO notes VALUES (1, 'x')")
+        .await
+        .unwrap();
+    let mut reader = mariadb::connect(&sb.reader_url(), Duration::from_secs(10))
+        .await
+        .unwrap();
+    assert_eq!(mariadb::count_rows(&mut reader, "notes").await.unwrap(), 1);
+    for write in [
+        "INSERT INTO notes VALUES (2, 'y')",
+        "DELETE FROM notes",
+        "CREATE TEMPORARY TABLE t (id INT)",
+        "CREATE TABLE t (id INT)",
+    ] {
+        let e = reader.execute(write).await.expect_err(write);
+        // ER_TABLEACCESS_DENIED_ERROR / ER_DBACCESS_DENIED_ERROR
+        assert!(
+            matches!(mariadb::error_number(&e), Some(1142 | 1044)),
+            "{write}: {e}"
+        );
+    }
+}
+
+/// A clinic on MariaDB that the test can write to while it is backed up.
+async fn live_clinic(docker: &bollard::Docker, run: &RunId) -> Sandbox {
+    let mut spec = SandboxSpec::new(EngineKind::Postgres, PG15);
+    spec.role = "source";
+    let generator = Sandbox::start(docker, run, &spec).await.unwrap();
+    let as_of = chrono::DateTime::parse_from_rfc3339("2026-11-01T00:00:00Z").unwrap();
+    restore_drill::workload::generate::load_clinic(&generator.url(), 1500, 3, as_of.into())
+        .await
+        .unwrap();
+    let mut spec = SandboxSpec::new(EngineKind::Mariadb, MARIADB);
+    spec.role = "source";
+    let clinic = Sandbox::start(docker, run, &spec).await.unwrap();
+    restore_drill::workload::mariadb::copy_clinic(docker, &generator.url(), &clinic)
+        .await
+        .unwrap();
+    clinic
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mariadb_backup_taken_during_writes_restores_to_its_manifest() {
+    let docker = docker().await;
+    let clinic_run = RunId::new();
+    let _cleanup = Cleanup::new(&clinic_run);
+    let clinic = live_clinic(&docker, &clinic_run).await;
+
+    // The writer: an appointment per commit as fast as it can, until told to stop.
+    let stop = Arc::new(AtomicBool::new(false));
+    let commits = Arc::new(AtomicU64::new(0));
+    let writer = {
+        let (url, stop, commits) = (clinic.url(), stop.clone(), commits.clone());
+        tokio::spawn(async move {
+            let mut conn = mariadb::connect(&url, Duration::from_secs(5))
+                .await
+                .unwrap();
+            while !stop.load(Ordering::Relaxed) {
+                conn.execute(
+                    "INSERT INTO appointments (patient_id, starts_at, duration_minutes, kind, status, created_at) \
+                     SELECT id, '2026-11-02 09:00', 30, 'follow_up', 'booked', '2026-11-01 12:00' \
+                     FROM patients ORDER BY id LIMIT 1",
+                )
+                .await
+                .unwrap();
+                commits.fetch_add(1, Ordering::Relaxed);
+            }
+        })
+    };
+    while commits.load(Ordering::Relaxed) < 20 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let tmp = tempdir();
+    let key = make_key(tmp.path(), "k");
+    let out = tmp.path().join("out");
+    let before = commits.load(Ordering::Relaxed);
+    // This host's mariadb-dump, over TCP, as at a clinic.
+    let (url, out2, public) = (clinic.url(), out.clone(), key.public.clone());
+    let (code, stdout, stderr) = tokio::task::spawn_blocking(move || {
+        run(&[
+            "backup",
+            "--url",
+            &url.replacen("mysql://", "mariadb://", 1),
+            "--out",
+            out2.to_str().unwrap(),
+            "--recipient",
+            &public,
+        ])
+    })
+    .await
+    .unwrap();
+    let during = commits.load(Ordering::Relaxed) - before;
+    stop.store(true, Ordering::Relaxed);
+    writer.await.unwrap();
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(
+        during > 0,
+        "the writer must have committed during the backup"
+    );
+    // The pause is said, in milliseconds.
+    let held: u64 = stdout
+        .split("commits held: ")
+        .nth(1)
+        .and_then(|s| s.split(" ms").next())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no pause in:\n{stdout}"));
+    eprintln!(
+        "commits held {held} ms during a backup of 1500 patients, {during} commits meanwhile"
+    );
+    let (artifact, manifest) = only_backup(&out);
+
+    // The live clinic moved on; the manifest did not.
+    let mut live = mariadb::connect(&clinic.url(), Duration::from_secs(5))
+        .await
+        .unwrap();
+    let now = mariadb::count_rows(&mut live, "appointments")
+        .await
+        .unwrap();
+    let kept = manifest
+        .tables
+        .iter()
+        .find(|t| t.name == "appointments")
+        .unwrap();
+    assert!(
+        now > kept.rows,
+        "writes after the snapshot are not in the manifest"
+    );
+
+    let (_docker, _run, _cleanup2, sb) = server().await;
+    restore_by_hand(&artifact, &key, &sb);
+    assert_eq!(fingerprints(&sb).await, manifest.tables);
+    sandbox::gc::cleanup_run(&docker, &clinic_run)
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_myisam_table_is_refused_as_a_backup_that_would_not_be_consistent() {
+    let (_docker, _run, _cleanup, sb) = server().await;
+    let mut admin = mariadb::connect(&sb.url(), Duration::from_secs(10))
+        .await
+        .unwrap();
+    admin
+        .execute("CREATE TABLE ledger (id INT PRIMARY KEY) ENGINE=MyISAM")
+        .await
+        .unwrap();
+    admin
+        .execute("CREATE TABLE patients (id INT PRIMARY KEY) ENGINE=InnoDB")
+        .await
+        .unwrap();
+    let tmp = tempdir();
+    let key = make_key(tmp.path(), "k");
+    let out = tmp.path().join("out");
+    let (code, stdout, stderr) = run(&[
+        "backup",
+        "--url",
+        &sb.url(),
+        "--out",
+        out.to_str().unwrap(),
+        "--recipient",
+        &key.public,
+    ]);
+    assert_eq!(code, 2, "{stdout}\n{stderr}");
+    assert!(stderr.contains("would not be consistent"), "{stderr}");
+    assert!(stderr.contains("ledger (MyISAM)"), "{stderr}");
+    assert!(
+        !stderr.contains("patients"),
+        "only the offending table: {stderr}"
+    );
+    assert!(stderr.contains("ENGINE=InnoDB"), "the next step: {stderr}");
+    assert!(files_in(&out).is_empty(), "{:?}", files_in(&out));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_credentials_in_a_mariadb_url_are_a_usage_error() {
+    let (_docker, _run, _cleanup, sb) = server().await;
+    let url = format!("mariadb://root:not-the-password@{}:3306/clinic", sb.ip);
+    let tmp = tempdir();
+    let key = make_key(tmp.path(), "k");
+    let out = tmp.path().join("out");
+    let (code, stdout, stderr) = run(&[
+        "backup",
+        "--url",
+        &url,
+        "--out",
+        out.to_str().unwrap(),
+        "--recipient",
+        &key.public,
+    ]);
+    assert_eq!(code, 2, "{stdout}\n{stderr}");
+    assert!(stderr.contains("refused the user or password"), "{stderr}");
+    assert!(!stderr.contains("not-the-password"), "{stderr}");
+    assert!(files_in(&out).is_empty());
+}
