@@ -112,7 +112,11 @@ async fn check(ctx: &Ctx<'_>, p: &mut Prepared, events: &Events) -> Result<()> {
         manifest: ctx.candidate.manifest.as_ref(),
         backup_time: ctx.candidate.time,
         streamed: Some(&deep),
-        session: checks::Session::for_sandbox(ctx.plan.target.cpus, ctx.plan.target.memory_bytes),
+        session: checks::Session::for_sandbox(
+            ctx.plan.target.cpus,
+            ctx.plan.target.memory_bytes,
+            None,
+        ),
     };
     p.checks = checks::run_all(&p.sandbox.reader_url(), &ctx.plan.checks, &cc, events).await?;
     Ok(())

@@ -229,7 +229,11 @@ async fn verify_restored(
         manifest: c.manifest.as_ref(),
         backup_time: c.time,
         streamed: Some(&restored.streamed),
-        session: checks::Session::for_sandbox(env.plan.target.cpus, env.plan.target.memory_bytes),
+        session: checks::Session::for_sandbox(
+            env.plan.target.cpus,
+            env.plan.target.memory_bytes,
+            restored.delivery.staging_bytes(),
+        ),
     };
     f.checks = checks::run_all(&sb.reader_url(), &env.plan.checks, &ctx, env.events).await?;
     clock.end();
