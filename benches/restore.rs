@@ -694,7 +694,7 @@ fn run_hand(env: &Env, f: &Fixture, round: usize) -> Res<Hand> {
 /// The pipeline as a person would type it, timed from outside; then proof
 /// that it restored the whole clinic.
 fn restore_by_hand(env: &Env, f: &Fixture, sb: &Sandbox, round: usize, startup: f64) -> Res<Hand> {
-    let args = restore::restore_command(&sb.creds, DumpFormat::PostgresCustom)?;
+    let args = restore::restore_command(&sb.creds, DumpFormat::PostgresCustom, sb.engine)?;
     // The clock read after zstd exits marks when the whole dump was handed
     // over: from stdin, pg_restore loads the data as it reads it, and builds
     // indexes and constraints after the end of the stream.

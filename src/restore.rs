@@ -4,7 +4,7 @@
 //! the backup's size and the database sets the pace.
 
 use crate::engine::pgarchive::{self, ArchiveError};
-use crate::engine::TableFingerprint;
+use crate::engine::{EngineKind, TableFingerprint};
 use crate::error::Error;
 use crate::events::{Event, Events};
 use crate::keys::IdentitySource;
@@ -286,7 +286,8 @@ pub async fn restore_file(
     .map_err(|e| RestoreError::Unusable(e.into()))?;
     let (layers, format, decrypted_by) =
         (opened.layers.clone(), opened.format, opened.decrypted_by);
-    let cmd = restore_command(&sandbox.creds, format).map_err(RestoreError::Unusable)?;
+    let cmd =
+        restore_command(&sandbox.creds, format, sandbox.engine).map_err(RestoreError::Unusable)?;
     // The plan was made from the manifest; the archive itself has the last word.
     let delivery = match delivery {
         Delivery::Parallel { .. } if format != DumpFormat::PostgresCustom => Delivery::Stream {
@@ -323,7 +324,7 @@ pub async fn restore_file(
 
 type Producer = tokio::task::JoinHandle<Produced>;
 
-/// Runs `cmd` with the decoded dump on its stdin, as the `postgres` user.
+/// Runs `cmd` with the decoded dump on its stdin, as the engine's tool user.
 async fn feed(
     sandbox: &Sandbox,
     cmd: Vec<String>,
@@ -336,7 +337,7 @@ async fn feed(
         &sandbox.docker,
         &sandbox.container,
         ExecRequest::new(cmd)
-            .user("postgres")
+            .user(tool_user(sandbox.engine))
             .stdin(rx)
             .limits(limits),
     )
@@ -620,11 +621,12 @@ pub fn read_full(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
 pub fn restore_command(
     c: &crate::engine::Credentials,
     format: DumpFormat,
+    engine: EngineKind,
 ) -> Result<Vec<String>, Unusable> {
-    match format {
+    match (engine, format) {
         // --exit-on-error: a restore that skips a failed table is not a restore.
         // --no-owner/--no-privileges: the clinic's roles don't exist in a sandbox.
-        DumpFormat::PostgresCustom => Ok(vec![
+        (EngineKind::Postgres, DumpFormat::PostgresCustom) => Ok(vec![
             "pg_restore".into(),
             "--exit-on-error".into(),
             "--no-owner".into(),
@@ -632,7 +634,7 @@ pub fn restore_command(
             format!("--username={}", c.user),
             format!("--dbname={}", c.database),
         ]),
-        DumpFormat::PostgresSql => Ok(vec![
+        (EngineKind::Postgres, DumpFormat::PostgresSql) => Ok(vec![
             "psql".into(),
             "--quiet".into(),
             "--no-psqlrc".into(),
@@ -641,7 +643,22 @@ pub fn restore_command(
             format!("--username={}", c.user),
             format!("--dbname={}", c.database),
         ]),
-        other => Err(Unusable::WrongEngine { format: other }),
+        // The client stops at the first error when its input is not a terminal.
+        (EngineKind::Mariadb, DumpFormat::MysqlSql) => Ok(vec![
+            "mariadb".into(),
+            format!("--user={}", c.user),
+            format!("--database={}", c.database),
+        ]),
+        (target, format) => Err(Unusable::WrongEngine { format, target }),
+    }
+}
+
+/// Who runs the restore tool in the container: PostgreSQL's tools connect as
+/// `postgres` over the socket; MariaDB's root logs in by the socket as root.
+fn tool_user(engine: EngineKind) -> &'static str {
+    match engine {
+        EngineKind::Postgres => "postgres",
+        EngineKind::Mariadb => "root",
     }
 }
 

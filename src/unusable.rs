@@ -43,7 +43,10 @@ pub enum Unusable {
     /// A plain SQL dump without its completion line: cut off.
     SqlCut { format: DumpFormat, at: u64 },
     /// A dump this target cannot restore (a MariaDB dump into PostgreSQL).
-    WrongEngine { format: DumpFormat },
+    WrongEngine {
+        format: DumpFormat,
+        target: crate::engine::EngineKind,
+    },
     /// The restore ran out of disk space.
     DiskFull {
         tool: String,
@@ -151,8 +154,8 @@ impl Unusable {
                 "the {format} stream ends early at plaintext byte {at}: it lacks {}'s completion line, so the file was cut off while it was being written",
                 dump_tool(*format)
             ),
-            WrongEngine { format } => format!(
-                "it is a {format} dump, which this target cannot restore: restore it into a matching engine"
+            WrongEngine { format, target } => format!(
+                "it is a {format} dump, which a {target} target cannot restore: restore it into a target of its own engine ([target] engine and image)"
             ),
             DiskFull { tool, at, stderr } => format!(
                 "{tool} ran out of disk space after {at} bytes of dump: {stderr}"
@@ -388,6 +391,7 @@ mod tests {
             },
             Unusable::WrongEngine {
                 format: DumpFormat::MysqlSql,
+                target: crate::engine::EngineKind::Postgres,
             },
             Unusable::DiskFull {
                 tool: String::new(),

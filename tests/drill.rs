@@ -595,17 +595,19 @@ fn list_shows_backups_newest_first_with_their_manifest_state() {
 
 #[test]
 fn every_shipped_scenario_is_valid() {
-    let dir = format!("{}/scenarios", env!("CARGO_MANIFEST_DIR"));
     let mut n = 0;
-    for entry in std::fs::read_dir(&dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.extension().is_some_and(|e| e == "toml") {
-            let (code, out, err) = run(&["validate", path.to_str().unwrap()]);
-            assert_eq!(code, 0, "{}: {out}{err}", path.display());
-            n += 1;
+    for sub in ["scenarios", "scenarios/mariadb"] {
+        let dir = format!("{}/{sub}", env!("CARGO_MANIFEST_DIR"));
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "toml") {
+                let (code, out, err) = run(&["validate", path.to_str().unwrap()]);
+                assert_eq!(code, 0, "{}: {out}{err}", path.display());
+                n += 1;
+            }
         }
     }
-    assert!(n >= 3, "scenarios found: {n}");
+    assert!(n >= 4, "scenarios found: {n}");
 }
 
 /// A custom check that turns read-only off and deletes every payment: the

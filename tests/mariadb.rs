@@ -30,8 +30,9 @@ fn only_backup(dir: &Path) -> (PathBuf, Manifest) {
     (artifact, manifest)
 }
 
-fn generate(out: &Path, key: &Key, engine: &str) {
-    let (code, stdout, stderr) = run(&[
+/// A 60-patient clinic of seed 7 as of `as_of` (today when `None`).
+fn generate(out: &Path, key: &Key, engine: &str, as_of: Option<&str>) {
+    let mut args = vec![
         "fixtures",
         "generate",
         "--engine",
@@ -42,11 +43,13 @@ fn generate(out: &Path, key: &Key, engine: &str) {
         "60",
         "--seed",
         "7",
-        "--as-of",
-        AS_OF,
         "--recipient",
         &key.public,
-    ]);
+    ];
+    if let Some(d) = as_of {
+        args.extend(["--as-of", d]);
+    }
+    let (code, stdout, stderr) = run(&args);
     assert_eq!(
         code, 0,
         "fixtures generate --engine {engine}:\n{stdout}\n{stderr}"
@@ -97,8 +100,8 @@ async fn the_mariadb_clinic_has_postgresqls_rows_and_the_real_clis_restore_its_b
     let key = make_key(tmp.path(), "k");
     let (pg, maria) = (tmp.path().join("pg"), tmp.path().join("maria"));
     let (k1, k2, p2, m2) = (key.clone(), key.clone(), pg.clone(), maria.clone());
-    let a = tokio::task::spawn_blocking(move || generate(&p2, &k1, "postgres"));
-    let b = tokio::task::spawn_blocking(move || generate(&m2, &k2, "mariadb"));
+    let a = tokio::task::spawn_blocking(move || generate(&p2, &k1, "postgres", Some(AS_OF)));
+    let b = tokio::task::spawn_blocking(move || generate(&m2, &k2, "mariadb", Some(AS_OF)));
     a.await.unwrap();
     b.await.unwrap();
     let (_, pg_manifest) = only_backup(&pg);
@@ -381,4 +384,143 @@ async fn wrong_credentials_in_a_mariadb_url_are_a_usage_error() {
     assert!(stderr.contains("refused the user or password"), "{stderr}");
     assert!(!stderr.contains("not-the-password"), "{stderr}");
     assert!(files_in(&out).is_empty());
+}
+
+fn drill(scenario: &Path, backups: &Path, key: &Key) -> (i32, serde_json::Value, String) {
+    let reports = backups.parent().unwrap().join("reports");
+    let (code, out, err) = run_tracked(&[
+        "--json",
+        "run",
+        scenario.to_str().unwrap(),
+        "--backups",
+        backups.to_str().unwrap(),
+        "--identity",
+        key.path.to_str().unwrap(),
+        "--report-dir",
+        reports.to_str().unwrap(),
+        "--no-history",
+    ]);
+    let r = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}\n{err}"));
+    (code, r, err)
+}
+
+fn check<'a>(r: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    r["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == name)
+        .unwrap_or_else(|| panic!("no check {name} in {r}"))
+}
+
+#[test]
+fn the_monthly_drill_passes_on_a_mariadb_clinic_with_every_check() {
+    let tmp = tempdir();
+    let key = make_key(tmp.path(), "k");
+    let backups = tmp.path().join("backups");
+    generate(&backups, &key, "mariadb", None);
+    let scenario =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/mariadb/monthly-drill.toml");
+    let (code, r, err) = drill(&scenario, &backups, &key);
+    assert_eq!(code, 0, "{r}\n{err}");
+    assert_eq!(r["verdict"], "passed", "{r}");
+    // The same report as PostgreSQL's: objectives, phases, evidence, checks.
+    for field in [
+        "rto_seconds",
+        "rpo_seconds",
+        "objectives",
+        "phases",
+        "backup",
+        "checks",
+        "target",
+    ] {
+        assert!(!r[field].is_null(), "{field} missing: {r}");
+    }
+    let version = r["target"]["server_version"].as_str().unwrap_or_default();
+    assert!(version.contains("MariaDB"), "{r}");
+    let checks = r["checks"].as_array().unwrap();
+    // 1 manifest + 1 foreign keys + 18 rules + 2 sql + 2 freshness, every one passed.
+    assert_eq!(checks.len(), 24, "{r}");
+    for c in checks {
+        assert_eq!(c["status"], "passed", "{c}");
+    }
+    let manifest = check(&r, "manifest comparison")["detail"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(manifest.contains("10 tables"), "{manifest}");
+    let fk = check(&r, "referential integrity")["detail"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(fk.starts_with("13 foreign keys, 0 orphans"), "{fk}");
+    assert!(fk.contains("FOREIGN_KEY_CHECKS=0"), "{fk}");
+    assert_eq!(r["backup"]["restored_as"]["mode"], "stream", "{r}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn orphans_behind_a_key_added_without_checks_are_counted_and_named_in_a_hand_made_dump() {
+    // A schema restore-drill never saw, with a key added under
+    // FOREIGN_KEY_CHECKS=0 over rows that break it: MariaDB never checks them.
+    let (_docker, _run, _cleanup, source) = server().await;
+    let mut admin = mariadb::connect(&source.url(), Duration::from_secs(10))
+        .await
+        .unwrap();
+    admin
+        .execute(sqlx::raw_sql(
+            "CREATE TABLE owners (id INT PRIMARY KEY, name VARCHAR(40) NOT NULL) ENGINE=InnoDB; \
+             CREATE TABLE pets (id INT PRIMARY KEY, owner_id INT, kind VARCHAR(10)) ENGINE=InnoDB; \
+             INSERT INTO owners VALUES (1, 'a'), (2, 'b'); \
+             INSERT INTO pets VALUES (1, 1, 'cat'), (2, 2, 'dog'), (3, 7, 'cat'), (4, 8, 'eel'), (5, NULL, 'ant'); \
+             SET foreign_key_checks = 0; \
+             ALTER TABLE pets ADD CONSTRAINT pets_owner_fk FOREIGN KEY (owner_id) REFERENCES owners (id)",
+        ))
+        .await
+        .unwrap();
+    let tmp = tempdir();
+    let key = make_key(tmp.path(), "k");
+    let backups = tmp.path().join("backups");
+    std::fs::create_dir(&backups).unwrap();
+    let file = backups.join("vet-20261130T020000Z.sql.gz.age");
+    // mariadb-dump | gzip | age, by hand.
+    shell(
+        "docker exec \"$1\" mariadb-dump --user=root --single-transaction \"$2\" | gzip | age -r \"$3\" > \"$4\"",
+        &[
+            source.container.as_str(),
+            source.creds.database.as_str(),
+            key.public.as_str(),
+            file.to_str().unwrap(),
+        ],
+    );
+    let scenario = tmp.path().join("vet.toml");
+    std::fs::write(
+        &scenario,
+        format!(
+            "name = \"vet\"\n[backups]\nlocation = \"{}\"\n[target]\nengine = \"mariadb\"\nimage = \"{MARIADB}\"\n\
+             [checks]\nmanifest = \"if-present\"\nforeign_keys = true\n",
+            backups.display()
+        ),
+    )
+    .unwrap();
+    let (code, r, err) = tokio::task::spawn_blocking({
+        let (scenario, backups, key) = (scenario.clone(), backups.clone(), key.clone());
+        move || drill(&scenario, &backups, &key)
+    })
+    .await
+    .unwrap();
+    assert_eq!(code, 1, "{r}\n{err}");
+    assert_eq!(r["verdict"], "failed", "{r}");
+    let fk = check(&r, "referential integrity");
+    assert_eq!(fk["status"], "failed", "{fk}");
+    let detail = fk["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("2 orphans across 1 of 1 foreign keys"),
+        "{detail}"
+    );
+    assert!(
+        detail.contains("pets_owner_fk (pets -> owners): 2 orphans"),
+        "{detail}"
+    );
+    // Counts only: no value of the rows themselves.
+    assert!(!detail.contains("eel"), "{detail}");
 }

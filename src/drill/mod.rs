@@ -11,7 +11,6 @@ pub mod attempt;
 use crate::catalog::list::{self, Candidate};
 use crate::catalog::Location;
 use crate::checks::{self, CheckResult};
-use crate::engine::postgres;
 use crate::error::{Error, ErrorKind, Result};
 use crate::events::Events;
 use crate::faults::{self, Effect, Staged};
@@ -27,7 +26,6 @@ use crate::scenario::{Plan, Select};
 use crate::unusable::Unusable;
 use attempt::Tried;
 use chrono::{DateTime, Utc};
-use sqlx::Executor;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -217,14 +215,10 @@ async fn verify_restored(
     c: &Candidate,
 ) -> Result<()> {
     clock.begin("checks");
-    let mut conn = postgres::connect(&sb.url(), Duration::from_secs(10)).await?;
-    f.server_version = postgres::server_version_within(&mut conn).await;
+    f.server_version = crate::engine::server_version_within(sb.engine, &sb.url()).await;
     if let Some(sql) = &env.opts.before_checks_sql {
-        conn.execute(sqlx::raw_sql(sql))
-            .await
-            .map_err(|e| Error::db("running the test hook", e))?;
+        crate::engine::execute_as_admin(sb.engine, &sb.url(), sql, "running the test hook").await?;
     }
-    drop(conn);
     let ctx = checks::Context {
         manifest: c.manifest.as_ref(),
         backup_time: c.time,
@@ -235,7 +229,14 @@ async fn verify_restored(
             restored.delivery.staging_bytes(),
         ),
     };
-    f.checks = checks::run_all(&sb.reader_url(), &env.plan.checks, &ctx, env.events).await?;
+    f.checks = checks::run_for(
+        sb.engine,
+        &sb.reader_url(),
+        &env.plan.checks,
+        &ctx,
+        env.events,
+    )
+    .await?;
     clock.end();
     f.checks_done = Some(f.clock_start.0.seconds_since());
     if let Some(Effect::ServerLost(log)) = f.staged.as_ref().map(|s| &s.effect) {

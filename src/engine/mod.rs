@@ -77,6 +77,49 @@ pub async fn create_reader(
     }
 }
 
+/// The server's version as evidence, not a condition: a server too slow to
+/// say it within 30 s leaves it unknown.
+pub async fn server_version_within(engine: EngineKind, url: &str) -> Option<String> {
+    let asked = async {
+        match engine {
+            EngineKind::Postgres => {
+                let mut c = postgres::connect(url, std::time::Duration::from_secs(10)).await?;
+                postgres::server_version(&mut c).await
+            }
+            EngineKind::Mariadb => {
+                let mut c = mariadb::connect(url, std::time::Duration::from_secs(10)).await?;
+                mariadb::server_version(&mut c).await
+            }
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(30), asked)
+        .await
+        .ok()
+        .and_then(|v| v.ok())
+}
+
+/// Runs `sql` (one or more statements) as the administrator at `url`.
+pub async fn execute_as_admin(
+    engine: EngineKind,
+    url: &str,
+    sql: &str,
+    doing: &str,
+) -> crate::error::Result<()> {
+    use sqlx::Executor;
+    let patience = std::time::Duration::from_secs(10);
+    let done = match engine {
+        EngineKind::Postgres => {
+            let mut c = postgres::connect(url, patience).await?;
+            c.execute(sqlx::raw_sql(sql)).await.map(|_| ())
+        }
+        EngineKind::Mariadb => {
+            let mut c = mariadb::connect(url, patience).await?;
+            c.execute(sqlx::raw_sql(sql)).await.map(|_| ())
+        }
+    };
+    done.map_err(|e| crate::error::Error::db(doing, e))
+}
+
 /// Where a tmpfs-backed data directory is mounted (entrypoints initialise an
 /// empty `PGDATA` / data dir there).
 const PG_TMPFS_DATA: &str = "/var/lib/postgresql/tmpfs-data";

@@ -91,6 +91,12 @@ fn sniff_dump(head: &[u8]) -> DumpFormat {
     // happens to be text (a README, a log) is not a backup.
     let text = String::from_utf8_lossy(head);
     let text = text.trim_start_matches('\u{feff}').trim_start();
+    // mariadb-dump since 10.5.25 / 10.11.8 opens with a line that makes older
+    // clients refuse the dump's shell commands; the banner follows it.
+    let after_sandbox_line = text
+        .strip_prefix("/*M!999999\\- enable the sandbox mode */")
+        .map(str::trim_start);
+    let text = after_sandbox_line.unwrap_or(text);
     if text.starts_with("-- MySQL dump") || text.starts_with("-- MariaDB dump") {
         DumpFormat::MysqlSql
     } else if text.starts_with("--\n-- PostgreSQL database dump")
@@ -107,6 +113,16 @@ fn sniff_dump(head: &[u8]) -> DumpFormat {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_mariadb_dump_opening_with_its_sandbox_mode_line_is_a_mariadb_dump() {
+        let head = b"/*M!999999\\- enable the sandbox mode */ \n-- MariaDB dump 10.19  Distrib 10.11.19-MariaDB\n";
+        assert_eq!(sniff_dump(head), DumpFormat::MysqlSql);
+        assert_eq!(
+            sniff_dump(b"/*M!999999\\- enable the sandbox mode */ \nhello"),
+            DumpFormat::Unknown
+        );
+    }
 
     #[test]
     fn sniffs_every_layer_by_magic() {

@@ -48,7 +48,12 @@ pub(super) fn plan(src: &Source, raw: RawScenario) -> Result<Plan> {
         description: raw.description,
         backups: backups(src, raw.backups)?,
         keys,
-        target: target(src, raw.target, compare.as_ref())?,
+        target: target(
+            src,
+            raw.target,
+            compare.as_ref(),
+            raw.simulate.as_ref().map(|s| *s.fault.get_ref()),
+        )?,
         objectives,
         checks: checks(src, raw.checks.unwrap_or_default())?,
         report_dir: raw
@@ -150,7 +155,12 @@ fn select(src: &Source, raw: &RawBackups) -> Result<Select> {
     }
 }
 
-fn target(src: &Source, raw: Spanned<RawTarget>, compare: Option<&Compare>) -> Result<Target> {
+fn target(
+    src: &Source,
+    raw: Spanned<RawTarget>,
+    compare: Option<&Compare>,
+    fault: Option<super::raw::FaultName>,
+) -> Result<Target> {
     let span = raw.span();
     let raw = raw.into_inner();
     let image = match (raw.image, compare) {
@@ -167,10 +177,22 @@ fn target(src: &Source, raw: Spanned<RawTarget>, compare: Option<&Compare>) -> R
         None => EngineKind::Postgres,
         Some(e) => match e.get_ref() {
             RawEngine::Postgres => EngineKind::Postgres,
-            RawEngine::Mariadb => return Err(src.at(
-                e.span(),
-                "engine \"mariadb\": MariaDB images build, but MariaDB drills are not supported yet; use \"postgres\"",
-            )),
+            RawEngine::Mariadb => {
+                use super::raw::FaultName;
+                let not_yet = match (compare, fault) {
+                    (Some(_), _) => Some("before-upgrade comparisons"),
+                    (_, Some(FaultName::RestoreKilled)) => Some("the restore-killed simulation"),
+                    (_, Some(FaultName::LostServer)) => Some("the lost-server simulation"),
+                    _ => None,
+                };
+                if let Some(what) = not_yet {
+                    return Err(src.at(
+                        e.span(),
+                        format_args!("engine \"mariadb\": {what} run on PostgreSQL only for now (MariaDB drills and the other simulations are supported); use \"postgres\""),
+                    ));
+                }
+                EngineKind::Mariadb
+            }
         },
     };
     let stall = positive(src, "stall_timeout_seconds", raw.stall_timeout_seconds, 120)?;

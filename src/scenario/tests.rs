@@ -229,10 +229,15 @@ fn an_unknown_engine_suggests_the_nearest() {
 }
 
 #[test]
-fn mariadb_is_not_supported_yet() {
-    let m = refused(&good_with("target", "engine = \"mariadb\""));
+fn mariadb_drills_are_accepted_but_not_its_restore_killed_simulation_yet() {
+    let ok = good_with("target", "engine = \"mariadb\"");
+    assert!(parse(Path::new("x.toml"), &ok).is_ok(), "{ok}");
+    let m = refused(&format!("{ok}\n[simulate]\nfault = \"restore-killed\"\n"));
     assert!(m.starts_with("x.toml:6:10: engine \"mariadb\": "), "{m}");
-    assert!(m.contains("not supported yet; use \"postgres\""), "{m}");
+    assert!(
+        m.contains("restore-killed simulation run on PostgreSQL only for now"),
+        "{m}"
+    );
 }
 
 #[test]

@@ -4,7 +4,7 @@
 //! Results hold counts, names and timings, never row values.
 
 use crate::catalog::Manifest;
-use crate::engine::{postgres, TableFingerprint};
+use crate::engine::{postgres, EngineKind, TableFingerprint};
 use crate::error::{Error, Result};
 use crate::events::{Event, Events};
 use crate::redact::Redacted;
@@ -17,10 +17,12 @@ use sqlx::{Executor, Row};
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-pub const CLINIC_INVARIANTS: &str = include_str!("../fixtures/clinic-invariants.sql");
+mod mariadb;
+
+pub const CLINIC_INVARIANTS: &str = include_str!("../../fixtures/clinic-invariants.sql");
 /// The same rules in MariaDB's dialect.
 pub const CLINIC_INVARIANTS_MARIADB: &str =
-    include_str!("../fixtures/clinic-invariants-mariadb.sql");
+    include_str!("../../fixtures/clinic-invariants-mariadb.sql");
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -209,15 +211,34 @@ fn schedule(jobs: Vec<Job>, costs: &[Option<f64>]) -> Vec<(usize, Job)> {
     order
 }
 
+/// Runs the checks on a restored database of `engine`.
+pub async fn run_for(
+    engine: EngineKind,
+    url: &str,
+    plan: &Checks,
+    ctx: &Context<'_>,
+    events: &Events,
+) -> Result<Vec<CheckResult>> {
+    match engine {
+        EngineKind::Postgres => run_all(url, plan, ctx, events).await,
+        EngineKind::Mariadb => mariadb::run_all(url, plan, ctx, events).await,
+    }
+}
+
 /// The checks the plan asks for, in the order the report lists them.
 fn jobs(plan: &Checks) -> Result<Vec<Job>> {
+    jobs_with(plan, CLINIC_INVARIANTS)
+}
+
+/// The same, with the clinic's rules in the engine's dialect.
+fn jobs_with(plan: &Checks, clinic_rules: &str) -> Result<Vec<Job>> {
     let mut jobs = vec![Job::Manifest];
     if plan.foreign_keys {
         jobs.push(Job::ForeignKeys);
     }
     if let Some(inv) = &plan.invariants {
         let text = match inv {
-            Invariants::Clinic => CLINIC_INVARIANTS.to_string(),
+            Invariants::Clinic => clinic_rules.to_string(),
             Invariants::File(p) => std::fs::read_to_string(p)
                 .map_err(|e| Error::io("read the invariants file", p, e))?,
         };
@@ -294,29 +315,35 @@ fn tried_to_write(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(d) if matches!(d.code().as_deref(), Some("42501" | "25006")))
 }
 
+/// Pure: the manifest to compare the restored database with, or the result
+/// when there is none or the scenario turned the comparison off.
+pub fn manifest_to_compare(
+    manifest: Option<&Manifest>,
+    policy: ManifestPolicy,
+) -> Result<&Manifest, (Status, String)> {
+    match (manifest, policy) {
+        (_, ManifestPolicy::Off) => Err((Status::Skipped, "disabled by the scenario".into())),
+        (None, ManifestPolicy::IfPresent) => Err((
+            Status::Skipped,
+            "no manifest beside the backup: the content was not compared to a manifest".into(),
+        )),
+        (None, ManifestPolicy::Required | ManifestPolicy::Deep) => Err((
+            Status::Unknown,
+            "no manifest beside the backup: the content was not compared to a manifest, so it cannot be shown complete".into(),
+        )),
+        (Some(m), _) => Ok(m),
+    }
+}
+
 pub async fn manifest_check(
     conn: &mut PgConnection,
     manifest: Option<&Manifest>,
     policy: ManifestPolicy,
     streamed: Option<&Streamed>,
 ) -> (Status, String) {
-    let m = match (manifest, policy) {
-        (_, ManifestPolicy::Off) => {
-            return (Status::Skipped, "disabled by the scenario".into());
-        }
-        (None, ManifestPolicy::IfPresent) => {
-            return (
-                Status::Skipped,
-                "no manifest beside the backup: the content was not compared to a manifest".into(),
-            );
-        }
-        (None, ManifestPolicy::Required | ManifestPolicy::Deep) => {
-            return (
-                Status::Unknown,
-                "no manifest beside the backup: the content was not compared to a manifest, so it cannot be shown complete".into(),
-            );
-        }
-        (Some(m), _) => m,
+    let m = match manifest_to_compare(manifest, policy) {
+        Ok(m) => m,
+        Err(decided) => return decided,
     };
     let streamed = match (policy, streamed) {
         (ManifestPolicy::Deep, _) => Err("the scenario asks for it (manifest = \"deep\")".into()),
@@ -481,9 +508,9 @@ pub fn compare(expected: &[TableFingerprint], restored: &[TableFingerprint]) -> 
 /// the clinic's database, or restored so) can hide orphans; those are counted
 /// here by an anti-join.
 pub async fn foreign_key_check(conn: &mut PgConnection) -> (Status, String) {
-    let fks = match sqlx::query(
+    let rows = match sqlx::query(
         "SELECT c.conname, \
-                cn.nspname, cl.relname, pn.nspname, pl.relname, \
+                cn.nspname || '.' || cl.relname, pn.nspname || '.' || pl.relname, \
                 array_agg(ca.attname::text ORDER BY k.ord), array_agg(pa.attname::text ORDER BY k.ord), \
                 c.convalidated \
          FROM pg_constraint c \
@@ -502,6 +529,78 @@ pub async fn foreign_key_check(conn: &mut PgConnection) -> (Status, String) {
         Ok(rows) => rows,
         Err(e) => return (Status::Failed, format!("cannot list foreign keys: {}", db_detail(&e))),
     };
+    let fks: Vec<ForeignKey> = rows
+        .iter()
+        .map(|r| ForeignKey {
+            name: r.get(0),
+            child: r.get(1),
+            parent: r.get(2),
+            child_columns: r.get(3),
+            parent_columns: r.get(4),
+            validated: r.get(5),
+        })
+        .collect();
+    let mut counts = Vec::with_capacity(fks.len());
+    for fk in &fks {
+        counts.push(if fk.validated {
+            None
+        } else {
+            let q = orphans_query(fk, postgres::quote_ident);
+            Some(
+                sqlx::query_scalar::<_, i64>(&q)
+                    .fetch_one(&mut *conn)
+                    .await
+                    .map_err(|e| db_detail(&e)),
+            )
+        });
+    }
+    judge_foreign_keys(EngineKind::Postgres, &fks, &counts)
+}
+
+/// One foreign key as the restored schema declares it.
+#[derive(Debug, Clone)]
+pub struct ForeignKey {
+    pub name: String,
+    /// `schema.table` (PostgreSQL) or `table` (MariaDB).
+    pub child: String,
+    pub parent: String,
+    pub child_columns: Vec<String>,
+    pub parent_columns: Vec<String>,
+    /// Checked over every row by the database as the restore added it.
+    pub validated: bool,
+}
+
+/// Pure: the query counting the child's rows whose key is set and has no
+/// parent row.
+pub fn orphans_query(fk: &ForeignKey, quote: fn(&str) -> String) -> String {
+    let table = |t: &str| t.split('.').map(quote).collect::<Vec<_>>().join(".");
+    let not_null = fk
+        .child_columns
+        .iter()
+        .map(|c| format!("c.{} IS NOT NULL", quote(c)))
+        .collect::<Vec<_>>()
+        .join(" AND ");
+    let join = fk
+        .child_columns
+        .iter()
+        .zip(&fk.parent_columns)
+        .map(|(c, p)| format!("p.{} = c.{}", quote(p), quote(c)))
+        .collect::<Vec<_>>()
+        .join(" AND ");
+    format!(
+        "SELECT count(*) FROM {} c WHERE {not_null} AND NOT EXISTS (SELECT 1 FROM {} p WHERE {join})",
+        table(&fk.child),
+        table(&fk.parent)
+    )
+}
+
+/// Pure: referential integrity from each key's orphan count (`None` for a
+/// key the database validated itself; `Err` when it could not be counted).
+pub fn judge_foreign_keys(
+    engine: EngineKind,
+    fks: &[ForeignKey],
+    counts: &[Option<std::result::Result<i64, String>>],
+) -> (Status, String) {
     if fks.is_empty() {
         return (
             Status::Skipped,
@@ -510,38 +609,21 @@ pub async fn foreign_key_check(conn: &mut PgConnection) -> (Status, String) {
     }
     let mut orphaned = Vec::new();
     let mut total = 0i64;
-    let validated = fks.iter().filter(|fk| fk.get::<bool, _>(7)).count();
-    for fk in fks.iter().filter(|fk| !fk.get::<bool, _>(7)) {
-        let name: String = fk.get(0);
-        match sqlx::query_scalar::<_, i64>(&orphans_query(fk))
-            .fetch_one(&mut *conn)
-            .await
-        {
-            Ok(0) => {}
-            Ok(n) => {
+    for (fk, count) in fks.iter().zip(counts) {
+        match count {
+            None | Some(Ok(0)) => {}
+            Some(Ok(n)) => {
                 total += n;
                 orphaned.push(format!(
-                    "{name} ({}.{} -> {}.{}): {n} orphans",
-                    fk.get::<String, _>(1),
-                    fk.get::<String, _>(2),
-                    fk.get::<String, _>(3),
-                    fk.get::<String, _>(4)
+                    "{} ({} -> {}): {n} orphans",
+                    fk.name, fk.child, fk.parent
                 ));
             }
-            Err(e) => orphaned.push(format!("{name}: cannot be checked: {}", db_detail(&e))),
+            Some(Err(e)) => orphaned.push(format!("{}: cannot be checked: {e}", fk.name)),
         }
     }
-    let unvalidated = fks.len() - validated;
-    if orphaned.is_empty() {
-        (
-            Status::Passed,
-            format!(
-                "{} foreign keys, 0 orphans ({validated} validated by PostgreSQL over every row as the restore added them, {unvalidated} NOT VALID counted here)",
-                fks.len()
-            ),
-        )
-    } else {
-        (
+    if !orphaned.is_empty() {
+        return (
             Status::Failed,
             format!(
                 "{total} orphans across {} of {} foreign keys: {}",
@@ -549,44 +631,19 @@ pub async fn foreign_key_check(conn: &mut PgConnection) -> (Status, String) {
                 fks.len(),
                 orphaned.join("; ")
             ),
-        )
+        );
     }
-}
-
-/// The anti-join counting one foreign key's orphans: rows whose key has no
-/// NULL and matches no parent row.
-fn orphans_query(fk: &sqlx::postgres::PgRow) -> String {
-    let child = format!(
-        "{}.{}",
-        postgres::quote_ident(&fk.get::<String, _>(1)),
-        postgres::quote_ident(&fk.get::<String, _>(2))
-    );
-    let parent = format!(
-        "{}.{}",
-        postgres::quote_ident(&fk.get::<String, _>(3)),
-        postgres::quote_ident(&fk.get::<String, _>(4))
-    );
-    let ccols: Vec<String> = fk.get(5);
-    let pcols: Vec<String> = fk.get(6);
-    let not_null = ccols
-        .iter()
-        .map(|c| format!("c.{} IS NOT NULL", postgres::quote_ident(c)))
-        .collect::<Vec<_>>()
-        .join(" AND ");
-    let join = ccols
-        .iter()
-        .zip(&pcols)
-        .map(|(c, p)| {
-            format!(
-                "p.{} = c.{}",
-                postgres::quote_ident(p),
-                postgres::quote_ident(c)
-            )
-        })
-        .collect::<Vec<_>>()
-        .join(" AND ");
-    format!(
-    "SELECT count(*) FROM {child} c WHERE {not_null} AND NOT EXISTS (SELECT 1 FROM {parent} p WHERE {join})"
+    let validated = fks.iter().filter(|f| f.validated).count();
+    let how = match engine {
+        EngineKind::Postgres => format!(
+            "{validated} validated by PostgreSQL over every row as the restore added them, {} NOT VALID counted here",
+            fks.len() - validated
+        ),
+        EngineKind::Mariadb => "every one counted here: a dump restores with FOREIGN_KEY_CHECKS=0, so MariaDB validated none".into(),
+    };
+    (
+        Status::Passed,
+        format!("{} foreign keys, 0 orphans ({how})", fks.len()),
     )
 }
 
@@ -643,23 +700,26 @@ async fn sql_check(conn: &mut PgConnection, c: &SqlCheck) -> (Status, String) {
             )
         }
     };
+    let first = row.map(|row| row.try_get_unchecked::<Option<String>, _>(0).ok().flatten());
+    judge_sql(c, first)
+}
+
+/// Pure: a custom check's result from the first column of its first row as
+/// text (`None`: no row; `Some(None)`: NULL or unreadable).
+pub fn judge_sql(c: &SqlCheck, first: Option<Option<String>>) -> (Status, String) {
     if c.expect == Expect::NoRows {
-        return match row {
+        return match first {
             None => (Status::Passed, "no rows, as expected".into()),
             Some(_) => (Status::Failed, "returned rows; expected none".into()),
         };
     }
-    let Some(row) = row else {
+    let Some(text) = first else {
         return (
             Status::Failed,
             format!("returned no rows; expected a value {}", c.expect),
         );
     };
-    let value: Option<f64> = row
-        .try_get_unchecked::<Option<String>, _>(0)
-        .ok()
-        .flatten()
-        .and_then(|s| s.trim().parse().ok());
+    let value: Option<f64> = text.and_then(|s| s.trim().parse().ok());
     let Some(v) = value else {
         return (
             Status::Error,
@@ -701,8 +761,21 @@ async fn freshness_check(
         .fetch_one(&mut *conn)
         .await
     {
-        Ok(None) => (Status::Failed, format!("{} has no rows", f.table)),
-        Ok(Some(newest)) => {
+        Ok(newest) => judge_freshness(f, backup_time, newest),
+        Err(e) => (Status::Error, format!("cannot read it: {}", db_detail(&e))),
+    }
+}
+
+/// Pure: freshness from the newest value's time (seconds since the epoch;
+/// `None` when the table is empty).
+pub fn judge_freshness(
+    f: &Freshness,
+    backup_time: DateTime<Utc>,
+    newest: Option<f64>,
+) -> (Status, String) {
+    match newest {
+        None => (Status::Failed, format!("{} has no rows", f.table)),
+        Some(newest) => {
             let lag = backup_time.timestamp_millis() as f64 / 1000.0 - newest;
             let hours = lag / 3600.0;
             let limit = f.max_lag_seconds / 3600.0;
@@ -719,7 +792,6 @@ async fn freshness_check(
                 detail,
             )
         }
-        Err(e) => (Status::Error, format!("cannot read it: {}", db_detail(&e))),
     }
 }
 

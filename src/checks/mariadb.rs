@@ -1,0 +1,225 @@
+//! The same checks on a restored MariaDB database, through sqlx's MySQL driver
+//! as the user that can only SELECT. The judging is shared with PostgreSQL's
+//! (pure functions in the parent module); what differs is how each is asked.
+
+use super::{
+    compare, judge_foreign_keys, judge_freshness, judge_sql, manifest_to_compare, orphans_query,
+    timed, CheckResult, Context, ForeignKey, Job, Status, CLINIC_INVARIANTS_MARIADB,
+};
+use crate::catalog::Manifest;
+use crate::engine::{mariadb, EngineKind};
+use crate::error::{Error, Result};
+use crate::events::{Event, Events};
+use crate::scenario::{Checks, Freshness, SqlCheck};
+use chrono::{DateTime, Utc};
+use sqlx::mysql::MySqlConnection;
+use sqlx::Executor;
+use std::time::Duration;
+
+/// Runs every check the plan asks for, one after the other, on one
+/// connection of the read-only user at `url`; results in the plan's order.
+pub async fn run_all(
+    url: &str,
+    plan: &Checks,
+    ctx: &Context<'_>,
+    events: &Events,
+) -> Result<Vec<CheckResult>> {
+    let mut conn = mariadb::connect(url, Duration::from_secs(10)).await?;
+    conn.execute("SET SESSION TRANSACTION READ ONLY")
+        .await
+        .map_err(|e| Error::db("making the check session read-only", e))?;
+    let mut results = Vec::new();
+    for job in super::jobs_with(plan, CLINIC_INVARIANTS_MARIADB)? {
+        let r = run_job(&mut conn, job, plan, ctx).await;
+        events.event(Event::note(format!(
+            "check {}: {:?} ({:.1} s)",
+            r.name, r.status, r.seconds
+        )));
+        results.push(r);
+    }
+    Ok(results)
+}
+
+async fn run_job(
+    conn: &mut MySqlConnection,
+    job: Job,
+    plan: &Checks,
+    ctx: &Context<'_>,
+) -> CheckResult {
+    match job {
+        Job::Manifest => {
+            let check = manifest_check(conn, ctx.manifest, plan.manifest);
+            timed("manifest comparison", check).await
+        }
+        Job::ForeignKeys => timed("referential integrity", foreign_key_check(conn)).await,
+        Job::Invariant(name, query) => {
+            timed(&format!("invariant: {name}"), invariant_check(conn, query)).await
+        }
+        Job::Sql(k) => {
+            let c = &plan.sql[k];
+            timed(&format!("sql: {}", c.name), sql_check(conn, c)).await
+        }
+        Job::Freshness(k) => {
+            let f = &plan.freshness[k];
+            let check = freshness_check(conn, f, ctx.backup_time);
+            timed(&format!("freshness: {}.{}", f.table, f.column), check).await
+        }
+    }
+}
+
+fn detail(e: &sqlx::Error) -> String {
+    crate::redact::redact(&e.to_string())
+}
+
+/// The first column of the first row, as text (`None`: no row).
+async fn first_value(
+    conn: &mut MySqlConnection,
+    query: &str,
+) -> std::result::Result<Option<Option<String>>, sqlx::Error> {
+    let row = conn.fetch_optional(sqlx::raw_sql(query)).await?;
+    Ok(row.map(|r| mariadb::text(&r, 0)))
+}
+
+/// Every table fingerprinted in the restored database: a plain SQL dump is
+/// not read on its way in.
+async fn manifest_check(
+    conn: &mut MySqlConnection,
+    manifest: Option<&Manifest>,
+    policy: crate::scenario::ManifestPolicy,
+) -> (Status, String) {
+    let m = match manifest_to_compare(manifest, policy) {
+        Ok(m) => m,
+        Err(decided) => return decided,
+    };
+    let tables: Vec<String> = m.tables.iter().map(|t| t.name.clone()).collect();
+    let present = match mariadb::list_tables(conn).await {
+        Ok(p) => p,
+        Err(e) => return (Status::Failed, e.to_string()),
+    };
+    // A table the restore lacks is reported missing by `compare`, not an error.
+    let readable: Vec<String> = tables.into_iter().filter(|t| present.contains(t)).collect();
+    match mariadb::fingerprint_tables(conn, &readable).await {
+        Ok(restored) => {
+            let (status, d) = compare(&m.tables, &restored);
+            (
+                status,
+                format!("{d} (every table fingerprinted in the restored database)"),
+            )
+        }
+        Err(e) => (Status::Failed, e.to_string()),
+    }
+}
+
+/// Every foreign key the restored schema declares, from information_schema,
+/// its orphans counted: a dump restores with FOREIGN_KEY_CHECKS=0, and
+/// MariaDB never checks the rows that were already there.
+async fn foreign_key_check(conn: &mut MySqlConnection) -> (Status, String) {
+    let rows = match conn
+        .fetch_all(sqlx::raw_sql(
+            "SELECT CONSTRAINT_NAME, TABLE_NAME, REFERENCED_TABLE_NAME, \
+                    GROUP_CONCAT(COLUMN_NAME ORDER BY ORDINAL_POSITION SEPARATOR '\\n'), \
+                    GROUP_CONCAT(REFERENCED_COLUMN_NAME ORDER BY ORDINAL_POSITION SEPARATOR '\\n') \
+             FROM information_schema.KEY_COLUMN_USAGE \
+             WHERE TABLE_SCHEMA = DATABASE() AND REFERENCED_TABLE_NAME IS NOT NULL \
+             GROUP BY CONSTRAINT_NAME, TABLE_NAME, REFERENCED_TABLE_NAME \
+             ORDER BY TABLE_NAME, CONSTRAINT_NAME",
+        ))
+        .await
+    {
+        Ok(rows) => rows,
+        Err(e) => {
+            return (
+                Status::Failed,
+                format!("cannot list foreign keys: {}", detail(&e)),
+            )
+        }
+    };
+    let text = |r: &sqlx::mysql::MySqlRow, i| mariadb::text(r, i).unwrap_or_default();
+    let fks: Vec<ForeignKey> = rows
+        .iter()
+        .map(|r| ForeignKey {
+            name: text(r, 0),
+            child: text(r, 1),
+            parent: text(r, 2),
+            child_columns: text(r, 3).split('\n').map(String::from).collect(),
+            parent_columns: text(r, 4).split('\n').map(String::from).collect(),
+            validated: false,
+        })
+        .collect();
+    let mut counts = Vec::with_capacity(fks.len());
+    for fk in &fks {
+        let q = orphans_query(fk, mariadb::quote_ident);
+        let n = match first_value(conn, &q).await {
+            Ok(v) => v
+                .flatten()
+                .and_then(|s| s.parse().ok())
+                .ok_or_else(|| "no count".to_string()),
+            Err(e) => Err(detail(&e)),
+        };
+        counts.push(Some(n));
+    }
+    judge_foreign_keys(EngineKind::Mariadb, &fks, &counts)
+}
+
+async fn invariant_check(conn: &mut MySqlConnection, query: String) -> (Status, String) {
+    let q = query.trim().trim_end_matches(';').to_string();
+    match first_value(conn, &q).await {
+        Ok(Some(Some(v))) => match v.parse::<f64>() {
+            Ok(0.0) => (Status::Passed, "0 violations".into()),
+            Ok(n) => (Status::Failed, format!("{n} rows violate it")),
+            Err(_) => (Status::Error, "the rule's query must return a count".into()),
+        },
+        Ok(_) => (Status::Error, "the rule's query returned no count".into()),
+        Err(e) => (
+            Status::Error,
+            format!("the rule's query failed: {}", detail(&e)),
+        ),
+    }
+}
+
+async fn sql_check(conn: &mut MySqlConnection, c: &SqlCheck) -> (Status, String) {
+    match first_value(conn, &c.query).await {
+        Ok(first) => judge_sql(c, first),
+        // ER_TABLEACCESS_DENIED_ERROR, ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION
+        Err(e) if matches!(mariadb::error_number(&e), Some(1142 | 1792 | 1044)) => (
+            Status::Error,
+            format!(
+                "the check {} at {} tried to change the restored database, and checks can only read: {}. Make it a query that only reads (SELECT)",
+                c.name,
+                c.origin,
+                detail(&e)
+            ),
+        ),
+        Err(e) => (
+            Status::Error,
+            format!("the query at {} failed: {}", c.origin, detail(&e)),
+        ),
+    }
+}
+
+async fn freshness_check(
+    conn: &mut MySqlConnection,
+    f: &Freshness,
+    backup_time: Option<DateTime<Utc>>,
+) -> (Status, String) {
+    let Some(backup_time) = backup_time else {
+        return (
+            Status::Unknown,
+            "the backup's time is unknown (no manifest, no time in its name)".into(),
+        );
+    };
+    // The session is in UTC, as the clinic's DATETIMEs are.
+    let q = format!(
+        "SELECT UNIX_TIMESTAMP(MAX({})) FROM {}",
+        mariadb::quote_ident(&f.column),
+        f.table
+            .split('.')
+            .map(mariadb::quote_ident)
+            .collect::<Vec<_>>()
+            .join(".")
+    );
+    match first_value(conn, &q).await {
+        Ok(v) => judge_freshness(f, backup_time, v.flatten().and_then(|s| s.parse().ok())),
+        Err(e) => (Status::Error, format!("cannot read it: {}", detail(&e))),
+    }
+}
