@@ -82,18 +82,28 @@ type Ran = (i32, serde_json::Value, String, tempfile::TempDir);
 /// Generates a fixture, runs the scenario on it, and checks that the
 /// originals are untouched.
 fn case(name: &str, keys: Keys) -> Ran {
+    case_on("postgres", name, keys)
+}
+
+/// `case` on a clinic of `engine`, with the scenario of that engine
+/// (`scenarios/mariadb/NAME.toml` for MariaDB).
+fn case_on(engine: &str, name: &str, keys: Keys) -> Ran {
     let tmp = tempdir();
     let daily = make_key(tmp.path(), "daily.key");
     let escrow = make_key(tmp.path(), "escrow.key");
     let backups = tmp.path().join("backups");
     let reports = tmp.path().join("reports");
-    generate_fixture(&backups, 1500, &[&daily, &escrow]);
+    generate_fixture_on(engine, &backups, 1500, &[&daily, &escrow]);
     let before = checksums(&backups);
     let ids: Vec<&Path> = match keys {
         Keys::Daily => vec![&daily.path],
         Keys::DailyAndEscrow => vec![&daily.path, &escrow.path],
     };
-    let (code, r, err) = scenario(name, &backups, &ids, &reports);
+    let file = match engine {
+        "postgres" => name.to_string(),
+        _ => format!("{engine}/{name}"),
+    };
+    let (code, r, err) = scenario(&file, &backups, &ids, &reports);
     assert_eq!(checksums(&backups), before, "{name} touched the originals");
     assert!(
         r["report_version"] == 3 && r["simulation"]["fault"] == name,
@@ -329,4 +339,59 @@ fn lost_server_counts_the_lost_writes_from_the_workloads_own_log() {
     let rto = r["rto_seconds"].as_f64().unwrap();
     let simulate = r["phases"][0]["seconds"].as_f64().unwrap();
     assert!(rto > 0.0 && rto < simulate + 120.0, "{rto}");
+}
+
+/// The failure scenarios on a MariaDB clinic: the same expectations, met.
+mod mariadb {
+    use super::*;
+
+    #[test]
+    fn corrupt_backup_is_caught_by_its_checksum_before_restoring() {
+        let (code, r, err, _tmp) = case_on("mariadb", "corrupt-backup", Keys::Daily);
+        assert_eq!(code, 0, "{r}\n{err}");
+        assert!(expectation_met(&r), "{r}");
+        assert_eq!(r["verdict"], "unrecoverable");
+        assert_eq!(r["attempts"][0]["kind"], "sha256-mismatch", "{r}");
+        clock_started_at(&r, "simulation staged");
+    }
+
+    #[test]
+    fn truncated_backup_is_caught_by_its_size() {
+        let (code, r, err, _tmp) = case_on("mariadb", "truncated-backup", Keys::Daily);
+        assert_eq!(code, 0, "{r}\n{err}");
+        assert!(expectation_met(&r), "{r}");
+        assert!(unusable_reasons(&r)[0].contains("bytes on disk"), "{r}");
+    }
+
+    #[test]
+    fn stale_backups_restore_but_fail_the_rpo_objective() {
+        let (code, r, err, _tmp) = case_on("mariadb", "stale-backups", Keys::Daily);
+        assert_eq!(code, 0, "{r}\n{err}");
+        assert!(expectation_met(&r), "{r}");
+        assert_eq!(r["verdict"], "failed");
+        // Restored and checked: only the backup's age fails it.
+        let checks = r["checks"].as_array().unwrap();
+        assert!(checks.len() > 10, "{r}");
+        assert!(checks.iter().all(|c| c["status"] == "passed"), "{r}");
+    }
+
+    #[test]
+    fn lost_key_restores_with_the_escrow_key() {
+        let (code, r, err, _tmp) = case_on("mariadb", "lost-key", Keys::DailyAndEscrow);
+        assert_eq!(code, 0, "{r}\n{err}");
+        assert!(expectation_met(&r), "{r}");
+        assert_eq!(r["verdict"], "passed");
+        assert!(r["backup"]["decrypted_with"]
+            .as_str()
+            .unwrap()
+            .ends_with("escrow.key"));
+    }
+
+    #[test]
+    fn wrong_key_opens_nothing() {
+        let (code, r, err, _tmp) = case_on("mariadb", "wrong-key", Keys::Daily);
+        assert_eq!(code, 0, "{r}\n{err}");
+        assert!(expectation_met(&r), "{r}");
+        assert_eq!(r["verdict"], "unrecoverable");
+    }
 }

@@ -183,6 +183,8 @@ fn target(
                     (Some(_), _) => Some("before-upgrade comparisons"),
                     (_, Some(FaultName::RestoreKilled)) => Some("the restore-killed simulation"),
                     (_, Some(FaultName::LostServer)) => Some("the lost-server simulation"),
+                    (_, Some(FaultName::Ransomware)) => Some("the ransomware simulation"),
+                    (_, Some(FaultName::DiskFull)) => Some("the disk-full simulation"),
                     _ => None,
                 };
                 if let Some(what) = not_yet {

@@ -229,15 +229,15 @@ fn an_unknown_engine_suggests_the_nearest() {
 }
 
 #[test]
-fn mariadb_drills_are_accepted_but_not_its_restore_killed_simulation_yet() {
+fn mariadb_drills_are_accepted_but_not_the_simulations_that_need_a_server_yet() {
     let ok = good_with("target", "engine = \"mariadb\"");
     assert!(parse(Path::new("x.toml"), &ok).is_ok(), "{ok}");
-    let m = refused(&format!("{ok}\n[simulate]\nfault = \"restore-killed\"\n"));
-    assert!(m.starts_with("x.toml:6:10: engine \"mariadb\": "), "{m}");
-    assert!(
-        m.contains("restore-killed simulation run on PostgreSQL only for now"),
-        "{m}"
-    );
+    for fault in ["restore-killed", "lost-server", "ransomware", "disk-full"] {
+        let m = refused(&format!("{ok}\n[simulate]\nfault = \"{fault}\"\n"));
+        assert!(m.starts_with("x.toml:6:10: engine \"mariadb\": "), "{m}");
+        let said = format!("{fault} simulation run on PostgreSQL only for now");
+        assert!(m.contains(&said), "{m}");
+    }
 }
 
 #[test]

@@ -68,10 +68,17 @@ pub fn make_key(dir: &Path, name: &str) -> Key {
 
 /// `fixtures generate` into a new folder `dir`, encrypted to `recipients`.
 pub fn generate_fixture(dir: &Path, patients: u32, recipients: &[&Key]) {
+    generate_fixture_on("postgres", dir, patients, recipients)
+}
+
+/// The same, on the clinic engine `engine` (`postgres` or `mariadb`).
+pub fn generate_fixture_on(engine: &str, dir: &Path, patients: u32, recipients: &[&Key]) {
     std::fs::create_dir(dir).expect("create the fixture folder");
     let mut args = vec![
         "fixtures".to_string(),
         "generate".into(),
+        "--engine".into(),
+        engine.into(),
         "--out".into(),
         dir.display().to_string(),
         "--patients".into(),
