@@ -594,10 +594,12 @@ pub fn judge(
 }
 
 /// The restore tool's words for a full disk (PostgreSQL's "could not extend
-/// file", the OS's ENOSPC): read once, here, where the tool's output becomes a
-/// typed outcome.
+/// file", MariaDB's ER_RECORD_FILE_FULL "The table is full", the OS's
+/// ENOSPC): read once, here, where the tool's output becomes a typed outcome.
 fn out_of_space(stderr: &str) -> bool {
-    stderr.contains("could not extend file") || stderr.contains("No space left on device")
+    stderr.contains("could not extend file")
+        || stderr.contains("No space left on device")
+        || stderr.contains("ERROR 1114 (HY000)")
 }
 
 /// Fills `buf` unless the stream ends first: whole chunks for the restore tool

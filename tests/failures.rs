@@ -388,6 +388,18 @@ mod mariadb {
     }
 
     #[test]
+    fn disk_full_is_named_as_out_of_disk_space() {
+        let (code, r, err, _tmp) = case_on("mariadb", "disk-full", Keys::Daily);
+        assert_eq!(code, 0, "{r}\n{err}");
+        assert!(expectation_met(&r), "{r}");
+        assert_eq!(r["verdict"], "unrecoverable");
+        let reasons = unusable_reasons(&r);
+        assert!(reasons[0].contains("ran out of disk space"), "{reasons:?}");
+        assert!(reasons[0].contains("is full"), "{reasons:?}");
+        assert_eq!(r["attempts"][0]["kind"], "disk-full", "{r}");
+    }
+
+    #[test]
     fn wrong_key_opens_nothing() {
         let (code, r, err, _tmp) = case_on("mariadb", "wrong-key", Keys::Daily);
         assert_eq!(code, 0, "{r}\n{err}");

@@ -10,29 +10,37 @@
 #                          MARIADB_DATABASE
 # Accounts use mysql_native_password (clients without ed25519 can log in);
 # root@localhost also keeps unix_socket, so `docker exec C mariadb` works as is.
-# Differences: the data directory is created when the image is built; time zone
-# tables are not loaded; /docker-entrypoint-initdb.d is not supported. The
+#   MARIADB_DATADIR        the data directory (default /var/lib/mysql); an empty
+#                          one (a tmpfs mounted there) is initialised at start
+# Differences: the default data directory is created when the image is built;
+# time zone tables are not loaded; /docker-entrypoint-initdb.d is not supported. The
 # accounts are made in bootstrap mode (no listener), so "ready for connections"
 # is printed once, by the final server, when the accounts exist.
 #
 # `docker-entrypoint.sh restore-drill-build` creates the data directory (image build).
 set -eu
 
-DATADIR=/var/lib/mysql
+BUILT_DATADIR=/var/lib/mysql
+DATADIR=${MARIADB_DATADIR:-$BUILT_DATADIR}
 MARKER=$DATADIR/restore-drill-initialized
 
 say() { printf '%s\n' "$*"; }  # not echo: dash's echo expands backslashes
 log() { say "restore-drill entrypoint: $*" >&2; }
 die() { log "error: $*"; exit 1; }
 
-if [ "${1:-}" = restore-drill-build ]; then
-    # Start from an empty data directory whatever the package's scripts left.
-    rm -rf "${DATADIR:?}"/* "$DATADIR"/.[!.]* 2>/dev/null || true
+# --cross-bootstrap: no root@HOSTNAME account (the build host's name).
+install_db() {
     mkdir -p "$DATADIR"
     chown mysql:mysql "$DATADIR"
-    # --cross-bootstrap: no root@HOSTNAME account (the build host's name).
     mariadb-install-db --user=mysql --datadir="$DATADIR" --skip-test-db \
         --auth-root-authentication-method=socket --cross-bootstrap >/dev/null
+}
+
+if [ "${1:-}" = restore-drill-build ]; then
+    # Start from an empty data directory whatever the package's scripts left.
+    DATADIR=$BUILT_DATADIR
+    rm -rf "${DATADIR:?}"/* "$DATADIR"/.[!.]* 2>/dev/null || true
+    install_db
     exit 0
 fi
 
@@ -48,6 +56,12 @@ esac
 if [ "$(id -u)" = 0 ]; then
     mkdir -p /run/mysqld
     chown mysql:mysql /run/mysqld
+fi
+
+# A data directory given empty (a size-limited tmpfs) is made here, in about a
+# second; the image's own was made when it was built.
+if [ ! -d "$DATADIR/mysql" ]; then
+    install_db
 fi
 
 if [ ! -e "$MARKER" ]; then
@@ -107,6 +121,6 @@ if [ ! -e "$MARKER" ]; then
 fi
 
 if [ "$(id -u)" = 0 ]; then
-    exec setpriv --reuid=mysql --regid=mysql --init-groups -- mariadbd "$@"
+    exec setpriv --reuid=mysql --regid=mysql --init-groups -- mariadbd --datadir="$DATADIR" "$@"
 fi
-exec mariadbd "$@"
+exec mariadbd --datadir="$DATADIR" "$@"

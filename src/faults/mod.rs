@@ -117,7 +117,9 @@ pub async fn stage(
         }
         Fault::LostKey => lose_first_key(&mut staged)?,
         Fault::WrongKey => wrong_key(&mut staged),
-        Fault::DiskFull { tmpfs_mb } => small_disk(&mut staged, *tmpfs_mb).await?,
+        Fault::DiskFull { tmpfs_mb } => {
+            small_disk(&mut staged, *tmpfs_mb, plan.target.engine).await?
+        }
         Fault::RestoreKilled { fraction } => kill_part_way(&mut staged, *fraction).await?,
         Fault::Ransomware => ransomware(docker, run, plan, &mut staged, events).await?,
         Fault::LostServer {
@@ -250,18 +252,27 @@ fn wrong_key(staged: &mut Staged) -> Vec<String> {
     vec!["the only key at hand is one that opens none of these backups".into()]
 }
 
-async fn small_disk(staged: &mut Staged, tmpfs_mb: Option<u64>) -> Result<Vec<String>> {
+async fn small_disk(
+    staged: &mut Staged,
+    tmpfs_mb: Option<u64>,
+    engine: crate::engine::EngineKind,
+) -> Result<Vec<String>> {
+    // An initialised PostgreSQL cluster takes ~62 MiB (one WAL segment
+    // included); MariaDB's 125 MiB (its 96 MiB redo log included).
+    let empty: u64 = match engine {
+        crate::engine::EngineKind::Postgres => 64 << 20,
+        crate::engine::EngineKind::Mariadb => 128 << 20,
+    };
     let bytes = match tmpfs_mb {
         Some(mb) => mb << 20,
         None => {
-            // An initialised cluster takes ~62 MiB (one WAL segment included);
-            // a quarter of the dump on top cannot hold it.
+            // A quarter of the dump on top of an empty server cannot hold it.
             let dir = primary(staged);
             let newest = blocking(move || Ok(list::scan(&dir, None)?.into_iter().next())).await?;
             let dump = newest
                 .map(|c| c.manifest.map_or(c.bytes * 4, |m| m.dump.bytes))
                 .unwrap_or(0);
-            (64 << 20) + dump / 4
+            empty + dump / 4
         }
     };
     staged.effect = Effect::SmallDisk(bytes);

@@ -184,7 +184,6 @@ fn target(
                     (_, Some(FaultName::RestoreKilled)) => Some("the restore-killed simulation"),
                     (_, Some(FaultName::LostServer)) => Some("the lost-server simulation"),
                     (_, Some(FaultName::Ransomware)) => Some("the ransomware simulation"),
-                    (_, Some(FaultName::DiskFull)) => Some("the disk-full simulation"),
                     _ => None,
                 };
                 if let Some(what) = not_yet {

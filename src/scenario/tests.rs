@@ -232,7 +232,7 @@ fn an_unknown_engine_suggests_the_nearest() {
 fn mariadb_drills_are_accepted_but_not_the_simulations_that_need_a_server_yet() {
     let ok = good_with("target", "engine = \"mariadb\"");
     assert!(parse(Path::new("x.toml"), &ok).is_ok(), "{ok}");
-    for fault in ["restore-killed", "lost-server", "ransomware", "disk-full"] {
+    for fault in ["restore-killed", "lost-server", "ransomware"] {
         let m = refused(&format!("{ok}\n[simulate]\nfault = \"{fault}\"\n"));
         assert!(m.starts_with("x.toml:6:10: engine \"mariadb\": "), "{m}");
         let said = format!("{fault} simulation run on PostgreSQL only for now");
