@@ -299,7 +299,11 @@ fn ransomware_falls_back_to_the_offsite_copy_and_counts_the_extra_loss() {
 
 #[test]
 fn lost_server_counts_the_lost_writes_from_the_workloads_own_log() {
-    let (code, r, err, _tmp) = case("lost-server", Keys::Daily);
+    lost_server_on("postgres");
+}
+
+fn lost_server_on(engine: &str) {
+    let (code, r, err, _tmp) = case_on(engine, "lost-server", Keys::Daily);
     assert_eq!(code, 0, "{r}\n{err}");
     assert_eq!(r["verdict"], "passed");
     let lost = &r["lost_writes"];
@@ -397,6 +401,39 @@ mod mariadb {
         assert!(reasons[0].contains("ran out of disk space"), "{reasons:?}");
         assert!(reasons[0].contains("is full"), "{reasons:?}");
         assert_eq!(r["attempts"][0]["kind"], "disk-full", "{r}");
+    }
+
+    #[test]
+    fn ransomware_falls_back_to_the_offsite_copy_and_counts_the_extra_loss() {
+        let (code, r, err, _tmp) = case_on("mariadb", "ransomware", Keys::Daily);
+        assert_eq!(code, 0, "{r}\n{err}");
+        assert!(expectation_met(&r), "{r}");
+        assert_eq!(r["verdict"], "failed");
+        let from = r["recovered_from"].as_str().unwrap();
+        assert!(from.starts_with("offsite: "), "{r}");
+        // Production's newer backup was a MariaDB one too, before it was encrypted.
+        let actions = r["simulation"]["actions"].to_string();
+        assert!(actions.contains("made a newer backup"), "{actions}");
+        assert!(r["rpo_cost_seconds"].as_f64().unwrap() > 0.0, "{r}");
+        clock_started_at(&r, "primary store encrypted");
+    }
+
+    #[test]
+    fn restore_killed_mid_restore_is_named() {
+        let (code, r, err, _tmp) = case_on("mariadb", "restore-killed", Keys::Daily);
+        assert_eq!(code, 0, "{r}\n{err}");
+        assert!(expectation_met(&r), "{r}");
+        assert_eq!(r["verdict"], "unrecoverable");
+        let reasons = unusable_reasons(&r);
+        assert!(
+            reasons[0].contains("stopped in the middle of the restore"),
+            "{reasons:?}"
+        );
+    }
+
+    #[test]
+    fn lost_server_counts_the_lost_writes_from_the_workloads_own_log() {
+        lost_server_on("mariadb");
     }
 
     #[test]

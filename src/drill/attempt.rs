@@ -160,7 +160,7 @@ async fn restore(
     tokio::pin!(restore);
     let killer = async {
         switch.fired.notified().await;
-        faults::wait_for_restore_activity(&sb.url()).await;
+        faults::wait_for_restore_activity(sb.engine, &sb.url()).await;
         faults::kill_container(ctx.docker, &sb.container).await;
         switch.release();
         // Holds the select until the restore ends, as it must once the

@@ -241,7 +241,8 @@ async fn verify_restored(
     f.checks_done = Some(f.clock_start.0.seconds_since());
     if let Some(Effect::ServerLost(log)) = f.staged.as_ref().map(|s| &s.effect) {
         let url = sb.url();
-        let lost = faults::production::lost_writes(&url, log, c.time, c.manifest.as_ref());
+        let lost =
+            faults::production::lost_writes((sb.engine, &url), log, c.time, c.manifest.as_ref());
         f.lost_writes = Some(lost.await?);
     }
     if env.opts.keep {

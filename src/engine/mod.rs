@@ -98,6 +98,53 @@ pub async fn server_version_within(engine: EngineKind, url: &str) -> Option<Stri
         .and_then(|v| v.ok())
 }
 
+/// A connection to either engine, for the few places that only send SQL
+/// text and read numbers back.
+pub enum AnyConnection {
+    Postgres(sqlx::postgres::PgConnection),
+    Mariadb(sqlx::mysql::MySqlConnection),
+}
+
+impl AnyConnection {
+    pub async fn connect(engine: EngineKind, url: &str) -> crate::error::Result<AnyConnection> {
+        let patience = std::time::Duration::from_secs(10);
+        Ok(match engine {
+            EngineKind::Postgres => {
+                AnyConnection::Postgres(postgres::connect(url, patience).await?)
+            }
+            EngineKind::Mariadb => AnyConnection::Mariadb(mariadb::connect(url, patience).await?),
+        })
+    }
+
+    /// Runs one or more statements (the simple protocol).
+    pub async fn execute(&mut self, sql: &str) -> Result<(), sqlx::Error> {
+        use sqlx::Executor;
+        match self {
+            AnyConnection::Postgres(c) => c.execute(sqlx::raw_sql(sql)).await.map(|_| ()),
+            AnyConnection::Mariadb(c) => c.execute(sqlx::raw_sql(sql)).await.map(|_| ()),
+        }
+    }
+
+    /// The first column of every row, read as integers.
+    pub async fn integers(&mut self, sql: &str) -> Result<Vec<i64>, sqlx::Error> {
+        use sqlx::{Executor, Row};
+        Ok(match self {
+            AnyConnection::Postgres(c) => c
+                .fetch_all(sqlx::raw_sql(sql))
+                .await?
+                .iter()
+                .filter_map(|r| r.try_get_unchecked::<String, _>(0).ok()?.parse().ok())
+                .collect(),
+            AnyConnection::Mariadb(c) => c
+                .fetch_all(sqlx::raw_sql(sql))
+                .await?
+                .iter()
+                .filter_map(|r| mariadb::text(r, 0)?.parse().ok())
+                .collect(),
+        })
+    }
+}
+
 /// Runs `sql` (one or more statements) as the administrator at `url`.
 pub async fn execute_as_admin(
     engine: EngineKind,

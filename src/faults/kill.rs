@@ -65,9 +65,12 @@ impl Observer for KillSwitch {
     }
 }
 
-/// Waits until pg_restore is connected to the sandbox and has created at least
-/// one table: from then on a kill lands in the middle of the restore.
-pub async fn wait_for_restore_activity(url: &str) {
+/// Waits until the restore tool is connected to the sandbox and has created
+/// at least one table: from then on a kill lands in the middle of the restore.
+pub async fn wait_for_restore_activity(engine: crate::engine::EngineKind, url: &str) {
+    if engine == crate::engine::EngineKind::Mariadb {
+        return wait_for_mariadb_restore(url).await;
+    }
     let deadline = Instant::now() + Duration::from_secs(20);
     let Ok(mut conn) = postgres::connect(url, Duration::from_secs(5)).await else {
         return;
@@ -81,6 +84,31 @@ pub async fn wait_for_restore_activity(url: &str) {
         .fetch_one(&mut conn)
         .await;
         if matches!(busy, Ok((a, t)) if a > 0 && t > 0) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// MariaDB's side of `wait_for_restore_activity`: another connection than
+/// ours, and a table in the restored database.
+async fn wait_for_mariadb_restore(url: &str) {
+    use sqlx::Executor;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let patience = Duration::from_secs(5);
+    let Ok(mut conn) = crate::engine::mariadb::connect(url, patience).await else {
+        return;
+    };
+    let asked = "SELECT (SELECT COUNT(*) FROM information_schema.PROCESSLIST \
+                         WHERE ID <> CONNECTION_ID() AND USER = 'root' AND COMMAND <> 'Daemon') \
+                      * (SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE())";
+    while Instant::now() < deadline {
+        let busy = conn.fetch_one(sqlx::raw_sql(asked)).await;
+        let n = busy
+            .ok()
+            .and_then(|r| crate::engine::mariadb::text(&r, 0))
+            .and_then(|t| t.parse::<i64>().ok());
+        if n.is_some_and(|n| n > 0) {
             return;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;

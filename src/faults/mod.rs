@@ -304,7 +304,7 @@ async fn start_production(
     Production::start(
         docker,
         run,
-        &plan.target.image,
+        (plan.target.engine, &plan.target.image),
         (&dir, prefix),
         staged.keys.clone(),
         events,

@@ -6,7 +6,7 @@
 use super::kill::kill_container;
 use crate::backup::{self, BackupRequest, DumpSource};
 use crate::catalog::list;
-use crate::engine::{postgres, EngineKind};
+use crate::engine::{AnyConnection, EngineKind};
 use crate::error::{Error, Result};
 use crate::events::Events;
 use crate::keys::IdentitySource;
@@ -14,7 +14,6 @@ use crate::measure::Moment;
 use crate::report::LostWrites;
 use crate::sandbox::{self, RunId, Sandbox, SandboxSpec};
 use chrono::{DateTime, Utc};
-use sqlx::Executor;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -47,7 +46,7 @@ impl Production {
     pub async fn start(
         docker: &bollard::Docker,
         run: &RunId,
-        image: &str,
+        (engine, image): (EngineKind, &str),
         (primary, name_prefix): (&Path, Option<&str>),
         keys: Arc<Vec<IdentitySource>>,
         events: &Events,
@@ -72,7 +71,7 @@ impl Production {
                     newest.path.display()
                 ))
             })?;
-        let mut spec = SandboxSpec::new(EngineKind::Postgres, image);
+        let mut spec = SandboxSpec::new(engine, image);
         spec.role = "production";
         let server = Sandbox::start(docker, run, &spec).await?;
         crate::restore::restore_file(
@@ -98,15 +97,19 @@ impl Production {
     }
 
     pub async fn write_appointments(&self, n: u32) -> Result<()> {
-        let mut conn = postgres::connect(&self.server.url(), Duration::from_secs(10)).await?;
-        conn.execute(sqlx::raw_sql(&format!(
+        // MariaDB's clinic keeps its times as UTC DATETIMEs.
+        let now = match self.server.engine {
+            EngineKind::Postgres => "now()",
+            EngineKind::Mariadb => "UTC_TIMESTAMP(6)",
+        };
+        let sql = format!(
             "INSERT INTO appointments (patient_id, starts_at, duration_minutes, kind, status, created_at) \
-             SELECT p.id, now() + interval '1 day', 30, 'follow_up', 'booked', now() \
+             SELECT p.id, {now} + INTERVAL '1' DAY, 30, 'follow_up', 'booked', {now} \
              FROM patients p ORDER BY p.id LIMIT {n}"
-        )))
-        .await
-        .map_err(|e| Error::db("writing to production", e))?;
-        Ok(())
+        );
+        let url = self.server.url();
+        crate::engine::execute_as_admin(self.server.engine, &url, &sql, "writing to production")
+            .await
     }
 
     pub async fn backup_into(&self, dir: &Path, events: &Events) -> Result<PathBuf> {
@@ -130,13 +133,13 @@ impl Production {
     /// A writer at a set rate: each write a transaction with a new appointment
     /// and its sequence number, logged once committed.
     pub fn workload(&self, per_second: u32, log: PathBuf) -> Workload {
-        let url = self.server.url();
+        let (url, engine) = (self.server.url(), self.server.engine);
         let stop = Arc::new(Notify::new());
         let stop2 = stop.clone();
         let handle = tokio::spawn(async move {
-            let mut conn = postgres::connect(&url, Duration::from_secs(10)).await?;
+            let mut conn = AnyConnection::connect(engine, &url).await?;
             conn.execute(
-                "CREATE TABLE drill_workload (seq bigint PRIMARY KEY, committed_at timestamptz NOT NULL, \
+                "CREATE TABLE drill_workload (seq bigint PRIMARY KEY, committed_at timestamp NOT NULL, \
                  appointment_id bigint NOT NULL REFERENCES appointments(id))",
             )
             .await
@@ -152,15 +155,9 @@ impl Production {
                     _ = tick.tick() => {}
                 }
                 seq += 1;
-                let q = format!(
-                    "WITH a AS (INSERT INTO appointments (patient_id, starts_at, duration_minutes, kind, status, created_at) \
-                       SELECT id, now() + interval '1 day', 30, 'follow_up', 'booked', now() FROM patients ORDER BY id LIMIT 1 \
-                       RETURNING id) \
-                     INSERT INTO drill_workload SELECT {seq}, clock_timestamp(), id FROM a"
-                );
                 // A write that fails (the server is going away) is not committed:
                 // the workload stops there.
-                if conn.execute(q.as_str()).await.is_err() {
+                if conn.execute(&workload_write(engine, seq)).await.is_err() {
                     break;
                 }
                 let at = Utc::now();
@@ -210,16 +207,37 @@ impl Production {
     }
 }
 
+/// Pure: one write of the workload, one transaction: a new appointment and
+/// its sequence number, with the commit's time (UTC).
+pub fn workload_write(engine: EngineKind, seq: i64) -> String {
+    match engine {
+        EngineKind::Postgres => format!(
+            "WITH a AS (INSERT INTO appointments (patient_id, starts_at, duration_minutes, kind, status, created_at) \
+               SELECT id, now() + interval '1 day', 30, 'follow_up', 'booked', now() FROM patients ORDER BY id LIMIT 1 \
+               RETURNING id) \
+             INSERT INTO drill_workload SELECT {seq}, clock_timestamp() AT TIME ZONE 'UTC', id FROM a"
+        ),
+        EngineKind::Mariadb => format!(
+            "START TRANSACTION; \
+             INSERT INTO appointments (patient_id, starts_at, duration_minutes, kind, status, created_at) \
+               SELECT id, UTC_TIMESTAMP(6) + INTERVAL 1 DAY, 30, 'follow_up', 'booked', UTC_TIMESTAMP(6) \
+               FROM patients ORDER BY id LIMIT 1; \
+             INSERT INTO drill_workload VALUES ({seq}, UTC_TIMESTAMP(6), LAST_INSERT_ID()); \
+             COMMIT"
+        ),
+    }
+}
+
 /// After the restore: which of the workload's committed writes are missing.
 pub async fn lost_writes(
-    url: &str,
+    (engine, url): (EngineKind, &str),
     log: &WorkloadLog,
     backup_time: Option<DateTime<Utc>>,
     manifest: Option<&crate::catalog::Manifest>,
 ) -> Result<LostWrites> {
-    let mut conn = postgres::connect(url, Duration::from_secs(10)).await?;
-    let restored: Vec<i64> = sqlx::query_scalar("SELECT seq FROM drill_workload")
-        .fetch_all(&mut conn)
+    let mut conn = AnyConnection::connect(engine, url).await?;
+    let restored = conn
+        .integers("SELECT seq FROM drill_workload")
         .await
         .map_err(|e| Error::db("reading the workload's writes", e))?;
     Ok(count_lost(
@@ -249,7 +267,7 @@ pub fn count_lost(
         in_backup_per_manifest: manifest.and_then(|m| {
             m.tables
                 .iter()
-                .find(|t| t.name == "public.drill_workload")
+                .find(|t| t.name == "public.drill_workload" || t.name == "drill_workload")
                 .map(|t| t.rows)
         }),
         first_lost_at: lost.first().map(|(_, t)| *t),

@@ -159,7 +159,7 @@ fn target(
     src: &Source,
     raw: Spanned<RawTarget>,
     compare: Option<&Compare>,
-    fault: Option<super::raw::FaultName>,
+    _fault: Option<super::raw::FaultName>,
 ) -> Result<Target> {
     let span = raw.span();
     let raw = raw.into_inner();
@@ -178,18 +178,10 @@ fn target(
         Some(e) => match e.get_ref() {
             RawEngine::Postgres => EngineKind::Postgres,
             RawEngine::Mariadb => {
-                use super::raw::FaultName;
-                let not_yet = match (compare, fault) {
-                    (Some(_), _) => Some("before-upgrade comparisons"),
-                    (_, Some(FaultName::RestoreKilled)) => Some("the restore-killed simulation"),
-                    (_, Some(FaultName::LostServer)) => Some("the lost-server simulation"),
-                    (_, Some(FaultName::Ransomware)) => Some("the ransomware simulation"),
-                    _ => None,
-                };
-                if let Some(what) = not_yet {
+                if compare.is_some() {
                     return Err(src.at(
                         e.span(),
-                        format_args!("engine \"mariadb\": {what} run on PostgreSQL only for now (MariaDB drills and the other simulations are supported); use \"postgres\""),
+                        "engine \"mariadb\": before-upgrade comparisons run on PostgreSQL only for now (MariaDB drills and failure scenarios are supported); use \"postgres\"",
                     ));
                 }
                 EngineKind::Mariadb

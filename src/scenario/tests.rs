@@ -229,15 +229,23 @@ fn an_unknown_engine_suggests_the_nearest() {
 }
 
 #[test]
-fn mariadb_drills_are_accepted_but_not_the_simulations_that_need_a_server_yet() {
+fn mariadb_drills_are_accepted_but_not_comparisons_yet() {
     let ok = good_with("target", "engine = \"mariadb\"");
     assert!(parse(Path::new("x.toml"), &ok).is_ok(), "{ok}");
-    for fault in ["restore-killed", "lost-server", "ransomware"] {
-        let m = refused(&format!("{ok}\n[simulate]\nfault = \"{fault}\"\n"));
-        assert!(m.starts_with("x.toml:6:10: engine \"mariadb\": "), "{m}");
-        let said = format!("{fault} simulation run on PostgreSQL only for now");
-        assert!(m.contains(&said), "{m}");
-    }
+    let faulty = format!("{ok}\n[simulate]\nfault = \"restore-killed\"\n");
+    assert!(parse(Path::new("x.toml"), &faulty).is_ok(), "{faulty}");
+    let (_d, path) = comparing(r#"["a:1", "a:2"]"#, "");
+    let text = std::fs::read_to_string(&path).expect("read");
+    std::fs::write(
+        &path,
+        text.replace("memory_mb = 512", "engine = \"mariadb\""),
+    )
+    .expect("write");
+    let m = load(&path).expect_err("refused").to_string();
+    assert!(
+        m.contains("c.toml:5:10: engine \"mariadb\": before-upgrade comparisons"),
+        "{m}"
+    );
 }
 
 #[test]
