@@ -3,8 +3,8 @@
 //! (pure functions in the parent module); what differs is how each is asked.
 
 use super::{
-    compare, judge_foreign_keys, judge_freshness, judge_sql, manifest_to_compare, orphans_query,
-    timed, CheckResult, Context, ForeignKey, Job, Status, CLINIC_INVARIANTS_MARIADB,
+    compare, judge_foreign_keys, judge_freshness, judge_rules, judge_sql, manifest_to_compare,
+    orphans_query, timed, CheckResult, Context, ForeignKey, Job, Status, CLINIC_INVARIANTS_MARIADB,
 };
 use crate::catalog::Manifest;
 use crate::engine::{mariadb, EngineKind};
@@ -30,12 +30,13 @@ pub async fn run_all(
         .map_err(|e| Error::db("making the check session read-only", e))?;
     let mut results = Vec::new();
     for job in super::jobs_with(plan, CLINIC_INVARIANTS_MARIADB)? {
-        let r = run_job(&mut conn, job, plan, ctx).await;
-        events.event(Event::note(format!(
-            "check {}: {:?} ({:.1} s)",
-            r.name, r.status, r.seconds
-        )));
-        results.push(r);
+        for r in run_job(&mut conn, job, plan, ctx).await {
+            events.event(Event::note(format!(
+                "check {}: {:?} ({:.1} s)",
+                r.name, r.status, r.seconds
+            )));
+            results.push(r);
+        }
     }
     Ok(results)
 }
@@ -45,16 +46,14 @@ async fn run_job(
     job: Job,
     plan: &Checks,
     ctx: &Context<'_>,
-) -> CheckResult {
-    match job {
+) -> Vec<CheckResult> {
+    let one = match job {
         Job::Manifest => {
             let check = manifest_check(conn, ctx.manifest, plan.manifest);
             timed("manifest comparison", check).await
         }
         Job::ForeignKeys => timed("referential integrity", foreign_key_check(conn)).await,
-        Job::Invariant(name, query) => {
-            timed(&format!("invariant: {name}"), invariant_check(conn, query)).await
-        }
+        Job::Invariant(names, query) => return rules_check(conn, &names, query).await,
         Job::Sql(k) => {
             let c = &plan.sql[k];
             timed(&format!("sql: {}", c.name), sql_check(conn, c)).await
@@ -64,7 +63,8 @@ async fn run_job(
             let check = freshness_check(conn, f, ctx.backup_time);
             timed(&format!("freshness: {}.{}", f.table, f.column), check).await
         }
-    }
+    };
+    vec![one]
 }
 
 fn detail(e: &sqlx::Error) -> String {
@@ -161,20 +161,27 @@ async fn foreign_key_check(conn: &mut MySqlConnection) -> (Status, String) {
     judge_foreign_keys(EngineKind::Mariadb, &fks, &counts)
 }
 
-async fn invariant_check(conn: &mut MySqlConnection, query: String) -> (Status, String) {
+/// One query deciding one or more rules, a count per rule in its columns.
+async fn rules_check(
+    conn: &mut MySqlConnection,
+    names: &[String],
+    query: String,
+) -> Vec<CheckResult> {
+    let t = std::time::Instant::now();
     let q = query.trim().trim_end_matches(';').to_string();
-    match first_value(conn, &q).await {
-        Ok(Some(Some(v))) => match v.parse::<f64>() {
-            Ok(0.0) => (Status::Passed, "0 violations".into()),
-            Ok(n) => (Status::Failed, format!("{n} rows violate it")),
-            Err(_) => (Status::Error, "the rule's query must return a count".into()),
-        },
-        Ok(_) => (Status::Error, "the rule's query returned no count".into()),
-        Err(e) => (
-            Status::Error,
-            format!("the rule's query failed: {}", detail(&e)),
-        ),
-    }
+    let counts = match conn.fetch_one(sqlx::raw_sql(&q)).await {
+        Ok(row) => Ok((0..names.len())
+            .map(|k| {
+                let text = mariadb::text(&row, k).ok_or_else(|| "no count".to_string())?;
+                // SUM gives a DECIMAL: "3", never a fraction for counts.
+                text.parse::<f64>()
+                    .map(|n| n as i64)
+                    .map_err(|_| format!("{text:?} is not a count"))
+            })
+            .collect()),
+        Err(e) => Err(detail(&e)),
+    };
+    judge_rules(names, counts, t.elapsed().as_secs_f64())
 }
 
 async fn sql_check(conn: &mut MySqlConnection, c: &SqlCheck) -> (Status, String) {

@@ -108,7 +108,8 @@ const CHECK_WORKERS: usize = 2;
 enum Job {
     Manifest,
     ForeignKeys,
-    Invariant(String, String),
+    /// One query deciding one or more rules, a count column per rule.
+    Invariant(Vec<String>, String),
     Sql(usize),
     Freshness(usize),
 }
@@ -143,12 +144,13 @@ pub async fn run_all(
         loop {
             let next = queue.lock().ok().and_then(|mut q| q.next());
             let Some((i, job)) = next else { break };
-            let r = run_job(&mut conn, job, plan, ctx).await;
-            events.event(Event::note(format!(
-                "check {}: {:?} ({:.1} s)",
-                r.name, r.status, r.seconds
-            )));
-            done.push((i, r));
+            for r in run_job(&mut conn, job, plan, ctx).await {
+                events.event(Event::note(format!(
+                    "check {}: {:?} ({:.1} s)",
+                    r.name, r.status, r.seconds
+                )));
+                done.push((i, r));
+            }
         }
         Ok::<_, Error>(done)
     };
@@ -245,7 +247,7 @@ fn jobs_with(plan: &Checks, clinic_rules: &str) -> Result<Vec<Job>> {
         jobs.extend(
             parse_invariants(&text)
                 .into_iter()
-                .map(|(n, q)| Job::Invariant(n, q)),
+                .map(|(n, q)| Job::Invariant(rule_names(&n), q)),
         );
     }
     jobs.extend((0..plan.sql.len()).map(Job::Sql));
@@ -258,18 +260,23 @@ async fn run_job(
     job: Job,
     plan: &Checks,
     ctx: &Context<'_>,
-) -> CheckResult {
-    match job {
+) -> Vec<CheckResult> {
+    let one = match job {
         Job::Manifest => {
-            timed(
-                "manifest comparison",
-                manifest_check(conn, ctx.manifest, plan.manifest, ctx.streamed),
-            )
-            .await
+            let check = manifest_check(conn, ctx.manifest, plan.manifest, ctx.streamed);
+            timed("manifest comparison", check).await
         }
         Job::ForeignKeys => timed("referential integrity", foreign_key_check(conn)).await,
-        Job::Invariant(name, query) => {
-            timed(&format!("invariant: {name}"), invariant_check(conn, query)).await
+        Job::Invariant(names, query) => {
+            let t = Instant::now();
+            let q = query.trim().trim_end_matches(';').to_string();
+            let counts = match sqlx::query(&q).fetch_one(&mut *conn).await {
+                Ok(row) => Ok((0..names.len())
+                    .map(|k| row.try_get::<i64, _>(k).map_err(|e| e.to_string()))
+                    .collect()),
+                Err(e) => Err(db_detail(&e)),
+            };
+            return judge_rules(&names, counts, t.elapsed().as_secs_f64());
         }
         Job::Sql(k) => {
             let c = &plan.sql[k];
@@ -277,13 +284,63 @@ async fn run_job(
         }
         Job::Freshness(k) => {
             let f = &plan.freshness[k];
-            timed(
-                &format!("freshness: {}.{}", f.table, f.column),
-                freshness_check(conn, f, ctx.backup_time),
-            )
-            .await
+            let check = freshness_check(conn, f, ctx.backup_time);
+            timed(&format!("freshness: {}.{}", f.table, f.column), check).await
         }
-    }
+    };
+    vec![one]
+}
+
+/// `-- check: a, b`: the names of the rules one query decides.
+pub fn rule_names(header: &str) -> Vec<String> {
+    header
+        .split(',')
+        .map(|n| n.trim().to_string())
+        .filter(|n| !n.is_empty())
+        .collect()
+}
+
+/// Pure: each rule's result from its count (column k for the k-th name), or
+/// from the query's failure; every rule of a query shares its time.
+pub fn judge_rules(
+    names: &[String],
+    counts: std::result::Result<Vec<std::result::Result<i64, String>>, String>,
+    seconds: f64,
+) -> Vec<CheckResult> {
+    let shared = match names {
+        [_] => String::new(),
+        _ => format!(" (one query decides {})", names.join(", ")),
+    };
+    names
+        .iter()
+        .enumerate()
+        .map(|(k, name)| {
+            let (status, detail) = match &counts {
+                Err(e) => (Status::Error, format!("the rule's query failed: {e}")),
+                Ok(c) => match c.get(k) {
+                    Some(Ok(0)) => (Status::Passed, format!("0 violations{shared}")),
+                    Some(Ok(n)) => (Status::Failed, format!("{n} rows violate it{shared}")),
+                    Some(Err(e)) => (
+                        Status::Error,
+                        format!(
+                            "the rule's query must return a count in column {}: {e}",
+                            k + 1
+                        ),
+                    ),
+                    None => (
+                        Status::Error,
+                        format!("the rule's query returns no column {} for it", k + 1),
+                    ),
+                },
+            };
+            CheckResult {
+                name: format!("invariant: {name}"),
+                status,
+                detail: Redacted::new(detail),
+                seconds,
+            }
+        })
+        .collect()
 }
 
 async fn timed(name: &str, f: impl std::future::Future<Output = (Status, String)>) -> CheckResult {
@@ -665,18 +722,6 @@ pub fn parse_invariants(text: &str) -> Vec<(String, String)> {
     out
 }
 
-async fn invariant_check(conn: &mut PgConnection, query: String) -> (Status, String) {
-    let q = query.trim().trim_end_matches(';').to_string();
-    match sqlx::query_scalar::<_, i64>(&q).fetch_one(&mut *conn).await {
-        Ok(0) => (Status::Passed, "0 violations".into()),
-        Ok(n) => (Status::Failed, format!("{n} rows violate it")),
-        Err(e) => (
-            Status::Error,
-            format!("the rule's query failed: {}", db_detail(&e)),
-        ),
-    }
-}
-
 async fn sql_check(conn: &mut PgConnection, c: &SqlCheck) -> (Status, String) {
     // Simple protocol: every column arrives as text, whatever its type (numeric,
     // bigint, float), and is read as a number from there.
@@ -918,7 +963,7 @@ mod tests {
 
     #[test]
     fn costly_rules_run_first_and_keep_their_place_in_the_report() {
-        let rule = |n: &str| Job::Invariant(n.into(), String::new());
+        let rule = |n: &str| Job::Invariant(vec![n.into()], String::new());
         let jobs = vec![
             Job::Manifest,
             Job::ForeignKeys,
@@ -941,6 +986,35 @@ mod tests {
         ];
         let order: Vec<usize> = schedule(jobs, &costs).into_iter().map(|(i, _)| i).collect();
         assert_eq!(order, vec![0, 1, 3, 5, 2, 4, 6, 7]);
+    }
+
+    #[test]
+    fn one_query_may_decide_several_rules_each_with_its_own_result() {
+        let names = rule_names(" a, b ,");
+        assert_eq!(names, ["a", "b"]);
+        let r = judge_rules(&names, Ok(vec![Ok(0), Ok(3)]), 0.5);
+        assert_eq!(r.len(), 2);
+        assert_eq!(
+            (r[0].name.as_str(), r[0].status),
+            ("invariant: a", Status::Passed)
+        );
+        assert_eq!(
+            (r[1].name.as_str(), r[1].status),
+            ("invariant: b", Status::Failed)
+        );
+        assert!(r[1]
+            .detail
+            .as_str()
+            .starts_with("3 rows violate it (one query decides a, b)"));
+        assert!(r.iter().all(|c| c.seconds == 0.5));
+        // A column missing or not a count is an error of that rule alone.
+        let r = judge_rules(&names, Ok(vec![Ok(0)]), 0.1);
+        assert_eq!((r[0].status, r[1].status), (Status::Passed, Status::Error));
+        let r = judge_rules(&names, Err("syntax error".into()), 0.1);
+        assert!(r.iter().all(|c| c.status == Status::Error));
+        // One name: the detail says nothing of other rules.
+        let one = judge_rules(&["x".to_string()], Ok(vec![Ok(0)]), 0.1);
+        assert_eq!(one[0].detail.as_str(), "0 violations");
     }
 
     #[test]
