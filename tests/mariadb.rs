@@ -537,3 +537,104 @@ async fn orphans_behind_a_key_added_without_checks_are_counted_and_named_in_a_ha
     // Counts only: no value of the rows themselves.
     assert!(!detail.contains("eel"), "{detail}");
 }
+
+/// A dump of one engine given to a target of the other: unrecoverable (exit
+/// 4), the dump's kind and the target's engine named, both ways.
+#[test]
+fn a_dump_of_the_other_engine_is_named_and_unrecoverable() {
+    let tmp = tempdir();
+    let key = make_key(tmp.path(), "k");
+    let scenarios = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    for (engine, scenario, said) in [
+        (
+            "postgres",
+            scenarios.join("mariadb/monthly-drill.toml"),
+            "it is a pg_dump custom format dump, which a MariaDB target cannot restore",
+        ),
+        (
+            "mariadb",
+            scenarios.join("monthly-drill.toml"),
+            "it is a MySQL/MariaDB SQL dump, which a PostgreSQL target cannot restore",
+        ),
+    ] {
+        let backups = tmp.path().join(engine).join("backups");
+        std::fs::create_dir_all(backups.parent().unwrap()).unwrap();
+        generate(&backups, &key, engine, None);
+        let (code, r, err) = drill(&scenario, &backups, &key);
+        assert_eq!(code, 4, "{r}\n{err}");
+        assert_eq!(r["verdict"], "unrecoverable", "{r}");
+        let reason = r["attempts"][0]["reason"].as_str().unwrap_or_default();
+        assert!(reason.contains(said), "{engine}: {reason}");
+        assert_eq!(r["attempts"][0]["kind"], "wrong-engine", "{r}");
+    }
+}
+
+/// A dump from a newer server, in syntax this target refuses (MySQL 8's
+/// default collation, unknown to MariaDB): the restore stops at that line,
+/// unrecoverable, with the server's error and where.
+#[test]
+fn a_dump_in_syntax_the_target_refuses_stops_at_its_line() {
+    let tmp = tempdir();
+    let key = make_key(tmp.path(), "k");
+    let backups = tmp.path().join("backups");
+    std::fs::create_dir(&backups).unwrap();
+    let dump = "-- MySQL dump 10.13  Distrib 8.0.36, for Linux (x86_64)\n--\n\
+                -- Host: localhost    Database: clinic\n\
+                /*!40101 SET NAMES utf8mb4 */;\n\
+                DROP TABLE IF EXISTS `patients`;\n\
+                CREATE TABLE `patients` (\n  `id` int NOT NULL,\n  PRIMARY KEY (`id`)\n\
+                ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_0900_ai_ci;\n\
+                INSERT INTO `patients` VALUES (1),(2);\n\
+                -- Dump completed on 2026-11-30  2:00:00\n";
+    let plain = tmp.path().join("dump.sql");
+    std::fs::write(&plain, dump).unwrap();
+    let file = backups.join("clinic-20261130T020000Z.sql.zst.age");
+    shell(
+        "zstd -q -c \"$1\" | age -r \"$2\" > \"$3\"",
+        &[
+            plain.to_str().unwrap(),
+            key.public.as_str(),
+            file.to_str().unwrap(),
+        ],
+    );
+    let scenario = tmp.path().join("s.toml");
+    std::fs::write(
+        &scenario,
+        format!(
+            "name = \"mysql 8\"\n[backups]\nlocation = \"{}\"\n[target]\nengine = \"mariadb\"\nimage = \"{MARIADB}\"\n\
+             [checks]\nmanifest = \"if-present\"\n",
+            backups.display()
+        ),
+    )
+    .unwrap();
+    let (code, r, err) = drill(&scenario, &backups, &key);
+    assert_eq!(code, 4, "{r}\n{err}");
+    assert_eq!(r["verdict"], "unrecoverable", "{r}");
+    let reason = r["attempts"][0]["reason"].as_str().unwrap_or_default();
+    assert!(reason.contains("ERROR 1273 (HY000) at line 6"), "{reason}");
+    // The failing statement is not echoed: in a real dump it is an INSERT
+    // full of patient data.
+    assert!(!reason.contains("CREATE TABLE"), "{reason}");
+}
+
+/// The one-off `restore` picks the engine from the dump: a MariaDB backup
+/// restores into the MariaDB image without being told.
+#[test]
+fn restore_takes_a_mariadb_backup_into_a_mariadb_sandbox() {
+    let tmp = tempdir();
+    let key = make_key(tmp.path(), "k");
+    let backups = tmp.path().join("backups");
+    generate(&backups, &key, "mariadb", None);
+    let (artifact, _) = only_backup(&backups);
+    let (code, out, err) = run_tracked(&[
+        "restore",
+        artifact.to_str().unwrap(),
+        "--identity",
+        key.path.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(
+        out.contains("(age -> zstd -> MySQL/MariaDB SQL) into restore-drill/mariadb:10.11"),
+        "{out}"
+    );
+}

@@ -97,6 +97,25 @@ pub async fn list(dir: PathBuf) -> Result<Output> {
     ))
 }
 
+/// The kind of dump inside a backup, if its layers open with these keys (the
+/// restore itself then says what is wrong when they do not).
+async fn dump_format(
+    file: &std::path::Path,
+    keys: Arc<Vec<crate::keys::IdentitySource>>,
+) -> Option<crate::pipeline::DumpFormat> {
+    let file = file.to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        let f = std::fs::File::open(&file).ok()?;
+        let reader = Box::new(std::io::BufReader::new(f));
+        crate::pipeline::open_layers(reader, &keys)
+            .ok()
+            .map(|o| o.format)
+    })
+    .await
+    .ok()
+    .flatten()
+}
+
 pub async fn inspect(file: PathBuf, identities: &[PathBuf]) -> Result<Output> {
     let keys = load_keys(identities)?;
     let i = tokio::task::spawn_blocking(move || crate::inspect::inspect(&file, &keys))
@@ -108,13 +127,27 @@ pub async fn inspect(file: PathBuf, identities: &[PathBuf]) -> Result<Output> {
 pub async fn restore(
     file: PathBuf,
     identities: &[PathBuf],
-    image: String,
+    image: Option<String>,
     keep: bool,
     events: Events,
 ) -> Result<Output> {
+    use crate::engine::EngineKind;
     let keys = Arc::new(load_keys(identities)?);
+    // The dump says which engine restores it: its layers are opened once
+    // here, before any container starts (a wrong key fails here too).
+    let engine = match dump_format(&file, keys.clone()).await {
+        Some(crate::pipeline::DumpFormat::MysqlSql) => EngineKind::Mariadb,
+        _ => EngineKind::Postgres,
+    };
+    let image = image.unwrap_or_else(|| {
+        match engine {
+            EngineKind::Postgres => crate::workload::generate::DEFAULT_IMAGE,
+            EngineKind::Mariadb => crate::workload::generate::DEFAULT_MARIADB_IMAGE,
+        }
+        .to_string()
+    });
     with_run(events, keep, move |docker, run, events| async move {
-        let spec = SandboxSpec::new(crate::engine::EngineKind::Postgres, &image);
+        let spec = SandboxSpec::new(engine, &image);
         let sandbox = Sandbox::start(&docker, &run, &spec).await?;
         let r = crate::restore::restore_file(
             &sandbox,

@@ -73,9 +73,10 @@ enum Command {
         file: PathBuf,
         #[arg(long = "identity")]
         identities: Vec<PathBuf>,
-        /// Image to restore into.
-        #[arg(long, default_value = "restore-drill/postgres:15")]
-        image: String,
+        /// Image to restore into [default: restore-drill/postgres:15, or
+        /// restore-drill/mariadb:10.11 for a MariaDB/MySQL dump].
+        #[arg(long)]
+        image: Option<String>,
         /// Leave the container running and print how to connect to it.
         #[arg(long)]
         keep: bool,
@@ -384,16 +385,22 @@ fn inspect_output(i: &crate::inspect::Inspection) -> Output {
 }
 
 fn keep_text(s: &Sandbox) -> String {
+    let (client, from_host) = match s.engine {
+        crate::engine::EngineKind::Postgres => (
+            format!("psql -U {} -d {}", s.creds.user, s.creds.database),
+            format!("psql '{}'", s.url()),
+        ),
+        crate::engine::EngineKind::Mariadb => (
+            format!("mariadb --user=root {}", s.creds.database),
+            format!(
+                "mariadb --host={} --user={} --password={} {}",
+                s.ip, s.creds.user, s.creds.password, s.creds.database
+            ),
+        ),
+    };
     format!(
-        "\nkept: container {} on network {} (internal; no route out)\n  connect: docker exec -it {} psql -U {} -d {}\n  from this host: psql '{}'\n  remove it: docker rm -f {} && docker network rm {}   (or restore-drill gc --all)",
-        s.container,
-        s.network,
-        s.container,
-        s.creds.user,
-        s.creds.database,
-        s.url(),
-        s.container,
-        s.network
+        "\nkept: container {} on network {} (internal; no route out)\n  connect: docker exec -it {} {client}\n  from this host: {from_host}\n  remove it: docker rm -f {} && docker network rm {}   (or restore-drill gc --all)",
+        s.container, s.network, s.container, s.container, s.network
     )
 }
 
