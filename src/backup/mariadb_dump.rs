@@ -11,8 +11,8 @@
 //! writes any table.
 
 use super::{
-    check_dump_output, percent_decode, run_local, seal, spawn_writer, BackupRequest, BackupResult,
-    DumpSource, Taken, CHANNEL_CHUNKS,
+    check_dump_output, percent_decode, run_local, seal, spawn_writer, writer_done, BackupRequest,
+    BackupResult, DumpSource, Taken, CHANNEL_CHUNKS,
 };
 use crate::catalog::{self, atomic::TempFile};
 use crate::engine::{mariadb, EngineKind, TableFingerprint};
@@ -61,10 +61,7 @@ pub(super) async fn backup(
     let fingerprints = fingerprint_alongside(&mut lock, held, &mut snap, started_rx, events);
     let (dump_result, fp_result) = tokio::join!(dump, fingerprints);
     let _ = watcher.await;
-    let written = writer
-        .await
-        .map_err(|e| Error::Failed(format!("the backup writer stopped: {e}")))?;
-    let written = written.map_err(|e| Error::io("write the backup to", &temp.path, e))?;
+    let written = writer_done(writer, &temp).await?;
     dump_result?;
     let (tables, paused): (Vec<TableFingerprint>, Duration) = fp_result?;
     phase.end();
@@ -206,8 +203,15 @@ async fn release(conn: &mut MySqlConnection, held: Held) -> Result<Duration> {
         Held::BackupStage(s) => ("BACKUP STAGE END", s),
         Held::ReadLock(s) => ("UNLOCK TABLES", s),
     };
-    conn.execute(sql)
+    // Instant on a live server; a stuck one is said, and dropping this
+    // connection then lets the commits go on anyway.
+    tokio::time::timeout(Duration::from_secs(30), conn.execute(sql))
         .await
+        .map_err(|_| {
+            Error::Failed(
+                "letting the clinic's commits go on took over 30 s: the server is stuck".into(),
+            )
+        })?
         .map_err(|e| Error::db("letting commits go on", e))?;
     Ok(start.elapsed())
 }

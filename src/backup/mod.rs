@@ -86,14 +86,7 @@ pub async fn backup(req: BackupRequest, events: &Events) -> Result<BackupResult>
     let dump = run_pg_dump(&req, &opts, &snapshot_id, tx);
     let fingerprints = postgres::fingerprint_tables(&mut snapshot.conn, &tables);
     let (dump_result, fp_result) = tokio::join!(dump, fingerprints);
-    // Wait for the writer in every case, so the temp file is closed before it
-    // is removed.
-    let written = writer
-        .await
-        .map_err(|e| Error::Failed(format!("the backup writer stopped: {e}")))?;
-    // The writer's error first: when the disk fills, pg_dump only sees its
-    // reader go away, and "disk full" is the message the user needs.
-    let written = written.map_err(|e| Error::io("write the backup to", &temp.path, e))?;
+    let written = writer_done(writer, &temp).await?;
     dump_result?;
     let fingerprints: Vec<TableFingerprint> = fp_result?;
     snapshot.finish().await?;
@@ -217,6 +210,20 @@ pub(crate) fn check_out_dir(dir: &Path) -> Result<()> {
     })?;
     drop(probe);
     Ok(())
+}
+
+/// Waits for the writer, whatever the dump did, so the temp file is closed
+/// before it is removed; its error comes before the dump's: when the disk
+/// fills, the dump tool only sees its reader go away, and "disk full" is the
+/// message the user needs.
+async fn writer_done(
+    writer: tokio::task::JoinHandle<std::io::Result<Written>>,
+    temp: &TempFile,
+) -> Result<Written> {
+    writer
+        .await
+        .map_err(|e| Error::Failed(format!("the backup writer stopped: {e}")))?
+        .map_err(|e| Error::io("write the backup to", &temp.path, e))
 }
 
 fn spawn_writer(

@@ -3,8 +3,9 @@
 //! (pure functions in the parent module); what differs is how each is asked.
 
 use super::{
-    compare, judge_foreign_keys, judge_freshness, judge_rules, judge_sql, manifest_to_compare,
-    orphans_query, timed, CheckResult, Context, ForeignKey, Job, Status, CLINIC_INVARIANTS_MARIADB,
+    compare, judge_foreign_keys, judge_freshness, judge_rules, judge_sql, known_backup_time,
+    manifest_to_compare, orphans_query, timed, CheckResult, Context, ForeignKey, Job, Status,
+    CLINIC_INVARIANTS_MARIADB,
 };
 use crate::catalog::Manifest;
 use crate::engine::{mariadb, EngineKind};
@@ -209,11 +210,9 @@ async fn freshness_check(
     f: &Freshness,
     backup_time: Option<DateTime<Utc>>,
 ) -> (Status, String) {
-    let Some(backup_time) = backup_time else {
-        return (
-            Status::Unknown,
-            "the backup's time is unknown (no manifest, no time in its name)".into(),
-        );
+    let backup_time = match known_backup_time(backup_time) {
+        Ok(t) => t,
+        Err(unknown) => return unknown,
     };
     // The session is in UTC, as the clinic's DATETIMEs are.
     let q = format!(

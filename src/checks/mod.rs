@@ -791,11 +791,9 @@ async fn freshness_check(
     f: &Freshness,
     backup_time: Option<DateTime<Utc>>,
 ) -> (Status, String) {
-    let Some(backup_time) = backup_time else {
-        return (
-            Status::Unknown,
-            "the backup's time is unknown (no manifest, no time in its name)".into(),
-        );
+    let backup_time = match known_backup_time(backup_time) {
+        Ok(t) => t,
+        Err(unknown) => return unknown,
     };
     let q = format!(
         "SELECT extract(epoch FROM max({}))::float8 FROM {}",
@@ -809,6 +807,19 @@ async fn freshness_check(
         Ok(newest) => judge_freshness(f, backup_time, newest),
         Err(e) => (Status::Error, format!("cannot read it: {}", db_detail(&e))),
     }
+}
+
+/// Pure: the backup's time, or the freshness result when it is unknown
+/// (nothing to measure the lag from, and nothing is asked of the database).
+pub fn known_backup_time(
+    backup_time: Option<DateTime<Utc>>,
+) -> std::result::Result<DateTime<Utc>, (Status, String)> {
+    backup_time.ok_or_else(|| {
+        (
+            Status::Unknown,
+            "the backup's time is unknown (no manifest, no time in its name)".into(),
+        )
+    })
 }
 
 /// Pure: freshness from the newest value's time (seconds since the epoch;

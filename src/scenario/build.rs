@@ -48,12 +48,7 @@ pub(super) fn plan(src: &Source, raw: RawScenario) -> Result<Plan> {
         description: raw.description,
         backups: backups(src, raw.backups)?,
         keys,
-        target: target(
-            src,
-            raw.target,
-            compare.as_ref(),
-            raw.simulate.as_ref().map(|s| *s.fault.get_ref()),
-        )?,
+        target: target(src, raw.target, compare.as_ref())?,
         objectives,
         checks: checks(src, raw.checks.unwrap_or_default())?,
         report_dir: raw
@@ -155,12 +150,7 @@ fn select(src: &Source, raw: &RawBackups) -> Result<Select> {
     }
 }
 
-fn target(
-    src: &Source,
-    raw: Spanned<RawTarget>,
-    compare: Option<&Compare>,
-    _fault: Option<super::raw::FaultName>,
-) -> Result<Target> {
+fn target(src: &Source, raw: Spanned<RawTarget>, compare: Option<&Compare>) -> Result<Target> {
     let span = raw.span();
     let raw = raw.into_inner();
     let image = match (raw.image, compare) {
