@@ -310,6 +310,10 @@ pub async fn restore_file(
     };
     let streamed = finish_tap(reading).await;
     judge(&produced, &run, format, dump_bytes.get(), limits).map_err(RestoreError::Unusable)?;
+    if sandbox.engine == EngineKind::Mariadb {
+        let found = crate::engine::mariadb::databases_with_tables(&sandbox.url()).await?;
+        database_in_dump(&sandbox.creds.database, &found).map_err(RestoreError::Unusable)?;
+    }
     Ok(Restored {
         layers,
         format,
@@ -319,6 +323,25 @@ pub async fn restore_file(
         messages: run.stderr,
         delivery,
         streamed,
+    })
+}
+
+/// A MariaDB dump of several databases (`--databases`, `--all-databases`)
+/// restores into the databases it names, whatever database the client
+/// started in: the checks would then read an empty one. Its tables must have
+/// reached `wanted`; an empty restore is left to the checks to describe.
+pub fn database_in_dump(wanted: &str, databases: &[(String, u64)]) -> Result<(), Unusable> {
+    let found: Vec<String> = databases
+        .iter()
+        .filter(|(_, tables)| *tables > 0)
+        .map(|(name, _)| name.clone())
+        .collect();
+    if found.is_empty() || found.iter().any(|f| f == wanted) {
+        return Ok(());
+    }
+    Err(Unusable::DatabaseNotInDump {
+        wanted: wanted.to_string(),
+        found,
     })
 }
 
@@ -584,6 +607,13 @@ pub fn judge(
             at,
             stderr: run.stderr.clone(),
         }),
+        Ended::Exited(_) if accounts_view_refused(run.stderr.as_str()) => {
+            Err(Unusable::ServerAccountsView {
+                tool: run.tool.clone(),
+                at,
+                stderr: run.stderr.clone(),
+            })
+        }
         Ended::Exited(exit_code) => Err(Unusable::ToolFailed {
             tool: run.tool.clone(),
             exit_code,
@@ -600,6 +630,13 @@ fn out_of_space(stderr: &str) -> bool {
     stderr.contains("could not extend file")
         || stderr.contains("No space left on device")
         || stderr.contains("ERROR 1114 (HY000)")
+}
+
+/// MariaDB's refusal to recreate the view `mysql.user` (a table before 10.4)
+/// from a dump of the whole server (MDEV-22127): restoring into a new server
+/// stops there, with the accounts half-restored.
+fn accounts_view_refused(stderr: &str) -> bool {
+    stderr.contains("ERROR 1050 (42S01)") && stderr.contains("Table 'user' already exists")
 }
 
 /// Fills `buf` unless the stream ends first: whole chunks for the restore tool
@@ -681,6 +718,30 @@ mod tests {
     }
 
     const FORMAT: DumpFormat = DumpFormat::PostgresCustom;
+
+    fn dbs(list: &[(&str, u64)]) -> Vec<(String, u64)> {
+        list.iter().map(|(n, t)| (n.to_string(), *t)).collect()
+    }
+
+    #[test]
+    fn a_dump_of_several_databases_must_fill_the_one_checked() {
+        // `--databases opendental`: the sandbox's own database stays empty.
+        let got = database_in_dump("clinic", &dbs(&[("clinic", 0), ("opendental", 12)]));
+        assert_eq!(
+            got,
+            Err(Unusable::DatabaseNotInDump {
+                wanted: "clinic".into(),
+                found: vec!["opendental".into()],
+            })
+        );
+        let why = got.map_or_else(|u| u.reason(), |()| String::new());
+        assert!(why.contains("went into opendental. Name the one"), "{why}");
+        // The one named, among others: restored where the checks look.
+        let two = dbs(&[("billing", 3), ("opendental", 12)]);
+        assert_eq!(database_in_dump("opendental", &two), Ok(()));
+        // A dump with no tables at all is the checks' to describe.
+        assert_eq!(database_in_dump("clinic", &dbs(&[("clinic", 0)])), Ok(()));
+    }
 
     fn judged(p: Produced, run: ToolRun) -> Result<(), Unusable> {
         judge(&p, &run, FORMAT, 42, Limits::default())

@@ -47,6 +47,18 @@ pub enum Unusable {
         format: DumpFormat,
         target: crate::engine::EngineKind,
     },
+    /// The dump restored, but not into the database the scenario checks:
+    /// a dump of several databases without (or with another) `[target]
+    /// database`. `found`: the databases its tables went into.
+    DatabaseNotInDump { wanted: String, found: Vec<String> },
+    /// A dump of the whole server (`--all-databases`) that MariaDB 10.4 and
+    /// newer refuse to restore into a new server: its `mysql.user`, now a
+    /// view, cannot be recreated (MDEV-22127).
+    ServerAccountsView {
+        tool: String,
+        at: u64,
+        stderr: Redacted,
+    },
     /// The restore ran out of disk space.
     DiskFull {
         tool: String,
@@ -157,6 +169,13 @@ impl Unusable {
             WrongEngine { format, target } => format!(
                 "it is a {format} dump, which a {target} target cannot restore: restore it into a target of its own engine ([target] engine and image)"
             ),
+            DatabaseNotInDump { wanted, found } => format!(
+                "it restored no table into the database {wanted:?}: its tables went into {}. Name the one to check in the scenario's [target] section (`database`, a key of its own)",
+                found.join(", "),
+            ),
+            ServerAccountsView { tool, at, stderr } => format!(
+                "{tool} stopped after {at} bytes of dump: {stderr}. This dump of the whole server (--all-databases, with MariaDB's own `mysql` database) does not restore into a new server as it is: MariaDB 10.4 and newer cannot recreate its view mysql.user (MDEV-22127), and the disaster-day restore would stop here too. Back up the clinic's databases by name (mariadb-dump --databases NAME, as `restore-drill backup` does) and the accounts apart (mariadb-dump --system=users)"
+            ),
             DiskFull { tool, at, stderr } => format!(
                 "{tool} ran out of disk space after {at} bytes of dump: {stderr}"
             ),
@@ -202,6 +221,8 @@ impl Unusable {
             StreamDamaged { layer, .. } => format!("The backup is damaged inside: its {layer} layer could not be read to the end."),
             SqlCut { format, .. } => format!("The backup is incomplete: its {format} dump ends early, so the file was cut off while it was being written or copied."),
             WrongEngine { .. } => "This backup belongs to another kind of database than the one it was restored into.".into(),
+            DatabaseNotInDump { wanted, .. } => format!("The backup holds no database named {wanted}, the one this drill checks."),
+            ServerAccountsView { .. } => "This whole-server backup does not restore into a new server as it is: the restore stops at the server's own user accounts.".into(),
             DiskFull { .. } => "The recovery server ran out of disk space while restoring.".into(),
             ServerKilled { .. } => "The recovery server stopped in the middle of the restore; the restore did not finish.".into(),
             ToolFailed { .. } => "The database refused the backup's contents part-way through the restore.".into(),
@@ -231,6 +252,8 @@ impl Unusable {
             StreamDamaged { .. } => "stream-damaged",
             SqlCut { .. } => "sql-cut",
             WrongEngine { .. } => "wrong-engine",
+            DatabaseNotInDump { .. } => "database-not-in-dump",
+            ServerAccountsView { .. } => "server-accounts-view",
             DiskFull { .. } => "disk-full",
             ServerKilled { .. } => "server-killed",
             ToolFailed { .. } => "tool-failed",
@@ -392,6 +415,15 @@ mod tests {
             Unusable::WrongEngine {
                 format: DumpFormat::MysqlSql,
                 target: crate::engine::EngineKind::Postgres,
+            },
+            Unusable::DatabaseNotInDump {
+                wanted: String::new(),
+                found: Vec::new(),
+            },
+            Unusable::ServerAccountsView {
+                tool: String::new(),
+                at: 0,
+                stderr: r.clone(),
             },
             Unusable::DiskFull {
                 tool: String::new(),

@@ -638,3 +638,105 @@ fn restore_takes_a_mariadb_backup_into_a_mariadb_sandbox() {
         "{out}"
     );
 }
+
+/// A drill scenario of `backups` on MariaDB, `extra` added to `[target]`.
+fn hand_made_scenario(dir: &Path, backups: &Path, extra: &str) -> PathBuf {
+    let scenario = dir.join(format!("s{}.toml", files_in(dir).len()));
+    std::fs::write(
+        &scenario,
+        format!(
+            "name = \"opendental\"\n[backups]\nlocation = \"{}\"\n[target]\nengine = \"mariadb\"\nimage = \"{MARIADB}\"\n{extra}\n\
+             [checks]\nmanifest = \"if-present\"\nforeign_keys = true\n\
+             [[checks.sql]]\nname = \"every pet\"\nquery = \"SELECT COUNT(*) FROM pets\"\nexpect = {{ equals = 3 }}\n",
+            backups.display()
+        ),
+    )
+    .unwrap();
+    scenario
+}
+
+/// Hand-made dumps of several databases: `mariadb-dump --databases`
+/// (zstd, age, `--single-transaction`) and `mysqldump --databases` (plain,
+/// neither): the drill checks the database the scenario names, and one it
+/// does not find is named with the databases the dump did hold, unrecoverable
+/// (exit 4). A dump of the whole server (`--all-databases`) does not restore
+/// into a new MariaDB (MDEV-22127): said so, with the next step.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dump_of_several_databases_is_checked_in_the_one_the_scenario_names() {
+    let (_docker, _run, _cleanup, source) = server().await;
+    let mut admin = mariadb::connect(&source.url(), Duration::from_secs(10))
+        .await
+        .unwrap();
+    admin
+        .execute(sqlx::raw_sql(
+            "CREATE DATABASE opendental; CREATE DATABASE billing; \
+             CREATE TABLE opendental.owners (id INT PRIMARY KEY) ENGINE=InnoDB; \
+             CREATE TABLE opendental.pets (id INT PRIMARY KEY, owner_id INT NOT NULL, \
+               FOREIGN KEY (owner_id) REFERENCES opendental.owners (id)) ENGINE=InnoDB; \
+             INSERT INTO opendental.owners VALUES (1), (2); \
+             INSERT INTO opendental.pets VALUES (1, 1), (2, 2), (3, 2); \
+             CREATE TABLE billing.ledger (id INT PRIMARY KEY) ENGINE=InnoDB; \
+             INSERT INTO billing.ledger VALUES (1)",
+        ))
+        .await
+        .unwrap();
+    let tmp = tempdir();
+    let key = make_key(tmp.path(), "k");
+    let [several, plain, all] = ["several", "plain", "all"].map(|d| tmp.path().join(d));
+    for d in [&several, &plain, &all] {
+        std::fs::create_dir(d).unwrap();
+    }
+    let file = |d: &Path, ext: &str| d.join(format!("od-20261130T020000Z.{ext}"));
+    shell(
+        "docker exec \"$1\" mariadb-dump --user=root --single-transaction --databases opendental billing | zstd -q | age -r \"$2\" > \"$3\"; \
+         docker exec \"$1\" mysqldump --user=root --databases billing opendental > \"$4\"; \
+         docker exec \"$1\" mysqldump --user=root --all-databases > \"$5\"",
+        &[
+            source.container.as_str(),
+            key.public.as_str(),
+            file(&several, "sql.zst.age").to_str().unwrap(),
+            file(&plain, "sql").to_str().unwrap(),
+            file(&all, "sql").to_str().unwrap(),
+        ],
+    );
+    let drill_of = |backups: &Path, extra: &str| {
+        let scenario = hand_made_scenario(tmp.path(), backups, extra);
+        let (backups, key) = (backups.to_path_buf(), key.clone());
+        tokio::task::spawn_blocking(move || drill(&scenario, &backups, &key))
+    };
+    let named = "database = \"opendental\"";
+    for backups in [&several, &plain] {
+        let (code, r, err) = drill_of(backups, named).await.unwrap();
+        assert_eq!(code, 0, "{}: {r}\n{err}", backups.display());
+        assert_eq!(check(&r, "sql: every pet")["status"], "passed", "{r}");
+        let fk = check(&r, "referential integrity")["detail"]
+            .as_str()
+            .unwrap();
+        assert!(fk.starts_with("1 foreign keys, 0 orphans"), "{fk}");
+    }
+    // Without the key, or with a name the dump lacks: nothing to check.
+    for (extra, wanted) in [("", "clinic"), ("database = \"opendentl\"", "opendentl")] {
+        let (code, r, err) = drill_of(&several, extra).await.unwrap();
+        assert_eq!(code, 4, "{extra}: {r}\n{err}");
+        assert_eq!(r["verdict"], "unrecoverable", "{r}");
+        assert_eq!(r["attempts"][0]["kind"], "database-not-in-dump", "{r}");
+        let reason = r["attempts"][0]["reason"].as_str().unwrap_or_default();
+        assert!(
+            reason.contains(&format!(
+                "it restored no table into the database \"{wanted}\": its tables went into billing, opendental"
+            )),
+            "{reason}"
+        );
+        assert!(
+            reason.ends_with("[target] section (`database`, a key of its own)"),
+            "{reason}"
+        );
+    }
+    let (code, r, err) = drill_of(&all, named).await.unwrap();
+    assert_eq!(code, 4, "{r}\n{err}");
+    assert_eq!(r["attempts"][0]["kind"], "server-accounts-view", "{r}");
+    let reason = r["attempts"][0]["reason"].as_str().unwrap_or_default();
+    assert!(reason.contains("Table 'user' already exists"), "{reason}");
+    assert!(reason.contains("(MDEV-22127)"), "{reason}");
+    assert!(reason.contains("mariadb-dump --databases NAME"), "{reason}");
+}

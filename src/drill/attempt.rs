@@ -122,6 +122,7 @@ pub fn spec(plan: &Plan, effect: &Effect) -> SandboxSpec {
     s.memory_bytes = plan.target.memory_bytes;
     s.cpus = plan.target.cpus;
     s.ready_timeout = plan.target.ready_timeout;
+    s.database.clone_from(&plan.target.database);
     if let Effect::SmallDisk(bytes) = effect {
         s.tmpfs_bytes = Some(*bytes);
     }

@@ -147,6 +147,33 @@ pub async fn create_reader(admin_url: &str, c: &super::Credentials, limit: Durat
     Ok(())
 }
 
+/// The server's own databases: what a restore leaves beside the clinic's.
+const SYSTEM_SCHEMAS: &str = "'mysql', 'information_schema', 'performance_schema', 'sys'";
+
+/// Every database of the server but its own, with the tables and views in
+/// each, as the administrator at `admin_url` (the reader sees only its own).
+pub async fn databases_with_tables(admin_url: &str) -> Result<Vec<(String, u64)>> {
+    let mut conn = connect(admin_url, Duration::from_secs(10)).await?;
+    let sql = format!(
+        "SELECT s.SCHEMA_NAME, COUNT(t.TABLE_NAME) FROM information_schema.SCHEMATA s \
+         LEFT JOIN information_schema.TABLES t ON t.TABLE_SCHEMA = s.SCHEMA_NAME \
+         WHERE s.SCHEMA_NAME NOT IN ({SYSTEM_SCHEMAS}) GROUP BY s.SCHEMA_NAME ORDER BY 1"
+    );
+    let rows = tokio::time::timeout(Duration::from_secs(60), conn.fetch_all(sqlx::raw_sql(&sql)))
+        .await
+        .map_err(|_| {
+            Error::Environment(
+                "listing the restored databases took over 60 s: the sandbox is stuck or overloaded"
+                    .into(),
+            )
+        })?
+        .map_err(|e| Error::db("listing the restored databases", e))?;
+    Ok(rows
+        .iter()
+        .filter_map(|r| Some((text(r, 0)?, text(r, 1)?.parse().ok()?)))
+        .collect())
+}
+
 /// Every base table of the connection's database, sorted (names without the
 /// database: a dump restores into a database of another name).
 pub async fn list_tables(conn: &mut MySqlConnection) -> Result<Vec<String>> {

@@ -42,6 +42,8 @@ pub struct SandboxSpec {
     pub query_timeout: Duration,
     /// `sandbox` (a drill's restore target) or `source` (a clinic server we play).
     pub role: &'static str,
+    /// The database restored into and checked, when not the default.
+    pub database: Option<String>,
 }
 
 impl SandboxSpec {
@@ -56,6 +58,7 @@ impl SandboxSpec {
             ready_timeout: Duration::from_secs(60),
             query_timeout: Duration::from_secs(3600),
             role: "sandbox",
+            database: None,
         }
     }
 }
@@ -97,7 +100,10 @@ impl Sandbox {
             .await
             .map_err(|e| Error::docker("creating the sandbox network", e))?;
 
-        let creds = Credentials::random(spec.engine);
+        let mut creds = Credentials::random(spec.engine);
+        if let Some(d) = &spec.database {
+            creds.database.clone_from(d);
+        }
         let name = run.name(&format!("{}-{suffix}", spec.role));
         let mut tmpfs = HashMap::new();
         if let Some(bytes) = spec.tmpfs_bytes {

@@ -193,7 +193,41 @@ fn target(src: &Source, raw: Spanned<RawTarget>, compare: Option<&Compare>) -> R
         ready_timeout: Duration::from_secs(raw.ready_timeout_seconds.unwrap_or(120)),
         stall_timeout: Duration::from_secs(stall),
         restore_timeout: Duration::from_secs(restore.saturating_mul(60)),
+        database: raw.database.map(|d| database(src, d)).transpose()?,
     })
+}
+
+/// The system's own databases hold accounts and server state, not the
+/// clinic's data: the read-only role must never be granted them.
+const SYSTEM_DATABASES: [&str; 7] = [
+    "mysql",
+    "information_schema",
+    "performance_schema",
+    "sys",
+    "postgres",
+    "template0",
+    "template1",
+];
+
+/// A database name both engines take unquoted, refused at the value otherwise.
+fn database(src: &Source, d: Spanned<String>) -> Result<String> {
+    let name = d.get_ref();
+    let plain = name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$');
+    if name.is_empty() || name.len() > 63 || !plain {
+        return Err(src.at(
+            d.span(),
+            "database: a database name of 1 to 63 letters, digits, `_` or `$` (as the dump names it in `CREATE DATABASE`), e.g. database = \"opendental\"",
+        ));
+    }
+    if SYSTEM_DATABASES.contains(&name.to_ascii_lowercase().as_str()) {
+        return Err(src.at(
+            d.span(),
+            format_args!("database = {name:?} is the server's own database, not the clinic's: name the clinic's database (the one its `CREATE DATABASE` line names)"),
+        ));
+    }
+    Ok(d.into_inner())
 }
 
 /// A timeout of 0 would end every restore at once: refused at the value.

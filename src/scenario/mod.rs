@@ -161,6 +161,9 @@ pub struct Target {
     pub stall_timeout: Duration,
     /// The longest a restore may take.
     pub restore_timeout: Duration,
+    /// The database restored into and checked (`[target] database`; the
+    /// sandbox's default when absent).
+    pub database: Option<String>,
 }
 
 #[derive(Debug, Clone, Default)]

@@ -169,6 +169,9 @@ pub(super) struct RawTarget {
     pub ready_timeout_seconds: Option<u64>,
     pub stall_timeout_seconds: Option<Spanned<u64>>,
     pub restore_timeout_minutes: Option<Spanned<u64>>,
+    /// The database restored into and checked; for MariaDB also the one to
+    /// check in a dump of several (`--databases`, `--all-databases`).
+    pub database: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

@@ -348,6 +348,25 @@ fn a_timeout_of_zero_is_refused() {
 }
 
 #[test]
+fn the_database_to_check_is_read_and_bad_names_are_refused_at_the_value() {
+    let text = good_with("target", "database = \"opendental\"");
+    let plan = parse(Path::new("x.toml"), &text).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(plan.target.database.as_deref(), Some("opendental"));
+    let m = refused(&good_with("target", "database = \"open dental\""));
+    assert!(
+        m.starts_with("x.toml:6:12: database: a database name of 1 to 63 letters"),
+        "{m}"
+    );
+    assert!(refused(&good_with("target", "database = \"\"")).starts_with("x.toml:6:12:"));
+    // Accounts and password hashes: the read-only role must never get them.
+    let m = refused(&good_with("target", "database = \"MySQL\""));
+    assert!(
+        m.starts_with("x.toml:6:12: database = \"MySQL\" is the server's own database"),
+        "{m}"
+    );
+}
+
+#[test]
 fn every_shipped_scenario_parses() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
     let mut seen = 0;
