@@ -172,7 +172,7 @@ enum FixturesCommand {
 
 #[derive(Subcommand)]
 enum ImagesCommand {
-    /// Build postgres:15, postgres:17, mariadb:10.11 (all when none is named).
+    /// Build postgres:15, postgres:17, mariadb:10.11, mariadb:11 (all when none is named).
     Build {
         targets: Vec<String>,
         /// Build even when the image is present.

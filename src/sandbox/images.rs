@@ -30,7 +30,7 @@ pub struct ImageTarget {
     pub pg_major: &'static str,
 }
 
-pub const TARGETS: [ImageTarget; 3] = [
+pub const TARGETS: [ImageTarget; 4] = [
     ImageTarget {
         key: "postgres:15",
         repo: "restore-drill/postgres",
@@ -55,6 +55,17 @@ pub const TARGETS: [ImageTarget; 3] = [
         tag: "10.11",
         engine: EngineKind::Mariadb,
         suite: "bookworm",
+        packages: "mariadb-server,iproute2",
+        pg_major: "",
+    },
+    // The MariaDB of Debian's next release (11.8 in trixie), for a clinic's
+    // upgrade check from 10.11: the same entrypoint and settings.
+    ImageTarget {
+        key: "mariadb:11",
+        repo: "restore-drill/mariadb",
+        tag: "11",
+        engine: EngineKind::Mariadb,
+        suite: "trixie",
         packages: "mariadb-server,iproute2",
         pg_major: "",
     },
