@@ -241,6 +241,7 @@ fn against(
             sqlstate,
             message,
             at,
+            ..
         }) => (
             ItemStatus::Different,
             format!(
@@ -378,7 +379,7 @@ fn collation_items(targets: &[TargetReport]) -> Vec<Item> {
                 name,
                 values,
                 targets,
-                "the collation's version differs: text sorts may change, so indexes on text built under one version can be out of order under the other. After an in-place upgrade (pg_upgrade) REINDEX every index on text; a dump and restore rebuilds them",
+                "the collation's version differs: text sorts may change, so indexes on text built under one version can be out of order under the other. After an in-place upgrade rebuild every index on text (PostgreSQL: REINDEX after pg_upgrade; MariaDB: mariadb-upgrade, or ALTER TABLE ... FORCE); a dump and restore rebuilds them",
             )
         })
         .collect()
@@ -391,6 +392,7 @@ pub fn broken_query(queries: &[AppQuery], baseline: &TargetReport) -> Option<Err
     queries.iter().zip(&baseline.queries).find_map(|(q, n)| {
         let QueryRun::Failed {
             sqlstate,
+            refused_write,
             message,
             at,
         } = &n.run
@@ -398,7 +400,7 @@ pub fn broken_query(queries: &[AppQuery], baseline: &TargetReport) -> Option<Err
             return None;
         };
         let code = sqlstate.as_deref().unwrap_or("none");
-        let what = if matches!(code, "25006" | "42501") {
+        let what = if *refused_write {
             "tries to change the restored database, and the application's queries run as a role that can only read"
         } else {
             "fails on the baseline"

@@ -137,6 +137,7 @@ fn a_time_limit_is_slower_on_a_target_and_unknown_on_the_baseline() {
 fn a_query_failing_on_the_baseline_is_the_query_files_mistake() {
     let failed = |code: &str| QueryRun::Failed {
         sqlstate: Some(code.into()),
+        refused_write: code == "25006",
         message: Redacted::new("syntax error at or near \"FORM\""),
         at: "q.sql:6".into(),
     };

@@ -14,6 +14,7 @@ pub mod target;
 
 use crate::catalog::list::Candidate;
 use crate::drill;
+use crate::engine::{AnyConnection, EngineKind};
 use crate::error::{Error, Result};
 use crate::events::{Event, Events};
 use crate::keys::IdentitySource;
@@ -229,23 +230,33 @@ async fn prepare_all(
 
 /// Queries, catalogs and the baseline's dump time, then the sandboxes go.
 async fn compare_on(env: &Env<'_>, sandboxes: &[sandbox::Sandbox], f: &mut Facts) -> Result<()> {
+    let engine = env.plan.target.engine;
     f.phase = "analyze";
     for (t, sb) in f
         .targets
-        .iter()
+        .iter_mut()
         .zip(sandboxes)
         .filter(|(t, _)| t.restored())
     {
+        // Timed as a phase of the target: part of what an upgrade costs.
+        let tagged: Events = Arc::new(target::Tagged {
+            inner: env.events.clone(),
+            tag: t.image.clone(),
+            progress: false,
+        });
+        let mut clock = crate::measure::Clock::new(&tagged);
+        clock.begin("analyze");
         analyze(sb, env.plan.target.restore_timeout)
             .await
             .map_err(|e| target::in_target(&t.image, e))?;
+        t.phases.extend(clock.finish());
     }
     f.phase = "queries";
     let mut conns = Vec::new();
     for (t, sb) in f.targets.iter().zip(sandboxes) {
         conns.push(match t.restored() {
             true => Some(
-                query::connect(&sb.reader_url(), env.compare)
+                query::connect(engine, &sb.reader_url(), env.compare)
                     .await
                     .map_err(|e| target::in_target(&t.image, e))?,
             ),
@@ -259,10 +270,7 @@ async fn compare_on(env: &Env<'_>, sandboxes: &[sandbox::Sandbox], f: &mut Facts
     }
     f.phase = "schema";
     for (t, sb) in f.targets.iter_mut().zip(sandboxes) {
-        let mut conn = crate::engine::postgres::connect(&sb.reader_url(), Duration::from_secs(10))
-            .await
-            .map_err(|e| target::in_target(&t.image, e))?;
-        let facts = tokio::time::timeout(Duration::from_secs(120), probe::schema(&mut conn))
+        let facts = tokio::time::timeout(Duration::from_secs(120), probe::schema(sb))
             .await
             .map_err(|_| {
                 Error::Failed(format!("{}: reading the catalogs took over 120 s", t.image))
@@ -278,13 +286,28 @@ async fn compare_on(env: &Env<'_>, sandboxes: &[sandbox::Sandbox], f: &mut Facts
     Ok(())
 }
 
-/// pg_restore leaves the planner without statistics, and autovacuum would
-/// gather them at a moment of its choosing, perhaps on one target in the
-/// middle of its timed runs: every target is analyzed first, as an upgrade's
-/// own steps do (`vacuumdb --analyze-in-stages`).
+/// A restore leaves the planner without fresh statistics, and the server
+/// would gather them at a moment of its choosing (PostgreSQL's autovacuum,
+/// InnoDB's background recalculation), perhaps on one target in the middle
+/// of its timed runs: every target is analyzed first, as an upgrade's own
+/// steps do (`vacuumdb --analyze-in-stages`; `ANALYZE TABLE` on MariaDB).
 async fn analyze(sb: &sandbox::Sandbox, limit: Duration) -> Result<()> {
-    let mut conn = crate::engine::postgres::connect(&sb.url(), Duration::from_secs(10)).await?;
-    tokio::time::timeout(limit, sqlx::Executor::execute(&mut conn, "ANALYZE"))
+    let mut conn = AnyConnection::connect(sb.engine, &sb.url()).await?;
+    let sql = match &mut conn {
+        AnyConnection::Postgres(_) => "ANALYZE".to_string(),
+        AnyConnection::Mariadb(c) => {
+            let tables = crate::engine::mariadb::list_tables(c).await?;
+            if tables.is_empty() {
+                return Ok(());
+            }
+            let quoted: Vec<String> = tables
+                .iter()
+                .map(|t| crate::engine::mariadb::quote_ident(t))
+                .collect();
+            format!("ANALYZE TABLE {}", quoted.join(", "))
+        }
+    };
+    tokio::time::timeout(limit, conn.execute(&sql))
         .await
         .map_err(|_| {
             Error::Failed(format!(
@@ -309,24 +332,38 @@ fn keep_relevant_extensions(targets: &mut [TargetReport]) {
     }
 }
 
-/// How long pg_dump takes to read the restored baseline (written nowhere):
-/// the first half of an upgrade by dump and restore. Evidence, not a
-/// condition: a failure leaves it unknown.
+/// How long the engine's dump tool takes to read the restored baseline
+/// (written nowhere): the first half of an upgrade by dump and restore.
+/// Evidence, not a condition: a failure leaves it unknown.
 async fn dump_seconds(sb: &sandbox::Sandbox, events: &Events) -> Option<f64> {
-    let cmd = vec![
-        "pg_dump".to_string(),
-        "--format=custom".into(),
-        "--compress=0".into(),
-        "--file=/dev/null".into(),
-        // pg_dump would fsync its output file, which /dev/null refuses.
-        "--no-sync".into(),
-        format!("--username={}", sb.creds.user),
-        sb.creds.database.clone(),
-    ];
+    let (cmd, user) = match sb.engine {
+        EngineKind::Postgres => (
+            vec![
+                "pg_dump".to_string(),
+                "--format=custom".into(),
+                "--compress=0".into(),
+                "--file=/dev/null".into(),
+                // pg_dump would fsync its output file, which /dev/null refuses.
+                "--no-sync".into(),
+                format!("--username={}", sb.creds.user),
+                sb.creds.database.clone(),
+            ],
+            "postgres",
+        ),
+        // The clinic's own backup options (one snapshot, routines, triggers,
+        // events); root logs in by the socket as root.
+        EngineKind::Mariadb => {
+            let mut cmd = vec!["mariadb-dump".to_string(), "--user=root".into()];
+            cmd.extend(crate::backup::mariadb_dump_args());
+            cmd.push("--result-file=/dev/null".into());
+            cmd.push(sb.creds.database.clone());
+            (cmd, "root")
+        }
+    };
     let started = std::time::Instant::now();
     // The default limits bound the whole dump (4 h), as they bound a restore.
     let req = sandbox::ExecRequest::new(cmd)
-        .user("postgres")
+        .user(user)
         .limits(sandbox::Limits::default());
     match sandbox::exec(&sb.docker, &sb.container, req).await {
         Ok(out) if out.succeeded() => Some(started.elapsed().as_secs_f64()),

@@ -61,9 +61,9 @@ pub struct ComparisonReport {
     pub targets: Vec<TargetReport>,
     /// Side by side: one row per thing compared.
     pub items: Vec<Item>,
-    /// Seconds to dump the restored baseline (pg_dump, custom format, to
-    /// nowhere): with a target's restore time, what an upgrade by dump and
-    /// restore would take on this data.
+    /// Seconds to dump the restored baseline (pg_dump, custom format, or
+    /// mariadb-dump, to nowhere): with a target's restore time, what an
+    /// upgrade by dump and restore would take on this data.
     pub baseline_dump_seconds: Option<f64>,
 }
 
@@ -139,6 +139,8 @@ pub enum QueryRun {
     },
     Failed {
         sqlstate: Option<String>,
+        /// The read-only role refused a change the query tried to make.
+        refused_write: bool,
         message: Redacted,
         /// `file:line` of the error's place, else of the query.
         at: String,
@@ -177,7 +179,8 @@ impl QueryRun {
 pub struct SchemaFacts {
     /// Objects per kind (tables, indexes ...), extension members left out.
     pub objects: BTreeMap<String, i64>,
-    /// Installed extensions and their versions.
+    /// Installed extensions and their versions (MariaDB: the storage
+    /// engines the restored tables use, with their numbers of tables).
     pub extensions: BTreeMap<String, String>,
     /// Extensions the server offers, with their default version (only those
     /// some target has installed are kept in the report).

@@ -2,17 +2,19 @@
 //! count and fingerprints of the rows as text (under the session settings
 //! every connection of ours sets), and the time, as the median of three runs
 //! after a warm-up. The targets take turns, run by run, so that neither is
-//! timed while the other works on the same two cores.
+//! timed while the other works on the same two cores. PostgreSQL and MariaDB
+//! differ in the session's time limit, how a row becomes text and how an
+//! error is told apart; the runs and the judging are the same.
 
 use super::model::{NamedRun, QueryRun};
-use crate::engine::{postgres, RowSum};
+use crate::engine::{mariadb, AnyConnection, EngineKind, RowSum};
 use crate::error::{Error, Result};
 use crate::events::{Event, Events};
 use crate::redact::Redacted;
 use crate::scenario::{AppQuery, Compare};
 use futures_util::StreamExt;
-use sqlx::postgres::{PgConnection, PgDatabaseError, PgErrorPosition};
-use sqlx::{Executor, Row, ValueRef};
+use sqlx::postgres::{PgDatabaseError, PgErrorPosition};
+use sqlx::{Row, ValueRef};
 use std::time::{Duration, Instant};
 
 /// Timed runs per query and target, after one warm-up.
@@ -23,10 +25,15 @@ const CANCEL_GRACE: Duration = Duration::from_secs(15);
 
 /// A read-only connection per target (the checks' role), with the query
 /// time limit set for the session.
-pub async fn connect(reader_url: &str, c: &Compare) -> Result<PgConnection> {
-    let mut conn = postgres::connect(reader_url, Duration::from_secs(10)).await?;
-    let limit = format!("SET statement_timeout = '{}s'", c.query_timeout.as_secs());
-    conn.execute(limit.as_str())
+pub async fn connect(engine: EngineKind, reader_url: &str, c: &Compare) -> Result<AnyConnection> {
+    let mut conn = AnyConnection::connect(engine, reader_url).await?;
+    let secs = c.query_timeout.as_secs();
+    let limit = match engine {
+        EngineKind::Postgres => format!("SET statement_timeout = '{secs}s'"),
+        // Seconds; the session's value replaces the reader's own limit.
+        EngineKind::Mariadb => format!("SET SESSION max_statement_time = {secs}"),
+    };
+    conn.execute(&limit)
         .await
         .map_err(|e| Error::db("setting the query time limit", e))?;
     Ok(conn)
@@ -35,7 +42,7 @@ pub async fn connect(reader_url: &str, c: &Compare) -> Result<PgConnection> {
 /// Every query on every connection (None: the target has none, as it did not
 /// restore). Returns each target's runs in the queries' order.
 pub async fn run_all(
-    conns: &mut [Option<PgConnection>],
+    conns: &mut [Option<AnyConnection>],
     c: &Compare,
     events: &Events,
 ) -> Vec<Vec<NamedRun>> {
@@ -60,7 +67,11 @@ pub async fn run_all(
 
 /// One query on every target: a warm-up each (its answer is the one
 /// compared), then the timed runs, the targets taking turns.
-async fn one_query(conns: &mut [Option<PgConnection>], q: &AppQuery, c: &Compare) -> Vec<QueryRun> {
+async fn one_query(
+    conns: &mut [Option<AnyConnection>],
+    q: &AppQuery,
+    c: &Compare,
+) -> Vec<QueryRun> {
     let mut answers: Vec<Option<Answer>> = Vec::new();
     let mut runs: Vec<QueryRun> = Vec::new();
     for conn in conns.iter_mut() {
@@ -128,16 +139,28 @@ struct Answer {
 
 /// One run: every row fetched (in text, by the simple protocol), hashed as
 /// COPY would print it. A failure or the time limit ends it as a `QueryRun`.
-async fn once(conn: &mut PgConnection, q: &AppQuery, c: &Compare) -> Result<Answer, QueryRun> {
+async fn once(conn: &mut AnyConnection, q: &AppQuery, c: &Compare) -> Result<Answer, QueryRun> {
     let started = Instant::now();
-    let run = hashed(conn, &q.sql);
     let limit = c.query_timeout + CANCEL_GRACE;
+    let run = async {
+        match conn {
+            AnyConnection::Postgres(pg) => {
+                hashed(sqlx::raw_sql(&q.sql).fetch(pg), pg_row_text).await
+            }
+            AnyConnection::Mariadb(my) => {
+                hashed(sqlx::raw_sql(&q.sql).fetch(my), mariadb_row_text).await
+            }
+        }
+    };
     match tokio::time::timeout(limit, run).await {
         Ok(Ok(mut a)) => {
             a.ms = started.elapsed().as_secs_f64() * 1000.0;
             Ok(a)
         }
-        Ok(Err(e)) => Err(failed(q, c, &e)),
+        Ok(Err(e)) => Err(match conn {
+            AnyConnection::Postgres(_) => pg_failed(q, c, &e),
+            AnyConnection::Mariadb(_) => mariadb_failed(q, c, &e),
+        }),
         Err(_) => Err(QueryRun::TimedOut {
             after_seconds: limit.as_secs(),
         }),
@@ -145,8 +168,10 @@ async fn once(conn: &mut PgConnection, q: &AppQuery, c: &Compare) -> Result<Answ
 }
 
 /// Every row of the query's answer, counted and hashed.
-async fn hashed(conn: &mut PgConnection, sql: &str) -> Result<Answer, sqlx::Error> {
-    let mut stream = sqlx::raw_sql(sql).fetch(conn);
+async fn hashed<R>(
+    mut stream: futures_util::stream::BoxStream<'_, Result<R, sqlx::Error>>,
+    row_text: fn(&R) -> Vec<u8>,
+) -> Result<Answer, sqlx::Error> {
     let mut a = Answer {
         rows: RowSum::default(),
         order: 0,
@@ -165,7 +190,7 @@ async fn hashed(conn: &mut PgConnection, sql: &str) -> Result<Answer, sqlx::Erro
 
 /// A row as COPY's text format would print it: columns joined by tabs, NULL
 /// as `\N`.
-fn row_text(row: &sqlx::postgres::PgRow) -> Vec<u8> {
+fn pg_row_text(row: &sqlx::postgres::PgRow) -> Vec<u8> {
     let mut line = Vec::new();
     for i in 0..row.len() {
         if i > 0 {
@@ -180,9 +205,25 @@ fn row_text(row: &sqlx::postgres::PgRow) -> Vec<u8> {
     line
 }
 
+/// The same line from MariaDB's text protocol, as its table fingerprints
+/// make it (COPY's escapes included).
+fn mariadb_row_text(row: &sqlx::mysql::MySqlRow) -> Vec<u8> {
+    let mut line = Vec::new();
+    for i in 0..row.len() {
+        match row.try_get_unchecked::<Option<&[u8]>, _>(i) {
+            Ok(v) => mariadb::push_value(&mut line, i, v),
+            Err(_) => {
+                mariadb::push_value(&mut line, i, Some(b""));
+                line.extend_from_slice(b"\\?");
+            }
+        }
+    }
+    line
+}
+
 /// 57014 query_canceled is the statement timeout; anything else is an error
 /// located in the query file where the server says it is.
-fn failed(q: &AppQuery, c: &Compare, e: &sqlx::Error) -> QueryRun {
+fn pg_failed(q: &AppQuery, c: &Compare, e: &sqlx::Error) -> QueryRun {
     let db = e.as_database_error();
     let code = db.and_then(|d| d.code()).map(|c| c.into_owned());
     if code.as_deref() == Some("57014") {
@@ -195,14 +236,49 @@ fn failed(q: &AppQuery, c: &Compare, e: &sqlx::Error) -> QueryRun {
         Some(PgErrorPosition::Original(pos)) => q.origin_of(pos),
         _ => q.origin(),
     };
-    let message = match db {
+    QueryRun::Failed {
+        // 25006 read_only_sql_transaction, 42501 insufficient_privilege.
+        refused_write: matches!(code.as_deref(), Some("25006" | "42501")),
+        sqlstate: code,
+        message: message(e),
+        at,
+    }
+}
+
+/// MariaDB's error numbers say what its SQLSTATEs do not: 1969
+/// ER_STATEMENT_TIMEOUT is the time limit; 1142 ER_TABLEACCESS_DENIED_ERROR,
+/// 1044 ER_DBACCESS_DENIED_ERROR and 1792 ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION
+/// are the reader refusing a change (its SQLSTATE, 42000, is also every
+/// syntax error's). A syntax error says its line ("... at line 3").
+fn mariadb_failed(q: &AppQuery, c: &Compare, e: &sqlx::Error) -> QueryRun {
+    let number = mariadb::error_number(e);
+    if number == Some(1969) {
+        return QueryRun::TimedOut {
+            after_seconds: c.query_timeout.as_secs(),
+        };
+    }
+    let db = e.as_database_error();
+    let at = db
+        .and_then(|d| error_line(d.message()))
+        .map_or_else(|| q.origin(), |line| q.origin_of_line(line));
+    QueryRun::Failed {
+        sqlstate: db.and_then(|d| d.code()).map(|c| c.into_owned()),
+        refused_write: matches!(number, Some(1142 | 1044 | 1792)),
+        message: message(e),
+        at,
+    }
+}
+
+/// The line of the statement MariaDB's message ends with: `... at line N`.
+pub fn error_line(message: &str) -> Option<usize> {
+    let (_, n) = message.rsplit_once(" at line ")?;
+    n.trim().parse().ok().filter(|n| *n > 0)
+}
+
+fn message(e: &sqlx::Error) -> Redacted {
+    match e.as_database_error() {
         Some(d) => Redacted::new(d.message()),
         None => Redacted::new(e.to_string()),
-    };
-    QueryRun::Failed {
-        sqlstate: code,
-        message,
-        at,
     }
 }
 
@@ -213,5 +289,16 @@ mod tests {
         assert_eq!(super::median(&[9.0, 1.0, 2.0]), 2.0);
         assert_eq!(super::median(&[4.0, 1.0]), 2.5);
         assert!(super::median(&[]).is_nan());
+    }
+
+    #[test]
+    fn a_mariadb_syntax_error_says_its_line() {
+        let m = "You have an error in your SQL syntax; check the manual that corresponds to \
+                 your MariaDB server version for the right syntax to use near 'appointments' at line 2";
+        assert_eq!(super::error_line(m), Some(2));
+        assert_eq!(
+            super::error_line("Unknown column 'x' in 'field list'"),
+            None
+        );
     }
 }

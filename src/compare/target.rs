@@ -6,7 +6,6 @@ use super::model::RestoreOutcome;
 use crate::catalog::list::Candidate;
 use crate::checks::{self, CheckResult};
 use crate::drill::attempt;
-use crate::engine::postgres;
 use crate::error::{Error, ErrorKind, Result};
 use crate::events::{Event, Events, Observer};
 use crate::faults::Effect;
@@ -16,7 +15,6 @@ use crate::restore::{restore_file, RestoreError};
 use crate::sandbox::{RunId, Sandbox};
 use crate::scenario::Plan;
 use std::sync::Arc;
-use std::time::Duration;
 
 pub struct Ctx<'a> {
     pub docker: &'a bollard::Docker,
@@ -98,9 +96,8 @@ pub async fn prepare(ctx: &Ctx<'_>, image: &str, events: Events) -> Result<Prepa
 
 /// The server's version always; the drill's checks when it restored.
 async fn check(ctx: &Ctx<'_>, p: &mut Prepared, events: &Events) -> Result<()> {
-    let mut conn = postgres::connect(&p.sandbox.url(), Duration::from_secs(10)).await?;
-    p.server_version = postgres::server_version_within(&mut conn).await;
-    drop(conn);
+    let engine = p.sandbox.engine;
+    p.server_version = crate::engine::server_version_within(engine, &p.sandbox.url()).await;
     if !matches!(p.restore, RestoreOutcome::Restored { .. }) {
         return Ok(());
     }
@@ -118,7 +115,8 @@ async fn check(ctx: &Ctx<'_>, p: &mut Prepared, events: &Events) -> Result<()> {
             None,
         ),
     };
-    p.checks = checks::run_all(&p.sandbox.reader_url(), &ctx.plan.checks, &cc, events).await?;
+    let url = p.sandbox.reader_url();
+    p.checks = checks::run_for(engine, &url, &ctx.plan.checks, &cc, events).await?;
     Ok(())
 }
 

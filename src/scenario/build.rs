@@ -25,6 +25,7 @@ pub(super) fn plan(src: &Source, raw: RawScenario) -> Result<Plan> {
         raw.compare,
         drill_sections,
         raw.target.get_ref().image.as_ref(),
+        raw.target.get_ref().engine.as_ref(),
     )?;
     let keys = raw.keys.map_or_else(Keys::default, |k| Keys {
         identities: k
@@ -90,6 +91,7 @@ fn comparison(
     raw: Option<Spanned<RawCompare>>,
     drill_only: Vec<&str>,
     image: Option<&Spanned<String>>,
+    engine: Option<&Spanned<RawEngine>>,
 ) -> Result<Option<Compare>> {
     let Some(c) = raw else {
         return Ok(None);
@@ -109,7 +111,41 @@ fn comparison(
             "a comparison names its images in [compare] targets: remove `image` from [target] (its memory and CPU limits apply to every target)",
         ));
     }
+    one_engine(src, &c.get_ref().targets, engine)?;
     compare::parse(src, c.into_inner()).map(Some)
+}
+
+/// A comparison restores one backup into versions of one engine: an image
+/// this tool builds for the other engine is refused at `targets` (another
+/// image's engine cannot be known before it runs).
+fn one_engine(
+    src: &Source,
+    targets: &Spanned<Vec<String>>,
+    engine: Option<&Spanned<RawEngine>>,
+) -> Result<()> {
+    let engine = match engine.map(|e| *e.get_ref()) {
+        None | Some(RawEngine::Postgres) => EngineKind::Postgres,
+        Some(RawEngine::Mariadb) => EngineKind::Mariadb,
+    };
+    let other = targets.get_ref().iter().find_map(|image| {
+        crate::sandbox::images::ImageTarget::by_key(image)
+            .filter(|t| t.engine != engine)
+            .map(|t| (image, t.engine))
+    });
+    let Some((image, theirs)) = other else {
+        return Ok(());
+    };
+    let word = |e: EngineKind| match e {
+        EngineKind::Postgres => "postgres",
+        EngineKind::Mariadb => "mariadb",
+    };
+    Err(src.at(
+        targets.span(),
+        format_args!(
+            "[compare] targets names {image}, a {theirs} image, but the scenario's engine is {engine} ([target] engine, default \"postgres\"): a comparison restores one backup into versions of one engine. Name only {engine} images, or set [target] engine to \"{}\" and name only {theirs} images",
+            word(theirs)
+        ),
+    ))
 }
 
 fn backups(src: &Source, raw: RawBackups) -> Result<BackupSource> {
@@ -167,15 +203,7 @@ fn target(src: &Source, raw: Spanned<RawTarget>, compare: Option<&Compare>) -> R
         None => EngineKind::Postgres,
         Some(e) => match e.get_ref() {
             RawEngine::Postgres => EngineKind::Postgres,
-            RawEngine::Mariadb => {
-                if compare.is_some() {
-                    return Err(src.at(
-                        e.span(),
-                        "engine \"mariadb\": before-upgrade comparisons run on PostgreSQL only for now (MariaDB drills and failure scenarios are supported); use \"postgres\"",
-                    ));
-                }
-                EngineKind::Mariadb
-            }
+            RawEngine::Mariadb => EngineKind::Mariadb,
         },
     };
     let stall = positive(src, "stall_timeout_seconds", raw.stall_timeout_seconds, 120)?;

@@ -50,6 +50,12 @@ impl AppQuery {
         let line = self.line + 1 + before.matches('\n').count();
         format!("{}:{line}", self.file)
     }
+
+    /// `file:line` of a 1-based line of the query, as MariaDB reports a
+    /// syntax error's place.
+    pub fn origin_of_line(&self, line: usize) -> String {
+        format!("{}:{}", self.file, self.line + line.max(1))
+    }
 }
 
 pub(super) fn parse(src: &Source, raw: RawCompare) -> Result<Compare> {
@@ -264,6 +270,7 @@ mod tests {
         // FROM is the 2nd line of the SQL: position of 'F' is 12.
         let pos = q[0].sql.find("FROM").expect("present") + 1;
         assert_eq!(q[0].origin_of(pos), "q.sql:5");
+        assert_eq!(q[0].origin_of_line(2), "q.sql:5");
     }
 
     #[test]

@@ -228,24 +228,13 @@ fn an_unknown_engine_suggests_the_nearest() {
     );
 }
 
+/// (Comparisons on MariaDB: `a_comparison_runs_on_mariadb_and_refuses_...`.)
 #[test]
-fn mariadb_drills_are_accepted_but_not_comparisons_yet() {
+fn mariadb_drills_are_accepted() {
     let ok = good_with("target", "engine = \"mariadb\"");
     assert!(parse(Path::new("x.toml"), &ok).is_ok(), "{ok}");
     let faulty = format!("{ok}\n[simulate]\nfault = \"restore-killed\"\n");
     assert!(parse(Path::new("x.toml"), &faulty).is_ok(), "{faulty}");
-    let (_d, path) = comparing(r#"["a:1", "a:2"]"#, "");
-    let text = std::fs::read_to_string(&path).expect("read");
-    std::fs::write(
-        &path,
-        text.replace("memory_mb = 512", "engine = \"mariadb\""),
-    )
-    .expect("write");
-    let m = load(&path).expect_err("refused").to_string();
-    assert!(
-        m.contains("c.toml:5:10: engine \"mariadb\": before-upgrade comparisons"),
-        "{m}"
-    );
 }
 
 #[test]
@@ -626,6 +615,35 @@ fn a_comparison_refuses_what_only_a_drill_means_and_an_image_in_target() {
     let m = load(&path).expect_err("image").to_string();
     assert!(
         m.contains("c.toml:5:9: a comparison names its images in [compare] targets"),
+        "{m}"
+    );
+}
+
+#[test]
+fn a_comparison_runs_on_mariadb_and_refuses_an_image_of_the_other_engine() {
+    let mariadb = |targets: &str| {
+        let (d, path) = comparing(targets, "");
+        let text = std::fs::read_to_string(&path)
+            .expect("file")
+            .replace("memory_mb = 512", "engine = \"mariadb\"");
+        std::fs::write(&path, text).expect("file");
+        (d, path)
+    };
+    let (_d, path) = mariadb(r#"["restore-drill/mariadb:10.11", "restore-drill/mariadb:11"]"#);
+    let p = load(&path).expect("a MariaDB comparison");
+    assert_eq!(p.target.engine, EngineKind::Mariadb);
+    assert_eq!(p.target.image, "restore-drill/mariadb:10.11");
+    let (_d, path) = mariadb(r#"["restore-drill/mariadb:10.11", "restore-drill/postgres:17"]"#);
+    let m = load(&path).expect_err("two engines").to_string();
+    assert!(
+        m.contains("c.toml:7:11: [compare] targets names restore-drill/postgres:17, a PostgreSQL image, but the scenario's engine is MariaDB"),
+        "{m}"
+    );
+    // Without `engine`, PostgreSQL: a MariaDB image is the mistake, named.
+    let (_d, path) = comparing(r#"["restore-drill/postgres:15", "mariadb:11"]"#, "");
+    let m = load(&path).expect_err("two engines").to_string();
+    assert!(
+        m.contains("targets names mariadb:11, a MariaDB image, but the scenario's engine is PostgreSQL ([target] engine, default \"postgres\")"),
         "{m}"
     );
 }
