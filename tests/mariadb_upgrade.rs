@@ -214,8 +214,9 @@ fn every_shipped_query_is_answered_alike(r: &serde_json::Value) {
     assert!(rows(&r["targets"][0]) > 0, "the day sheet has appointments");
 }
 
-/// A comparison of the two images with `queries` as its query file.
-fn with_queries(dir: &Path, queries: &str) -> PathBuf {
+/// A comparison of the two images with `queries` as its query file and
+/// `extra` lines in `[compare]`.
+fn with_queries(dir: &Path, queries: &str, extra: &str) -> PathBuf {
     std::fs::write(dir.join("q.sql"), queries).unwrap();
     let path = dir.join("compare.toml");
     std::fs::write(
@@ -223,7 +224,7 @@ fn with_queries(dir: &Path, queries: &str) -> PathBuf {
         format!(
             "name = \"test comparison\"\n[backups]\nlocation = \"b\"\n\
              [target]\nengine = \"mariadb\"\nmemory_mb = 1024\n\
-             [compare]\ntargets = [\"{MARIADB_10}\", \"{MARIADB_11}\"]\nqueries = \"q.sql\"\n\
+             [compare]\ntargets = [\"{MARIADB_10}\", \"{MARIADB_11}\"]\nqueries = \"q.sql\"\n{extra}\n\
              [checks]\nmanifest = \"required\"\nforeign_keys = false\n"
         ),
     )
@@ -238,6 +239,7 @@ fn a_query_with_a_syntax_error_names_its_file_and_line_on_mariadb() {
         tmp.path(),
         "-- query: patients\nSELECT COUNT(*) FROM patients\n\n\
          -- query: day sheet\nSELECT id\nFORM appointments\n",
+        "",
     );
     let (f, r) = run_on_clinic(&path);
     assert_eq!(f.code, 2, "{}\n{}", f.stdout, f.stderr);
@@ -260,6 +262,7 @@ fn a_query_that_writes_is_refused_by_the_read_only_user_on_mariadb() {
     let path = with_queries(
         tmp.path(),
         "-- query: tidy up\nDELETE FROM appointments WHERE id < 0\n",
+        "",
     );
     let (f, r) = run_on_clinic(&path);
     assert_eq!(f.code, 2, "{}\n{}", f.stdout, f.stderr);
@@ -273,6 +276,26 @@ fn a_query_that_writes_is_refused_by_the_read_only_user_on_mariadb() {
     assert_eq!(run["refused_write"], true, "{run}");
 }
 
+/// MariaDB's own limit (max_statement_time) ends the query, not the client's
+/// grace period after it.
+#[test]
+fn a_query_over_the_time_limit_is_cancelled_and_reported_on_mariadb() {
+    let tmp = tempdir();
+    let path = with_queries(
+        tmp.path(),
+        "-- query: slow report\nSELECT SLEEP(30)\n",
+        "query_timeout_seconds = 1",
+    );
+    let (f, r) = run_on_clinic(&path);
+    assert_eq!(f.code, 1, "{}\n{}", f.stdout, f.stderr);
+    assert!(f.elapsed < Duration::from_secs(60), "{:?}", f.elapsed);
+    let it = item(&r, "query", "slow report");
+    assert_eq!(it["status"], "unknown", "{it}");
+    assert_eq!(it["values"][0], "cancelled after 1 s", "{it}");
+    assert_eq!(it["values"][1], "cancelled after 1 s", "{it}");
+    assert_eq!(r["targets"][1]["queries"][0]["outcome"], "timed-out");
+}
+
 /// One backup goes into versions of one engine: a PostgreSQL image in a
 /// MariaDB comparison is refused at its line before anything starts.
 #[test]
@@ -281,6 +304,7 @@ fn a_comparison_mixing_engines_is_refused_before_anything_starts() {
     let path = with_queries(
         tmp.path(),
         "-- query: patients\nSELECT COUNT(*) FROM patients\n",
+        "",
     );
     let text = std::fs::read_to_string(&path)
         .unwrap()
