@@ -73,6 +73,11 @@ pub struct Session {
     /// aggregate whole tables, which spill at PostgreSQL's default 4 MB (and
     /// at 64 MB on a 2.5 GB clinic: 192 MB took 15 % off its rules).
     pub work_mem_mib: u64,
+    /// MariaDB's in-memory temporary tables (a derived table, a GROUP BY)
+    /// before they go to disk: at its default 16 MB the clinic's rules over
+    /// a 1.2 GB clinic wrote theirs to disk, 25.4 s for one that takes 2.1 s
+    /// in memory. The buffer pool holds half the sandbox's memory.
+    pub tmp_table_mib: u64,
 }
 
 impl Session {
@@ -88,7 +93,14 @@ impl Session {
         Session {
             parallel_workers: per_session.saturating_sub(1),
             work_mem_mib: (memory >> 25).clamp(4, 256),
+            tmp_table_mib: (memory >> 23).clamp(16, 1024),
         }
+    }
+
+    /// The MariaDB session's settings (no parallel query there).
+    fn mariadb_sql(&self) -> String {
+        let bytes = self.tmp_table_mib << 20;
+        format!("SET SESSION tmp_table_size = {bytes}, max_heap_table_size = {bytes}")
     }
 
     fn sql(&self) -> String {
@@ -102,7 +114,7 @@ impl Session {
 /// How many read-only connections the checks share: the sandbox has two
 /// cores, and the manifest's COPY streams, the orphan counts and the business
 /// rules are independent queries.
-const CHECK_WORKERS: usize = 2;
+pub(crate) const CHECK_WORKERS: usize = 2;
 
 /// One check to run, in the order the report lists them.
 enum Job {
@@ -137,14 +149,49 @@ pub async fn run_all(
             _ => None,
         });
     }
-    let queue = std::sync::Mutex::new(schedule(jobs, &costs).into_iter());
+    Ok(run_queued(conns, schedule(jobs, &costs), plan, ctx, events).await)
+}
+
+/// A check session of one engine: it runs one job, which may decide several
+/// rules (a result each).
+trait CheckSession: Send {
+    fn run<'a>(
+        &'a mut self,
+        job: Job,
+        plan: &'a Checks,
+        ctx: &'a Context<'a>,
+    ) -> impl std::future::Future<Output = Vec<CheckResult>> + Send + 'a;
+}
+
+impl CheckSession for PgConnection {
+    fn run<'a>(
+        &'a mut self,
+        job: Job,
+        plan: &'a Checks,
+        ctx: &'a Context<'a>,
+    ) -> impl std::future::Future<Output = Vec<CheckResult>> + Send + 'a {
+        run_job(self, job, plan, ctx)
+    }
+}
+
+/// Each session takes the next job of `order` when it is free (a list
+/// schedule: with the longest first, no session ends up running a long job
+/// alone); the results come back in the report's order.
+async fn run_queued<C: CheckSession>(
+    conns: Vec<C>,
+    order: Vec<(usize, Job)>,
+    plan: &Checks,
+    ctx: &Context<'_>,
+    events: &Events,
+) -> Vec<CheckResult> {
+    let queue = std::sync::Mutex::new(order.into_iter());
     let queue = &queue;
-    let worker = |mut conn: PgConnection| async move {
+    let worker = |mut conn: C| async move {
         let mut done = Vec::new();
         loop {
             let next = queue.lock().ok().and_then(|mut q| q.next());
             let Some((i, job)) = next else { break };
-            for r in run_job(&mut conn, job, plan, ctx).await {
+            for r in conn.run(job, plan, ctx).await {
                 events.event(Event::note(format!(
                     "check {}: {:?} ({:.1} s)",
                     r.name, r.status, r.seconds
@@ -152,15 +199,13 @@ pub async fn run_all(
                 done.push((i, r));
             }
         }
-        Ok::<_, Error>(done)
+        done
     };
     let runs = futures_util::future::join_all(conns.into_iter().map(worker)).await;
-    let mut results: Vec<(usize, CheckResult)> = Vec::with_capacity(total);
-    for r in runs {
-        results.extend(r?);
-    }
+    // A stable sort: the rules of one query keep their order.
+    let mut results: Vec<(usize, CheckResult)> = runs.into_iter().flatten().collect();
     results.sort_by_key(|(i, _)| *i);
-    Ok(results.into_iter().map(|(_, r)| r).collect())
+    results.into_iter().map(|(_, r)| r).collect()
 }
 
 /// One read-only connection of the checks, sized to the sandbox.
@@ -602,7 +647,7 @@ pub async fn foreign_key_check(conn: &mut PgConnection) -> (Status, String) {
         counts.push(if fk.validated {
             None
         } else {
-            let q = orphans_query(fk, postgres::quote_ident);
+            let q = orphans_query(fk, postgres::quote_ident, AntiJoin::NotExists);
             Some(
                 sqlx::query_scalar::<_, i64>(&q)
                     .fetch_one(&mut *conn)
@@ -627,9 +672,19 @@ pub struct ForeignKey {
     pub validated: bool,
 }
 
+/// How an engine counts orphans fastest. PostgreSQL plans `NOT EXISTS` as a
+/// hash anti-join. MariaDB turns it into a materialised `NOT IN` (6.4 s over
+/// 1.4 million invoice lines), where a `LEFT JOIN ... IS NULL` stops at each
+/// row's first match ("Not exists", 0.9 s).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AntiJoin {
+    NotExists,
+    LeftJoin,
+}
+
 /// Pure: the query counting the child's rows whose key is set and has no
 /// parent row.
-pub fn orphans_query(fk: &ForeignKey, quote: fn(&str) -> String) -> String {
+pub fn orphans_query(fk: &ForeignKey, quote: fn(&str) -> String, how: AntiJoin) -> String {
     let table = |t: &str| t.split('.').map(quote).collect::<Vec<_>>().join(".");
     let not_null = fk
         .child_columns
@@ -644,11 +699,18 @@ pub fn orphans_query(fk: &ForeignKey, quote: fn(&str) -> String) -> String {
         .map(|(c, p)| format!("p.{} = c.{}", quote(p), quote(c)))
         .collect::<Vec<_>>()
         .join(" AND ");
-    format!(
-        "SELECT count(*) FROM {} c WHERE {not_null} AND NOT EXISTS (SELECT 1 FROM {} p WHERE {join})",
-        table(&fk.child),
-        table(&fk.parent)
-    )
+    let (child, parent) = (table(&fk.child), table(&fk.parent));
+    match how {
+        AntiJoin::NotExists => format!(
+            "SELECT count(*) FROM {child} c WHERE {not_null} AND NOT EXISTS (SELECT 1 FROM {parent} p WHERE {join})"
+        ),
+        // A matched parent's key equals the child's, which is not NULL: a
+        // NULL there means no parent.
+        AntiJoin::LeftJoin => format!(
+            "SELECT count(*) FROM {child} c LEFT JOIN {parent} p ON {join} WHERE {not_null} AND p.{} IS NULL",
+            quote(&fk.parent_columns[0])
+        ),
+    }
 }
 
 /// Pure: referential integrity from each key's orphan count (`None` for a
@@ -945,7 +1007,8 @@ mod tests {
             Session::for_sandbox(2.0, 2 * gib, None),
             Session {
                 parallel_workers: 0,
-                work_mem_mib: 64
+                work_mem_mib: 64,
+                tmp_table_mib: 256,
             }
         );
         // The staging area is freed before the checks: theirs to use.
@@ -958,6 +1021,29 @@ mod tests {
         assert_eq!(Session::for_sandbox(8.0, 16 * gib, None).work_mem_mib, 256);
         assert_eq!(Session::for_sandbox(1.0, 512 << 20, None).work_mem_mib, 16);
         assert_eq!(Session::for_sandbox(0.5, 64 << 20, None).work_mem_mib, 4);
+    }
+
+    #[test]
+    fn orphans_are_counted_with_either_anti_join() {
+        let fk = ForeignKey {
+            name: "lines_invoice_fk".into(),
+            child: "invoice_lines".into(),
+            parent: "invoices".into(),
+            child_columns: vec!["invoice_id".into(), "clinic_id".into()],
+            parent_columns: vec!["id".into(), "clinic_id".into()],
+            validated: false,
+        };
+        let q = |s: &str| format!("`{s}`");
+        assert_eq!(
+            orphans_query(&fk, q, AntiJoin::NotExists),
+            "SELECT count(*) FROM `invoice_lines` c WHERE c.`invoice_id` IS NOT NULL AND c.`clinic_id` IS NOT NULL \
+             AND NOT EXISTS (SELECT 1 FROM `invoices` p WHERE p.`id` = c.`invoice_id` AND p.`clinic_id` = c.`clinic_id`)"
+        );
+        assert_eq!(
+            orphans_query(&fk, q, AntiJoin::LeftJoin),
+            "SELECT count(*) FROM `invoice_lines` c LEFT JOIN `invoices` p ON p.`id` = c.`invoice_id` AND p.`clinic_id` = c.`clinic_id` \
+             WHERE c.`invoice_id` IS NOT NULL AND c.`clinic_id` IS NOT NULL AND p.`id` IS NULL"
+        );
     }
 
     #[test]

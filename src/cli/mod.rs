@@ -68,7 +68,7 @@ enum Command {
         #[arg(long = "identity")]
         identities: Vec<PathBuf>,
     },
-    /// Restore one backup file into a throwaway PostgreSQL container.
+    /// Restore one backup file into a throwaway database container (the engine of its dump).
     Restore {
         file: PathBuf,
         #[arg(long = "identity")]
@@ -166,7 +166,7 @@ enum KeysCommand {
 
 #[derive(Subcommand)]
 enum FixturesCommand {
-    /// Generate a clinic of N patients in a throwaway PostgreSQL and back it up into DIR.
+    /// Generate a clinic of N patients (on PostgreSQL or MariaDB, --engine) and back it up into DIR.
     Generate(commands::FixtureArgs),
 }
 

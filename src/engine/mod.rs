@@ -197,6 +197,25 @@ impl EngineKind {
         env
     }
 
+    /// The server's command, where the image's default does not fit the
+    /// container's memory limit. InnoDB reads pages around the kernel's cache
+    /// (O_DIRECT), so its buffer pool is all the cache a restored MariaDB has:
+    /// half the container's memory, in the 128 MiB chunks InnoDB allocates.
+    /// PostgreSQL reads through the kernel's cache and keeps its image's.
+    pub fn server_command(&self, memory_bytes: i64) -> Option<Vec<String>> {
+        const CHUNK: i64 = 128 << 20;
+        match self {
+            EngineKind::Postgres => None,
+            EngineKind::Mariadb => {
+                let pool = (memory_bytes / 2 / CHUNK).max(1) * CHUNK;
+                Some(vec![
+                    "mariadbd".into(),
+                    format!("--innodb-buffer-pool-size={pool}"),
+                ])
+            }
+        }
+    }
+
     pub fn data_dir(&self) -> &'static str {
         match self {
             EngineKind::Postgres => PG_TMPFS_DATA,

@@ -126,6 +126,7 @@ impl Sandbox {
                 spec.engine
                     .container_env(&creds, spec.tmpfs_bytes.is_some()),
             ),
+            cmd: spec.engine.server_command(spec.memory_bytes),
             labels: Some(run.labels(spec.role)),
             // `docker import` can't carry STOPSIGNAL; PostgreSQL's fast shutdown is SIGINT.
             stop_signal: Some(spec.engine.stop_signal().into()),

@@ -115,6 +115,30 @@ fn comparison(
     compare::parse(src, c.into_inner()).map(Some)
 }
 
+/// The engine of `image`, when it is one of this tool's images built for
+/// another engine than `engine`.
+fn other_engine(image: &str, engine: EngineKind) -> Option<EngineKind> {
+    crate::sandbox::images::ImageTarget::by_key(image)
+        .map(|t| t.engine)
+        .filter(|e| *e != engine)
+}
+
+/// `[target] engine`, PostgreSQL when absent.
+fn engine_of(raw: Option<&Spanned<RawEngine>>) -> EngineKind {
+    match raw.map(|e| *e.get_ref()) {
+        None | Some(RawEngine::Postgres) => EngineKind::Postgres,
+        Some(RawEngine::Mariadb) => EngineKind::Mariadb,
+    }
+}
+
+/// The engine's word in a scenario's `engine` key.
+fn word(e: EngineKind) -> &'static str {
+    match e {
+        EngineKind::Postgres => "postgres",
+        EngineKind::Mariadb => "mariadb",
+    }
+}
+
 /// A comparison restores one backup into versions of one engine: an image
 /// this tool builds for the other engine is refused at `targets` (another
 /// image's engine cannot be known before it runs).
@@ -123,21 +147,13 @@ fn one_engine(
     targets: &Spanned<Vec<String>>,
     engine: Option<&Spanned<RawEngine>>,
 ) -> Result<()> {
-    let engine = match engine.map(|e| *e.get_ref()) {
-        None | Some(RawEngine::Postgres) => EngineKind::Postgres,
-        Some(RawEngine::Mariadb) => EngineKind::Mariadb,
-    };
-    let other = targets.get_ref().iter().find_map(|image| {
-        crate::sandbox::images::ImageTarget::by_key(image)
-            .filter(|t| t.engine != engine)
-            .map(|t| (image, t.engine))
-    });
+    let engine = engine_of(engine);
+    let other = targets
+        .get_ref()
+        .iter()
+        .find_map(|image| other_engine(image, engine).map(|e| (image, e)));
     let Some((image, theirs)) = other else {
         return Ok(());
-    };
-    let word = |e: EngineKind| match e {
-        EngineKind::Postgres => "postgres",
-        EngineKind::Mariadb => "mariadb",
     };
     Err(src.at(
         targets.span(),
@@ -189,8 +205,21 @@ fn select(src: &Source, raw: &RawBackups) -> Result<Select> {
 fn target(src: &Source, raw: Spanned<RawTarget>, compare: Option<&Compare>) -> Result<Target> {
     let span = raw.span();
     let raw = raw.into_inner();
+    let engine = engine_of(raw.engine.as_ref());
     let image = match (raw.image, compare) {
-        (Some(i), _) => i.into_inner(),
+        (Some(i), _) => match other_engine(i.get_ref(), engine) {
+            Some(theirs) => {
+                return Err(src.at(
+                    i.span(),
+                    format_args!(
+                        "image {} is a {theirs} image, but the scenario's engine is {engine} ([target] engine, default \"postgres\"): set engine = \"{}\", or name a {engine} image",
+                        i.get_ref(),
+                        word(theirs)
+                    ),
+                ))
+            }
+            None => i.into_inner(),
+        },
         (None, Some(c)) => c.targets[0].clone(),
         (None, None) => {
             return Err(src.at(
@@ -198,13 +227,6 @@ fn target(src: &Source, raw: Spanned<RawTarget>, compare: Option<&Compare>) -> R
                 "[target] needs `image`, the database image to restore into, e.g. image = \"restore-drill/postgres:15\"",
             ))
         }
-    };
-    let engine = match raw.engine {
-        None => EngineKind::Postgres,
-        Some(e) => match e.get_ref() {
-            RawEngine::Postgres => EngineKind::Postgres,
-            RawEngine::Mariadb => EngineKind::Mariadb,
-        },
     };
     let stall = positive(src, "stall_timeout_seconds", raw.stall_timeout_seconds, 120)?;
     let restore = positive(

@@ -178,14 +178,11 @@ pub(super) struct RawTarget {
 #[serde(rename_all = "kebab-case")]
 pub(super) enum RawEngine {
     Postgres,
-    /// Accepted as a word so that the refusal says "not supported yet" at the
-    /// value, rather than "unknown engine".
     Mariadb,
 }
 
 impl Choice for RawEngine {
     const WHAT: &'static str = "engine";
-    const UNOFFERED: &'static [&'static str] = &["mariadb"];
 }
 
 #[derive(Debug, Deserialize)]

@@ -224,14 +224,26 @@ fn an_unknown_engine_suggests_the_nearest() {
     let m = refused(&good_with("target", "engine = \"postgress\""));
     assert_eq!(
         m,
-        "x.toml:6:10: unknown engine \"postgress\": use \"postgres\"; did you mean `postgres`?"
+        "x.toml:6:10: unknown engine \"postgress\": use \"postgres\" or \"mariadb\"; did you mean `postgres`?"
     );
+}
+
+#[test]
+fn an_image_of_the_other_engine_is_refused_at_the_image() {
+    // good_with's [target] names restore-drill/postgres:15.
+    let m = refused(&good_with("target", "engine = \"mariadb\""));
+    assert!(
+        m.contains("image restore-drill/postgres:15 is a PostgreSQL image, but the scenario's engine is MariaDB"),
+        "{m}"
+    );
+    assert!(m.contains("set engine = \"postgres\""), "{m}");
 }
 
 /// (Comparisons on MariaDB: `a_comparison_runs_on_mariadb_and_refuses_...`.)
 #[test]
 fn mariadb_drills_are_accepted() {
-    let ok = good_with("target", "engine = \"mariadb\"");
+    let ok = good_with("target", "engine = \"mariadb\"")
+        .replace("restore-drill/postgres:15", "restore-drill/mariadb:10.11");
     assert!(parse(Path::new("x.toml"), &ok).is_ok(), "{ok}");
     let faulty = format!("{ok}\n[simulate]\nfault = \"restore-killed\"\n");
     assert!(parse(Path::new("x.toml"), &faulty).is_ok(), "{faulty}");
