@@ -71,6 +71,16 @@ async fn server() -> (bollard::Docker, RunId, Cleanup, Sandbox) {
     (docker, run, cleanup, sb)
 }
 
+/// A MariaDB server as [`server`] makes it, with `sql` run in it as root.
+async fn server_with(sql: &str) -> (bollard::Docker, RunId, Cleanup, Sandbox) {
+    let (docker, run, cleanup, sb) = server().await;
+    let mut admin = mariadb::connect(&sb.url(), Duration::from_secs(10))
+        .await
+        .unwrap();
+    admin.execute(sqlx::raw_sql(sql)).await.unwrap();
+    (docker, run, cleanup, sb)
+}
+
 /// `age -d | zstd -dc | mariadb` into the sandbox: the real CLIs, by hand.
 fn restore_by_hand(artifact: &Path, key: &Key, sb: &Sandbox) {
     shell(
@@ -475,21 +485,15 @@ fn the_monthly_drill_passes_on_a_mariadb_clinic_with_every_check() {
 async fn orphans_behind_a_key_added_without_checks_are_counted_and_named_in_a_hand_made_dump() {
     // A schema restore-drill never saw, with a key added under
     // FOREIGN_KEY_CHECKS=0 over rows that break it: MariaDB never checks them.
-    let (_docker, _run, _cleanup, source) = server().await;
-    let mut admin = mariadb::connect(&source.url(), Duration::from_secs(10))
-        .await
-        .unwrap();
-    admin
-        .execute(sqlx::raw_sql(
-            "CREATE TABLE owners (id INT PRIMARY KEY, name VARCHAR(40) NOT NULL) ENGINE=InnoDB; \
-             CREATE TABLE pets (id INT PRIMARY KEY, owner_id INT, kind VARCHAR(10)) ENGINE=InnoDB; \
-             INSERT INTO owners VALUES (1, 'a'), (2, 'b'); \
-             INSERT INTO pets VALUES (1, 1, 'cat'), (2, 2, 'dog'), (3, 7, 'cat'), (4, 8, 'eel'), (5, NULL, 'ant'); \
-             SET foreign_key_checks = 0; \
-             ALTER TABLE pets ADD CONSTRAINT pets_owner_fk FOREIGN KEY (owner_id) REFERENCES owners (id)",
-        ))
-        .await
-        .unwrap();
+    let (_docker, _run, _cleanup, source) = server_with(
+        "CREATE TABLE owners (id INT PRIMARY KEY, name VARCHAR(40) NOT NULL) ENGINE=InnoDB; \
+         CREATE TABLE pets (id INT PRIMARY KEY, owner_id INT, kind VARCHAR(10)) ENGINE=InnoDB; \
+         INSERT INTO owners VALUES (1, 'a'), (2, 'b'); \
+         INSERT INTO pets VALUES (1, 1, 'cat'), (2, 2, 'dog'), (3, 7, 'cat'), (4, 8, 'eel'), (5, NULL, 'ant'); \
+         SET foreign_key_checks = 0; \
+         ALTER TABLE pets ADD CONSTRAINT pets_owner_fk FOREIGN KEY (owner_id) REFERENCES owners (id)",
+    )
+    .await;
     let tmp = tempdir();
     let key = make_key(tmp.path(), "k");
     let backups = tmp.path().join("backups");
@@ -663,23 +667,17 @@ fn hand_made_scenario(dir: &Path, backups: &Path, extra: &str) -> PathBuf {
 /// into a new MariaDB (MDEV-22127): said so, with the next step.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dump_of_several_databases_is_checked_in_the_one_the_scenario_names() {
-    let (_docker, _run, _cleanup, source) = server().await;
-    let mut admin = mariadb::connect(&source.url(), Duration::from_secs(10))
-        .await
-        .unwrap();
-    admin
-        .execute(sqlx::raw_sql(
-            "CREATE DATABASE opendental; CREATE DATABASE billing; \
-             CREATE TABLE opendental.owners (id INT PRIMARY KEY) ENGINE=InnoDB; \
-             CREATE TABLE opendental.pets (id INT PRIMARY KEY, owner_id INT NOT NULL, \
-               FOREIGN KEY (owner_id) REFERENCES opendental.owners (id)) ENGINE=InnoDB; \
-             INSERT INTO opendental.owners VALUES (1), (2); \
-             INSERT INTO opendental.pets VALUES (1, 1), (2, 2), (3, 2); \
-             CREATE TABLE billing.ledger (id INT PRIMARY KEY) ENGINE=InnoDB; \
-             INSERT INTO billing.ledger VALUES (1)",
-        ))
-        .await
-        .unwrap();
+    let (_docker, _run, _cleanup, source) = server_with(
+        "CREATE DATABASE opendental; CREATE DATABASE billing; \
+         CREATE TABLE opendental.owners (id INT PRIMARY KEY) ENGINE=InnoDB; \
+         CREATE TABLE opendental.pets (id INT PRIMARY KEY, owner_id INT NOT NULL, \
+           FOREIGN KEY (owner_id) REFERENCES opendental.owners (id)) ENGINE=InnoDB; \
+         INSERT INTO opendental.owners VALUES (1), (2); \
+         INSERT INTO opendental.pets VALUES (1, 1), (2, 2), (3, 2); \
+         CREATE TABLE billing.ledger (id INT PRIMARY KEY) ENGINE=InnoDB; \
+         INSERT INTO billing.ledger VALUES (1)",
+    )
+    .await;
     let tmp = tempdir();
     let key = make_key(tmp.path(), "k");
     let [several, plain, all] = ["several", "plain", "all"].map(|d| tmp.path().join(d));
