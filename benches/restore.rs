@@ -1,47 +1,57 @@
-//! The speed benchmark: `cargo bench --bench restore [-- --patients N]`.
+//! The speed benchmark: `cargo bench --bench restore [-- --engine E --patients N]`.
 //!
 //! Generates a synthetic clinic (200,000 patients by default, about 1 GB once
-//! restored), then measures side by side, in the same run:
+//! restored) in the engine's dump format, then measures side by side, in the
+//! same run:
 //!
-//! 1. restore-drill's restore phase (`restore-drill run`, from its JSON report)
-//!    against the hand pipeline `age -d | zstd -dc | docker exec -i pg_restore`
-//!    into a container of the same image with the same limits (target <= 0.85x),
-//!    and the whole drill, restore plus every check, against it (<= 1.0x);
+//! 1. restore-drill's restore phase (`restore-drill run` of the engine's
+//!    monthly drill, from its JSON report) against the hand pipeline
+//!    `age -d | zstd -dc | docker exec -i TOOL` into a container of the same
+//!    image with the same limits, TOOL being pg_restore (PostgreSQL, target
+//!    <= 0.85x) or the mariadb client (MariaDB, target <= 1.05x); and the
+//!    whole drill, restore plus every check, against it (PostgreSQL: <= 1.0x;
+//!    MariaDB: for information);
 //! 2. restore-drill's decrypt + decompress path, in process, against
 //!    `age -d | zstd -dc > /dev/null` (target >= 0.95x of the CLI's throughput);
-//! 3. all checks against the restore phase (target <= 0.2x);
+//! 3. all checks against the restore phase (PostgreSQL: target <= 0.2x;
+//!    MariaDB: for information);
 //! 4. the peak resident memory of the restore-drill process (target < 64 MiB);
 //! 5. a cost curve: one drill and one hand restore at each further size
-//!    (--curve, default about 250 MB and 2.5 GB restored), time per GB
-//!    restored within 15 % across the sizes.
+//!    (--curve; PostgreSQL's default about 250 MB and 2.5 GB restored,
+//!    MariaDB's none), time per GB restored within 15 % across the sizes.
 //!
 //! The hand pipeline's container is the crate's own sandbox (`Sandbox::start`
-//! with the scenario's target limits), its pg_restore arguments are the crate's
+//! with the scenario's target limits), its restore command is the crate's
 //! (`restore::restore_command`) and its clean-up is the crate's: when the
 //! sandbox or the restore changes, both sides of the comparison change with it.
 //!
-//! Needs Docker, `age` and `zstd` on the PATH, and the image
-//! restore-drill/postgres:15 (built with `restore-drill images build
-//! postgres:15` if missing). With 200,000 patients or more the results are
-//! written to benches/RESULTS.md. Options (after `--`):
+//! Needs Docker, `age` and `zstd` on the PATH, and the engine's image,
+//! restore-drill/postgres:15 or restore-drill/mariadb:10.11 (MariaDB's
+//! fixture is generated in PostgreSQL, so it needs both); a missing image is
+//! built with `restore-drill images build`. With 200,000 patients or more
+//! the results are written to benches/RESULTS.md (PostgreSQL) or
+//! benches/RESULTS-mariadb.md (MariaDB). Options (after `--`):
 //!
+//!   --engine E          postgres or mariadb (default postgres)
 //!   --patients N        clinic size (default 200000)
 //!   --rounds N          restores of each kind, alternating (default 3)
 //!   --decode-rounds N   decode measurements of each kind, alternating (default 5)
 //!   --curve N,N         further clinic sizes for the cost curve (default
-//!                       40000,420000; "none" for none)
+//!                       40000,420000 on PostgreSQL, none on MariaDB; "none"
+//!                       for none)
 //!   --fixture-dir DIR   keep the keys and the backups in DIR and reuse them
 //!                       on the next run (default: a temporary directory)
-//!   --no-write          print only; leave benches/RESULTS.md alone
+//!   --no-write          print only; leave the results file alone
 
 use bollard::Docker;
-use restore_drill::engine::EngineKind;
+use restore_drill::catalog::{self, list::Candidate, Manifest};
+use restore_drill::engine::{Credentials, EngineKind};
 use restore_drill::keys::{self, IdentitySource};
 use restore_drill::pipeline::{self, DumpFormat};
 use restore_drill::restore::{self, read_full, CHUNK};
 use restore_drill::sandbox::run::process_start;
 use restore_drill::sandbox::{docker, exec, gc, images, ExecRequest, RunId, Sandbox, SandboxSpec};
-use restore_drill::{catalog, scenario};
+use restore_drill::scenario;
 use serde_json::Value;
 use std::fmt::Write as _;
 use std::fs::File;
@@ -56,22 +66,136 @@ use tokio::runtime::Runtime;
 type Res<T> = Result<T, Box<dyn std::error::Error>>;
 
 const BIN: &str = env!("CARGO_BIN_EXE_restore-drill");
-const IMAGE: &str = "restore-drill/postgres:15";
-const SCENARIO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/monthly-drill.toml");
-const RESULTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/RESULTS.md");
 const SEED: &str = "20261129";
-/// The size the issue asks for; smaller runs don't overwrite RESULTS.md.
+/// The size the issue asks for; smaller runs don't overwrite the results.
 const FULL_SIZE: u64 = 200_000;
 
-const TARGET_RESTORE: f64 = 0.85;
-const TARGET_WHOLE: f64 = 1.0;
 const TARGET_DECODE: f64 = 0.95;
-const TARGET_CHECKS: f64 = 0.2;
 const TARGET_MEMORY_MIB: f64 = 64.0;
 /// Slowest over fastest time per GB across the curve's sizes.
 const TARGET_CURVE_SPREAD: f64 = 1.15;
 
+/// What the benchmark does differently for each engine: the drill it runs,
+/// the hand pipeline's tool, the targets, and how the results describe them.
+struct Engine {
+    kind: EngineKind,
+    /// The --engine value, and `fixtures generate --engine`'s.
+    flag: &'static str,
+    image: &'static str,
+    /// Relative to the crate's root, as the results quote it.
+    scenario: &'static str,
+    results: &'static str,
+    /// The images the run needs: the sandbox's, and the fixture generator's.
+    images: &'static [&'static str],
+    format: DumpFormat,
+    /// Who runs the restore tool in the container, as the drill does (the
+    /// crate's `restore::tool_user`, which it keeps private).
+    tool_user: &'static str,
+    tool: &'static str,
+    target_restore: f64,
+    /// The whole drill and the checks: targets on PostgreSQL, for
+    /// information on MariaDB (its issue sets none).
+    target_whole: Option<f64>,
+    target_checks: Option<f64>,
+    curve: &'static [u64],
+    generate_time: &'static str,
+    dump: &'static str,
+    /// The restored database's size in bytes, and what the results call it.
+    size_sql: &'static str,
+    size_name: &'static str,
+    /// How each side's restore phase goes, for the results.
+    how_restored: &'static str,
+    after_stream: &'static str,
+    drill_restore: &'static str,
+}
+
+const POSTGRES: Engine = Engine {
+    kind: EngineKind::Postgres,
+    flag: "postgres",
+    image: "restore-drill/postgres:15",
+    scenario: "scenarios/monthly-drill.toml",
+    results: "benches/RESULTS.md",
+    images: &["restore-drill/postgres:15"],
+    format: DumpFormat::PostgresCustom,
+    tool_user: "postgres",
+    tool: "pg_restore",
+    target_restore: 0.85,
+    target_whole: Some(1.0),
+    target_checks: Some(0.2),
+    curve: &[40_000, 420_000],
+    generate_time: "2-3 minutes",
+    dump: "pg_dump custom format",
+    size_sql: "SELECT pg_database_size(current_database())",
+    size_name: "`pg_database_size`",
+    how_restored: "restore-drill decodes the dump into a tmpfs inside the sandbox, then runs \
+        `pg_restore --jobs` on it: tables load and indexes build side by side. From stdin, the \
+        hand pipeline's pg_restore loads the data (COPY) while the stream lasts, one table at a \
+        time, then builds the indexes and constraints one at a time",
+    after_stream: "both wait for the same pg_restore to build indexes and constraints",
+    drill_restore: "decoding it through `docker exec` into a staging tmpfs the sandbox has on top \
+        of its limits, `pg_restore --jobs`, its exit",
+};
+
+const MARIADB: Engine = Engine {
+    kind: EngineKind::Mariadb,
+    flag: "mariadb",
+    image: "restore-drill/mariadb:10.11",
+    scenario: "scenarios/mariadb/monthly-drill.toml",
+    results: "benches/RESULTS-mariadb.md",
+    images: &["restore-drill/mariadb:10.11", "restore-drill/postgres:15"],
+    format: DumpFormat::MysqlSql,
+    tool_user: "root",
+    tool: "mariadb",
+    target_restore: 1.05,
+    target_whole: None,
+    target_checks: None,
+    curve: &[],
+    generate_time: "about 4 minutes",
+    dump: "mariadb-dump SQL",
+    size_sql: "SELECT SUM(data_length + index_length) FROM information_schema.TABLES \
+        WHERE table_schema = DATABASE()",
+    size_name: "data and index length in `information_schema.TABLES`",
+    how_restored: "A SQL dump can only be read in order, so restore-drill streams it too: it \
+        decodes the backup in process and writes the dump through `docker exec` (the Engine API) \
+        into the mariadb client's stdin, as the hand pipeline does through the docker CLI. The \
+        client runs each statement as it arrives, one table at a time, its indexes built as \
+        the rows go in; what is left after the stream is the last statements in flight",
+    after_stream: "both wait for the same mariadb client to finish its last statements",
+    drill_restore: "decoding it in process and streaming it through `docker exec` into the \
+        mariadb client, the client's exit",
+};
+
+impl Engine {
+    fn named(flag: &str) -> Res<&'static Engine> {
+        [&POSTGRES, &MARIADB]
+            .into_iter()
+            .find(|e| e.flag == flag)
+            .ok_or_else(|| format!("--engine {flag:?}: use postgres or mariadb").into())
+    }
+
+    fn path(&self, relative: &str) -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(relative)
+    }
+
+    /// A client command that prints the value `sql` selects and nothing else.
+    fn query(&self, c: &Credentials, sql: &str) -> Vec<String> {
+        let (client, flags, user, db, run) = match self.kind {
+            EngineKind::Postgres => ("psql", "-XtAq", "--username", "--dbname", "-c"),
+            EngineKind::Mariadb => ("mariadb", "-NB", "--user", "--database", "-e"),
+        };
+        vec![
+            client.into(),
+            flags.into(),
+            format!("{user}={}", c.user),
+            format!("{db}={}", c.database),
+            run.into(),
+            sql.into(),
+        ]
+    }
+}
+
 struct Args {
+    engine: &'static Engine,
     patients: u64,
     rounds: usize,
     decode_rounds: usize,
@@ -82,29 +206,33 @@ struct Args {
 
 fn parse_args() -> Res<Args> {
     let mut a = Args {
+        engine: &POSTGRES,
         patients: FULL_SIZE,
         rounds: 3,
         decode_rounds: 5,
-        curve: vec![40_000, 420_000],
+        curve: Vec::new(),
         fixture_dir: None,
         write: true,
     };
+    let mut curve = None;
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
         let mut value = |name: &str| it.next().ok_or_else(|| format!("{name} needs a value"));
         match arg.as_str() {
             // cargo bench passes --bench to harness = false targets.
             "--bench" => {}
+            "--engine" => a.engine = Engine::named(&value("--engine")?)?,
             "--patients" => a.patients = value("--patients")?.parse()?,
             "--rounds" => a.rounds = value("--rounds")?.parse()?,
             "--decode-rounds" => a.decode_rounds = value("--decode-rounds")?.parse()?,
-            "--curve" => a.curve = parse_sizes(&value("--curve")?)?,
+            "--curve" => curve = Some(parse_sizes(&value("--curve")?)?),
             "--fixture-dir" => a.fixture_dir = Some(PathBuf::from(value("--fixture-dir")?)),
             "--no-write" => a.write = false,
             other => {
                 return Err(format!(
                     "unknown argument {other:?}; usage: cargo bench --bench restore -- \
-                     [--patients N] [--rounds N] [--decode-rounds N] [--curve N,N|none] [--fixture-dir DIR] [--no-write]"
+                     [--engine postgres|mariadb] [--patients N] [--rounds N] [--decode-rounds N] \
+                     [--curve N,N|none] [--fixture-dir DIR] [--no-write]"
                 )
                 .into())
             }
@@ -113,6 +241,7 @@ fn parse_args() -> Res<Args> {
     if a.patients == 0 || a.rounds == 0 || a.decode_rounds == 0 {
         return Err("--patients, --rounds and --decode-rounds must be at least 1".into());
     }
+    a.curve = curve.unwrap_or_else(|| a.engine.curve.to_vec());
     Ok(a)
 }
 
@@ -167,21 +296,21 @@ fn run(rt: &Runtime) -> Res<()> {
             .into());
         }
     }
-    let env = Env::new(rt)?;
+    let env = Env::new(rt, args.engine)?;
     let machine = Machine::probe(&env);
     say(format!(
         "restore-drill {BIN}; {} CPUs ({}), {:.1} GiB RAM, Docker {}",
         machine.cpus, machine.cpu_model, machine.mem_gib, machine.docker
     ));
-    env.ensure_image()?;
+    env.ensure_images()?;
     let (dir, tmp) = work_dir(&args)?;
     env.on_interrupt_clean_up(tmp.as_ref().map(|t| t.path().to_path_buf()))?;
-    let fixture = sized_fixture(&dir, args.patients)?;
+    let fixture = sized_fixture(args.engine, &dir, args.patients)?;
     let (drills, hands) = restore_rounds(&env, args.rounds, &fixture, &dir)?;
     let decodes = decode_rounds(&args, &fixture)?;
     let mut curve = Vec::new();
     for &patients in &args.curve {
-        let f = sized_fixture(&dir, patients)?;
+        let f = sized_fixture(args.engine, &dir, patients)?;
         let (mut d, mut h) = restore_rounds(&env, 1, &f, &dir.join(format!("curve-{patients}")))?;
         let (Some(drill), Some(hand)) = (d.pop(), h.pop()) else {
             return Err("a curve round measured nothing".into());
@@ -207,8 +336,13 @@ fn run(rt: &Runtime) -> Res<()> {
 
 /// The fixture of `patients` patients in its own folder of `dir`, read once
 /// so that every restore starts with the backup in the page cache.
-fn sized_fixture(dir: &Path, patients: u64) -> Res<Fixture> {
-    let fixture = Fixture::prepare(&dir.join(format!("clinic-{patients}")), patients)?;
+fn sized_fixture(engine: &'static Engine, dir: &Path, patients: u64) -> Res<Fixture> {
+    // PostgreSQL's folder keeps its name from before there were two engines.
+    let folder = match engine.kind {
+        EngineKind::Postgres => format!("clinic-{patients}"),
+        EngineKind::Mariadb => format!("clinic-{}-{patients}", engine.flag),
+    };
+    let fixture = Fixture::prepare(engine, &dir.join(folder), patients)?;
     say(format!(
         "{patients} patients: backup {:.1} MB on disk, {:.1} MB of dump, {} rows",
         fixture.file_bytes as f64 / 1e6,
@@ -241,15 +375,16 @@ fn work_dir(args: &Args) -> Res<(PathBuf, Option<tempfile::TempDir>)> {
 
 fn publish(args: &Args, md: &str) -> Res<()> {
     println!("\n{md}");
+    let results = args.engine.results;
     if !args.write {
-        say("--no-write: benches/RESULTS.md left alone");
+        say(format!("--no-write: {results} left alone"));
     } else if args.patients < FULL_SIZE {
         say(format!(
-            "fewer than {FULL_SIZE} patients: benches/RESULTS.md left alone"
+            "fewer than {FULL_SIZE} patients: {results} left alone"
         ));
     } else {
-        std::fs::write(RESULTS, md)?;
-        say("written to benches/RESULTS.md");
+        std::fs::write(args.engine.path(results), md)?;
+        say(format!("written to {results}"));
     }
     Ok(())
 }
@@ -264,15 +399,17 @@ struct Env<'a> {
     rt: &'a Runtime,
     docker: Docker,
     run: RunId,
+    engine: &'static Engine,
     spec: SandboxSpec,
 }
 
 impl<'a> Env<'a> {
-    fn new(rt: &'a Runtime) -> Res<Env<'a>> {
+    fn new(rt: &'a Runtime, engine: &'static Engine) -> Res<Env<'a>> {
         Ok(Env {
             docker: rt.block_on(docker::connect())?,
             run: RunId::new(),
-            spec: scenario_spec()?,
+            spec: scenario_spec(engine)?,
+            engine,
             rt,
         })
     }
@@ -286,19 +423,21 @@ impl<'a> Env<'a> {
         )
     }
 
-    /// Builds the image the way a user would if it is missing: no registry
-    /// serves it, and the drill needs it too.
-    fn ensure_image(&self) -> Res<()> {
-        let present = images::image_present(&self.docker, IMAGE);
-        if self.rt.block_on(present)? {
-            return Ok(());
+    /// Builds the images the way a user would if they are missing: no
+    /// registry serves them, and the drill needs them too.
+    fn ensure_images(&self) -> Res<()> {
+        for &image in self.engine.images {
+            let present = images::image_present(&self.docker, image);
+            if self.rt.block_on(present)? {
+                continue;
+            }
+            let target = images::build_target_for(image)
+                .ok_or_else(|| format!("restore-drill does not know how to build {image}"))?;
+            say(format!(
+                "{image} is missing: restore-drill images build {target}"
+            ));
+            checked(Command::new(BIN).args(["images", "build", target]))?;
         }
-        let target = images::build_target_for(IMAGE)
-            .ok_or_else(|| format!("restore-drill does not know how to build {IMAGE}"))?;
-        say(format!(
-            "{IMAGE} is missing: restore-drill images build {target}"
-        ));
-        checked(Command::new(BIN).args(["images", "build", target]))?;
         Ok(())
     }
 
@@ -335,12 +474,12 @@ impl<'a> Env<'a> {
 /// The sandbox `restore-drill run` starts for the scenario (the drill's own
 /// spec: engine and image, memory, CPUs, readiness timeout), so the hand
 /// pipeline restores under the same limits.
-fn scenario_spec() -> Res<SandboxSpec> {
-    let plan = scenario::load(Path::new(SCENARIO))?;
-    if plan.target.engine != EngineKind::Postgres || plan.target.image != IMAGE {
+fn scenario_spec(engine: &Engine) -> Res<SandboxSpec> {
+    let plan = scenario::load(&engine.path(engine.scenario))?;
+    if plan.target.engine != engine.kind || plan.target.image != engine.image {
         return Err(format!(
-            "the scenario restores into {} ({}), the benchmark expects {IMAGE}",
-            plan.target.image, plan.target.engine
+            "{} restores into {} ({}), the benchmark expects {}",
+            engine.scenario, plan.target.image, plan.target.engine, engine.image
         )
         .into());
     }
@@ -368,7 +507,7 @@ struct Fixture {
 impl Fixture {
     /// Reuses a fixture of the same size and seed in `dir` (with
     /// --fixture-dir), else makes the key and the backup.
-    fn prepare(dir: &Path, patients: u64) -> Res<Fixture> {
+    fn prepare(engine: &Engine, dir: &Path, patients: u64) -> Res<Fixture> {
         let key = dir.join("k");
         let backups = dir.join("b");
         let marker = dir.join("patients");
@@ -379,23 +518,11 @@ impl Fixture {
             None
         } else {
             let _ = std::fs::remove_file(&marker);
-            let secs = generate(&key, &backups, patients)?;
+            let secs = generate(engine, &key, &backups, patients)?;
             std::fs::write(&marker, format!("{stamp}\n"))?;
             Some(secs)
         };
-        // The backup and its manifest as the drill's catalog sees them.
-        let found: Vec<_> = catalog::list::scan(&backups, None)?
-            .into_iter()
-            .filter(|c| c.file_name().ends_with(".dump.zst.age"))
-            .collect();
-        let [backup] = <[_; 1]>::try_from(found).map_err(|f| {
-            let n = f.len();
-            format!("expected one backup in {}, found {n}", backups.display())
-        })?;
-        let manifest = backup.manifest.ok_or_else(|| {
-            let why = backup.manifest_error.unwrap_or_else(|| "missing".into());
-            format!("the backup's manifest: {why}")
-        })?;
+        let (backup, manifest) = the_backup(engine, &backups)?;
         Ok(Fixture {
             key,
             backups,
@@ -410,9 +537,38 @@ impl Fixture {
     }
 }
 
+/// The backup and its manifest as the drill's catalog sees them; the manifest
+/// must be the engine's, in the format its restore command reads.
+fn the_backup(engine: &Engine, backups: &Path) -> Res<(Candidate, Manifest)> {
+    let found: Vec<_> = catalog::list::scan(backups, None)?
+        .into_iter()
+        .filter(|c| c.file_name().ends_with(".zst.age"))
+        .collect();
+    let [mut backup] = <[_; 1]>::try_from(found).map_err(|f| {
+        let n = f.len();
+        format!("expected one backup in {}, found {n}", backups.display())
+    })?;
+    let manifest = backup.manifest.take().ok_or_else(|| {
+        let why = backup.manifest_error.as_deref().unwrap_or("missing");
+        format!("the backup's manifest: {why}")
+    })?;
+    if manifest.engine != engine.kind || manifest.dump.format != engine.format {
+        return Err(format!(
+            "{} is a {} backup in {:?}, the benchmark expects {} in {:?}",
+            backup.file_name(),
+            manifest.engine,
+            manifest.dump.format,
+            engine.kind,
+            engine.format
+        )
+        .into());
+    }
+    Ok((backup, manifest))
+}
+
 /// A fresh key and one backup of `patients` patients encrypted to it, as a
 /// user makes them; returns the seconds the backup took.
-fn generate(key: &Path, backups: &Path, patients: u64) -> Res<f64> {
+fn generate(engine: &Engine, key: &Path, backups: &Path, patients: u64) -> Res<f64> {
     let _ = std::fs::remove_file(key);
     if backups.exists() {
         std::fs::remove_dir_all(backups)?;
@@ -420,12 +576,14 @@ fn generate(key: &Path, backups: &Path, patients: u64) -> Res<f64> {
     std::fs::create_dir_all(backups)?;
     let public = keys::generate_identity_file(key)?;
     say(format!(
-        "generating the fixture: {patients} patients (seed {SEED}); 200,000 take 2-3 minutes"
+        "generating the fixture: {patients} patients (seed {SEED}); 200,000 take {}",
+        engine.generate_time
     ));
     let t = Instant::now();
     checked(
         Command::new(BIN)
-            .args(["--quiet", "fixtures", "generate", "--out"])
+            .args(["--quiet", "fixtures", "generate", "--engine", engine.flag])
+            .arg("--out")
             .arg(backups)
             .args(["--patients", &patients.to_string(), "--seed", SEED])
             .args(["--recipient", &public]),
@@ -452,7 +610,7 @@ fn restore_rounds(
         for drill in [drill_first, !drill_first] {
             if drill {
                 say(format!("round {}: restore-drill run", round + 1));
-                let d = run_drill(f, &dir.join(format!("reports-{round}")))?;
+                let d = run_drill(env.engine, f, &dir.join(format!("reports-{round}")))?;
                 say(format!(
                     "  restore {:.1} s, checks {:.1} s, peak RSS {:.1} MiB, verdict {}",
                     d.restore,
@@ -463,8 +621,9 @@ fn restore_rounds(
                 drills.push(d);
             } else {
                 say(format!(
-                    "round {}: age -d | zstd -dc | docker exec -i pg_restore",
-                    round + 1
+                    "round {}: age -d | zstd -dc | docker exec -i {}",
+                    round + 1,
+                    env.engine.tool
                 ));
                 let h = run_hand(env, f, round)?;
                 say(format!(
@@ -495,12 +654,17 @@ struct Drill {
     /// memory, not restore-drill's), or why the restore was one stream.
     restored_as: String,
     staging_bytes: Option<u64>,
+    /// The machine's mean run queue during the restore phase.
+    run_queue: Option<f64>,
 }
 
-fn run_drill(f: &Fixture, report_dir: &Path) -> Res<Drill> {
+fn run_drill(engine: &Engine, f: &Fixture, report_dir: &Path) -> Res<Drill> {
     let t = Instant::now();
+    let queue = RunQueue::start();
     let child = Command::new(BIN)
-        .args(["--json", "run", SCENARIO, "--backups"])
+        .args(["--json", "run"])
+        .arg(engine.path(engine.scenario))
+        .arg("--backups")
         .arg(&f.backups)
         .arg("--identity")
         .arg(&f.key)
@@ -514,6 +678,36 @@ fn run_drill(f: &Fixture, report_dir: &Path) -> Res<Drill> {
     let out = child.wait_with_output()?;
     let wall = t.elapsed().as_secs_f64();
     let (peak_rss_kib, last_open) = watch.finish();
+    let queue = queue.finish();
+    let report = drill_report(&out)?;
+    let verdict = report["verdict"].as_str().unwrap_or("?").to_string();
+    if verdict != "passed" {
+        say(format!(
+            "warning: the drill's verdict is {verdict}: {}",
+            serde_json::to_string(&report["checks"]).unwrap_or_default()
+        ));
+    }
+    let phases = named_seconds(&report["phases"]);
+    let restore = phase(&phases, "restore")?;
+    let start = restore_start(&report);
+    let delivery = &report["backup"]["restored_as"];
+    Ok(Drill {
+        restored_as: restored_as(delivery),
+        staging_bytes: delivery["staging_bytes"].as_u64(),
+        restore,
+        stream_end: start.and_then(|s| Some(last_open?.duration_since(s).ok()?.as_secs_f64())),
+        run_queue: start.and_then(|s| mean_queue(&queue, s, s + Duration::from_secs_f64(restore))),
+        checks: phase(&phases, "checks")?,
+        check_times: named_seconds(&report["checks"]),
+        phases,
+        wall,
+        peak_rss_kib,
+        verdict,
+    })
+}
+
+/// The JSON report of a drill that restored the backup.
+fn drill_report(out: &std::process::Output) -> Res<Value> {
     let report: Value = serde_json::from_slice(&out.stdout).map_err(|e| {
         format!(
             "restore-drill run printed no JSON report ({e}; {}): {}",
@@ -525,41 +719,28 @@ fn run_drill(f: &Fixture, report_dir: &Path) -> Res<Drill> {
         .as_array()
         .is_some_and(|a| a.iter().any(|a| a["outcome"] == "restored"));
     if !restored {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let last: Vec<&str> = stderr.lines().rev().take(10).collect();
         return Err(format!(
-            "restore-drill run did not restore the backup: {}",
-            serde_json::to_string_pretty(&report["attempts"]).unwrap_or_default()
+            "restore-drill run did not restore the backup: {}; it said, last first: {}",
+            serde_json::to_string_pretty(&report["attempts"]).unwrap_or_default(),
+            last.join(" / ")
         )
         .into());
     }
-    let verdict = report["verdict"].as_str().unwrap_or("?").to_string();
-    if verdict != "passed" {
-        say(format!(
-            "warning: the drill's verdict is {verdict}: {}",
-            serde_json::to_string(&report["checks"]).unwrap_or_default()
-        ));
-    }
-    let phases = named_seconds(&report["phases"]);
-    let delivery = &report["backup"]["restored_as"];
-    let restored_as = match delivery["mode"].as_str() {
+    Ok(report)
+}
+
+/// The report's `backup.restored_as`, in a few words.
+fn restored_as(delivery: &Value) -> String {
+    match delivery["mode"].as_str() {
         Some("parallel") => format!("pg_restore --jobs={}", delivery["jobs"]),
         Some(_) => format!(
             "one stream ({})",
             delivery["reason"]["why"].as_str().unwrap_or("?")
         ),
         None => "?".into(),
-    };
-    Ok(Drill {
-        restored_as,
-        staging_bytes: delivery["staging_bytes"].as_u64(),
-        restore: phase(&phases, "restore")?,
-        stream_end: stream_end(&report, last_open),
-        checks: phase(&phases, "checks")?,
-        check_times: named_seconds(&report["checks"]),
-        phases,
-        wall,
-        peak_rss_kib,
-        verdict,
-    })
+    }
 }
 
 /// The report's `[{name, seconds}]` lists (phases, checks) as pairs.
@@ -578,17 +759,63 @@ fn phase(phases: &[(String, f64)], name: &str) -> Res<f64> {
     Ok(found.ok_or_else(|| format!("the report has no {name:?} phase"))?)
 }
 
-/// From the restore phase's start (wall clock, from the report) to the last
-/// moment the backup file was seen open.
-fn stream_end(report: &Value, last_open: Option<SystemTime>) -> Option<f64> {
-    let start = report["phases"]
+/// When the restore phase started (wall clock, from the report).
+fn restore_start(report: &Value) -> Option<SystemTime> {
+    let phase = report["phases"]
         .as_array()?
         .iter()
-        .find(|p| p["name"] == "restore")?["started_at"]
-        .as_str()
-        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())?;
-    let end: chrono::DateTime<chrono::Utc> = last_open?.into();
-    Some((end - start.with_timezone(&chrono::Utc)).num_milliseconds() as f64 / 1000.0)
+        .find(|p| p["name"] == "restore")?;
+    let start = chrono::DateTime::parse_from_rfc3339(phase["started_at"].as_str()?).ok()?;
+    Some(start.into())
+}
+
+/// The machine's run queue (runnable tasks, from /proc/loadavg) sampled
+/// every 50 ms: on a shared machine, how much else wanted the CPUs while a
+/// restore ran (the restore itself keeps a couple of tasks runnable).
+struct RunQueue {
+    stop: Arc<AtomicBool>,
+    thread: std::thread::JoinHandle<Vec<(SystemTime, u32)>>,
+}
+
+impl RunQueue {
+    fn start() -> RunQueue {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let mut samples = Vec::new();
+            while !flag.load(Ordering::Relaxed) {
+                if let Some(n) = runnable() {
+                    samples.push((SystemTime::now(), n));
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            samples
+        });
+        RunQueue { stop, thread }
+    }
+
+    fn finish(self) -> Vec<(SystemTime, u32)> {
+        self.stop.store(true, Ordering::Relaxed);
+        self.thread.join().unwrap_or_default()
+    }
+}
+
+/// Runnable tasks but the sampler itself: the "R/T" field's R.
+fn runnable() -> Option<u32> {
+    let loadavg = std::fs::read_to_string("/proc/loadavg").ok()?;
+    let (running, _) = loadavg.split_whitespace().nth(3)?.split_once('/')?;
+    Some(running.parse::<u32>().ok()?.saturating_sub(1))
+}
+
+/// The mean of the samples taken from `from` to `to`.
+fn mean_queue(samples: &[(SystemTime, u32)], from: SystemTime, to: SystemTime) -> Option<f64> {
+    let within: Vec<u32> = samples
+        .iter()
+        .filter(|(t, _)| (from..=to).contains(t))
+        .map(|s| s.1)
+        .collect();
+    let n = within.len();
+    (n > 0).then(|| within.iter().map(|&q| f64::from(q)).sum::<f64>() / n as f64)
 }
 
 /// Watches the restore-drill process: its peak resident set size, from the
@@ -666,6 +893,8 @@ struct Hand {
     db_bytes: u64,
     /// The restore command inside the container, for the report's method.
     command: String,
+    /// The machine's mean run queue during the restore.
+    run_queue: Option<f64>,
 }
 
 /// One hand restore into a fresh sandbox of the crate's making. Afterwards
@@ -694,28 +923,33 @@ fn run_hand(env: &Env, f: &Fixture, round: usize) -> Res<Hand> {
 /// The pipeline as a person would type it, timed from outside; then proof
 /// that it restored the whole clinic.
 fn restore_by_hand(env: &Env, f: &Fixture, sb: &Sandbox, round: usize, startup: f64) -> Res<Hand> {
-    let args = restore::restore_command(&sb.creds, DumpFormat::PostgresCustom, sb.engine)?;
+    let engine = env.engine;
+    let args = restore::restore_command(&sb.creds, engine.format, sb.engine)?;
     // The clock read after zstd exits marks when the whole dump was handed
     // over: from stdin, pg_restore loads the data as it reads it, and builds
-    // indexes and constraints after the end of the stream.
+    // indexes and constraints after the end of the stream; the mariadb client
+    // runs each statement as it reads it.
     let marker = f.backups.with_file_name(format!("stream-end-{round}"));
     let _ = std::fs::remove_file(&marker);
     let epoch = SystemTime::now().duration_since(UNIX_EPOCH)?;
     let quoted: Vec<String> = args.iter().map(sh_quote).collect();
+    let queue = RunQueue::start();
     let restore = time_shell(&format!(
-        "age -d -i {} {} | {{ zstd -dc; date +%s.%N > {}; }} | docker exec -i -u postgres {} {}",
+        "age -d -i {} {} | {{ zstd -dc; date +%s.%N > {}; }} | docker exec -i -u {} {} {}",
         sh_quote(f.key.display()),
         sh_quote(f.backup.display()),
         sh_quote(marker.display()),
+        engine.tool_user,
         sb.container,
         quoted.join(" ")
     ))?;
+    let queue = queue.finish();
     let stream_end = std::fs::read_to_string(&marker)
         .ok()
         .and_then(|s| s.trim().parse::<f64>().ok())
         .map(|end| end - epoch.as_secs_f64());
 
-    let patients: u64 = psql(env, sb, "SELECT count(*) FROM patients")?.parse()?;
+    let patients: u64 = query(env, sb, "SELECT count(*) FROM patients")?.parse()?;
     if patients != f.patients {
         return Err(format!(
             "the hand pipeline restored {patients} patients, expected {}",
@@ -727,27 +961,22 @@ fn restore_by_hand(env: &Env, f: &Fixture, sb: &Sandbox, round: usize, startup: 
         restore,
         stream_end,
         startup,
-        db_bytes: psql(env, sb, "SELECT pg_database_size(current_database())")?.parse()?,
+        db_bytes: query(env, sb, engine.size_sql)?.parse()?,
         command: args.join(" "),
+        run_queue: mean_queue(&queue, UNIX_EPOCH, SystemTime::now()),
     })
 }
 
 /// One value from the restored database, through the crate's exec, as the
 /// same user the restore ran as.
-fn psql(env: &Env, sb: &Sandbox, sql: &str) -> Res<String> {
-    let cmd = [
-        "psql".to_string(),
-        "-XtAq".into(),
-        format!("--username={}", sb.creds.user),
-        format!("--dbname={}", sb.creds.database),
-        "-c".into(),
-        sql.into(),
-    ];
-    let req = ExecRequest::new(cmd).user("postgres");
+fn query(env: &Env, sb: &Sandbox, sql: &str) -> Res<String> {
+    let cmd = env.engine.query(&sb.creds, sql);
+    let client = cmd[0].clone();
+    let req = ExecRequest::new(cmd).user(env.engine.tool_user);
     let out = env.rt.block_on(exec(&sb.docker, &sb.container, req))?;
     if !out.succeeded() {
         return Err(format!(
-            "psql -c {sql:?} failed (exit code {:?}): {}",
+            "{client} {sql:?} failed (exit code {:?}): {}",
             out.exit_code(),
             out.stderr_text().trim()
         )
@@ -1002,6 +1231,7 @@ struct Results<'a> {
 
 /// The figures the report's sections quote (medians over the rounds).
 struct Summary {
+    engine: &'static Engine,
     /// MB of dump, MB of restored database.
     mb: f64,
     db_mb: f64,
@@ -1022,6 +1252,9 @@ struct Summary {
     post_data: f64,
     /// Every check's median time, slowest first.
     slowest: Vec<(String, f64)>,
+    /// The machine's median run queue during each kind of restore.
+    rd_queue: f64,
+    hand_queue: f64,
 }
 
 impl Summary {
@@ -1045,6 +1278,7 @@ impl Summary {
         let (stream_end, post_data) =
             split(hands.iter().map(|h| (h.restore, h.stream_end)).collect());
         Summary {
+            engine: r.args.engine,
             mb: r.fixture.dump_bytes as f64 / 1e6,
             db_mb: median(hands.iter().map(|h| h.db_bytes as f64 / 1e6)),
             rd_restore: median(drills.iter().map(|d| d.restore)),
@@ -1061,6 +1295,8 @@ impl Summary {
             stream_end,
             post_data,
             slowest,
+            rd_queue: median(drills.iter().filter_map(|d| d.run_queue)),
+            hand_queue: median(hands.iter().filter_map(|h| h.run_queue)),
         }
     }
 
@@ -1078,18 +1314,21 @@ impl Summary {
     fn whole_ratio(&self) -> f64 {
         self.whole / self.hand_restore
     }
-    fn whole_met(&self) -> bool {
-        self.whole_ratio() <= TARGET_WHOLE
+    /// None: no target on this engine.
+    fn whole_met(&self) -> Option<bool> {
+        let target = self.engine.target_whole?;
+        Some(self.whole_ratio() <= target)
     }
 
     fn restore_met(&self) -> bool {
-        self.restore_ratio() <= TARGET_RESTORE
+        self.restore_ratio() <= self.engine.target_restore
     }
     fn decode_met(&self) -> bool {
         self.decode_ratio() >= TARGET_DECODE
     }
-    fn checks_met(&self) -> bool {
-        self.checks_ratio() <= TARGET_CHECKS
+    fn checks_met(&self) -> Option<bool> {
+        let target = self.engine.target_checks?;
+        Some(self.checks_ratio() <= target)
     }
     /// Zero means the process was never sampled: not a pass.
     fn memory_met(&self) -> bool {
@@ -1103,6 +1342,15 @@ fn verdict(met: bool) -> &'static str {
     } else {
         "NOT met"
     }
+}
+
+/// A measure with a target is met or not; one without is for information.
+fn judged(met: Option<bool>) -> &'static str {
+    met.map_or("for information", verdict)
+}
+
+fn at_most(target: Option<f64>) -> String {
+    target.map_or_else(|| "none".into(), |t| format!("at most {t}x"))
 }
 
 fn or_unknown(seconds: Option<f64>) -> String {
@@ -1131,33 +1379,30 @@ impl Results<'_> {
     }
 
     fn results_table(&self, w: &mut String, s: &Summary) -> std::fmt::Result {
-        let (n, k) = (self.args.rounds, self.args.decode_rounds);
-        let (mb, rd_restore, hand_restore, restore_ratio, ours, cli) = (
-            s.mb,
-            s.rd_restore,
-            s.hand_restore,
-            s.restore_ratio(),
-            s.ours,
-            s.cli,
-        );
+        let (n, k, e) = (self.args.rounds, self.args.decode_rounds, self.args.engine);
+        let (engine, flag, tool) = (e.kind, e.flag, e.tool);
+        let (mb, rd_restore, hand_restore, ours, cli) =
+            (s.mb, s.rd_restore, s.hand_restore, s.ours, s.cli);
+        let (restore_ratio, restore_target) = (s.restore_ratio(), e.target_restore);
         let (decode_ratio, checks, checks_ratio, peak_mib) =
             (s.decode_ratio(), s.checks, s.checks_ratio(), s.peak_mib);
         let (restore_met, decode_met) = (verdict(s.restore_met()), verdict(s.decode_met()));
-        let (checks_met, memory_met) = (verdict(s.checks_met()), verdict(s.memory_met()));
+        let (checks_met, memory_met) = (judged(s.checks_met()), verdict(s.memory_met()));
+        let (checks_target, whole_target) = (at_most(e.target_checks), at_most(e.target_whole));
         let (ours_mbs, cli_mbs) = (mb / ours, mb / cli);
-        let (whole, whole_ratio, whole_met) = (s.whole, s.whole_ratio(), verdict(s.whole_met()));
+        let (whole, whole_ratio, whole_met) = (s.whole, s.whole_ratio(), judged(s.whole_met()));
         let now = chrono::Utc::now().format("%Y-%m-%d %H:%M");
         writeln!(
             w,
-            "# restore-drill speed benchmark\n\n\
-             Produced by `cargo bench --bench restore` (benches/restore.rs) on {now} UTC; \
-             re-running it rewrites this file.\n\n\
+            "# restore-drill speed benchmark: {engine}\n\n\
+             Produced by `cargo bench --bench restore -- --engine {flag}` (benches/restore.rs) on \
+             {now} UTC; re-running it rewrites this file.\n\n\
              ## Results\n\n\
              | measure | restore-drill | reference | ratio | target | |\n|---|---|---|---|---|---|\n\
-             | whole drill: restore + every check (median of {n}) | {whole:.1} s | {hand_restore:.1} s: the hand restore alone | {whole_ratio:.3}x | at most {TARGET_WHOLE}x | {whole_met} |\n\
-             | restore phase (median of {n}) | {rd_restore:.1} s | {hand_restore:.1} s: `age -d \\| zstd -dc \\| docker exec -i pg_restore`, same image and limits | {restore_ratio:.3}x | at most {TARGET_RESTORE}x | {restore_met} |\n\
+             | whole drill: restore + every check (median of {n}) | {whole:.1} s | {hand_restore:.1} s: the hand restore alone | {whole_ratio:.3}x | {whole_target} | {whole_met} |\n\
+             | restore phase (median of {n}) | {rd_restore:.1} s | {hand_restore:.1} s: `age -d \\| zstd -dc \\| docker exec -i {tool}`, same image and limits | {restore_ratio:.3}x | at most {restore_target}x | {restore_met} |\n\
              | decrypt + decompress (median of {k}) | {ours_mbs:.0} MB/s ({ours:.2} s) | {cli_mbs:.0} MB/s ({cli:.2} s): `age -d \\| zstd -dc > /dev/null` | {decode_ratio:.3}x | at least {TARGET_DECODE}x | {decode_met} |\n\
-             | all checks (median of {n}) | {checks:.1} s | restore phase {rd_restore:.1} s | {checks_ratio:.3}x | at most {TARGET_CHECKS}x | {checks_met} |\n\
+             | all checks (median of {n}) | {checks:.1} s | restore phase {rd_restore:.1} s | {checks_ratio:.3}x | {checks_target} | {checks_met} |\n\
              | peak memory of restore-drill (max of {n} runs) | {peak_mib:.1} MiB | | | under {TARGET_MEMORY_MIB} MiB | {memory_met} |\n\n\
              MB/s counts plaintext dump bytes (10^6 bytes per MB) per second of wall time."
         )
@@ -1165,6 +1410,14 @@ impl Results<'_> {
 
     /// The cost curve: every size's drill and hand restore, per GB restored.
     fn curve_section(&self, w: &mut String, s: &Summary) -> std::fmt::Result {
+        if self.curve.is_empty() {
+            return writeln!(
+                w,
+                "\n## Cost curve\n\n\
+                 Not measured in this run (`--curve none`; the default on MariaDB, whose issue \
+                 sets no target for the time per GB restored)."
+            );
+        }
         let mut rows: Vec<CurveRow> = self.curve.iter().map(CurveRow::of).collect();
         rows.push(CurveRow {
             patients: self.fixture.patients,
@@ -1224,7 +1477,7 @@ impl Results<'_> {
     }
 
     fn fixture_section(&self, w: &mut String, s: &Summary) -> std::fmt::Result {
-        let f = &self.fixture;
+        let (f, e) = (&self.fixture, self.args.engine);
         let (patients, tables, rows) = (f.patients, f.tables, f.rows);
         let file_mb = f.file_bytes as f64 / 1e6;
         let (mb, db_mb) = (s.mb, s.db_mb);
@@ -1232,12 +1485,13 @@ impl Results<'_> {
             .generate_seconds
             .map(|s| format!(" ({s:.0} s to generate)"));
         let took = took.unwrap_or_default();
+        let (flag, dump, size) = (e.flag, e.dump, e.size_name);
         writeln!(
             w,
             "\n## Fixture\n\n\
-             `restore-drill fixtures generate --patients {patients} --seed {SEED}`{took}: {tables} tables, {rows} rows; \
-             backup {file_mb:.1} MB (age, zstd level 3, pg_dump custom format), dump {mb:.1} MB, \
-             {db_mb:.0} MB once restored (`pg_database_size`, hand-pipeline container)."
+             `restore-drill fixtures generate --engine {flag} --patients {patients} --seed {SEED}`{took}: \
+             {tables} tables, {rows} rows; backup {file_mb:.1} MB (age, zstd level 3, {dump}), \
+             dump {mb:.1} MB, {db_mb:.0} MB once restored ({size}, hand-pipeline container)."
         )
     }
 
@@ -1252,7 +1506,8 @@ impl Results<'_> {
         writeln!(w, "| Linux kernel | {} |", m.kernel)?;
         writeln!(w, "| age CLI | {} |", m.age)?;
         writeln!(w, "| zstd CLI | {} |", m.zstd.replace('*', "").trim())?;
-        writeln!(w, "| image | {IMAGE} ({} for both restores) |", self.limits)
+        let image = self.args.engine.image;
+        writeln!(w, "| image | {image} ({} for both restores) |", self.limits)
     }
 
     /// Where the time goes: the drill's phases, its slowest checks, and the
@@ -1303,17 +1558,14 @@ impl Results<'_> {
         let share = ours / rd_restore * 100.0;
         let (rd_mbs, hand_mbs) = (mb / rd_stream_end, mb / stream_end);
         let spread = self.spread(" s (restore-drill) and from ", " s (hand pipeline)");
+        let (tool, how) = (self.args.engine.tool, self.args.engine.how_restored);
         writeln!(
             w,
-            "\nThe restore phase is pg_restore's time. Decoding the whole backup takes {ours:.2} s \
-             in process, {share:.1}% of restore-drill's restore phase. restore-drill decodes the \
-             dump into a tmpfs inside the sandbox, then runs `pg_restore --jobs` on it: tables load \
-             and indexes build side by side. From stdin, the hand pipeline's pg_restore loads the \
-             data (COPY) while the stream lasts, one table at a time, then builds the indexes and \
-             constraints one at a time (median of {n}):\n\n\
+            "\nThe restore phase is {tool}'s time. Decoding the whole backup takes {ours:.2} s \
+             in process, {share:.1}% of restore-drill's restore phase. {how} (median of {n}):\n\n\
              | | restore-drill | hand pipeline |\n|---|---|---|\n\
-             | whole dump handed over (restore-drill: decoded into the sandbox; hand: data loaded) | {rd_stream_end:.1} s ({rd_mbs:.0} MB/s of dump) | {stream_end:.1} s ({hand_mbs:.0} MB/s of dump) |\n\
-             | after the stream (indexes, constraints) | {rd_post_data:.1} s | {post_data:.1} s |\n\
+             | whole dump handed over (restore-drill: the backup read to its end; hand: zstd exited) | {rd_stream_end:.1} s ({rd_mbs:.0} MB/s of dump) | {stream_end:.1} s ({hand_mbs:.0} MB/s of dump) |\n\
+             | after the stream | {rd_post_data:.1} s | {post_data:.1} s |\n\
              | restore phase | {rd_restore:.1} s | {hand_restore:.1} s |\n\n\
              restore-drill's hand-over is when it closed the backup file (its decoder had read \
              it all; at most 4 MiB of dump were still on their way), sampled every 50 ms; the hand \
@@ -1327,17 +1579,21 @@ impl Results<'_> {
             w,
             "\n## Rounds\n\n\
              Restores alternate (odd rounds restore-drill first, even rounds the hand pipeline first):\n\n\
-             | round | restore-drill restore (hand-over) | hand pipeline (hand-over) | checks | peak RSS | verdict |\n|---|---|---|---|---|---|"
+             | round | restore-drill restore (hand-over) | hand pipeline (hand-over) | ratio | run queue (restore-drill / hand) | checks | peak RSS | verdict |\n|---|---|---|---|---|---|---|---|"
         )?;
         for (i, (d, h)) in self.drills.iter().zip(&self.hands).enumerate() {
+            let queue = |q: Option<f64>| q.map_or_else(|| "?".into(), |q| format!("{q:.1}"));
             writeln!(
                 w,
-                "| {} | {:.1} s ({}) | {:.1} s ({}) | {:.1} s | {:.1} MiB | {} |",
+                "| {} | {:.1} s ({}) | {:.1} s ({}) | {:.3}x | {} / {} | {:.1} s | {:.1} MiB | {} |",
                 i + 1,
                 d.restore,
                 or_unknown(d.stream_end),
                 h.restore,
                 or_unknown(h.stream_end),
+                d.restore / h.restore,
+                queue(d.run_queue),
+                queue(h.run_queue),
                 d.checks,
                 d.peak_rss_kib as f64 / 1024.0,
                 d.verdict
@@ -1358,23 +1614,26 @@ impl Results<'_> {
     }
 
     fn method_section(&self, w: &mut String) -> std::fmt::Result {
-        let limits = &self.limits;
-        let command = self.hands.first().map_or("pg_restore", |h| &h.command);
+        let (limits, e) = (&self.limits, self.args.engine);
+        let (scenario, image, drill_restore, user) =
+            (e.scenario, e.image, e.drill_restore, e.tool_user);
+        let command = self.hands.first().map_or(e.tool, |h| &h.command);
         writeln!(
             w,
             "\n## Method\n\n\
-             - Restore: `restore-drill --json run scenarios/monthly-drill.toml` and the hand pipeline \
-             run alternately, each into a fresh container of {IMAGE} with {limits} (the crate's \
-             sandbox, with the scenario's limits; restore-drill adds its staging tmpfs on top); \
-             the restore-drill figure is the report's `restore` phase (opening the backup, \
-             decoding it through `docker exec` into the sandbox's tmpfs, `pg_restore --jobs`, \
-             its exit), the hand figure the wall time of `age -d -i KEY FILE \
-             | zstd -dc | docker exec -i -u postgres CONTAINER {command}` once the container is \
-             ready. The backup is in the page cache for both.\n\
+             - Restore: `restore-drill --json run {scenario}` and the hand pipeline run \
+             alternately, each into a fresh container of {image} with {limits} (the crate's \
+             sandbox, with the scenario's limits); the restore-drill figure is the report's \
+             `restore` phase (opening the backup, {drill_restore}), the hand figure the wall time \
+             of `age -d -i KEY FILE | zstd -dc | docker exec -i -u {user} CONTAINER {command}` \
+             once the container is ready. The backup is in the page cache for both.\n\
              - Decode: restore-drill's `pipeline::open_layers` in the benchmark process, read in \
              256 KiB chunks as `restore` does, against `age -d -i KEY FILE | zstd -dc > /dev/null`; \
              ratio = CLI time / restore-drill time (a throughput ratio).\n\
              - Checks: the report's `checks` phase over its `restore` phase, same runs.\n\
+             - Run queue: the machine's runnable tasks (/proc/loadavg) sampled every 50 ms during \
+             each restore and averaged; the machine is shared, and what else wanted its CPUs \
+             slows either side.\n\
              - Memory: the kernel's high-water mark of the restore-drill process's resident set \
              (VmHWM), sampled every 5 ms for the whole run; the Docker engine and the database \
              are not restore-drill's memory."
@@ -1434,11 +1693,15 @@ impl CurveRow {
 /// A paragraph per missed target, saying where the time or memory went;
 /// `spread` is the range of the restores' times.
 fn why_not_met(s: &Summary, spread: &str) -> String {
+    let checks_missed = s
+        .engine
+        .target_checks
+        .filter(|_| s.checks_met() == Some(false));
     let why = [
-        (!s.whole_met()).then(|| why_whole(s)),
+        (s.whole_met() == Some(false)).then(|| why_whole(s)),
         (!s.restore_met()).then(|| why_restore(s, spread)),
         (!s.decode_met()).then(|| why_decode(s)),
-        (!s.checks_met()).then(|| why_checks(s)),
+        checks_missed.map(|target| why_checks(s, target)),
         (!s.memory_met()).then(|| why_memory(s)),
     ];
     let mut text = String::new();
@@ -1468,13 +1731,16 @@ fn why_restore(s: &Summary, spread: &str) -> String {
     let difference = rd_restore - hand_restore;
     let handing_over = s.rd_stream_end - s.stream_end;
     let after = s.rd_post_data - s.post_data;
+    let after_stream = s.engine.after_stream;
+    let (rd_queue, hand_queue) = (s.rd_queue, s.hand_queue);
     format!(
         "**Restore phase ({restore_ratio:.3}x).** Decoding is not the cause: in process it takes \
          {ours:.2} s for the whole backup ({share:.1}% of the phase). Of the {difference:.1} s \
          difference, {handing_over:.1} s are in handing the dump over (restore-drill's `docker \
          exec` stream over the Engine API against the docker CLI's) and {after:.1} s after it, \
-         where both wait for the same pg_restore to build indexes and constraints (there a \
-         difference is noise). The rounds range from {spread}."
+         where {after_stream} (there a difference is noise). The rounds range from {spread}; \
+         the machine's run queue (median of the rounds' means) was {rd_queue:.1} tasks during \
+         restore-drill's restores and {hand_queue:.1} during the hand restores."
     )
 }
 
@@ -1491,13 +1757,14 @@ fn why_decode(s: &Summary) -> String {
     )
 }
 
-fn why_checks(s: &Summary) -> String {
+/// Only PostgreSQL has a target for the checks: the text is about its checks.
+fn why_checks(s: &Summary, target: f64) -> String {
     let (checks_ratio, db_mb, checks, rd_restore) =
         (s.checks_ratio(), s.db_mb, s.checks, s.rd_restore);
     let top = &s.slowest[..s.slowest.len().min(3)];
     let top_sum: f64 = top.iter().map(|c| c.1).sum();
     let top: Vec<String> = top.iter().map(|(n, v)| format!("`{n}` {v:.1} s")).collect();
-    let (count, top, needed) = (s.slowest.len(), top.join(", "), TARGET_CHECKS * rd_restore);
+    let (count, top, needed) = (s.slowest.len(), top.join(", "), target * rd_restore);
     format!(
         "**Checks ({checks_ratio:.3}x).** {count} checks share two read-only connections (the \
          sandbox and this machine have two cores). The manifest comparison only counts rows \
@@ -1505,7 +1772,7 @@ fn why_checks(s: &Summary) -> String {
          foreign keys during the restore; what is left is one query per business invariant \
          over the {db_mb:.0} MB database, most of them joins and aggregates over whole tables, \
          bound by the two cores: the three slowest, {top}, add up to {top_sum:.1} s of work \
-         within the {checks:.1} s the phase took. To meet {TARGET_CHECKS}x on this machine the \
+         within the {checks:.1} s the phase took. To meet {target}x on this machine the \
          checks would have to finish in {needed:.1} s."
     )
 }
