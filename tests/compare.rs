@@ -5,6 +5,7 @@
 
 mod common;
 
+use common::comparison_item as item;
 use common::*;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -58,15 +59,6 @@ fn scenario(dir: &Path, targets: &[&str], queries: &str, extra: &str, checks: &s
 
 const FEW_CHECKS: &str = "manifest = \"required\"\nforeign_keys = false\n";
 
-fn item<'a>(r: &'a serde_json::Value, kind: &str, name: &str) -> &'a serde_json::Value {
-    r["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|i| i["kind"] == kind && i["name"] == name)
-        .unwrap_or_else(|| panic!("no {kind} item {name:?} in {}", r["items"]))
-}
-
 /// (start, end) of a target's phase, in seconds since the epoch.
 fn phase_span(target: &serde_json::Value, name: &str) -> (f64, f64) {
     let p = target["phases"]
@@ -85,31 +77,8 @@ fn phase_span(target: &serde_json::Value, name: &str) -> (f64, f64) {
 /// Every query of the shipped file answered alike and timed three times on
 /// every target.
 fn every_shipped_query_is_equal(r: &serde_json::Value) {
-    let targets = r["targets"].as_array().unwrap();
-    let queries = std::fs::read_to_string(format!(
-        "{}/fixtures/clinic-app-queries.sql",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .unwrap();
-    let names: Vec<&str> = queries
-        .lines()
-        .filter_map(|l| l.strip_prefix("-- query: "))
-        .collect();
+    let names = every_query_answered_alike(r, "fixtures/clinic-app-queries.sql");
     assert!(names.len() >= 8, "{names:?}");
-    for name in &names {
-        let it = item(r, "query", name);
-        assert_eq!(it["status"], "equal", "{it}");
-        for t in targets {
-            let run = t["queries"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .find(|q| q["name"] == *name)
-                .unwrap();
-            assert_eq!(run["outcome"], "answered", "{run}");
-            assert_eq!(run["runs_ms"].as_array().unwrap().len(), 3, "{run}");
-        }
-    }
 }
 
 #[test]

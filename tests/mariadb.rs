@@ -509,16 +509,7 @@ async fn orphans_behind_a_key_added_without_checks_are_counted_and_named_in_a_ha
             file.to_str().unwrap(),
         ],
     );
-    let scenario = tmp.path().join("vet.toml");
-    std::fs::write(
-        &scenario,
-        format!(
-            "name = \"vet\"\n[backups]\nlocation = \"{}\"\n[target]\nengine = \"mariadb\"\nimage = \"{MARIADB}\"\n\
-             [checks]\nmanifest = \"if-present\"\nforeign_keys = true\n",
-            backups.display()
-        ),
-    )
-    .unwrap();
+    let scenario = hand_made_scenario(tmp.path(), &backups, "", "foreign_keys = true");
     let (code, r, err) = tokio::task::spawn_blocking({
         let (scenario, backups, key) = (scenario.clone(), backups.clone(), key.clone());
         move || drill(&scenario, &backups, &key)
@@ -601,16 +592,7 @@ fn a_dump_in_syntax_the_target_refuses_stops_at_its_line() {
             file.to_str().unwrap(),
         ],
     );
-    let scenario = tmp.path().join("s.toml");
-    std::fs::write(
-        &scenario,
-        format!(
-            "name = \"mysql 8\"\n[backups]\nlocation = \"{}\"\n[target]\nengine = \"mariadb\"\nimage = \"{MARIADB}\"\n\
-             [checks]\nmanifest = \"if-present\"\n",
-            backups.display()
-        ),
-    )
-    .unwrap();
+    let scenario = hand_made_scenario(tmp.path(), &backups, "", "");
     let (code, r, err) = drill(&scenario, &backups, &key);
     assert_eq!(code, 4, "{r}\n{err}");
     assert_eq!(r["verdict"], "unrecoverable", "{r}");
@@ -643,15 +625,16 @@ fn restore_takes_a_mariadb_backup_into_a_mariadb_sandbox() {
     );
 }
 
-/// A drill scenario of `backups` on MariaDB, `extra` added to `[target]`.
-fn hand_made_scenario(dir: &Path, backups: &Path, extra: &str) -> PathBuf {
+/// A drill scenario of a hand-made `backups` folder on MariaDB 10.11 (a file
+/// of its own in `dir`): `target` lines added to `[target]`, `checks` to
+/// `[checks]` after `manifest = "if-present"` (hand-made dumps have none).
+fn hand_made_scenario(dir: &Path, backups: &Path, target: &str, checks: &str) -> PathBuf {
     let scenario = dir.join(format!("s{}.toml", files_in(dir).len()));
     std::fs::write(
         &scenario,
         format!(
-            "name = \"opendental\"\n[backups]\nlocation = \"{}\"\n[target]\nengine = \"mariadb\"\nimage = \"{MARIADB}\"\n{extra}\n\
-             [checks]\nmanifest = \"if-present\"\nforeign_keys = true\n\
-             [[checks.sql]]\nname = \"every pet\"\nquery = \"SELECT COUNT(*) FROM pets\"\nexpect = {{ equals = 3 }}\n",
+            "name = \"hand-made\"\n[backups]\nlocation = \"{}\"\n[target]\nengine = \"mariadb\"\nimage = \"{MARIADB}\"\n{target}\n\
+             [checks]\nmanifest = \"if-present\"\n{checks}\n",
             backups.display()
         ),
     )
@@ -698,7 +681,9 @@ async fn a_dump_of_several_databases_is_checked_in_the_one_the_scenario_names() 
         ],
     );
     let drill_of = |backups: &Path, extra: &str| {
-        let scenario = hand_made_scenario(tmp.path(), backups, extra);
+        let checks = "foreign_keys = true\n[[checks.sql]]\nname = \"every pet\"\n\
+                      query = \"SELECT COUNT(*) FROM pets\"\nexpect = { equals = 3 }";
+        let scenario = hand_made_scenario(tmp.path(), backups, extra, checks);
         let (backups, key) = (backups.to_path_buf(), key.clone());
         tokio::task::spawn_blocking(move || drill(&scenario, &backups, &key))
     };

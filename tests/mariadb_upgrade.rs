@@ -7,6 +7,7 @@
 
 mod common;
 
+use common::comparison_item as item;
 use common::*;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -86,15 +87,6 @@ fn run_on_clinic(scenario: &Path) -> (Finished, serde_json::Value) {
     let text = std::fs::read_to_string(reports.join(&files[0])).unwrap();
     let _ = std::fs::remove_dir_all(reports.parent().unwrap());
     (f, serde_json::from_str(&text).unwrap())
-}
-
-fn item<'a>(r: &'a serde_json::Value, kind: &str, name: &str) -> &'a serde_json::Value {
-    r["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|i| i["kind"] == kind && i["name"] == name)
-        .unwrap_or_else(|| panic!("no {kind} item {name:?} in {}", r["items"]))
 }
 
 fn shipped(path: &str) -> PathBuf {
@@ -189,27 +181,8 @@ fn ten_eleven_and_eleven_agree_on_the_clinic_side_by_side() {
 /// Every query of the shipped MariaDB file answered alike and timed three
 /// times on both targets; the day sheet has appointments.
 fn every_shipped_query_is_answered_alike(r: &serde_json::Value) {
-    let queries =
-        std::fs::read_to_string(shipped("fixtures/clinic-app-queries-mariadb.sql")).unwrap();
-    let names: Vec<&str> = queries
-        .lines()
-        .filter_map(|l| l.strip_prefix("-- query: "))
-        .collect();
+    let names = every_query_answered_alike(r, "fixtures/clinic-app-queries-mariadb.sql");
     assert_eq!(names.len(), 9, "{names:?}");
-    for name in &names {
-        let it = item(r, "query", name);
-        assert_eq!(it["status"], "equal", "{it}");
-        for t in r["targets"].as_array().unwrap() {
-            let run = t["queries"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .find(|q| q["name"] == *name)
-                .unwrap();
-            assert_eq!(run["outcome"], "answered", "{run}");
-            assert_eq!(run["runs_ms"].as_array().unwrap().len(), 3, "{run}");
-        }
-    }
     let rows = |t: &serde_json::Value| t["queries"][0]["rows"].as_u64().unwrap();
     assert!(rows(&r["targets"][0]) > 0, "the day sheet has appointments");
 }

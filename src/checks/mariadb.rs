@@ -230,11 +230,7 @@ async fn freshness_check(
     let q = format!(
         "SELECT UNIX_TIMESTAMP(MAX({})) FROM {}",
         mariadb::quote_ident(&f.column),
-        f.table
-            .split('.')
-            .map(mariadb::quote_ident)
-            .collect::<Vec<_>>()
-            .join(".")
+        crate::engine::quote_parts(&f.table, mariadb::quote_ident)
     );
     match first_value(conn, &q).await {
         Ok(v) => judge_freshness(f, backup_time, v.flatten().and_then(|s| s.parse().ok())),

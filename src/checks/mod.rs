@@ -685,7 +685,6 @@ pub enum AntiJoin {
 /// Pure: the query counting the child's rows whose key is set and has no
 /// parent row.
 pub fn orphans_query(fk: &ForeignKey, quote: fn(&str) -> String, how: AntiJoin) -> String {
-    let table = |t: &str| t.split('.').map(quote).collect::<Vec<_>>().join(".");
     let not_null = fk
         .child_columns
         .iter()
@@ -699,6 +698,7 @@ pub fn orphans_query(fk: &ForeignKey, quote: fn(&str) -> String, how: AntiJoin) 
         .map(|(c, p)| format!("p.{} = c.{}", quote(p), quote(c)))
         .collect::<Vec<_>>()
         .join(" AND ");
+    let table = |t: &str| crate::engine::quote_parts(t, quote);
     let (child, parent) = (table(&fk.child), table(&fk.parent));
     match how {
         AntiJoin::NotExists => format!(

@@ -63,6 +63,11 @@ impl Credentials {
     }
 }
 
+/// A table name, schema-qualified or not, each part quoted by `quote`.
+pub fn quote_parts(name: &str, quote: fn(&str) -> String) -> String {
+    name.split('.').map(quote).collect::<Vec<_>>().join(".")
+}
+
 /// Creates the login the checks use, which can only read (as the
 /// administrator at `admin_url`).
 pub async fn create_reader(

@@ -556,3 +556,45 @@ pub async fn remove_labelled_by_pid(docker: &bollard::Docker, pid: u32) {
         }
     }
 }
+
+/// A comparison report's item of `kind` named `name`.
+pub fn comparison_item<'a>(
+    r: &'a serde_json::Value,
+    kind: &str,
+    name: &str,
+) -> &'a serde_json::Value {
+    r["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["kind"] == kind && i["name"] == name)
+        .unwrap_or_else(|| panic!("no {kind} item {name:?} in {}", r["items"]))
+}
+
+/// Every `-- query: NAME` of the queries file `queries` (relative to the
+/// crate) answered alike and timed three times on every target of the
+/// comparison report `r`; returns the names, for the caller's own count.
+pub fn every_query_answered_alike(r: &serde_json::Value, queries: &str) -> Vec<String> {
+    let text =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(queries)).unwrap();
+    let names: Vec<String> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("-- query: "))
+        .map(String::from)
+        .collect();
+    for name in &names {
+        let it = comparison_item(r, "query", name);
+        assert_eq!(it["status"], "equal", "{it}");
+        for t in r["targets"].as_array().unwrap() {
+            let run = t["queries"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|q| q["name"] == name.as_str())
+                .unwrap();
+            assert_eq!(run["outcome"], "answered", "{run}");
+            assert_eq!(run["runs_ms"].as_array().unwrap().len(), 3, "{run}");
+        }
+    }
+    names
+}
