@@ -157,19 +157,10 @@ pub async fn execute_as_admin(
     sql: &str,
     doing: &str,
 ) -> crate::error::Result<()> {
-    use sqlx::Executor;
-    let patience = std::time::Duration::from_secs(10);
-    let done = match engine {
-        EngineKind::Postgres => {
-            let mut c = postgres::connect(url, patience).await?;
-            c.execute(sqlx::raw_sql(sql)).await.map(|_| ())
-        }
-        EngineKind::Mariadb => {
-            let mut c = mariadb::connect(url, patience).await?;
-            c.execute(sqlx::raw_sql(sql)).await.map(|_| ())
-        }
-    };
-    done.map_err(|e| crate::error::Error::db(doing, e))
+    let mut c = AnyConnection::connect(engine, url).await?;
+    c.execute(sql)
+        .await
+        .map_err(|e| crate::error::Error::db(doing, e))
 }
 
 /// Where a tmpfs-backed data directory is mounted (entrypoints initialise an

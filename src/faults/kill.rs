@@ -4,7 +4,7 @@
 use crate::engine::postgres;
 use crate::events::{Event, Events, Observer};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::sync::Notify;
 
 /// An observer that fires once the restore has read `after` bytes of the
@@ -68,14 +68,23 @@ impl Observer for KillSwitch {
 /// Waits until the restore tool is connected to the sandbox and has created
 /// at least one table: from then on a kill lands in the middle of the restore.
 pub async fn wait_for_restore_activity(engine: crate::engine::EngineKind, url: &str) {
-    if engine == crate::engine::EngineKind::Mariadb {
-        return wait_for_mariadb_restore(url).await;
-    }
-    let deadline = Instant::now() + Duration::from_secs(20);
+    // One bound for the whole wait, a query that hangs included: after it
+    // the kill lands wherever the restore is.
+    let watched = async {
+        match engine {
+            crate::engine::EngineKind::Postgres => until_pg_restore_busy(url).await,
+            crate::engine::EngineKind::Mariadb => until_mariadb_restore_busy(url).await,
+        }
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(20), watched).await;
+}
+
+/// pg_restore connected and a table created.
+async fn until_pg_restore_busy(url: &str) {
     let Ok(mut conn) = postgres::connect(url, Duration::from_secs(5)).await else {
         return;
     };
-    while Instant::now() < deadline {
+    loop {
         let busy: Result<(i64, i64), _> = sqlx::query_as(
             "SELECT (SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pg_restore'), \
                     (SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
@@ -90,11 +99,9 @@ pub async fn wait_for_restore_activity(engine: crate::engine::EngineKind, url: &
     }
 }
 
-/// MariaDB's side of `wait_for_restore_activity`: another connection than
-/// ours, and a table in the restored database.
-async fn wait_for_mariadb_restore(url: &str) {
+/// Another connection than ours, and a table in the restored database.
+async fn until_mariadb_restore_busy(url: &str) {
     use sqlx::Executor;
-    let deadline = Instant::now() + Duration::from_secs(20);
     let patience = Duration::from_secs(5);
     let Ok(mut conn) = crate::engine::mariadb::connect(url, patience).await else {
         return;
@@ -102,7 +109,7 @@ async fn wait_for_mariadb_restore(url: &str) {
     let asked = "SELECT (SELECT COUNT(*) FROM information_schema.PROCESSLIST \
                          WHERE ID <> CONNECTION_ID() AND USER = 'root' AND COMMAND <> 'Daemon') \
                       * (SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE())";
-    while Instant::now() < deadline {
+    loop {
         let busy = conn.fetch_one(sqlx::raw_sql(asked)).await;
         let n = busy
             .ok()
