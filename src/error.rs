@@ -47,7 +47,8 @@ pub enum Error {
         source: bollard::errors::Error,
     },
 
-    #[error("database error while {action}: {source}")]
+    // The server's message can quote a value: only its typed parts show.
+    #[error("database error while {action}: {}", crate::redact::Said::of_sqlx(source).text())]
     Database {
         action: String,
         #[source]

@@ -18,7 +18,7 @@ pub enum Event {
 
 impl Event {
     pub fn note(text: impl AsRef<str>) -> Self {
-        Event::Note(crate::redact::Redacted::new(text))
+        Event::Note(crate::redact::Redacted::ours(text.as_ref()))
     }
 }
 

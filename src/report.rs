@@ -103,7 +103,7 @@ impl DrillError {
     pub fn new(phase: impl Into<String>, e: &crate::error::Error) -> Self {
         DrillError {
             phase: phase.into(),
-            reason: Redacted::new(e.to_string()),
+            reason: Redacted::ours(e.to_string()),
             kind: format!("{:?}", e.kind()).to_lowercase(),
             exit_code: None,
         }

@@ -9,8 +9,9 @@ use crate::error::Error;
 use crate::events::{Event, Events};
 use crate::keys::IdentitySource;
 use crate::pipeline::decode::LayerError;
+use crate::pipeline::psql_guard::PsqlGuard;
 use crate::pipeline::{self, Counter, CountingReader, DumpFormat, Layer};
-use crate::redact::Redacted;
+use crate::redact::{Redacted, ToolSaid};
 use crate::sandbox::{exec, Ended, ExecRequest, Limits, Sandbox, StdinError};
 use crate::unusable::{Stall, Unusable};
 use bytes::Bytes;
@@ -246,15 +247,15 @@ pub struct ToolRun {
     pub tool: String,
     pub ended: Ended,
     pub stdin_error: Option<StdinError>,
-    pub stderr: Redacted,
+    pub said: ToolSaid,
 }
 
 impl ToolRun {
-    /// What an exec of `tool` showed, its stderr redacted.
+    /// What an exec of `tool` showed, its stderr reduced to typed parts.
     fn of(tool: String, out: crate::sandbox::ExecOutput) -> ToolRun {
         ToolRun {
+            said: ToolSaid::parse(&tool, &out.stderr_text()),
             tool,
-            stderr: Redacted::new(out.stderr_text().trim()),
             ended: out.ended,
             stdin_error: out.stdin_error,
         }
@@ -320,7 +321,7 @@ pub async fn restore_file(
         file_bytes: file_bytes.get(),
         dump_bytes: dump_bytes.get(),
         decrypted_by,
-        messages: run.stderr,
+        messages: Redacted::tool(&run.said),
         delivery,
         streamed,
     })
@@ -397,7 +398,7 @@ async fn staged(
         remove_staged(sandbox).await;
         return Err(Error::Failed(format!(
             "decoding the dump into the sandbox's memory failed ({:?}): {}. The staging area is sized from the manifest; re-run, and report it if it repeats",
-            staging.ended, staging.stderr
+            staging.ended, staging.said.text()
         )));
     }
     cmd.push(format!("--jobs={jobs}"));
@@ -491,6 +492,7 @@ fn produce(
     mut tap: Tap,
 ) -> Produced {
     let mut tail = Tail::default();
+    let mut guard = (format == DumpFormat::PostgresSql).then(PsqlGuard::new);
     let mut next_report = 0u64;
     loop {
         let mut buf = vec![0u8; CHUNK];
@@ -510,13 +512,20 @@ fn produce(
             }
         };
         if n == 0 {
+            let held = guard.as_mut().and_then(PsqlGuard::finish);
+            if held.is_some_and(|b| tx.blocking_send(Ok(b)).is_err()) {
+                return Produced::ConsumerGone;
+            }
             return Produced::Complete {
                 completed: tail.completes(format),
             };
         }
         buf.truncate(n);
         tail.push(&buf);
-        let chunk = Bytes::from(buf);
+        let chunk = match guard.as_mut() {
+            Some(g) => g.pass(buf),
+            None => Bytes::from(buf),
+        };
         // A reader that gave up (an archive it does not know) stops the copy.
         if tap.as_ref().is_some_and(|t| t.send(chunk.clone()).is_err()) {
             tap = None;
@@ -575,7 +584,7 @@ pub fn judge(
         } => return Err(Unusable::layer_failed(*layer, *at_end, message, at)),
         Produced::ReadFailed(m) => {
             return Err(Unusable::FileUnreadable {
-                error: Redacted::new(m),
+                error: Redacted::ours(m.as_str()),
             })
         }
         Produced::Complete { completed: false } => return Err(Unusable::SqlCut { format, at }),
@@ -602,41 +611,27 @@ pub fn judge(
             })
         }
         Ended::Exited(0) => Ok(()),
-        Ended::Exited(_) if out_of_space(run.stderr.as_str()) => Err(Unusable::DiskFull {
+        Ended::Exited(_) if run.said.runs_programs() => Err(Unusable::DumpRunsPrograms {
+            tool: run.tool.clone(),
+            line: run.said.first_refused_line(),
+        }),
+        Ended::Exited(_) if run.said.is_disk_full() => Err(Unusable::DiskFull {
             tool: run.tool.clone(),
             at,
-            stderr: run.stderr.clone(),
+            said: run.said.clone(),
         }),
-        Ended::Exited(_) if accounts_view_refused(run.stderr.as_str()) => {
-            Err(Unusable::ServerAccountsView {
-                tool: run.tool.clone(),
-                at,
-                stderr: run.stderr.clone(),
-            })
-        }
+        Ended::Exited(_) if run.said.accounts_view => Err(Unusable::ServerAccountsView {
+            tool: run.tool.clone(),
+            at,
+            said: run.said.clone(),
+        }),
         Ended::Exited(exit_code) => Err(Unusable::ToolFailed {
             tool: run.tool.clone(),
             exit_code,
             at,
-            stderr: run.stderr.clone(),
+            said: run.said.clone(),
         }),
     }
-}
-
-/// The restore tool's words for a full disk (PostgreSQL's "could not extend
-/// file", MariaDB's ER_RECORD_FILE_FULL "The table is full", the OS's
-/// ENOSPC): read once, here, where the tool's output becomes a typed outcome.
-fn out_of_space(stderr: &str) -> bool {
-    stderr.contains("could not extend file")
-        || stderr.contains("No space left on device")
-        || stderr.contains("ERROR 1114 (HY000)")
-}
-
-/// MariaDB's refusal to recreate the view `mysql.user` (a table before 10.4)
-/// from a dump of the whole server (MDEV-22127): restoring into a new server
-/// stops there, with the accounts half-restored.
-fn accounts_view_refused(stderr: &str) -> bool {
-    stderr.contains("ERROR 1050 (42S01)") && stderr.contains("Table 'user' already exists")
 }
 
 /// Fills `buf` unless the stream ends first: whole chunks for the restore tool
@@ -673,26 +668,42 @@ pub fn restore_command(
             format!("--username={}", c.user),
             format!("--dbname={}", c.database),
         ]),
+        // Restricted mode (a key of our own, see PsqlGuard): the dump's
+        // meta-commands (`\!`, `\o`, `\copy ... to` ...) are refused at their
+        // line. VERBOSITY=sqlstate: an error line carries its code, not the
+        // server's message with the values it quotes.
         (EngineKind::Postgres, DumpFormat::PostgresSql) => Ok(vec![
             "psql".into(),
             "--quiet".into(),
             "--no-psqlrc".into(),
             "--set=ON_ERROR_STOP=1".into(),
+            "--set=VERBOSITY=sqlstate".into(),
             "--output=/dev/null".into(),
             format!("--username={}", c.user),
             format!("--dbname={}", c.database),
+            format!("--command=\\restrict {}", restrict_key()),
+            "--file=-".into(),
         ]),
         // The client stops at the first error when its input is not a terminal.
         // It would print the failing statement, an INSERT full of patient data:
         // the error and its line say enough.
+        // --sandbox: the client refuses `system`, `\!`, `tee`, `source` ...
         (EngineKind::Mariadb, DumpFormat::MysqlSql) => Ok(vec![
             "mariadb".into(),
+            "--sandbox".into(),
             "--skip-print-query-on-error".into(),
             format!("--user={}", c.user),
             format!("--database={}", c.database),
         ]),
         (target, format) => Err(Unusable::WrongEngine { format, target }),
     }
+}
+
+/// psql's restricted-mode key: random, so no dump can hold the matching
+/// `\unrestrict`.
+fn restrict_key() -> String {
+    use rand::distr::{Alphanumeric, SampleString};
+    Alphanumeric.sample_string(&mut rand::rng(), 32)
 }
 
 /// Who runs the restore tool in the container: PostgreSQL's tools connect as
@@ -713,7 +724,7 @@ mod tests {
             tool: "pg_restore".into(),
             ended,
             stdin_error,
-            stderr: Redacted::new(stderr),
+            said: ToolSaid::parse("pg_restore", stderr),
         }
     }
 
@@ -833,13 +844,13 @@ mod tests {
             ),
         );
         let Err(Unusable::ToolFailed {
-            exit_code, stderr, ..
+            exit_code, said, ..
         }) = got
         else {
             panic!("{got:?}")
         };
         assert_eq!(exit_code, 1);
-        assert!(!stderr.as_str().contains("1234"), "{stderr}");
+        assert!(!said.text().contains("1234"), "{said:?}");
     }
 
     #[test]

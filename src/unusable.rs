@@ -5,7 +5,7 @@
 
 use crate::pipeline::decode::{LayerError, OpenError};
 use crate::pipeline::{DumpFormat, Layer};
-use crate::redact::Redacted;
+use crate::redact::{Redacted, ToolSaid};
 use std::time::Duration;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -57,13 +57,18 @@ pub enum Unusable {
     ServerAccountsView {
         tool: String,
         at: u64,
-        stderr: Redacted,
+        said: ToolSaid,
     },
+    /// The dump holds a command that runs a program or writes a file (psql's
+    /// `\!`, `\copy ... to`, `\o`; MariaDB's `system`): pg_dump and
+    /// mariadb-dump never write one, so the file was tampered with. The tool
+    /// refused it (restricted mode, sandbox mode) and stopped there.
+    DumpRunsPrograms { tool: String, line: Option<u64> },
     /// The restore ran out of disk space.
     DiskFull {
         tool: String,
         at: u64,
-        stderr: Redacted,
+        said: ToolSaid,
     },
     /// The recovery server was killed part-way (restore-killed).
     ServerKilled { at: u64, error: Redacted },
@@ -72,7 +77,7 @@ pub enum Unusable {
         tool: String,
         exit_code: i64,
         at: u64,
-        stderr: Redacted,
+        said: ToolSaid,
     },
     /// The restore tool exited 0 before it had read the whole backup.
     ToolStoppedEarly { tool: String, at: u64 },
@@ -104,7 +109,7 @@ impl From<OpenError> for Unusable {
             OpenError::NoIdentity => Unusable::NoIdentity,
             OpenError::WrongKey => Unusable::WrongKey,
             OpenError::AgeHeader(m) => Unusable::AgeHeaderDamaged {
-                error: Redacted::new(m),
+                error: Redacted::ours(m),
             },
             // A layer that fails while the next one is being opened is cut
             // or damaged like one that fails later in the stream.
@@ -112,7 +117,7 @@ impl From<OpenError> for Unusable {
                 Some(l) => Unusable::layer_failed(l.layer, l.at_end, &l.message, 0),
                 None => Unusable::LayerUnreadable {
                     layer,
-                    error: Redacted::new(source.to_string()),
+                    error: Redacted::ours(source.to_string()),
                 },
             },
             OpenError::TooDeep => Unusable::TooDeep,
@@ -130,7 +135,7 @@ impl Unusable {
             Unusable::StreamDamaged {
                 layer,
                 at,
-                error: Redacted::new(message),
+                error: Redacted::ours(message),
             }
         }
     }
@@ -173,17 +178,25 @@ impl Unusable {
                 "it restored no table into the database {wanted:?}: its tables went into {}. Name the one to check in the scenario's [target] section (`database`, a key of its own)",
                 found.join(", "),
             ),
-            ServerAccountsView { tool, at, stderr } => format!(
-                "{tool} stopped after {at} bytes of dump: {stderr}. This dump of the whole server (--all-databases, with MariaDB's own `mysql` database) does not restore into a new server as it is: MariaDB 10.4 and newer cannot recreate its view mysql.user (MDEV-22127), and the disaster-day restore would stop here too. Back up the clinic's databases by name (mariadb-dump --databases NAME, as `restore-drill backup` does) and the accounts apart (mariadb-dump --system=users)"
+            ServerAccountsView { tool, at, said } => format!(
+                "{tool} stopped after {at} bytes of dump: {}. This dump of the whole server (--all-databases, with MariaDB's own `mysql` database) does not restore into a new server as it is: MariaDB 10.4 and newer cannot recreate its view mysql.user (MDEV-22127), and the disaster-day restore would stop here too. Back up the clinic's databases by name (mariadb-dump --databases NAME, as `restore-drill backup` does) and the accounts apart (mariadb-dump --system=users)",
+                said.text()
             ),
-            DiskFull { tool, at, stderr } => format!(
-                "{tool} ran out of disk space after {at} bytes of dump: {stderr}"
+            DumpRunsPrograms { tool, line } => format!(
+                "the dump asks {tool} to run a program or write a file{}: {tool} refused it and stopped, nothing of it ran. pg_dump and mariadb-dump never write such a command (psql's \\!, \\o, \\copy ... to, MariaDB's system), so the backup was tampered with or is not a dump of the clinic's database",
+                line.map(|l| format!(" at line {l}")).unwrap_or_default()
+            ),
+            DiskFull { tool, at, said } => format!(
+                "{tool} ran out of disk space after {at} bytes of dump: {}",
+                said.text()
             ),
             ServerKilled { at, error } => format!(
                 "the recovery server stopped during the restore, after {at} bytes of dump: {error}"
             ),
-            ToolFailed { tool, exit_code, at, stderr } => format!(
-                "the restore tool {tool} failed (exit code {exit_code}) after {at} bytes of dump: {stderr}"
+            ToolFailed { tool, exit_code, at, said } => format!(
+                "the restore tool {tool} failed ({}) after {at} bytes of dump: {}",
+                exit_words(*exit_code),
+                said.text()
             ),
             ToolStoppedEarly { tool, at } => format!(
                 "the restore tool {tool} exited after reading {at} bytes of dump, before the end of the backup"
@@ -223,6 +236,7 @@ impl Unusable {
             WrongEngine { .. } => "This backup belongs to another kind of database than the one it was restored into.".into(),
             DatabaseNotInDump { wanted, .. } => format!("The backup holds no database named {wanted}, the one this drill checks."),
             ServerAccountsView { .. } => "This whole-server backup does not restore into a new server as it is: the restore stops at the server's own user accounts.".into(),
+            DumpRunsPrograms { .. } => "The backup was tampered with: it holds commands that would run programs on the recovery server. It was refused, not restored.".into(),
             DiskFull { .. } => "The recovery server ran out of disk space while restoring.".into(),
             ServerKilled { .. } => "The recovery server stopped in the middle of the restore; the restore did not finish.".into(),
             ToolFailed { .. } => "The database refused the backup's contents part-way through the restore.".into(),
@@ -254,6 +268,7 @@ impl Unusable {
             WrongEngine { .. } => "wrong-engine",
             DatabaseNotInDump { .. } => "database-not-in-dump",
             ServerAccountsView { .. } => "server-accounts-view",
+            DumpRunsPrograms { .. } => "dump-runs-programs",
             DiskFull { .. } => "disk-full",
             ServerKilled { .. } => "server-killed",
             ToolFailed { .. } => "tool-failed",
@@ -280,6 +295,17 @@ impl std::fmt::Display for Unusable {
 
 impl std::error::Error for Unusable {}
 
+/// An exit code in words: 137 is the kernel's SIGKILL, which in a sandbox
+/// with a memory limit is almost always the out-of-memory killer.
+fn exit_words(code: i64) -> String {
+    match code {
+        137 => "killed with SIGKILL, exit code 137: most likely the sandbox's memory limit \
+                ([target] memory_mb)"
+            .into(),
+        c => format!("exit code {c}"),
+    }
+}
+
 fn dump_tool(format: DumpFormat) -> &'static str {
     match format {
         DumpFormat::MysqlSql => "mariadb-dump",
@@ -304,7 +330,7 @@ mod tests {
             let bad = Unusable::StreamDamaged {
                 layer,
                 at: 9,
-                error: Redacted::new("decryption error"),
+                error: Redacted::ours("decryption error"),
             };
             assert!(bad.reason().contains("damaged at plaintext byte 9"));
             assert!(bad.finding().contains(&layer.to_string()));
@@ -368,14 +394,14 @@ mod tests {
         let d = Unusable::DiskFull {
             tool: "pg_restore".into(),
             at: 1,
-            stderr: Redacted::new(""),
+            said: ToolSaid::default(),
         };
         assert!(d.blames_the_machine() && d.finding().contains("disk space"));
     }
 
     #[test]
     fn kinds_are_distinct() {
-        let r = Redacted::new("");
+        let r = Redacted::ours("");
         let all = [
             Unusable::ManifestUnreadable { error: r.clone() },
             Unusable::FileUnreadable { error: r.clone() },
@@ -423,12 +449,16 @@ mod tests {
             Unusable::ServerAccountsView {
                 tool: String::new(),
                 at: 0,
-                stderr: r.clone(),
+                said: ToolSaid::default(),
+            },
+            Unusable::DumpRunsPrograms {
+                tool: String::new(),
+                line: None,
             },
             Unusable::DiskFull {
                 tool: String::new(),
                 at: 0,
-                stderr: r.clone(),
+                said: ToolSaid::default(),
             },
             Unusable::ServerKilled {
                 at: 0,
@@ -438,7 +468,7 @@ mod tests {
                 tool: String::new(),
                 exit_code: 1,
                 at: 0,
-                stderr: r.clone(),
+                said: ToolSaid::default(),
             },
             Unusable::ToolStoppedEarly {
                 tool: String::new(),

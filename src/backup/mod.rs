@@ -11,7 +11,8 @@ use crate::error::{Error, Result};
 use crate::events::{Event, Events};
 use crate::pipeline::encode::{BackupWriter, Written};
 use crate::pipeline::{DumpFormat, Layer};
-use crate::redact::redact as redact_tool_output;
+use crate::redact::tool::VERSION_MISMATCH;
+use crate::redact::ToolSaid;
 use crate::sandbox::{exec, ExecRequest};
 use bytes::Bytes;
 use chrono::Utc;
@@ -382,8 +383,9 @@ fn check_dump_output(tool: &str, succeeded: bool, code: i64, stderr: &str) -> Re
     if succeeded {
         return Ok(());
     }
-    let detail = redact_tool_output(stderr.trim());
-    let hint = if detail.contains("server version mismatch") {
+    let said = ToolSaid::parse(tool, stderr);
+    let detail = said.text();
+    let hint = if said.errors.iter().any(|e| e.kind == Some(VERSION_MISMATCH)) {
         "Use a pg_dump of the server's major version (or back up from inside the database container)"
     } else {
         "Check the database server's log; the backup was not written"

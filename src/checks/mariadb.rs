@@ -81,7 +81,7 @@ async fn run_job(
 }
 
 fn detail(e: &sqlx::Error) -> String {
-    crate::redact::redact(&e.to_string())
+    crate::redact::Said::of_sqlx(e).text()
 }
 
 /// The first column of the first row, as text (`None`: no row).

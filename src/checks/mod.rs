@@ -7,7 +7,7 @@ use crate::catalog::Manifest;
 use crate::engine::{postgres, EngineKind, TableFingerprint};
 use crate::error::{Error, Result};
 use crate::events::{Event, Events};
-use crate::redact::Redacted;
+use crate::redact::{Redacted, Said};
 use crate::restore::Streamed;
 use crate::scenario::{Checks, Expect, Freshness, Invariants, ManifestPolicy, SqlCheck};
 use chrono::{DateTime, Utc};
@@ -317,7 +317,7 @@ async fn run_job(
             let q = query.trim().trim_end_matches(';').to_string();
             let counts = match sqlx::query(&q).fetch_one(&mut *conn).await {
                 Ok(row) => Ok((0..names.len())
-                    .map(|k| row.try_get::<i64, _>(k).map_err(|e| e.to_string()))
+                    .map(|k| row.try_get::<i64, _>(k).map_err(|e| db_detail(&e)))
                     .collect()),
                 Err(e) => Err(db_detail(&e)),
             };
@@ -381,7 +381,7 @@ pub fn judge_rules(
             CheckResult {
                 name: format!("invariant: {name}"),
                 status,
-                detail: Redacted::new(detail),
+                detail: Redacted::ours(detail),
                 seconds,
             }
         })
@@ -394,21 +394,15 @@ async fn timed(name: &str, f: impl std::future::Future<Output = (Status, String)
     CheckResult {
         name: name.to_string(),
         status,
-        detail: Redacted::new(detail),
+        detail: Redacted::ours(detail),
         seconds: t.elapsed().as_secs_f64(),
     }
 }
 
-/// A database error as check evidence: its code and redacted message.
+/// A database error as check evidence: its code and condition, never the
+/// server's message (a check's RAISE or a cast can quote any value).
 fn db_detail(e: &sqlx::Error) -> String {
-    match e {
-        sqlx::Error::Database(d) => format!(
-            "{} (SQLSTATE {})",
-            Redacted::new(d.message()),
-            d.code().unwrap_or_default()
-        ),
-        other => Redacted::new(other.to_string()).to_string(),
-    }
+    Said::of_sqlx(e).text()
 }
 
 /// 42501 insufficient_privilege, 25006 read_only_sql_transaction: the query

@@ -129,7 +129,7 @@ async fn keep_deliveries(
         })
         .collect();
     if let Err(e) = ledger.record_deliveries(&rows).await {
-        out.warnings.push(Redacted::new(format!(
+        out.warnings.push(Redacted::ours(format!(
             "the alerts' delivery was not kept in the history: {e}"
         )));
     }
@@ -153,10 +153,10 @@ fn said(
             json[key] = value;
         }
         Err(e) => {
-            let msg = Redacted::new(format!("{what}: {e}"));
+            let msg = Redacted::ours(format!("{what}: {e}"));
             json[key] = json!({"file": path, "error": msg});
             out.error = Some(match out.error.take() {
-                Some(first) => Redacted::new(format!("{first}\nerror: {msg}")),
+                Some(first) => Redacted::ours(format!("{first}\nerror: {msg}")),
                 None => msg,
             });
             if out.code == exit::OK {

@@ -34,7 +34,7 @@ pub(super) async fn alert(
     let deliveries = tokio::select! {
         d = crate::notify::send(notify, &alert) => d,
         signal = interrupted() => {
-            out.warnings.push(Redacted::new(format!(
+            out.warnings.push(Redacted::ours(format!(
                 "the alert was abandoned: interrupted by {signal}; the drill's result stands"
             )));
             return (out, Vec::new());
@@ -56,7 +56,7 @@ fn tell(mut out: Output, deliveries: &[Delivery], report_path: &Path, sha: &str)
     let file = match write_record(report_path, &record) {
         Ok(p) => Some(p),
         Err(e) => {
-            out.warnings.push(Redacted::new(format!(
+            out.warnings.push(Redacted::ours(format!(
                 "the alert's delivery record was not written: {e}"
             )));
             None
@@ -65,7 +65,7 @@ fn tell(mut out: Output, deliveries: &[Delivery], report_path: &Path, sha: &str)
     for d in deliveries {
         out.text.push_str(&format!("\nalert    {}", line(d)));
         if let Outcome::Failed { reason } = &d.outcome {
-            out.warnings.push(Redacted::new(format!(
+            out.warnings.push(Redacted::ours(format!(
                 "the {} alert to {} was not delivered ({} attempts): {reason}; the drill's result stands",
                 d.channel.as_str(),
                 d.target,

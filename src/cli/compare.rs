@@ -46,7 +46,7 @@ pub(super) async fn run(
     };
     for (given, flag) in [(ignored.metrics, "--metrics"), (ignored.junit, "--junit")] {
         if given {
-            out.warnings.push(Redacted::new(format!(
+            out.warnings.push(Redacted::ours(format!(
                 "{flag} is for drills; a comparison writes its JSON report only"
             )));
         }

@@ -185,7 +185,7 @@ async fn verify(ledger: &mut Ledger, against: Option<&Path>, key: Option<&Path>)
                 serde_json::json!({"intact": false, "broken": b, "history": path}),
             );
             out.code = exit::FAILED;
-            out.error = Some(crate::redact::Redacted::new(
+            out.error = Some(crate::redact::Redacted::ours(
                 ledger::broken_error(&path, &b).to_string(),
             ));
             return Ok(out);
@@ -207,7 +207,7 @@ async fn verify(ledger: &mut Ledger, against: Option<&Path>, key: Option<&Path>)
             Err(why) => {
                 let mut out = Output::new(format!("{text}\nCUT OFF: {why}"), json);
                 out.code = exit::FAILED;
-                out.error = Some(crate::redact::Redacted::new(format!(
+                out.error = Some(crate::redact::Redacted::ours(format!(
                     "the drill history {} does not hold what the evidence pack {} recorded: {why}",
                     path.display(),
                     pack_path.display()
@@ -292,7 +292,7 @@ fn made_output(m: &evidence::Made) -> Output {
     let mut out = Output::new(text, json);
     if s.restores_tested == 0 {
         out.code = exit::FAILED;
-        out.error = Some(crate::redact::Redacted::new(format!(
+        out.error = Some(crate::redact::Redacted::ours(format!(
             "no restore was tested between {} and {}: the pack says so; run a drill (restore-drill run) or choose another period",
             m.pack.period.since, m.pack.period.until
         )));

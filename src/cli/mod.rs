@@ -33,6 +33,11 @@ struct Cli {
     /// No progress output on stderr.
     #[arg(long, short, global = true)]
     quiet: bool,
+    /// Write what databases and restore tools said, word for word, to FILE
+    /// (mode 600). It may hold patient data: reports, alerts and the history
+    /// never carry it, and this file is for debugging only.
+    #[arg(long, global = true, value_name = "FILE")]
+    debug_log: Option<std::path::PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -196,6 +201,19 @@ pub fn main() -> ExitCode {
             return ExitCode::from(exit::ENVIRONMENT);
         }
     };
+    if let Some(path) = &cli.debug_log {
+        if let Err(e) = crate::redact::debug_log::open(path) {
+            eprintln!(
+                "error: cannot write the debug log {}: {e}. Choose a writable path for --debug-log",
+                path.display()
+            );
+            return ExitCode::from(exit::USAGE);
+        }
+        eprintln!(
+            "warning: --debug-log {} keeps the databases' and tools' own words, which may quote patient data; delete it when done",
+            path.display()
+        );
+    }
     let events: Events = Arc::new(progress::Progress::new(cli.quiet));
     let json = cli.json;
     match runtime.block_on(dispatch(cli, events)) {
@@ -214,8 +232,9 @@ pub fn main() -> ExitCode {
             ExitCode::from(output.code)
         }
         Err(e) => {
-            // Error chains quote database and tool messages: through the redactor too.
-            eprintln!("error: {}", crate::redact::Redacted::new(e.to_string()));
+            // An error's text is built from typed parts (database errors show
+            // codes, never messages) and the user's own input, as typed.
+            eprintln!("error: {e}");
             ExitCode::from(exit::code_for(&e))
         }
     }

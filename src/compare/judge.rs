@@ -35,7 +35,7 @@ fn item(
         } else {
             ItemStatus::Different
         },
-        detail: Redacted::new(if equal { "" } else { detail }),
+        detail: Redacted::ours(if equal { "" } else { detail }),
         values,
     }
 }
@@ -76,7 +76,7 @@ fn restore_items(targets: &[TargetReport]) -> Vec<Item> {
         name: "restore time".into(),
         status: ItemStatus::Measured,
         values: time,
-        detail: Redacted::new(failed.join("; ")),
+        detail: Redacted::ours(failed.join("; ")),
     };
     if targets.iter().any(|t| !t.restored()) {
         time.status = ItemStatus::Unknown;
@@ -157,7 +157,7 @@ fn query_item(q: &AppQuery, i: usize, targets: &[TargetReport], c: &Compare) -> 
         name: q.name.clone(),
         status,
         values,
-        detail: Redacted::new(detail),
+        detail: Redacted::ours(detail),
     }
 }
 
@@ -344,7 +344,7 @@ fn extension_items(targets: &[TargetReport]) -> Vec<Item> {
             let mut it = item(ItemKind::Extension, name, values, targets, &detail);
             if !missing.is_empty() {
                 it.status = ItemStatus::Different;
-                it.detail = Redacted::new(detail);
+                it.detail = Redacted::ours(detail);
             }
             it
         })

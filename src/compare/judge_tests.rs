@@ -138,7 +138,7 @@ fn a_query_failing_on_the_baseline_is_the_query_files_mistake() {
     let failed = |code: &str| QueryRun::Failed {
         sqlstate: Some(code.into()),
         refused_write: code == "25006",
-        message: Redacted::new("syntax error at or near \"FORM\""),
+        message: Redacted::ours("syntax error at or near \"FORM\""),
         at: "q.sql:6".into(),
     };
     let q = vec![query("day sheet", false)];
@@ -163,7 +163,7 @@ fn an_extension_a_target_does_not_offer_is_named_with_the_fix() {
     let mut other = target("a:17", Vec::new());
     other.restore = RestoreOutcome::Failed {
         kind: "tool-failed",
-        reason: Redacted::new("pg_restore: extension citext is not available"),
+        reason: Redacted::ours("pg_restore: extension citext is not available"),
     };
     base.schema.as_mut().expect("schema").extensions =
         [("citext".to_string(), "1.6".to_string())].into();

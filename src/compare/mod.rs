@@ -19,7 +19,6 @@ use crate::error::{Error, Result};
 use crate::events::{Event, Events};
 use crate::keys::IdentitySource;
 use crate::measure::Phase;
-use crate::redact::Redacted;
 use crate::report::{Attempt, BackupEvidence, DrillError, ScenarioInfo};
 use crate::sandbox::{self, RunId};
 use crate::scenario::{Compare, Plan};
@@ -360,6 +359,7 @@ async fn dump_seconds(sb: &sandbox::Sandbox, events: &Events) -> Option<f64> {
             (cmd, "root")
         }
     };
+    let cmd_name = cmd[0].clone();
     let started = std::time::Instant::now();
     // The default limits bound the whole dump (4 h), as they bound a restore.
     let req = sandbox::ExecRequest::new(cmd)
@@ -370,7 +370,7 @@ async fn dump_seconds(sb: &sandbox::Sandbox, events: &Events) -> Option<f64> {
         Ok(out) => {
             events.event(Event::note(format!(
                 "timing a dump of the baseline failed: {}",
-                Redacted::new(out.stderr_text().trim())
+                crate::redact::ToolSaid::parse(&cmd_name, &out.stderr_text()).text()
             )));
             None
         }

@@ -275,11 +275,9 @@ pub fn error_line(message: &str) -> Option<usize> {
     n.trim().parse().ok().filter(|n| *n > 0)
 }
 
+/// The error as its typed parts: a failing query's message can quote a value.
 fn message(e: &sqlx::Error) -> Redacted {
-    match e.as_database_error() {
-        Some(d) => Redacted::new(d.message()),
-        None => Redacted::new(e.to_string()),
-    }
+    Redacted::said(&crate::redact::Said::of_sqlx(e))
 }
 
 #[cfg(test)]

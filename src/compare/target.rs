@@ -68,14 +68,14 @@ pub async fn prepare(ctx: &Ctx<'_>, image: &str, events: Events) -> Result<Prepa
             messages: r
                 .messages
                 .as_str()
-                .lines()
+                .split("; ")
                 .filter(|l| !l.trim().is_empty())
-                .map(crate::redact::Redacted::new)
+                .map(crate::redact::Redacted::ours)
                 .collect(),
         },
         Err(RestoreError::Unusable(u)) => RestoreOutcome::Failed {
             kind: u.kind(),
-            reason: crate::redact::Redacted::new(u.reason()),
+            reason: crate::redact::Redacted::ours(u.reason()),
         },
         Err(RestoreError::Infra(e)) => return Err(in_target(image, e)),
     };

@@ -184,7 +184,7 @@ pub fn expectation(expected: &Expectation, r: &Report) -> ExpectationResult {
         expected: expected.clone(),
         actual,
         met: mismatches.is_empty(),
-        mismatches: mismatches.into_iter().map(Redacted::new).collect(),
+        mismatches: mismatches.into_iter().map(Redacted::ours).collect(),
     }
 }
 

@@ -10,7 +10,7 @@ fn check(status: Status) -> CheckResult {
     CheckResult {
         name: "manifest comparison".into(),
         status,
-        detail: Redacted::new("10 tables"),
+        detail: Redacted::ours("10 tables"),
         seconds: 0.1,
     }
 }
@@ -223,7 +223,7 @@ fn unusable(reason: &str) -> Attempt {
         location: "primary".into(),
         outcome: AttemptOutcome::Unusable,
         kind: Some("sha256-mismatch"),
-        reason: Some(Redacted::new(reason)),
+        reason: Some(Redacted::ours(reason)),
         finding: None,
     }
 }
@@ -297,7 +297,7 @@ fn failed_checks_objectives_and_errors_count_as_detections() {
     });
     r.error = Some(DrillError {
         phase: "start sandbox".into(),
-        reason: Redacted::new("the container exited during startup"),
+        reason: Redacted::ours("the container exited during startup"),
         kind: "environment".into(),
         exit_code: None,
     });

@@ -176,7 +176,7 @@ async fn restore(
         Ok(r) => Ok(r),
         Err(e) => Err(Unusable::ServerKilled {
             at: *after,
-            error: Redacted::new(describe(e)),
+            error: Redacted::ours(describe(e)),
         }),
     })
 }
@@ -198,7 +198,7 @@ pub(crate) async fn verify(
 ) -> Result<Result<Verified, Unusable>> {
     if let Some(e) = &c.manifest_error {
         return Ok(Err(Unusable::ManifestUnreadable {
-            error: Redacted::new(e),
+            error: Redacted::ours(e),
         }));
     }
     let path = c.path.clone();
@@ -209,7 +209,7 @@ pub(crate) async fn verify(
         Ok(r) => r,
         Err(e) => {
             return Ok(Err(Unusable::FileUnreadable {
-                error: Redacted::new(e.to_string()),
+                error: Redacted::ours(e.to_string()),
             }))
         }
     };
@@ -228,7 +228,7 @@ pub(crate) async fn verify(
     .map_err(|e| Error::Failed(format!("internal error: {e}")))?;
     Ok(match opened {
         Err(e) => Err(Unusable::FileUnreadable {
-            error: Redacted::new(e.to_string()),
+            error: Redacted::ours(e.to_string()),
         }),
         Ok(Err(e)) => Err(e.into()),
         Ok(Ok(format)) => Ok(Verified {

@@ -353,8 +353,8 @@ pub(crate) fn unusable_attempt(location: &str, c: &Candidate, u: &Unusable) -> A
         location: location.to_string(),
         outcome: AttemptOutcome::Unusable,
         kind: Some(u.kind()),
-        reason: Some(Redacted::new(u.reason())),
-        finding: Some(Redacted::new(u.finding())),
+        reason: Some(Redacted::ours(u.reason())),
+        finding: Some(Redacted::ours(u.finding())),
     }
 }
 

@@ -92,7 +92,8 @@ fn connect_error(url: &str, e: sqlx::Error) -> Error {
             "the database named in {target} does not exist: check the URL's database name"
         )),
         _ => Error::Environment(format!(
-            "cannot connect to the database at {target}: {e}. Check that the server is running and reachable, and the URL"
+            "cannot connect to the database at {target}: {}. Check that the server is running and reachable, and the URL",
+            crate::redact::connect_words(&e)
         )),
     }
 }

@@ -102,7 +102,7 @@ pub async fn stage(
         keys,
         simulation: Simulation {
             fault: fault.name().into(),
-            actions: vec![Redacted::new(copied)],
+            actions: vec![Redacted::ours(copied)],
             simulated_offsite: false,
         },
         effect: Effect::None,
@@ -143,7 +143,7 @@ pub async fn stage(
     staged
         .simulation
         .actions
-        .extend(actions.into_iter().map(Redacted::new));
+        .extend(actions.into_iter().map(Redacted::ours));
     if let Disaster::Staged(_) = staged.disaster {
         staged.disaster = Disaster::Staged(Moment::now());
     }

@@ -30,7 +30,7 @@ pub(super) async fn deliver(url: &Url, alert: &Alert, s: &Schedule) -> Delivery 
         outcome: match result {
             Ok(()) => Outcome::Delivered,
             Err(reason) => Outcome::Failed {
-                reason: Redacted::new(reason),
+                reason: Redacted::ours(reason),
             },
         },
     }

@@ -4,6 +4,7 @@
 
 pub mod decode;
 pub mod encode;
+pub mod psql_guard;
 pub mod sniff;
 
 pub use decode::{open_layers, Opened};

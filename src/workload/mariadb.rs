@@ -5,7 +5,6 @@
 
 use crate::engine::{mariadb, postgres};
 use crate::error::{Error, Result};
-use crate::redact::redact;
 use crate::sandbox::{exec, ExecRequest, Sandbox};
 use bytes::Bytes;
 use futures_util::StreamExt;
@@ -144,7 +143,7 @@ fn load_failed(table: &str, said: &str) -> Error {
     let more = lines.len().saturating_sub(6);
     Error::Failed(format!(
         "loading {table} into MariaDB failed: {}{}",
-        redact(&lines[..lines.len().min(6)].join("\n")),
+        crate::redact::ToolSaid::parse("mariadb", &lines[..lines.len().min(6)].join("\n")).text(),
         if more > 0 {
             format!("\n({more} more lines)")
         } else {
