@@ -572,7 +572,7 @@ fn a_custom_check_with_invalid_sql_is_a_scenario_error_naming_its_line() {
     assert_eq!(c["status"], "error");
     let d = c["detail"].as_str().unwrap();
     assert!(d.contains(&format!("{}:7", scenario.display())), "{d}");
-    assert!(d.contains("syntax error"), "{d}");
+    assert!(d.contains("syntax_error"), "{d}");
     assert!(d.contains("SQLSTATE 42601"), "{d}");
 }
 
@@ -659,7 +659,7 @@ expect = { at_least = 0 }
                 .detail
                 .as_str()
                 .contains("tried to change the restored database")
-            && sneaky.detail.as_str().contains("permission denied"),
+            && sneaky.detail.as_str().contains("insufficient_privilege"),
         "{}",
         sneaky.detail
     );

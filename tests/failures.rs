@@ -234,7 +234,10 @@ fn disk_full_is_named_as_out_of_disk_space() {
     assert_eq!(code, 0, "{r}\n{err}");
     assert_eq!(r["verdict"], "unrecoverable");
     let reasons = unusable_reasons(&r);
-    assert!(reasons[0].contains("could not extend file"), "{reasons:?}");
+    assert!(
+        reasons[0].contains("disk_full (SQLSTATE 53100)"),
+        "{reasons:?}"
+    );
     assert!(reasons[0].contains("ran out of disk space"), "{reasons:?}");
     assert_eq!(r["attempts"][0]["kind"], "disk-full", "{r}");
 }
@@ -399,7 +402,10 @@ mod mariadb {
         assert_eq!(r["verdict"], "unrecoverable");
         let reasons = unusable_reasons(&r);
         assert!(reasons[0].contains("ran out of disk space"), "{reasons:?}");
-        assert!(reasons[0].contains("is full"), "{reasons:?}");
+        assert!(
+            reasons[0].contains("ER_RECORD_FILE_FULL (error 1114"),
+            "{reasons:?}"
+        );
         assert_eq!(r["attempts"][0]["kind"], "disk-full", "{r}");
     }
 

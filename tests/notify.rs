@@ -183,27 +183,27 @@ fn scenario(dir: &Path, strict: bool, notify: &str) -> PathBuf {
 }
 
 fn drill(scenario: &Path, tmp: &Path) -> Finished {
+    run_tracked_within(&drill_args(scenario, tmp), Duration::from_secs(300))
+}
+
+/// `--json run` of `scenario` on the shared clinic, its report, history and
+/// site in `tmp`.
+fn drill_args(scenario: &Path, tmp: &Path) -> Vec<std::ffi::OsString> {
     let clinic = shared_clinic();
-    let reports = tmp.join("reports");
-    let history = tmp.join("history.sqlite");
-    run_tracked_within(
-        &[
-            "--json".as_ref(),
-            "run".as_ref(),
-            scenario.as_os_str(),
-            "--backups".as_ref(),
-            clinic.backups.as_os_str(),
-            "--identity".as_ref(),
-            clinic.key.path.as_os_str(),
-            "--report-dir".as_ref(),
-            reports.as_os_str(),
-            "--history".as_ref(),
-            history.as_os_str(),
-            "--site".as_ref(),
-            std::ffi::OsStr::new(SITE),
-        ],
-        Duration::from_secs(300),
-    )
+    let mut args: Vec<std::ffi::OsString> = ["--json", "run"].map(Into::into).to_vec();
+    args.push(scenario.into());
+    args.extend(["--backups".into(), clinic.backups.clone().into_os_string()]);
+    args.extend([
+        "--identity".into(),
+        clinic.key.path.clone().into_os_string(),
+    ]);
+    args.extend(["--report-dir".into(), tmp.join("reports").into_os_string()]);
+    args.extend([
+        "--history".into(),
+        tmp.join("history.sqlite").into_os_string(),
+    ]);
+    args.extend(["--site".into(), SITE.into()]);
+    args
 }
 
 /// The report file and the alert's delivery record beside it (if any).
@@ -600,4 +600,161 @@ fn a_site_file_names_the_site_and_sends_its_alerts() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("bad-site.toml:8"), "{err}");
     assert!(!err.contains("hunter2"), "{err}");
+}
+
+// ---- patient values the database quotes reach no sink ----
+
+/// Custom checks whose errors make the database quote a patient's value:
+/// a RAISE of a surname with an apostrophe, a surname taken as a relation's
+/// name (`relation "…" does not exist`), and a full name with double quotes
+/// cast to a schema and to a number. (name, query, what the report says.)
+const QUOTING_CHECKS: [(&str, &str, &str); 4] = [
+    (
+        "raised surname",
+        "DO $$BEGIN RAISE EXCEPTION '%', (SELECT last_name FROM patients WHERE id = 1); END$$",
+        "raise_exception (SQLSTATE P0001)",
+    ),
+    (
+        "surname as relation",
+        "SELECT quote_ident(last_name)::regclass FROM patients WHERE id = 1",
+        "undefined_table (SQLSTATE 42P01)",
+    ),
+    (
+        "full name as schema",
+        "SELECT quote_ident(first_name || ' ' || last_name)::regnamespace FROM patients WHERE id = 2",
+        "invalid_schema_name (SQLSTATE 3F000)",
+    ),
+    (
+        "full name as number",
+        "SELECT (first_name || ' ' || last_name)::int FROM patients WHERE id = 2",
+        "invalid_text_representation (SQLSTATE 22P02)",
+    ),
+];
+
+/// The fixture's patients 1 and 2 (fixtures/clinic-generate.sql): names with
+/// an apostrophe and with double quotes, and each piece a cut-short
+/// redaction used to leave.
+const QUOTED_NAMES: [&str; 5] = [
+    "O'Brien-Hartley",
+    "Brien-Hartley",
+    "Robert \"Bob\"",
+    "Bob",
+    "Smith",
+];
+
+/// Every text the drill and its evidence pack left, by place.
+fn every_sink(tmp: &Path, f: &Finished, hook: &Hook, smtp: &SmtpSink) -> Vec<(String, String)> {
+    let mut texts = vec![
+        ("stdout".to_string(), f.stdout.clone()),
+        ("stderr".to_string(), f.stderr.clone()),
+    ];
+    for (head, body) in hook.requests() {
+        texts.push(("webhook".into(), format!("{head}\n{body}")));
+    }
+    texts.extend(smtp.emails().into_iter().map(|m| ("email".to_string(), m)));
+    texts.extend(
+        smtp.raw()
+            .into_iter()
+            .map(|m| ("email as sent".to_string(), m)),
+    );
+    for dir in ["reports", "pack"] {
+        for name in files_in(&tmp.join(dir)) {
+            let path = tmp.join(dir).join(&name);
+            let text = if name.ends_with(".pdf") {
+                let out = Command::new("pdftotext")
+                    .arg(&path)
+                    .arg("-")
+                    .output()
+                    .unwrap();
+                String::from_utf8_lossy(&out.stdout).into_owned()
+            } else {
+                String::from_utf8_lossy(&std::fs::read(&path).unwrap()).into_owned()
+            };
+            texts.push((format!("{dir}/{name}"), text));
+        }
+    }
+    for name in ["junit.xml", "drill.prom"] {
+        texts.push((
+            name.into(),
+            std::fs::read_to_string(tmp.join(name)).unwrap(),
+        ));
+    }
+    let dump = Command::new("sqlite3")
+        .arg(tmp.join("history.sqlite"))
+        .arg(".dump")
+        .output()
+        .unwrap();
+    texts.push((
+        "history".into(),
+        String::from_utf8_lossy(&dump.stdout).into_owned(),
+    ));
+    texts
+}
+
+#[test]
+fn patient_values_the_database_quotes_reach_no_sink() {
+    let tmp = tempdir();
+    let (hook, smtp) = (Hook::start(), SmtpSink::start("accept"));
+    let mut extra = String::new();
+    for (name, query, _) in QUOTING_CHECKS {
+        extra.push_str(&format!(
+            "[[checks.sql]]\nname = \"{name}\"\nquery = '''{query}'''\nexpect = {{ at_least = 0 }}\n\n"
+        ));
+    }
+    extra.push_str(&format!(
+        "[notify]\nwebhook = \"{}\"\n[notify.email]\nsmtp = \"smtp://127.0.0.1:{}\"\ntls = \"none\"\n\
+         from = \"drills@clinic.example\"\nto = [\"it@contractor.example\"]\n",
+        hook.url(),
+        smtp.port
+    ));
+    let scenario = scenario(tmp.path(), false, &extra);
+    let (junit, metrics) = (tmp.path().join("junit.xml"), tmp.path().join("drill.prom"));
+    let mut args = drill_args(&scenario, tmp.path());
+    args.extend([
+        "--junit".into(),
+        junit.into(),
+        "--metrics".into(),
+        metrics.into(),
+    ]);
+    let f = run_tracked_within(&args, Duration::from_secs(300));
+    assert_eq!(
+        f.code, 2,
+        "checks that error are a broken scenario:\n{}\n{}",
+        f.stdout, f.stderr
+    );
+    let report = stdout_json(&f);
+    for (name, _, said) in QUOTING_CHECKS {
+        let check = report["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == format!("sql: {name}"))
+            .unwrap_or_else(|| panic!("no check {name}: {report}"));
+        assert_eq!(check["status"], "error", "{check}");
+        assert!(check["detail"].as_str().unwrap().contains(said), "{check}");
+    }
+    let pack = tmp.path().join("pack");
+    let (code, out, err) = run(&[
+        "evidence",
+        "--history",
+        tmp.path().join("history.sqlite").to_str().unwrap(),
+        "--out",
+        pack.to_str().unwrap(),
+        "--site",
+        SITE,
+    ]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert_eq!(files_in(&pack).len(), 3, "{:?}", files_in(&pack));
+    let texts = every_sink(tmp.path(), &f, &hook, &smtp);
+    assert!(texts.iter().any(|(p, _)| p == "webhook") && texts.iter().any(|(p, _)| p == "email"));
+    let mut values = patient_values();
+    values.extend(QUOTED_NAMES.iter().map(|s| s.to_string()));
+    for (place, text) in &texts {
+        for v in &values {
+            assert!(
+                !text.contains(v.as_str()),
+                "patient value {v:?} in {place}:\n{text}"
+            );
+        }
+    }
 }

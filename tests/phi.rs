@@ -342,7 +342,11 @@ fn a_check_casting_a_health_card_to_a_number_names_no_card() {
         ),
         &shared_clinic().backups,
     );
-    assert_custom_check_error(&d, "card as number", "invalid input syntax for type bigint");
+    assert_custom_check_error(
+        &d,
+        "card as number",
+        "invalid_text_representation (SQLSTATE 22P02)",
+    );
 }
 
 #[test]
@@ -356,7 +360,11 @@ fn a_check_overflowing_on_a_phone_number_names_no_phone() {
         ),
         &shared_clinic().backups,
     );
-    assert_custom_check_error(&d, "phone as number", "out of range for type integer");
+    assert_custom_check_error(
+        &d,
+        "phone as number",
+        "numeric_value_out_of_range (SQLSTATE 22003)",
+    );
 }
 
 #[test]
@@ -369,7 +377,7 @@ fn a_check_dividing_by_zero_is_an_error_naming_no_patient() {
         ),
         &shared_clinic().backups,
     );
-    assert_custom_check_error(&d, "ratio", "division by zero");
+    assert_custom_check_error(&d, "ratio", "division_by_zero (SQLSTATE 22012)");
 }
 
 /// A custom check that turns read-only off and deletes: it fails, the data is
@@ -390,8 +398,8 @@ fn a_writing_custom_check_fails_naming_no_patient() {
     assert_eq!(c["status"], "error", "{c}");
     let detail = c["detail"].as_str().unwrap().to_lowercase();
     assert!(
-        detail.contains("permission denied")
-            || detail.contains("read-only")
+        detail.contains("insufficient_privilege")
+            || detail.contains("read_only_sql_transaction")
             || detail.contains("cannot write"),
         "{detail}"
     );
@@ -415,42 +423,6 @@ fn victim(nth: usize) -> &'static Patient {
 
 fn lit(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
-}
-
-/// The shared clinic's plain SQL dump with `sql` run just before pg_dump's
-/// completion comment, when every constraint exists: the dump stays complete,
-/// only the database refuses it.
-fn plain_with_statements(sql: &str) -> Vec<u8> {
-    let mut dump = std::fs::read(&shared_clinic().plain).unwrap();
-    let marker = b"--\n-- PostgreSQL database dump complete";
-    let at = dump
-        .windows(marker.len())
-        .rposition(|w| w == marker)
-        .expect("pg_dump's completion comment");
-    let mut insert = sql.as_bytes().to_vec();
-    insert.extend_from_slice(b"\n\n");
-    dump.splice(at..at, insert);
-    dump
-}
-
-/// `dump` through the real zstd and age, alone in `dir/b`, as a nightly job
-/// without manifests would leave it. Returns (the folder, the file).
-fn hand_made_backup(dump: &[u8], name: &str, dir: &Path) -> (PathBuf, PathBuf) {
-    let plain = dir.join("dump");
-    std::fs::write(&plain, dump).unwrap();
-    let backups = dir.join("b");
-    std::fs::create_dir(&backups).unwrap();
-    let file = backups.join(name);
-    shell(
-        "zstd -q -c \"$1\" | age -r \"$2\" > \"$3\"",
-        &[
-            plain.as_os_str(),
-            shared_clinic().key.public.as_ref(),
-            file.as_os_str(),
-        ],
-    );
-    std::fs::remove_file(&plain).unwrap();
-    (backups, file)
 }
 
 /// The drill on a backup the database refuses, then `restore FILE` on the
@@ -504,7 +476,7 @@ fn a_restore_failing_on_a_duplicate_health_card_names_no_card() {
          NULL, NULL, {}, now(), now());",
         lit(&p.health_card_number)
     );
-    refused_plain_sql(&sql, "duplicate key value");
+    refused_plain_sql(&sql, "unique_violation (SQLSTATE 23505)");
 }
 
 #[test]
@@ -526,7 +498,7 @@ fn a_restore_failing_on_a_check_constraint_names_nothing_of_the_row() {
         lit(p.phone.as_deref().unwrap()),
         lit(&p.health_card_number),
     );
-    refused_plain_sql(&sql, "violates check constraint");
+    refused_plain_sql(&sql, "check_violation (SQLSTATE 23514)");
 }
 
 #[test]
@@ -540,7 +512,7 @@ fn a_restore_failing_on_a_foreign_key_names_no_card() {
          INSERT INTO public.card_notes VALUES ({});",
         lit(&p.health_card_number)
     );
-    refused_plain_sql(&sql, "violates foreign key constraint");
+    refused_plain_sql(&sql, "foreign_key_violation (SQLSTATE 23503)");
 }
 
 /// 0xFF in the middle of a real last name, inside the patients COPY block.
@@ -567,7 +539,11 @@ fn a_restore_failing_on_an_invalid_byte_in_a_name_names_no_patient() {
     let tmp = tempdir();
     let (backups, file) =
         hand_made_backup(&dump, "clinic-20261101T020000Z.sql.zst.age", tmp.path());
-    assert_refused_without_phi(&backups, &file, "invalid byte sequence");
+    assert_refused_without_phi(
+        &backups,
+        &file,
+        "character_not_in_repertoire (SQLSTATE 22021)",
+    );
 }
 
 /// A custom-format dump pg_restore cannot load: the source's CHECK holds on
@@ -624,7 +600,7 @@ async fn a_pg_restore_failing_on_a_check_constraint_names_nothing_of_the_row() {
     );
     source.remove().await;
     tokio::task::spawn_blocking(move || {
-        assert_refused_without_phi(&backups, &file, "violates check constraint");
+        assert_refused_without_phi(&backups, &file, "check_violation (SQLSTATE 23514)");
         drop(tmp);
     })
     .await

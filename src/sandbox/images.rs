@@ -203,6 +203,9 @@ pub fn check_mmdebstrap() -> Result<()> {
     }
 }
 
+/// The longest an image import may stream.
+const IMPORT_TIMEOUT: Duration = Duration::from_secs(3600);
+
 /// Builds one image, unless it is present and `rebuild` is false.
 pub async fn build(
     docker: &Docker,
@@ -238,7 +241,13 @@ pub async fn build(
         .tag(&temp_tag)
         .changes(image_changes(target))
         .build();
+    // The engine client's default timeout (120 s) would end an import that
+    // is still streaming: mmdebstrap takes longer than that for MariaDB on a
+    // busy two-core machine, and the cut stream then looks like its failure.
+    // The build is bounded by mmdebstrap itself, which ends or fails.
     let import = docker
+        .clone()
+        .with_timeout(IMPORT_TIMEOUT)
         .create_image(Some(options), Some(body), None)
         .try_collect::<Vec<_>>()
         .await;

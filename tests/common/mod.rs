@@ -206,6 +206,28 @@ impl Drop for Cleanup {
     }
 }
 
+/// Removes what the restore-drill process `pid` created when dropped (a
+/// `--keep` run's sandbox), also when the test panics.
+pub struct PidCleanup(pub u32);
+
+impl Drop for PidCleanup {
+    fn drop(&mut self) {
+        let pid = self.0;
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.block_on(async {
+                if let Ok(d) = sandbox::docker::connect().await {
+                    remove_labelled_by_pid(&d, pid).await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
 /// A source PostgreSQL server (a clinic's "production") for a test, removed
 /// with its run by `Source::remove` or, if the test panics, by the next `gc`.
 pub struct Source {
@@ -597,4 +619,42 @@ pub fn every_query_answered_alike(r: &serde_json::Value, queries: &str) -> Vec<S
         }
     }
     names
+}
+
+// ---- Hand-made backups (tests/phi.rs, tests/sealed.rs) ----
+
+/// The shared clinic's plain SQL dump with `sql` run just before pg_dump's
+/// completion comment, when every constraint exists: the dump stays complete,
+/// only the database refuses it.
+pub fn plain_with_statements(sql: &str) -> Vec<u8> {
+    let mut dump = std::fs::read(&shared_clinic().plain).unwrap();
+    let marker = b"--\n-- PostgreSQL database dump complete";
+    let at = dump
+        .windows(marker.len())
+        .rposition(|w| w == marker)
+        .expect("pg_dump's completion comment");
+    let mut insert = sql.as_bytes().to_vec();
+    insert.extend_from_slice(b"\n\n");
+    dump.splice(at..at, insert);
+    dump
+}
+
+/// `dump` through the real zstd and age, alone in `dir/b`, as a nightly job
+/// without manifests would leave it. Returns (the folder, the file).
+pub fn hand_made_backup(dump: &[u8], name: &str, dir: &Path) -> (PathBuf, PathBuf) {
+    let plain = dir.join("dump");
+    std::fs::write(&plain, dump).unwrap();
+    let backups = dir.join("b");
+    std::fs::create_dir(&backups).unwrap();
+    let file = backups.join(name);
+    shell(
+        "zstd -q -c \"$1\" | age -r \"$2\" > \"$3\"",
+        &[
+            plain.as_os_str(),
+            shared_clinic().key.public.as_ref(),
+            file.as_os_str(),
+        ],
+    );
+    std::fs::remove_file(&plain).unwrap();
+    (backups, file)
 }
