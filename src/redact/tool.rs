@@ -207,7 +207,7 @@ fn psql_error(line: &str) -> Option<Said> {
 /// `ERROR 1062 (23000) at line 45: ...` and `ERROR at line 3: ...`.
 fn mariadb_error(line: &str) -> Option<Said> {
     let rest = line.strip_prefix("ERROR ")?;
-    let (head, _message) = rest.split_once(": ").unwrap_or((rest, ""));
+    let (head, message) = rest.split_once(": ").unwrap_or((rest, ""));
     let mut said = Said::default();
     let mut words = head.split_whitespace().peekable();
     if let Some(n) = words.peek().and_then(|w| w.parse::<u32>().ok()) {
@@ -225,7 +225,12 @@ fn mariadb_error(line: &str) -> Option<Said> {
         said.line = n.parse().ok();
     }
     if said.number.is_none() {
-        said.kind = Some("the mariadb client refused a command of the dump");
+        // The client's own words, fixed: `Not allowed in the sandbox mode`.
+        said.kind = Some(if message.contains("sandbox mode") {
+            RUNS_PROGRAMS
+        } else {
+            "the mariadb client refused a command of the dump"
+        });
     }
     Some(said)
 }
@@ -389,6 +394,12 @@ mod tests {
             "ERROR 1114 (HY000) at line 9: The table 'x' is full",
         );
         assert!(full.is_disk_full());
+        let sandboxed = ToolSaid::parse(
+            "mariadb",
+            "ERROR at line 2: Not allowed in the sandbox mode",
+        );
+        assert!(sandboxed.runs_programs());
+        assert_eq!(sandboxed.first_refused_line(), Some(2));
         let view = ToolSaid::parse(
             "mariadb",
             "ERROR 1050 (42S01) at line 20: Table 'user' already exists",
