@@ -390,7 +390,12 @@ async fn a_myisam_table_is_refused_as_a_backup_that_would_not_be_consistent() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_credentials_in_a_mariadb_url_are_a_usage_error() {
     let (_docker, _run, _cleanup, sb) = server().await;
-    let url = format!("mariadb://root:not-the-password@{}:3306/clinic", sb.ip);
+    // The read-only user with a wrong password (root logs in by the socket
+    // as the same user, whatever password is given).
+    let url = format!(
+        "mariadb://drill_reader:not-the-password@localhost/clinic?socket={}",
+        sb.socket_dir.join("mysqld.sock").display()
+    );
     let tmp = tempdir();
     let key = make_key(tmp.path(), "k");
     let out = tmp.path().join("out");

@@ -1,5 +1,5 @@
 #![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
-//! Throwaway containers: readiness, streamed exec stdin, no route out, and
+//! Throwaway containers: readiness, streamed exec stdin, no network, and
 //! cleanup whatever happens (including SIGKILL of the tool, then `gc`).
 
 mod common;
@@ -10,18 +10,23 @@ use restore_drill::sandbox::{self, exec, ExecRequest, RunId, Sandbox, SandboxSpe
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
+/// The sandbox is a sealed box: from inside, loopback is its only interface
+/// and it has no route at all; Docker says it has no network, no capability
+/// beyond the entrypoint's, `no-new-privileges`, and no password in its
+/// environment. Nothing is sent anywhere to find this out.
 #[tokio::test]
-async fn sandbox_is_ready_quickly_on_an_internal_network_without_route_out() {
+async fn sandbox_is_ready_quickly_with_no_network_and_no_powers() {
     let docker = docker().await;
     let run = RunId::new();
     let _cleanup = Cleanup::new(&run);
     let spec = SandboxSpec::new(EngineKind::Postgres, PG15);
     let started = Instant::now();
     let sb = Sandbox::start(&docker, &run, &spec).await.expect("start");
-    // Ready means a restore can begin: prove it with a real login.
+    // Ready means a restore can begin: prove it with a real login, through
+    // the socket folder shared with this host.
     let mut conn = restore_drill::engine::postgres::connect(&sb.url(), Duration::from_secs(5))
         .await
-        .expect("login with the random credentials");
+        .expect("login through the socket");
     let ready = started.elapsed();
     eprintln!(
         "sandbox ready to accept a restore after {:.2} s",
@@ -32,53 +37,87 @@ async fn sandbox_is_ready_quickly_on_an_internal_network_without_route_out() {
         .expect("version");
     assert!(v.starts_with("15."), "{v}");
 
-    // The network is internal: Docker gives it no gateway to the outside.
-    let net = docker
-        .inspect_network(&sb.network, None)
-        .await
-        .expect("inspect network");
-    assert_eq!(net.internal, Some(true));
-    let labels = net.labels.unwrap_or_default();
-    assert_eq!(labels.get("org.restore-drill.run"), Some(&run.id));
+    let inside = |cmd: &'static [&'static str]| {
+        let docker = docker.clone();
+        let container = sb.container.clone();
+        async move {
+            let out = exec(&docker, &container, ExecRequest::new(cmd.to_vec()))
+                .await
+                .expect("exec");
+            assert_eq!(out.exit_code(), Some(0), "{cmd:?}: {}", out.stderr_text());
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        }
+    };
+    let links = inside(&["ip", "-o", "link"]).await;
+    let names: Vec<&str> = links.lines().filter_map(|l| l.split(": ").nth(1)).collect();
+    assert_eq!(names, ["lo"], "{links}");
+    let routes = inside(&["ip", "route"]).await;
+    assert!(routes.trim().is_empty(), "routes: {routes}");
+    let routes6 = inside(&["ip", "-6", "route"]).await;
+    assert!(!routes6.contains("default"), "routes: {routes6}");
 
-    // Inside, the routing table has no default route (destination 00000000),
-    // read from /proc without sending a packet anywhere.
-    let out = exec(
-        &docker,
-        &sb.container,
-        ExecRequest::new(["cat", "/proc/net/route"]),
-    )
-    .await
-    .expect("exec");
-    assert_eq!(out.exit_code(), Some(0));
-    let table = String::from_utf8_lossy(&out.stdout).into_owned();
-    let routes: Vec<&str> = table.lines().skip(1).collect();
-    assert!(
-        !routes.is_empty(),
-        "the container has its own subnet route: {table}"
-    );
-    assert!(
-        routes
-            .iter()
-            .all(|r| r.split_whitespace().nth(1) != Some("00000000")),
-        "default route present:\n{table}"
-    );
-
-    // Nothing published on the host.
     let info = docker
         .inspect_container(&sb.container, None)
         .await
         .expect("inspect");
-    let ports = info
-        .host_config
-        .and_then(|h| h.port_bindings)
+    let host = info.host_config.unwrap_or_default();
+    assert_eq!(host.network_mode.as_deref(), Some("none"));
+    assert_eq!(host.cap_drop, Some(vec!["ALL".to_string()]));
+    let mut added = host.cap_add.unwrap_or_default();
+    added.sort();
+    assert_eq!(
+        added,
+        [
+            "CHOWN",
+            "DAC_OVERRIDE",
+            "FOWNER",
+            "KILL",
+            "SETGID",
+            "SETUID"
+        ],
+        "no capability beyond the entrypoint's (no NET_RAW)"
+    );
+    assert!(
+        host.security_opt
+            .unwrap_or_default()
+            .iter()
+            .any(|o| o.starts_with("no-new-privileges")),
+        "no-new-privileges"
+    );
+    assert_eq!(host.pids_limit, Some(512));
+    let env = info.config.and_then(|c| c.env).unwrap_or_default();
+    assert!(
+        env.iter()
+            .all(|e| !e.to_ascii_uppercase().contains("PASSWORD=")),
+        "{env:?}"
+    );
+    let networks = info
+        .network_settings
+        .and_then(|n| n.networks)
         .unwrap_or_default();
-    assert!(ports.values().all(|b| b.is_none()), "{ports:?}");
+    assert!(networks.keys().all(|n| n == "none"), "{networks:?}");
+    // Nothing published on the host.
+    assert!(
+        host.port_bindings
+            .unwrap_or_default()
+            .values()
+            .all(|b| b.is_none()),
+        "ports published"
+    );
+    // The socket folder is private to this user.
+    use std::os::unix::fs::PermissionsExt;
+    let parent = sb.socket_dir.parent().unwrap();
+    let mode = std::fs::metadata(parent).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o700, "{}", parent.display());
 
     sandbox::gc::cleanup_run(&docker, &run)
         .await
         .expect("cleanup");
     assert_eq!(labelled(&docker, Some(&run.id)).await, (0, 0));
+    assert!(
+        !sb.socket_dir.exists(),
+        "the socket folder goes with the run"
+    );
 }
 
 #[tokio::test]

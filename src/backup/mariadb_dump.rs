@@ -290,10 +290,16 @@ async fn run_dump(req: &BackupRequest, tx: mpsc::Sender<Bytes>) -> Result<()> {
             let url = url::Url::parse(&req.url)
                 .map_err(|e| Error::Usage(format!("invalid database URL: {e}")))?;
             let mut cmd = tokio::process::Command::new("mariadb-dump");
-            cmd.arg("--protocol=TCP")
-                .arg(format!("--host={}", url.host_str().unwrap_or("localhost")))
-                .arg(format!("--port={}", url.port().unwrap_or(3306)))
-                .arg(format!("--user={}", percent_decode(url.username())))
+            match url.query_pairs().find(|(k, _)| k == "socket") {
+                Some((_, socket)) => cmd
+                    .arg("--protocol=SOCKET")
+                    .arg(format!("--socket={socket}")),
+                None => cmd
+                    .arg("--protocol=TCP")
+                    .arg(format!("--host={}", url.host_str().unwrap_or("localhost")))
+                    .arg(format!("--port={}", url.port().unwrap_or(3306))),
+            };
+            cmd.arg(format!("--user={}", percent_decode(url.username())))
                 .args(dump_args())
                 .arg(database);
             if let Some(p) = url.password() {

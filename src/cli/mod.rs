@@ -412,14 +412,19 @@ fn keep_text(s: &Sandbox) -> String {
         crate::engine::EngineKind::Mariadb => (
             format!("mariadb --user=root {}", s.creds.database),
             format!(
-                "mariadb --host={} --user={} --password={} {}",
-                s.ip, s.creds.user, s.creds.password, s.creds.database
+                "mariadb --socket={} --user={} {}",
+                s.socket_dir.join("mysqld.sock").display(),
+                s.creds.user,
+                s.creds.database
             ),
         ),
     };
     format!(
-        "\nkept: container {} on network {} (internal; no route out)\n  connect: docker exec -it {} {client}\n  from this host: {from_host}\n  remove it: docker rm -f {} && docker network rm {}   (or restore-drill gc --all)",
-        s.container, s.network, s.container, s.container, s.network
+        "\nkept: container {} (no network; its socket is in {})\n  connect: docker exec -it {} {client}\n  from this host: {from_host}\n  remove it: docker rm -f {}   (or restore-drill gc --all)",
+        s.container,
+        s.socket_dir.display(),
+        s.container,
+        s.container
     )
 }
 

@@ -6,6 +6,7 @@ pub mod pgarchive;
 pub mod postgres;
 
 use serde::{Deserialize, Serialize};
+use std::path::Path;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -55,7 +56,10 @@ impl Credentials {
                 EngineKind::Postgres => "drill".into(),
                 EngineKind::Mariadb => "root".into(),
             },
-            password: Alphanumeric.sample_string(&mut rand::rng(), 32),
+            // None: the administrator logs in by the socket, in a folder only
+            // the drill's user can reach (sandbox::sockets), so no password
+            // sits in the container's environment.
+            password: String::new(),
             database: "clinic".into(),
             reader: "drill_reader".into(),
             reader_password: Alphanumeric.sample_string(&mut rand::rng(), 32),
@@ -166,21 +170,25 @@ pub async fn execute_as_admin(
 /// Where a tmpfs-backed data directory is mounted (entrypoints initialise an
 /// empty `PGDATA` / data dir there).
 const PG_TMPFS_DATA: &str = "/var/lib/postgresql/tmpfs-data";
+/// Where PostgreSQL's second socket folder, shared with the host, is mounted.
+const PG_SOCKET_MOUNT: &str = "/run/restore-drill";
 const MARIADB_TMPFS_DATA: &str = "/var/lib/mysql-tmpfs";
 
 impl EngineKind {
     /// The official images' environment contract.
     pub fn container_env(&self, c: &Credentials, tmpfs_data: bool) -> Vec<String> {
         let mut env = match self {
+            // No password anywhere: the server listens on no port, and its
+            // socket is reached only through the run's private folder.
             EngineKind::Postgres => vec![
                 format!("POSTGRES_USER={}", c.user),
-                format!("POSTGRES_PASSWORD={}", c.password),
+                "POSTGRES_HOST_AUTH_METHOD=trust".into(),
                 format!("POSTGRES_DB={}", c.database),
             ],
             // The administrator is root: restoring a dump's routines,
             // triggers and DEFINERs needs more than one database's grants.
             EngineKind::Mariadb => vec![
-                format!("MARIADB_ROOT_PASSWORD={}", c.password),
+                "MARIADB_ALLOW_EMPTY_ROOT_PASSWORD=1".into(),
                 format!("MARIADB_DATABASE={}", c.database),
             ],
         };
@@ -201,14 +209,32 @@ impl EngineKind {
     pub fn server_command(&self, memory_bytes: i64) -> Option<Vec<String>> {
         const CHUNK: i64 = 128 << 20;
         match self {
-            EngineKind::Postgres => None,
+            // No TCP listener; the socket also in the folder shared with the
+            // host (`socket_mount`), beside the image's own for `docker exec`.
+            EngineKind::Postgres => Some(vec![
+                "-c".into(),
+                "listen_addresses=".into(),
+                "-c".into(),
+                format!("unix_socket_directories=/var/run/postgresql,{PG_SOCKET_MOUNT}"),
+            ]),
             EngineKind::Mariadb => {
                 let pool = (memory_bytes / 2 / CHUNK).max(1) * CHUNK;
                 Some(vec![
                     "mariadbd".into(),
+                    "--skip-networking".into(),
                     format!("--innodb-buffer-pool-size={pool}"),
                 ])
             }
+        }
+    }
+
+    /// Where the folder shared with the host is mounted in the container:
+    /// PostgreSQL adds a socket there; MariaDB's one socket is there already
+    /// (Debian's `/run/mysqld/mysqld.sock`), where its own clients look.
+    pub fn socket_mount(&self) -> &'static str {
+        match self {
+            EngineKind::Postgres => PG_SOCKET_MOUNT,
+            EngineKind::Mariadb => "/run/mysqld",
         }
     }
 
@@ -242,24 +268,31 @@ impl EngineKind {
         }
     }
 
-    pub fn url(&self, host: &str, c: &Credentials) -> String {
-        self.url_for(host, &c.user, &c.password, &c.database)
+    /// The administrator's URL, through the socket in `socket_dir`.
+    pub fn url(&self, socket_dir: &Path, c: &Credentials) -> String {
+        self.url_for(socket_dir, &c.user, &c.password, &c.database)
     }
 
     /// The read-only role's URL: what the checks connect with.
-    pub fn reader_url(&self, host: &str, c: &Credentials) -> String {
-        self.url_for(host, &c.reader, &c.reader_password, &c.database)
+    pub fn reader_url(&self, socket_dir: &Path, c: &Credentials) -> String {
+        self.url_for(socket_dir, &c.reader, &c.reader_password, &c.database)
     }
 
-    fn url_for(&self, host: &str, user: &str, password: &str, database: &str) -> String {
-        let scheme = match self {
-            EngineKind::Postgres => "postgres",
-            EngineKind::Mariadb => "mysql",
+    /// A URL both sqlx and the real clients read (libpq's `host=` names a
+    /// socket folder; MariaDB's `socket=` the socket itself).
+    fn url_for(&self, socket_dir: &Path, user: &str, password: &str, database: &str) -> String {
+        let login = if password.is_empty() {
+            user.to_string()
+        } else {
+            format!("{user}:{password}")
         };
-        format!(
-            "{scheme}://{user}:{password}@{host}:{}/{database}",
-            self.port()
-        )
+        let (scheme, key, socket) = match self {
+            EngineKind::Postgres => ("postgres", "host", socket_dir.to_path_buf()),
+            EngineKind::Mariadb => ("mysql", "socket", socket_dir.join("mysqld.sock")),
+        };
+        let socket: String =
+            url::form_urlencoded::byte_serialize(socket.as_os_str().as_encoded_bytes()).collect();
+        format!("{scheme}://{login}@localhost/{database}?{key}={socket}")
     }
 }
 

@@ -414,3 +414,23 @@ mod tests {
         shows_no_value(&t.text());
     }
 }
+
+#[cfg(test)]
+mod archive_entry {
+    use super::*;
+
+    #[test]
+    fn the_archive_entry_named_before_its_error_is_attached() {
+        let raw = "pg_restore: while PROCESSING TOC:\n\
+                   pg_restore: from TOC entry 2; 3079 16385 EXTENSION citext (no owner)\n\
+                   pg_restore: error: could not execute query: ERROR:  extension \"citext\" is not available\n\
+                   DETAIL:  Could not open extension control file.\n\
+                   Command was: CREATE EXTENSION IF NOT EXISTS citext WITH SCHEMA public;";
+        let t = ToolSaid::parse("pg_restore", raw);
+        assert_eq!(t.errors[0].toc_entry, Some(2), "{t:?}");
+        assert_eq!(
+            t.text(),
+            "feature_not_supported (SQLSTATE 0A000) in archive entry 2; 3 other lines not shown (they may quote the data; --debug-log FILE keeps them)"
+        );
+    }
+}

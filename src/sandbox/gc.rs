@@ -25,7 +25,10 @@ fn label_filter(value: String) -> HashMap<String, Vec<String>> {
 
 /// Removes every container and network labelled with this run's id.
 pub async fn cleanup_run(docker: &Docker, run: &RunId) -> Result<Removed> {
-    remove_matching(docker, &format!("{LABEL_RUN}={}", run.id), |_| true).await
+    let removed = remove_matching(docker, &format!("{LABEL_RUN}={}", run.id), |_| true).await;
+    // Also when no container was made (its folder is made first).
+    super::sockets::remove(&run.id);
+    removed
 }
 
 /// Removes leftovers of dead runs (all labelled runs with `include_live`).
@@ -76,6 +79,8 @@ async fn remove_matching(
             removed.containers += 1;
         }
         if let Some(run) = labels.get(LABEL_RUN) {
+            // The run's socket folder on this host goes with its containers.
+            super::sockets::remove(run);
             removed.runs.insert(run.clone());
         }
     }

@@ -1,26 +1,32 @@
-//! Throwaway containers: an internal network with no route out, a database
-//! container with random credentials and resource limits, a readiness wait, and
-//! exec with streamed stdin. Everything carries the run's labels; `cleanup`
-//! removes a run's things whatever happened, `gc` what killed runs left.
+//! Throwaway containers: a database container with no network at all
+//! (loopback only), no capabilities beyond what its entrypoint needs,
+//! `no-new-privileges`, no password in its environment, resource limits, a
+//! readiness wait, and exec with streamed stdin. The drill reaches the
+//! database through its unix socket in a folder shared with this host
+//! (`sockets`) and runs tools through Docker's API. Everything carries the
+//! run's labels; `cleanup` removes a run's things whatever happened, `gc` what
+//! killed runs left.
 
 pub mod docker;
 pub mod exec;
 pub mod gc;
 pub mod images;
 pub mod run;
+pub mod sockets;
 
 pub use exec::{exec, Ended, ExecOutput, ExecRequest, Limits, StdinError, StdoutMode};
 pub use run::RunId;
 
 use crate::engine::{Credentials, EngineKind};
 use crate::error::{Error, Result};
-use bollard::models::{ContainerCreateBody, HostConfig, NetworkCreateRequest};
+use bollard::models::{ContainerCreateBody, HostConfig, Mount, MountType};
 use bollard::query_parameters::{
     CreateContainerOptionsBuilder, InspectContainerOptions, LogsOptionsBuilder,
 };
 use bollard::Docker;
 use futures_util::StreamExt;
 use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// What to start.
@@ -63,91 +69,51 @@ impl SandboxSpec {
     }
 }
 
-/// A running database container on its own internal network.
+/// A running database container with no network, reached by its socket.
 #[derive(Debug, Clone)]
 pub struct Sandbox {
     pub docker: Docker,
     pub container: String,
-    pub network: String,
-    /// The container's address on its internal network; the host reaches it
-    /// directly, so no port is published.
-    pub ip: String,
+    /// The folder on this host that holds the database's unix socket: the
+    /// drill's only way to the database.
+    pub socket_dir: PathBuf,
     pub engine: EngineKind,
     pub creds: Credentials,
-    /// False when the image has no `ip` tool (e.g. an official image): the
-    /// network is still internal, so Docker drops traffic leaving it.
-    pub default_route_removed: bool,
 }
 
+/// What the entrypoints need of root's powers, and no more: switching to the
+/// database's user (SETUID, SETGID), owning its folders (CHOWN, FOWNER,
+/// DAC_OVERRIDE), and passing a stop signal on to it (KILL). No NET_RAW, no
+/// NET_BIND_SERVICE: the database listens on no port.
+const CAPABILITIES: [&str; 6] = [
+    "CHOWN",
+    "DAC_OVERRIDE",
+    "FOWNER",
+    "SETUID",
+    "SETGID",
+    "KILL",
+];
+
 impl Sandbox {
-    /// Creates the network and the container, starts it and waits until the
-    /// database says it is ready. On any failure what was created stays labelled
-    /// for the caller's cleanup of the run.
+    /// Creates the container, starts it and waits until the database says it
+    /// is ready. On any failure what was created stays labelled for the
+    /// caller's cleanup of the run.
     pub async fn start(docker: &Docker, run: &RunId, spec: &SandboxSpec) -> Result<Sandbox> {
         ensure_image(docker, &spec.image).await?;
-        let suffix = short_random();
-        let network = run.name(&format!("net-{suffix}"));
-        docker
-            .create_network(NetworkCreateRequest {
-                name: network.clone(),
-                driver: Some("bridge".into()),
-                // internal: Docker gives the bridge no gateway route out and drops
-                // forwarding to other interfaces.
-                internal: Some(true),
-                labels: Some(run.labels(spec.role)),
-                ..Default::default()
-            })
-            .await
-            .map_err(|e| Error::docker("creating the sandbox network", e))?;
-
+        let name = format!("{}-{}", spec.role, short_random());
+        let socket_dir = sockets::create(&run.id, &name)?;
         let mut creds = Credentials::random(spec.engine);
         if let Some(d) = &spec.database {
             creds.database.clone_from(d);
         }
-        let name = run.name(&format!("{}-{suffix}", spec.role));
-        let mut tmpfs = HashMap::new();
-        if let Some(bytes) = spec.tmpfs_bytes {
-            tmpfs.insert(
-                spec.engine.data_dir().to_string(),
-                format!("rw,size={bytes},mode=0700"),
-            );
-        }
-        if let Some(bytes) = spec.staging_bytes {
-            // Sticky and world-writable like /tmp: the restore tool's user
-            // writes the dump there with umask 077.
-            tmpfs.insert(
-                crate::restore::STAGING_DIR.to_string(),
-                format!("rw,size={bytes},mode=1777,noexec,nosuid,nodev"),
-            );
-        }
-        let body = ContainerCreateBody {
-            image: Some(spec.image.clone()),
-            env: Some(
-                spec.engine
-                    .container_env(&creds, spec.tmpfs_bytes.is_some()),
-            ),
-            cmd: spec.engine.server_command(spec.memory_bytes),
-            labels: Some(run.labels(spec.role)),
-            // `docker import` can't carry STOPSIGNAL; PostgreSQL's fast shutdown is SIGINT.
-            stop_signal: Some(spec.engine.stop_signal().into()),
-            host_config: Some(HostConfig {
-                network_mode: Some(network.clone()),
-                memory: Some(spec.memory_bytes + spec.staging_bytes.unwrap_or(0) as i64),
-                nano_cpus: Some((spec.cpus * 1e9) as i64),
-                pids_limit: Some(512),
-                // Docker's default 64 MiB /dev/shm is too small for PostgreSQL's
-                // parallel queries over a restored database of some size.
-                shm_size: Some(512 << 20),
-                init: Some(true),
-                tmpfs: if tmpfs.is_empty() { None } else { Some(tmpfs) },
-                ..Default::default()
-            }),
-            ..Default::default()
-        };
         let created = docker
             .create_container(
-                Some(CreateContainerOptionsBuilder::new().name(&name).build()),
-                body,
+                Some(
+                    CreateContainerOptionsBuilder::new()
+                        .name(&run.name(&name))
+                        .build(),
+                ),
+                container_body(run, spec, &creds, &socket_dir),
             )
             .await
             .map_err(|e| Error::docker(format!("creating a container from {}", spec.image), e))?;
@@ -155,19 +121,13 @@ impl Sandbox {
             .start_container(&created.id, None)
             .await
             .map_err(|e| Error::docker("starting the sandbox container", e))?;
-        let route = drop_default_route(docker, run, spec, &created.id);
-        let (ready, route) = tokio::join!(wait_ready(docker, &created.id, spec), route);
-        ready?;
-        let default_route_removed = route?;
-        let ip = container_ip(docker, &created.id, &network).await?;
+        wait_ready(docker, &created.id, spec).await?;
         let sandbox = Sandbox {
             docker: docker.clone(),
             container: created.id,
-            network,
-            ip,
+            socket_dir,
             engine: spec.engine,
             creds,
-            default_route_removed,
         };
         crate::engine::create_reader(
             spec.engine,
@@ -181,88 +141,70 @@ impl Sandbox {
 
     /// A URL for sqlx (and for humans with `--keep`): the administrator's.
     pub fn url(&self) -> String {
-        self.engine.url(&self.ip, &self.creds)
+        self.engine.url(&self.socket_dir, &self.creds)
     }
 
     /// The read-only role's URL: what the checks connect with.
     pub fn reader_url(&self) -> String {
-        self.engine.reader_url(&self.ip, &self.creds)
+        self.engine.reader_url(&self.socket_dir, &self.creds)
     }
 }
 
-/// Docker 20.10 gives even an internal network's containers a default route
-/// (to the bridge, which drops what leaves). Removing it makes "no route out"
-/// hold inside the container too. A short-lived helper that shares the
-/// sandbox's network namespace does it with NET_ADMIN, so the sandbox itself
-/// never holds that capability (privileged exec is refused on some engines).
-/// Returns false when the image has no `ip` tool (an official image): the
-/// network is still internal.
-async fn drop_default_route(
-    docker: &Docker,
+/// The container: no network, the socket folder mounted, capabilities cut to
+/// the entrypoint's needs, limits on memory, CPU and processes.
+fn container_body(
     run: &RunId,
     spec: &SandboxSpec,
-    sandbox_id: &str,
-) -> Result<bool> {
-    let name = run.name(&format!("route-{}", short_random()));
-    let body = ContainerCreateBody {
+    creds: &Credentials,
+    socket_dir: &Path,
+) -> ContainerCreateBody {
+    let mut tmpfs = HashMap::new();
+    if let Some(bytes) = spec.tmpfs_bytes {
+        tmpfs.insert(
+            spec.engine.data_dir().to_string(),
+            format!("rw,size={bytes},mode=0700"),
+        );
+    }
+    if let Some(bytes) = spec.staging_bytes {
+        // Sticky and world-writable like /tmp: the restore tool's user
+        // writes the dump there with umask 077.
+        tmpfs.insert(
+            crate::restore::STAGING_DIR.to_string(),
+            format!("rw,size={bytes},mode=1777,noexec,nosuid,nodev"),
+        );
+    }
+    let socket = Mount {
+        target: Some(spec.engine.socket_mount().into()),
+        source: Some(socket_dir.display().to_string()),
+        typ: Some(MountType::BIND),
+        read_only: Some(false),
+        ..Default::default()
+    };
+    ContainerCreateBody {
         image: Some(spec.image.clone()),
-        entrypoint: Some(vec![
-            "sh".into(),
-            "-c".into(),
-            "command -v ip >/dev/null || exit 127; ip route del default 2>/dev/null; \
-             ip route show default | grep -q . && exit 1; exit 0"
-                .into(),
-        ]),
-        cmd: Some(vec![]),
-        user: Some("root".into()),
-        labels: Some(run.labels("route-helper")),
+        env: Some(spec.engine.container_env(creds, spec.tmpfs_bytes.is_some())),
+        cmd: spec.engine.server_command(spec.memory_bytes),
+        labels: Some(run.labels(spec.role)),
+        // `docker import` can't carry STOPSIGNAL; PostgreSQL's fast shutdown is SIGINT.
+        stop_signal: Some(spec.engine.stop_signal().into()),
         host_config: Some(HostConfig {
-            network_mode: Some(format!("container:{sandbox_id}")),
+            // Loopback only: no route to the host, its gateway or anywhere.
+            network_mode: Some("none".into()),
+            mounts: Some(vec![socket]),
             cap_drop: Some(vec!["ALL".into()]),
-            cap_add: Some(vec!["NET_ADMIN".into()]),
-            memory: Some(64 << 20),
+            cap_add: Some(CAPABILITIES.iter().map(|c| c.to_string()).collect()),
+            security_opt: Some(vec!["no-new-privileges".into()]),
+            memory: Some(spec.memory_bytes + spec.staging_bytes.unwrap_or(0) as i64),
+            nano_cpus: Some((spec.cpus * 1e9) as i64),
+            pids_limit: Some(512),
+            // Docker's default 64 MiB /dev/shm is too small for PostgreSQL's
+            // parallel queries over a restored database of some size.
+            shm_size: Some(512 << 20),
+            init: Some(true),
+            tmpfs: if tmpfs.is_empty() { None } else { Some(tmpfs) },
             ..Default::default()
         }),
         ..Default::default()
-    };
-    let helper = docker
-        .create_container(
-            Some(CreateContainerOptionsBuilder::new().name(&name).build()),
-            body,
-        )
-        .await
-        .map_err(|e| Error::docker("creating the route helper", e))?;
-    let result = async {
-        docker
-            .start_container(&helper.id, None)
-            .await
-            .map_err(|e| Error::docker("starting the route helper", e))?;
-        let mut wait = docker.wait_container(&helper.id, None);
-        let code = match wait.next().await {
-            Some(Ok(r)) => r.status_code,
-            Some(Err(bollard::errors::Error::DockerContainerWaitError { code, .. })) => code,
-            Some(Err(e)) => return Err(Error::docker("waiting for the route helper", e)),
-            None => -1,
-        };
-        Ok(code)
-    }
-    .await;
-    let _ = docker
-        .remove_container(
-            &helper.id,
-            Some(
-                bollard::query_parameters::RemoveContainerOptionsBuilder::new()
-                    .force(true)
-                    .build(),
-            ),
-        )
-        .await;
-    match result? {
-        0 => Ok(true),
-        127 => Ok(false),
-        code => Err(Error::Environment(format!(
-            "could not remove the sandbox's default route (exit code {code}); refusing to run a drill with a route out"
-        ))),
     }
 }
 
@@ -358,21 +300,4 @@ fn indent(lines: &[String]) -> String {
         .map(|l| format!("  {l}"))
         .collect::<Vec<_>>()
         .join("\n")
-}
-
-async fn container_ip(docker: &Docker, id: &str, network: &str) -> Result<String> {
-    let info = docker
-        .inspect_container(id, None::<InspectContainerOptions>)
-        .await
-        .map_err(|e| Error::docker("inspecting the sandbox container", e))?;
-    info.network_settings
-        .and_then(|n| n.networks)
-        .and_then(|mut n| n.remove(network))
-        .and_then(|e| e.ip_address)
-        .filter(|ip| !ip.is_empty())
-        .ok_or_else(|| {
-            Error::Environment(format!(
-                "the sandbox container has no address on its network {network}"
-            ))
-        })
 }
