@@ -200,6 +200,10 @@ pub struct BackupEvidence {
     /// How the dump reached the database: in parallel from the sandbox's
     /// memory, or as one stream and why (null when nothing restored).
     pub restored_as: Option<crate::restore::Delivery>,
+    /// Where the restored data was (the sandbox's memory, or the Docker
+    /// host's disk when it did not fit) and its bound; null when nothing
+    /// restored, or under the disk-full simulation.
+    pub restored_data: Option<crate::restore::data::DataPlace>,
 }
 
 impl BackupEvidence {
@@ -215,6 +219,9 @@ impl BackupEvidence {
         );
         if let Some(d) = &self.restored_as {
             s.push_str(&format!("restored {}\n", d.describe()));
+        }
+        if let Some(d) = &self.restored_data {
+            s.push_str(&format!("data     {}\n", d.describe(None)));
         }
         s
     }

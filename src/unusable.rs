@@ -64,6 +64,10 @@ pub enum Unusable {
     /// mariadb-dump never write one, so the file was tampered with. The tool
     /// refused it (restricted mode, sandbox mode) and stopped there.
     DumpRunsPrograms { tool: String, line: Option<u64> },
+    /// The restored data grew past its bound (`[target] max_restored_gb`, by
+    /// default what the dump may become): a backup far larger inside than it
+    /// should be, such as a decompression bomb.
+    RestoredTooLarge { bound_bytes: u64 },
     /// The restore ran out of disk space.
     DiskFull {
         tool: String,
@@ -186,6 +190,12 @@ impl Unusable {
                 "the dump asks {tool} to run a program or write a file{}: {tool} refused it and stopped, nothing of it ran. pg_dump and mariadb-dump never write such a command (psql's \\!, \\o, \\copy ... to, MariaDB's system), so the backup was tampered with or is not a dump of the clinic's database",
                 line.map(|l| format!(" at line {l}")).unwrap_or_default()
             ),
+            RestoredTooLarge { bound_bytes } => format!(
+                "the restored data passed its bound of {} MiB and the restore was stopped: a backup of this size should not restore to more (an empty server plus {}x the dump's size from its manifest, or {}x the backup file's size without one). If the clinic's data really is this big, raise [target] max_restored_gb",
+                bound_bytes.div_ceil(1 << 20),
+                crate::restore::data::DUMP_FACTOR,
+                crate::restore::data::FILE_FACTOR
+            ),
             DiskFull { tool, at, said } => format!(
                 "{tool} ran out of disk space after {at} bytes of dump: {}",
                 said.text()
@@ -237,6 +247,7 @@ impl Unusable {
             DatabaseNotInDump { wanted, .. } => format!("The backup holds no database named {wanted}, the one this drill checks."),
             ServerAccountsView { .. } => "This whole-server backup does not restore into a new server as it is: the restore stops at the server's own user accounts.".into(),
             DumpRunsPrograms { .. } => "The backup was tampered with: it holds commands that would run programs on the recovery server. It was refused, not restored.".into(),
+            RestoredTooLarge { .. } => "The backup expands far beyond what a backup of its size restores to (it may be a decompression bomb); the restore was stopped.".into(),
             DiskFull { .. } => "The recovery server ran out of disk space while restoring.".into(),
             ServerKilled { .. } => "The recovery server stopped in the middle of the restore; the restore did not finish.".into(),
             ToolFailed { .. } => "The database refused the backup's contents part-way through the restore.".into(),
@@ -269,6 +280,7 @@ impl Unusable {
             DatabaseNotInDump { .. } => "database-not-in-dump",
             ServerAccountsView { .. } => "server-accounts-view",
             DumpRunsPrograms { .. } => "dump-runs-programs",
+            RestoredTooLarge { .. } => "restored-too-large",
             DiskFull { .. } => "disk-full",
             ServerKilled { .. } => "server-killed",
             ToolFailed { .. } => "tool-failed",
@@ -455,6 +467,7 @@ mod tests {
                 tool: String::new(),
                 line: None,
             },
+            Unusable::RestoredTooLarge { bound_bytes: 0 },
             Unusable::DiskFull {
                 tool: String::new(),
                 at: 0,

@@ -204,13 +204,35 @@ async fn sigkill_mid_restore_then_gc_leaves_nothing() {
     child.wait().unwrap();
     let (c, n) = labelled_by_pid(&docker, pid).await;
     assert!(
-        c >= 1 && n >= 1,
-        "the killed run must have left its sandbox behind ({c}, {n})"
+        c >= 1 && n == 0,
+        "the killed run must have left its sandbox (and made no network) ({c}, {n})"
     );
+    let sockets = socket_folder_of(&docker, pid).await;
+    assert!(sockets.is_dir(), "{}", sockets.display());
     let (code, text, err) = run(&["gc"]);
     assert_eq!(code, 0, "{err}");
     assert!(text.contains("removed"), "{text}");
     assert_eq!(labelled_by_pid(&docker, pid).await, (0, 0));
+    assert!(!sockets.exists(), "gc leaves {}", sockets.display());
+}
+
+/// The socket folder of the run that process `pid` made.
+async fn socket_folder_of(docker: &bollard::Docker, pid: u32) -> std::path::PathBuf {
+    let filters = std::collections::HashMap::from([(
+        "label".to_string(),
+        vec![format!("org.restore-drill.pid={pid}")],
+    )]);
+    let found = docker
+        .list_containers(Some(
+            bollard::query_parameters::ListContainersOptionsBuilder::new()
+                .all(true)
+                .filters(&filters)
+                .build(),
+        ))
+        .await
+        .unwrap();
+    let labels = found[0].labels.clone().unwrap_or_default();
+    restore_drill::sandbox::sockets::run_folder(&labels["org.restore-drill.run"])
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -218,3 +218,131 @@ fn a_scenario_typo_shows_the_users_value_and_the_choices() {
     assert!(err.contains("typo.toml:4"), "{err}");
     assert!(!err.contains("value removed"), "{err}");
 }
+
+// ---- the restored data: in memory where it fits, always bounded ----
+
+/// The data directory's folder in the container's writable layer, on the
+/// Docker host's disk.
+async fn upper_dir(container: &str) -> std::path::PathBuf {
+    let info = docker()
+        .await
+        .inspect_container(container, None)
+        .await
+        .unwrap();
+    let data = info.graph_driver.unwrap().data;
+    std::path::PathBuf::from(data.get("UpperDir").expect("an overlay upper dir"))
+}
+
+/// A drill kept running after it restored (the state a SIGKILL of the drill
+/// leaves): its report says the data is in memory, the surname is in the
+/// sandbox's data directory, and nowhere in its storage on the host's disk.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_restored_data_is_in_memory_and_not_on_the_hosts_disk() {
+    let tmp = tempdir();
+    let scenario = tmp.path().join("memory.toml");
+    std::fs::write(
+        &scenario,
+        "name = \"in memory\"\n[backups]\n[target]\nimage = \"restore-drill/postgres:15\"\n\
+         [checks]\nmanifest = \"required\"\n",
+    )
+    .unwrap();
+    let reports = tmp.path().join("reports");
+    let child = bin()
+        .args(["--json".as_ref(), "run".as_ref(), scenario.as_os_str()])
+        .args(["--backups".as_ref(), shared_clinic().backups.as_os_str()])
+        .args(["--identity".as_ref(), shared_clinic().key.path.as_os_str()])
+        .args([
+            "--report-dir".as_ref(),
+            reports.as_os_str(),
+            "--keep".as_ref(),
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let _removed_when_done = PidCleanup(child.id());
+    let (code, out, err) = decode(child.wait_with_output().unwrap());
+    assert_eq!(code, 0, "{out}\n{err}");
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let data = &report["backup"]["restored_data"];
+    assert_eq!(data["place"], "memory", "{report}");
+    let container = kept_sandbox_of(&report).await;
+    // The search finds the surname where the data is, so its absence on
+    // the disk means something.
+    let inside = exec(
+        &docker().await,
+        &container,
+        ExecRequest::new([
+            "grep",
+            "-rlF",
+            "Brien-Hartley",
+            "/var/lib/postgresql/tmpfs-data",
+        ]),
+    )
+    .await
+    .unwrap();
+    assert!(inside.succeeded(), "the surname is in the restored data");
+    let upper = upper_dir(&container).await;
+    let (code, found, _) = decode(
+        std::process::Command::new("grep")
+            .args(["-rlF", "Brien-Hartley"])
+            .arg(&upper)
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(code, 1, "patient data on the host's disk: {found}");
+}
+
+/// The sandbox a `--keep` run left, found by its labels.
+async fn kept_sandbox_of(report: &serde_json::Value) -> String {
+    let run = report["run_id"].as_str().unwrap().to_string();
+    let filters = std::collections::HashMap::from([(
+        "label".to_string(),
+        vec![format!("org.restore-drill.run={run}")],
+    )]);
+    let found = docker()
+        .await
+        .list_containers(Some(
+            bollard::query_parameters::ListContainersOptionsBuilder::new()
+                .filters(&filters)
+                .build(),
+        ))
+        .await
+        .unwrap();
+    found[0].id.clone().unwrap()
+}
+
+/// A few kilobytes of zstd that expand to 300 MB of rows: the drill stops it
+/// at its bound (an empty server plus 100x the file), unrecoverable
+/// (`restored-too-large`, exit 4), naming the bound and how to raise it, in
+/// bounded time.
+#[test]
+fn a_decompression_bomb_is_stopped_at_its_bound() {
+    let tmp = tempdir();
+    let backups = tmp.path().join("b");
+    std::fs::create_dir(&backups).unwrap();
+    let file = backups.join("clinic-20261101T020000Z.sql.zst.age");
+    shell(
+        "{ printf '%s\\n' -- '-- PostgreSQL database dump' -- 'CREATE TABLE bomb (x text);' \
+             'COPY bomb FROM stdin;'; \
+           (yes \"$(head -c 1000 /dev/zero | tr '\\0' a)\" || true) | head -c 300000000; \
+           printf '\\\\.\\n--\\n-- PostgreSQL database dump complete\\n--\\n'; } \
+         | zstd -q -9 | age -r \"$1\" > \"$2\"",
+        &[shared_clinic().key.public.as_str(), file.to_str().unwrap()],
+    );
+    let size = std::fs::metadata(&file).unwrap().len();
+    assert!(size < 100_000, "a bomb: {size} bytes");
+    let started = std::time::Instant::now();
+    let (code, r, err) = drill(&backups, tmp.path());
+    let took = started.elapsed();
+    assert_eq!(code, 4, "{r}\n{err}");
+    assert_eq!(r["attempts"][0]["kind"], "restored-too-large", "{r}");
+    let reason = r["attempts"][0]["reason"].as_str().unwrap();
+    assert!(reason.contains("max_restored_gb"), "{reason}");
+    let bound_mib = (64u64 << 20) + size * 100;
+    assert!(
+        reason.contains(&format!("bound of {} MiB", bound_mib.div_ceil(1 << 20))),
+        "{reason}"
+    );
+    assert!(took.as_secs() < 120, "stopped after {took:?}");
+}

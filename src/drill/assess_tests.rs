@@ -266,6 +266,7 @@ fn each_expected_item_that_does_not_hold_is_named() {
         decrypted_with: Some("daily.key".into()),
         dump_bytes: None,
         restored_as: None,
+        restored_data: None,
     });
     let e = Expectation {
         verdict: Some("passed".into()),

@@ -9,6 +9,7 @@ use crate::faults::{self, Effect, KillSwitch};
 use crate::keys::IdentitySource;
 use crate::measure::Clock;
 use crate::redact::Redacted;
+use crate::restore::data::{self, DataPlace};
 use crate::restore::{self, restore_file, Delivery, RestoreError, Restored, StreamReason};
 use crate::sandbox::{self, Limits, RunId, Sandbox, SandboxSpec};
 use crate::scenario::Plan;
@@ -31,6 +32,8 @@ pub enum Tried {
         sandbox: Box<Sandbox>,
         restored: Restored,
         sha256: String,
+        /// Where the restored data is (none under the disk-full simulation).
+        data: Option<DataPlace>,
     },
     Unusable {
         unusable: Unusable,
@@ -51,19 +54,27 @@ pub async fn attempt(ctx: &Ctx<'_>, clock: &mut Clock, c: &Candidate) -> Result<
         }
     };
     let delivery = delivery(ctx, c, &verified).await?;
+    let data = data_place(ctx, c, &delivery);
     let sha256 = verified.sha256;
     clock.begin("start sandbox");
     let mut spec = spec(ctx.plan, ctx.effect);
     spec.staging_bytes = delivery.staging_bytes();
+    if let Some(d) = &data {
+        spec.tmpfs_bytes = d.tmpfs_bytes();
+    }
     let sandbox = Sandbox::start(ctx.docker, ctx.run, &spec).await?;
     clock.begin("restore");
-    let restored = restore(ctx, &sandbox, c, &delivery).await?;
+    let restored = match data {
+        Some(d) => super::bound::within(&sandbox, d, restore(ctx, &sandbox, c, &delivery)).await?,
+        None => restore(ctx, &sandbox, c, &delivery).await?,
+    };
     clock.end();
     match restored {
         Ok(restored) => Ok(Tried::Restored {
             sandbox: Box::new(sandbox),
             restored,
             sha256,
+            data,
         }),
         Err(unusable) => {
             // The next candidate gets a fresh sandbox.
@@ -101,6 +112,20 @@ async fn delivery(ctx: &Ctx<'_>, c: &Candidate, v: &Verified) -> Result<Delivery
         t.memory_bytes.max(0) as u64,
         restore::available_memory(),
     ))
+}
+
+/// Where the restored data goes and its bound; none under the disk-full
+/// simulation, whose small disk is the point.
+fn data_place(ctx: &Ctx<'_>, c: &Candidate, delivery: &Delivery) -> Option<DataPlace> {
+    if matches!(ctx.effect, Effect::SmallDisk(_)) {
+        return None;
+    }
+    let t = &ctx.plan.target;
+    let file_bytes = std::fs::metadata(&c.path).map(|m| m.len()).unwrap_or(0);
+    let dump_bytes = c.manifest.as_ref().map(|m| m.dump.bytes);
+    let bound = data::bound(t.engine, t.max_restored_bytes, dump_bytes, file_bytes);
+    let memory = t.memory_bytes.max(0) as u64 + delivery.staging_bytes().unwrap_or(0);
+    Some(data::place(bound, memory, restore::available_memory()))
 }
 
 /// The dump's size, by decoding it (None if it cannot be decoded: the

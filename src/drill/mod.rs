@@ -7,6 +7,7 @@
 
 pub mod assess;
 pub mod attempt;
+pub mod bound;
 
 use crate::catalog::list::{self, Candidate};
 use crate::catalog::Location;
@@ -325,11 +326,16 @@ pub(crate) fn evidence(
         decrypted_with: None,
         dump_bytes: None,
         restored_as: None,
+        restored_data: None,
     };
     match tried {
         Some(Tried::Restored {
-            restored, sha256, ..
+            restored,
+            sha256,
+            data,
+            ..
         }) => {
+            ev.restored_data = *data;
             ev.sha256 = Some(sha256.clone());
             ev.layers = restored.layers.clone();
             ev.dump_bytes = Some(restored.dump_bytes);

@@ -238,6 +238,14 @@ impl EngineKind {
         }
     }
 
+    /// The image's own data directory, in the container's writable layer.
+    pub fn disk_data_dir(&self) -> &'static str {
+        match self {
+            EngineKind::Postgres => "/var/lib/postgresql/data",
+            EngineKind::Mariadb => "/var/lib/mysql",
+        }
+    }
+
     pub fn data_dir(&self) -> &'static str {
         match self {
             EngineKind::Postgres => PG_TMPFS_DATA,

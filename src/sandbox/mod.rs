@@ -194,7 +194,13 @@ fn container_body(
             cap_drop: Some(vec!["ALL".into()]),
             cap_add: Some(CAPABILITIES.iter().map(|c| c.to_string()).collect()),
             security_opt: Some(vec!["no-new-privileges".into()]),
-            memory: Some(spec.memory_bytes + spec.staging_bytes.unwrap_or(0) as i64),
+            // A tmpfs is charged to the container's memory as it fills: the
+            // database keeps `memory_bytes` beside its data and staging.
+            memory: Some(
+                spec.memory_bytes
+                    + spec.staging_bytes.unwrap_or(0) as i64
+                    + spec.tmpfs_bytes.unwrap_or(0) as i64,
+            ),
             nano_cpus: Some((spec.cpus * 1e9) as i64),
             pids_limit: Some(512),
             // Docker's default 64 MiB /dev/shm is too small for PostgreSQL's

@@ -244,7 +244,25 @@ fn target(src: &Source, raw: Spanned<RawTarget>, compare: Option<&Compare>) -> R
         stall_timeout: Duration::from_secs(stall),
         restore_timeout: Duration::from_secs(restore.saturating_mul(60)),
         database: raw.database.map(|d| database(src, d)).transpose()?,
+        max_restored_bytes: raw
+            .max_restored_gb
+            .map(|g| max_restored(src, g))
+            .transpose()?,
     })
+}
+
+/// `[target] max_restored_gb`: a positive number of GB (10^9 bytes).
+fn max_restored(src: &Source, g: Spanned<f64>) -> Result<u64> {
+    let gb = *g.get_ref();
+    if !(gb.is_finite() && gb > 0.0) {
+        return Err(src.at(
+            g.span(),
+            format_args!(
+                "max_restored_gb = {gb}: the bound on the restored data must be more than 0 GB (e.g. 50)"
+            ),
+        ));
+    }
+    Ok((gb * 1e9) as u64)
 }
 
 /// The system's own databases hold accounts and server state, not the

@@ -164,6 +164,9 @@ pub struct Target {
     /// The database restored into and checked (`[target] database`; the
     /// sandbox's default when absent).
     pub database: Option<String>,
+    /// `[target] max_restored_gb`, in bytes; absent, the bound follows the
+    /// dump (`restore::data::bound`).
+    pub max_restored_bytes: Option<u64>,
 }
 
 #[derive(Debug, Clone, Default)]

@@ -169,6 +169,8 @@ pub(super) struct RawTarget {
     pub ready_timeout_seconds: Option<u64>,
     pub stall_timeout_seconds: Option<Spanned<u64>>,
     pub restore_timeout_minutes: Option<Spanned<u64>>,
+    /// The most restored data the drill lets a backup become.
+    pub max_restored_gb: Option<Spanned<f64>>,
     /// The database restored into and checked; for MariaDB also the one to
     /// check in a dump of several (`--databases`, `--all-databases`).
     pub database: Option<Spanned<String>>,

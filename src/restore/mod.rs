@@ -3,6 +3,8 @@
 //! and hands bounded chunks to the async side, so memory stays flat whatever
 //! the backup's size and the database sets the pace.
 
+pub mod data;
+
 use crate::engine::pgarchive::{self, ArchiveError};
 use crate::engine::{EngineKind, TableFingerprint};
 use crate::error::Error;
