@@ -5,7 +5,9 @@
 //! Cutting off the newest records leaves an intact shorter chain: that is
 //! found against the head a signed evidence pack recorded.
 
+pub mod anchor;
 pub mod chain;
+pub mod marker;
 pub mod view;
 
 use crate::error::{Error, Result};
