@@ -3,6 +3,7 @@
 //! the same snapshot while the dump runs.
 
 use crate::catalog::{self, atomic::DirMode, atomic::TempFile, manifest};
+pub mod db_url;
 mod mariadb_dump;
 pub use mariadb_dump::dump_args as mariadb_dump_args;
 
@@ -283,16 +284,16 @@ async fn run_pg_dump(
             )
         }
         DumpSource::Local => {
-            let mut url = url::Url::parse(&req.url)
+            let parsed = url::Url::parse(&req.url)
                 .map_err(|e| Error::Usage(format!("invalid database URL: {e}")))?;
-            let password = url.password().map(|p| p.to_string());
-            let _ = url.set_password(None);
+            // Out of the user part and the query string (`?password=`) both.
+            let (url, password) = db_url::split_password(&parsed);
             let mut cmd = tokio::process::Command::new("pg_dump");
             cmd.arg(format!("--dbname={url}")).args(&args);
             if let Some(p) = password {
                 // The environment, not the command line: ps shows arguments to
                 // every user of the machine.
-                cmd.env("PGPASSWORD", percent_decode(&p));
+                cmd.env("PGPASSWORD", p);
             }
             let hint = "Install the PostgreSQL client of the server's major version \
                         (Debian: apt-get install postgresql-client-NN)";
