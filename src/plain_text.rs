@@ -3,7 +3,8 @@
 //! adds a directive run as root) or a crontab, a scenario's name or site in a
 //! report's title, an evidence pack. Such text is refused, naming the field,
 //! rather than escaped: no reader of those files undoes an escape, and no
-//! clinic names its site with a control character.
+//! clinic names its site with a control character. The value is shown in
+//! backticks, not quotes: the redactor takes quoted text for a database's.
 
 use crate::error::{Error, Result};
 
@@ -49,7 +50,7 @@ pub fn refuse_controls(field: &str, value: &str, fix: &str) -> Result<()> {
         return Ok(());
     };
     Err(Error::Usage(format!(
-        "{field} \"{}\" holds {why} (character {at}): written into a unit file, a crontab, a report or an evidence pack it would change what they say. {fix}",
+        "{field} `{}` holds {why} (character {at}): written into a unit file, a crontab, a report or an evidence pack it would change what they say. {fix}",
         shown(value)
     )))
 }
@@ -113,7 +114,7 @@ mod tests {
             let said = err.to_string();
             assert_eq!(err.kind(), crate::error::ErrorKind::Usage);
             assert!(
-                said.starts_with(&format!("the scenario's site \"{shows}\" holds ")),
+                said.starts_with(&format!("the scenario's site `{shows}` holds ")),
                 "{said}"
             );
             assert!(said.ends_with("Fix: edit `site`."), "{said}");

@@ -280,7 +280,7 @@ pub async fn evidence(a: EvidenceArgs) -> Result<Output> {
         let files = evidence::verify_dir(&dir, &public_key)?;
         let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
         let text = format!(
-            "{} files verified against {}:\n  {}",
+            "{} files verified against {}, each with its signature and as the signed list of the pack's files has it (nothing missing, nothing added):\n  {}",
             files.len(),
             public_key.display(),
             names.join("\n  ")
