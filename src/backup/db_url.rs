@@ -70,6 +70,28 @@ pub fn split_password(url: &Url) -> (Url, Option<String>) {
     (u, from_query.or(from_user))
 }
 
+/// A MariaDB or MySQL URL without a password gets the one in `MYSQL_PWD`
+/// (read through `env`), which the MariaDB clients read too; the URL stays
+/// inside this process (its connections, then `mariadb-dump`'s environment).
+pub fn with_password_from(url: &str, env: impl Fn(&str) -> Option<String>) -> String {
+    let Ok(mut u) = Url::parse(url) else {
+        return url.to_string();
+    };
+    let has_password = u.password().is_some() || u.query_pairs().any(|(k, _)| is_secret(&k));
+    match env("MYSQL_PWD").filter(|p| !p.is_empty()) {
+        Some(p) if !has_password && !u.username().is_empty() => {
+            let encoded: String =
+                percent_encoding::utf8_percent_encode(&p, percent_encoding::NON_ALPHANUMERIC)
+                    .to_string();
+            match u.set_password(Some(&encoded)) {
+                Ok(()) => u.to_string(),
+                Err(()) => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -92,6 +114,25 @@ mod tests {
             "{shown}"
         );
         assert_eq!(masked("not a url"), "<unparseable URL>");
+    }
+
+    #[test]
+    fn mysql_pwd_fills_a_mariadb_url_without_a_password_only() {
+        let env = |v: &str| (v == "MYSQL_PWD").then(|| "p@ss w:rd".to_string());
+        let filled = with_password_from("mariadb://clinic@db:3306/practice", env);
+        let (_, pw) = split_password(&Url::parse(&filled).expect("url"));
+        assert_eq!(pw.as_deref(), Some("p@ss w:rd"), "{filled}");
+        assert!(
+            masked(&filled).contains("clinic:***@db"),
+            "{}",
+            masked(&filled)
+        );
+        let given = "mariadb://clinic:own@db/practice";
+        assert_eq!(with_password_from(given, env), given);
+        assert_eq!(
+            with_password_from("mariadb://clinic@db/p", |_| None),
+            "mariadb://clinic@db/p"
+        );
     }
 
     #[test]

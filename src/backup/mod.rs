@@ -61,6 +61,10 @@ pub async fn backup(req: BackupRequest, events: &Events) -> Result<BackupResult>
     let recipients = crate::keys::parse_recipients(&req.recipients)?;
     catalog::validate_name(&req.name).map_err(Error::Usage)?;
     if mariadb::is_url(&req.url) {
+        // MYSQL_PWD, as the MariaDB clients read it: the password then need
+        // not be on restore-drill's own command line either.
+        let url = db_url::with_password_from(&req.url, |v| std::env::var(v).ok());
+        let req = BackupRequest { url, ..req };
         mariadb::parse_url(&req.url)?;
         check_out_dir(&req.out_dir)?;
         return mariadb_dump::backup(req, recipients, events).await;
