@@ -67,14 +67,20 @@ fn calendar(every: Every, at: At) -> String {
 }
 
 /// One argument as systemd's ExecStart reads it: specifiers and variables
-/// escaped, quoted when it holds a space or a quote.
+/// escaped, quoted when it holds a space or a quote; a line break or tab as
+/// its C escape, which systemd turns back into the character inside the
+/// argument (`plan` refuses them; this is the second line of defence, so a
+/// raw one never ends the line and starts a directive).
 fn systemd_arg(a: &str) -> String {
     let escaped = a
         .replace('\\', "\\\\")
         .replace('"', "\\\"")
         .replace('%', "%%")
-        .replace('$', "$$");
-    if escaped.is_empty() || escaped.contains([' ', '\t', '"', '\'']) {
+        .replace('$', "$$")
+        .replace('\n', "\\n")
+        .replace('\r', "\\r")
+        .replace('\t', "\\t");
+    if escaped.is_empty() || escaped.contains([' ', '"', '\'']) || a.contains(['\t', '\n', '\r']) {
         format!("\"{escaped}\"")
     } else {
         escaped
@@ -258,6 +264,21 @@ mod tests {
         let pre = s.find("ExecStartPre=-/usr/bin/restore-drill --quiet gc\n");
         let start = s.find("ExecStart=/usr/bin/restore-drill run");
         assert!(pre.is_some() && pre < start, "{s}");
+    }
+
+    #[test]
+    fn a_line_break_in_an_argument_never_ends_the_exec_line() {
+        let mut j = job(Every::Monthly);
+        j.command[2] = "/etc/x\nExecStartPre=/bin/touch /pwned".into();
+        let s = service(&j);
+        assert!(
+            s.contains("run \"/etc/x\\nExecStartPre=/bin/touch /pwned\" --site"),
+            "{s}"
+        );
+        assert!(
+            !s.lines().any(|l| l.starts_with("ExecStartPre=/bin")),
+            "{s}"
+        );
     }
 
     #[test]
