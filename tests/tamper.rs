@@ -622,3 +622,78 @@ fn doctor_names_a_sandbox_left_by_a_killed_run_and_gc_removes_it() {
         )
     });
 }
+
+/// The same with a real kill: a drill SIGKILLed once its sandbox exists
+/// leaves it (nothing in the process can run), doctor names it with the
+/// command, and that command removes it.
+#[test]
+fn a_drill_killed_with_sigkill_leaves_a_sandbox_that_doctor_names_and_gc_removes() {
+    let clinic = shared_clinic();
+    let tmp = tempdir();
+    let monthly = format!(
+        "{}/scenarios/monthly-drill.toml",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let mut child = bin()
+        .args(["run", &monthly, "--no-history", "--backups"])
+        .arg(&clinic.backups)
+        .arg("--identity")
+        .arg(&clinic.key.path)
+        .arg("--report-dir")
+        .arg(tmp.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while rt.block_on(async { labelled_by_pid(&docker().await, pid).await.0 }) == 0 {
+        assert!(started.elapsed().as_secs() < 60, "no sandbox within 60 s");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let run_id = rt.block_on(async {
+        use bollard::query_parameters::ListContainersOptionsBuilder;
+        let filters = std::collections::HashMap::from([(
+            "label".to_string(),
+            vec![format!("org.restore-drill.pid={pid}")],
+        )]);
+        let found = docker()
+            .await
+            .list_containers(Some(
+                ListContainersOptionsBuilder::new()
+                    .all(true)
+                    .filters(&filters)
+                    .build(),
+            ))
+            .await
+            .unwrap();
+        found[0].labels.as_ref().unwrap()["org.restore-drill.run"].clone()
+    });
+    let _cleanup = Cleanup::new(&restore_drill::sandbox::RunId {
+        id: run_id.clone(),
+        ..restore_drill::sandbox::RunId::new()
+    });
+    let (_, text, err) = run(&["doctor", "--no-history"]);
+    let line = text
+        .lines()
+        .find(|l| l.contains(&format!("left by run {run_id}")))
+        .unwrap_or_else(|| panic!("the killed drill's sandbox is not named:\n{text}\n{err}"));
+    assert!(
+        line.starts_with("FIX  leftover sandbox ") && line.ends_with("Fix: restore-drill gc"),
+        "{line}"
+    );
+    let (code, said, err) = run(&["gc"]);
+    assert_eq!(code, 0, "{said}\n{err}");
+    let left = rt.block_on(async { labelled_by_pid(&docker().await, pid).await });
+    assert_eq!(
+        left,
+        (0, 0),
+        "gc left the killed drill's sandbox or network"
+    );
+}
