@@ -571,6 +571,7 @@ fn a_control_character_in_the_site_or_scenario_name_is_refused_before_anything_s
 #[test]
 fn doctor_names_a_sandbox_left_by_a_killed_run_and_gc_removes_it() {
     use restore_drill::sandbox::{run::hostname, RunId, Sandbox, SandboxSpec};
+
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -589,8 +590,10 @@ fn doctor_names_a_sandbox_left_by_a_killed_run_and_gc_removes_it() {
     rt.block_on(async {
         let d = docker().await;
         let spec = SandboxSpec::new(restore_drill::engine::EngineKind::Postgres, PG15);
-        Sandbox::start(&d, &dead, &spec).await.unwrap();
         Sandbox::start(&d, &live, &spec).await.unwrap();
+        // Created last and not started: any drill starting meanwhile (tests
+        // run side by side) sweeps dead runs' containers, this one included.
+        left_by(&d, &dead).await;
     });
     let (code, text, err) = run(&["doctor", "--no-history"]);
     assert_eq!(code, 3, "{text}\n{err}");
@@ -623,33 +626,45 @@ fn doctor_names_a_sandbox_left_by_a_killed_run_and_gc_removes_it() {
     });
 }
 
-/// The same with a real kill: a drill SIGKILLed once its sandbox exists
-/// leaves it (nothing in the process can run), doctor names it with the
-/// command, and that command removes it.
-#[test]
-fn a_drill_killed_with_sigkill_leaves_a_sandbox_that_doctor_names_and_gc_removes() {
-    let clinic = shared_clinic();
-    let tmp = tempdir();
-    let monthly = format!(
-        "{}/scenarios/monthly-drill.toml",
-        env!("CARGO_MANIFEST_DIR")
-    );
+/// A container labelled as `run`'s sandbox, as a killed run leaves one.
+async fn left_by(d: &bollard::Docker, run: &restore_drill::sandbox::RunId) {
+    use bollard::models::ContainerCreateBody;
+    use bollard::query_parameters::CreateContainerOptionsBuilder;
+    let body = ContainerCreateBody {
+        image: Some(PG15.to_string()),
+        labels: Some(run.labels("sandbox")),
+        ..Default::default()
+    };
+    let name = run.name("sandbox-left");
+    d.create_container(
+        Some(CreateContainerOptionsBuilder::new().name(&name).build()),
+        body,
+    )
+    .await
+    .unwrap();
+}
+
+/// Starts a drill, SIGKILLs it once a container carries its PID, and returns
+/// its PID and run id.
+fn kill_once_sandboxed(
+    rt: &tokio::runtime::Runtime,
+    scenario: &str,
+    backups: &Path,
+    key: &Path,
+    reports: &Path,
+) -> (u32, String) {
     let mut child = bin()
-        .args(["run", &monthly, "--no-history", "--backups"])
-        .arg(&clinic.backups)
+        .args(["run", scenario, "--no-history", "--backups"])
+        .arg(backups)
         .arg("--identity")
-        .arg(&clinic.key.path)
+        .arg(key)
         .arg("--report-dir")
-        .arg(tmp.path())
+        .arg(reports)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
     let pid = child.id();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
     let started = std::time::Instant::now();
     while rt.block_on(async { labelled_by_pid(&docker().await, pid).await.0 }) == 0 {
         assert!(started.elapsed().as_secs() < 60, "no sandbox within 60 s");
@@ -675,6 +690,26 @@ fn a_drill_killed_with_sigkill_leaves_a_sandbox_that_doctor_names_and_gc_removes
             .unwrap();
         found[0].labels.as_ref().unwrap()["org.restore-drill.run"].clone()
     });
+    (pid, run_id)
+}
+
+/// The same with a real kill: a drill SIGKILLed once its sandbox exists
+/// leaves it (nothing in the process can run), doctor names it with the
+/// command, and that command removes it.
+#[test]
+fn a_drill_killed_with_sigkill_leaves_a_sandbox_that_doctor_names_and_gc_removes() {
+    let clinic = shared_clinic();
+    let tmp = tempdir();
+    let monthly = format!(
+        "{}/scenarios/monthly-drill.toml",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (pid, run_id) =
+        kill_once_sandboxed(&rt, &monthly, &clinic.backups, &clinic.key.path, tmp.path());
     let _cleanup = Cleanup::new(&restore_drill::sandbox::RunId {
         id: run_id.clone(),
         ..restore_drill::sandbox::RunId::new()

@@ -223,24 +223,7 @@ fn against_anchor(
             file.display()
         ))
     })?;
-    let unverified = match (a.kind, key) {
-        (anchor::Kind::Pack, Some(k)) => {
-            evidence::sign::verify_file(&evidence::sign::load_public(k)?, file)?;
-            None
-        }
-        (anchor::Kind::Pack, None) => Some(format!(
-            "the evidence pack {} is unsigned or its signature was not checked (no --public-key): anyone who can edit the pack can make it agree with a rewritten history. Check it with the clinic's public key: --public-key KEY.pub",
-            file.display()
-        )),
-        (kind, Some(_)) => {
-            return Err(Error::Usage(format!(
-                "--public-key checks an evidence pack's signature, but {} is a {}, which carries none: leave --public-key out",
-                file.display(),
-                kind.what()
-            )))
-        }
-        (_, None) => None,
-    };
+    let unverified = signature(&a, file, key)?;
     let mut json: serde_json::Value = serde_json::from_str(&out.json).unwrap_or_default();
     json["anchor"] = a.kind.what().into();
     json["anchor_signature_checked"] =
@@ -273,6 +256,30 @@ fn against_anchor(
         out.error = Some(crate::redact::Redacted::ours(errors.join("\nerror: ")));
     }
     Ok(out)
+}
+
+/// A pack's signature checked with the key (an error when it fails); Some
+/// when a pack was given without a key: unverified, said and exit 1. A key
+/// for an anchor that carries no signature is a usage error.
+fn signature(a: &anchor::Anchor, file: &Path, key: Option<&Path>) -> Result<Option<String>> {
+    Ok(match (a.kind, key) {
+        (anchor::Kind::Pack, Some(k)) => {
+            evidence::sign::verify_file(&evidence::sign::load_public(k)?, file)?;
+            None
+        }
+        (anchor::Kind::Pack, None) => Some(format!(
+            "the evidence pack {} is unsigned or its signature was not checked (no --public-key): anyone who can edit the pack can make it agree with a rewritten history. Check it with the clinic's public key: --public-key KEY.pub",
+            file.display()
+        )),
+        (kind, Some(_)) => {
+            return Err(Error::Usage(format!(
+                "--public-key checks an evidence pack's signature, but {} is a {}, which carries none: leave --public-key out",
+                file.display(),
+                kind.what()
+            )))
+        }
+        (_, None) => None,
+    })
 }
 
 pub async fn evidence(a: EvidenceArgs) -> Result<Output> {

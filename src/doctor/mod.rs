@@ -50,20 +50,7 @@ pub async fn run(identities: &[PathBuf], dirs: &[PathBuf]) -> Vec<Check> {
                 ),
             });
             checks.extend(sandboxes(&d).await);
-            for t in &images::TARGETS {
-                let image = t.image();
-                let present = images::image_present(&d, &image).await.unwrap_or(false);
-                checks.push(Check {
-                    name: format!("image {image}"),
-                    area: Area::Machine,
-                    ok: present,
-                    detail: if present {
-                        "present".into()
-                    } else {
-                        format!("missing. Fix: restore-drill images build {}", t.key)
-                    },
-                });
-            }
+            checks.extend(image_checks(&d).await);
         }
         Err(e) => checks.push(Check {
             name: "docker".into(),
@@ -106,6 +93,26 @@ pub async fn run(identities: &[PathBuf], dirs: &[PathBuf]) -> Vec<Check> {
                 area: Area::Machine,
                 ok: false,
                 detail: e.to_string(),
+            },
+        });
+    }
+    checks
+}
+
+/// Each image a drill may use: present, or the command that builds it.
+async fn image_checks(d: &bollard::Docker) -> Vec<Check> {
+    let mut checks = Vec::new();
+    for t in &images::TARGETS {
+        let image = t.image();
+        let present = images::image_present(d, &image).await.unwrap_or(false);
+        checks.push(Check {
+            name: format!("image {image}"),
+            area: Area::Machine,
+            ok: present,
+            detail: if present {
+                "present".into()
+            } else {
+                format!("missing. Fix: restore-drill images build {}", t.key)
             },
         });
     }
