@@ -732,3 +732,47 @@ fn a_drill_killed_with_sigkill_leaves_a_sandbox_that_doctor_names_and_gc_removes
         "gc left the killed drill's sandbox or network"
     );
 }
+
+#[test]
+fn a_pack_without_its_signed_list_is_refused_with_how_to_check_it_by_hand() {
+    let tmp = tempdir();
+    let (key, public) = signing_key(tmp.path());
+    let out = tmp.path().join("pack");
+    let (code, said, err) = make_pack(&sealed().history, &out, &key, None);
+    assert_eq!(code, 0, "{said}\n{err}");
+    // As a pack made before the list existed: its files and their signatures only.
+    for f in files_in(&out)
+        .iter()
+        .filter(|f| f.contains(".manifest.json"))
+    {
+        std::fs::remove_file(out.join(f)).unwrap();
+    }
+    let (code, said, err) = verify_pack(&out, &public);
+    assert_eq!(code, 1, "{said}\n{err}");
+    assert!(
+        err.contains("holds no signed list of the pack's files"),
+        "{err}"
+    );
+    assert!(err.contains("minisign -V"), "{err}");
+}
+
+#[test]
+fn a_control_character_in_evidence_site_is_exit_2_and_nothing_is_written() {
+    let tmp = tempdir();
+    let out = tmp.path().join("pack");
+    let (code, _, err) = run(&[
+        "evidence",
+        "--history",
+        tmp.path().join("none.sqlite").to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--site",
+        "Main Street\nEye Care",
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("--site `Main Street\\nEye Care` holds a line break"),
+        "{err}"
+    );
+    assert!(!out.exists());
+}

@@ -138,6 +138,21 @@ mod tests {
     }
 
     #[test]
+    fn an_edited_marker_is_said_and_still_stops_a_new_chain() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let history = dir.path().join("history.sqlite");
+        std::fs::write(path(&history), b"{\"head\": 3}").expect("an edited marker");
+        let err = refuse_new_chain(&history).expect_err("refused");
+        assert_eq!(err.kind(), crate::error::ErrorKind::Environment);
+        assert!(
+            err.to_string()
+                .contains("history.sqlite.head cannot be read"),
+            "{err}"
+        );
+        assert!(err.to_string().contains("move it away"), "{err}");
+    }
+
+    #[test]
     fn a_marker_is_held_by_its_chain_or_named() {
         let h = Path::new("/srv/h.sqlite");
         let m = Marker {
