@@ -219,6 +219,11 @@ async fn append(path: &Path, report_json: &str, site: &str) -> Result<Appended> 
     // Never a new chain where the marker says one existed.
     crate::ledger::marker::refuse_new_chain(path)?;
     let mut ledger = Ledger::open_or_create(path).await?;
+    // Nor on top of a history that lost the marker's head since.
+    if let Some(m) = crate::ledger::marker::read(path)? {
+        let held = ledger.hash_of(m.head.record).await?;
+        crate::ledger::marker::refuse_lost_head(path, &m, held.as_deref())?;
+    }
     let s = ledger.append(report_json, site).await?;
     // The record stands whatever becomes of its marker: said, not fatal.
     let marker = crate::ledger::marker::write(path, &s).err();

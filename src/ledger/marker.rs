@@ -69,6 +69,28 @@ pub fn refuse_new_chain(history: &Path) -> Result<()> {
     }
 }
 
+/// Refuses to append to a history that no longer holds the marker's head
+/// with its hash (`held`: what the history holds at that record): emptied,
+/// cut short, rewritten or an older copy put back. Appending would start, or
+/// go on with, a chain that hides it.
+pub fn refuse_lost_head(history: &Path, m: &Marker, held: Option<&str>) -> Result<()> {
+    if held == Some(m.head.hash.as_str()) {
+        return Ok(());
+    }
+    let what = match held {
+        None => "no longer holds that record (emptied, cut short, or an older copy put back)",
+        Some(_) => "holds that record with another hash (rewritten)",
+    };
+    Err(Error::Environment(format!(
+        "the drill history {} {what}: its marker {} names record {} (hash {}, written {}) as the last head. Check the history against an alert, metrics file or pack (restore-drill history verify --against FILE) and put back the right copy; if you put back an older copy on purpose, move the marker away first (keep it). This run was not recorded",
+        history.display(),
+        path(history).display(),
+        m.head.record,
+        &m.head.hash[..m.head.hash.len().min(16)],
+        m.recorded_at
+    )))
+}
+
 /// The history is gone but its marker is not.
 pub fn missing(history: &Path, m: &Marker) -> String {
     format!(
@@ -150,6 +172,32 @@ mod tests {
             "{err}"
         );
         assert!(err.to_string().contains("move it away"), "{err}");
+    }
+
+    #[test]
+    fn a_history_that_lost_the_markers_head_is_not_appended_to() {
+        let h = Path::new("/srv/h.sqlite");
+        let m = Marker {
+            history: "h.sqlite".into(),
+            head: HeadRef {
+                record: 2,
+                hash: "b".repeat(64),
+            },
+            recorded_at: "2026-12-01T02:00:00Z".into(),
+        };
+        assert!(refuse_lost_head(h, &m, Some(&"b".repeat(64))).is_ok());
+        let said = refuse_lost_head(h, &m, None)
+            .expect_err("emptied")
+            .to_string();
+        assert!(
+            said.contains("no longer holds that record")
+                && said.contains("h.sqlite.head names record 2"),
+            "{said}"
+        );
+        let said = refuse_lost_head(h, &m, Some("c"))
+            .expect_err("rewritten")
+            .to_string();
+        assert!(said.contains("another hash (rewritten)"), "{said}");
     }
 
     #[test]

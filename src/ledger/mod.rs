@@ -339,6 +339,15 @@ impl Ledger {
         &self.path
     }
 
+    /// The chain hash of record `id`, if the history holds it.
+    pub async fn hash_of(&mut self, id: i64) -> Result<Option<String>> {
+        sqlx::query_scalar("SELECT hash FROM drills WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&mut self.conn)
+            .await
+            .map_err(|e| sqlite_error(&self.path, "read", e))
+    }
+
     /// Records the alerts sent for a record.
     pub async fn record_deliveries(&mut self, rows: &[DeliveryRow]) -> Result<()> {
         let path = self.path.clone();
