@@ -26,6 +26,7 @@ pub mod ledger;
 pub mod measure;
 pub mod notify;
 pub mod pipeline;
+pub mod plain_text;
 pub mod redact;
 pub mod report;
 pub mod restore;

@@ -744,7 +744,8 @@ fn patient_values_the_database_quotes_reach_no_sink() {
         SITE,
     ]);
     assert_eq!(code, 0, "{out}\n{err}");
-    assert_eq!(files_in(&pack).len(), 3, "{:?}", files_in(&pack));
+    // The PDF, the HTML, the JSON and the signed list of them.
+    assert_eq!(files_in(&pack).len(), 4, "{:?}", files_in(&pack));
     let texts = every_sink(tmp.path(), &f, &hook, &smtp);
     assert!(texts.iter().any(|(p, _)| p == "webhook") && texts.iter().any(|(p, _)| p == "email"));
     let mut values = patient_values();

@@ -224,3 +224,57 @@ fn a_scenario_the_service_would_not_see_is_exit_2() {
     assert!(err.contains("broken.toml:3"), "{err}");
     assert!(!units.exists(), "nothing is written for a refused schedule");
 }
+
+/// Regression: a newline in the scenario's path wrote an extra
+/// `ExecStartPre=` line into the unit, run as root before every drill.
+#[test]
+fn a_newline_in_a_scheduled_path_is_refused_and_nothing_is_written() {
+    let v = Visible::new("newline");
+    let (_, key, backups) = setup(&v);
+    // No slash in a file name: the injected line runs `touch` from PATH.
+    let evil = v.0.join("x\nExecStartPre=touch pwned");
+    std::fs::create_dir(&evil).unwrap();
+    let scenario = evil.join("drill.toml");
+    std::fs::copy(v.0.join("monthly-drill.toml"), &scenario).unwrap();
+    let units = v.0.join("units");
+    for cron in [false, true] {
+        let mut args = vec![
+            "schedule",
+            "install",
+            scenario.to_str().unwrap(),
+            "--backups",
+            backups.to_str().unwrap(),
+            "--identity",
+            key.to_str().unwrap(),
+            "--unit-dir",
+            units.to_str().unwrap(),
+        ];
+        if cron {
+            args.push("--cron");
+        }
+        let (code, out, err) = run(&args);
+        assert_eq!(code, 2, "{out}\n{err}");
+        assert!(
+            err.contains("the scenario `")
+                && err.contains("x\\nExecStartPre=touch pwned")
+                && err.contains("holds a line break"),
+            "{err}"
+        );
+        assert!(err.contains("Rename the file or folder"), "{err}");
+        assert!(out.is_empty(), "no crontab line printed: {out}");
+    }
+    assert!(!units.exists(), "nothing is written for a refused schedule");
+}
+
+#[test]
+fn a_bidi_override_in_the_site_is_refused() {
+    let v = Visible::new("bidi");
+    setup(&v);
+    let (code, _, err) = install(&v, &["--site", "Eye Care\u{202E}gpj.exe"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("the site `Eye Care\\u{202E}gpj.exe` holds a bidirectional control character"),
+        "{err}"
+    );
+    assert!(!v.0.join("units").exists());
+}

@@ -3,6 +3,7 @@
 //! the same snapshot while the dump runs.
 
 use crate::catalog::{self, atomic::DirMode, atomic::TempFile, manifest};
+pub mod db_url;
 mod mariadb_dump;
 pub use mariadb_dump::dump_args as mariadb_dump_args;
 
@@ -60,6 +61,10 @@ pub async fn backup(req: BackupRequest, events: &Events) -> Result<BackupResult>
     let recipients = crate::keys::parse_recipients(&req.recipients)?;
     catalog::validate_name(&req.name).map_err(Error::Usage)?;
     if mariadb::is_url(&req.url) {
+        // MYSQL_PWD, as the MariaDB clients read it: the password then need
+        // not be on restore-drill's own command line either.
+        let url = db_url::with_password_from(&req.url, |v| std::env::var(v).ok());
+        let req = BackupRequest { url, ..req };
         mariadb::parse_url(&req.url)?;
         check_out_dir(&req.out_dir)?;
         return mariadb_dump::backup(req, recipients, events).await;
@@ -283,16 +288,16 @@ async fn run_pg_dump(
             )
         }
         DumpSource::Local => {
-            let mut url = url::Url::parse(&req.url)
+            let parsed = url::Url::parse(&req.url)
                 .map_err(|e| Error::Usage(format!("invalid database URL: {e}")))?;
-            let password = url.password().map(|p| p.to_string());
-            let _ = url.set_password(None);
+            // Out of the user part and the query string (`?password=`) both.
+            let (url, password) = db_url::split_password(&parsed);
             let mut cmd = tokio::process::Command::new("pg_dump");
             cmd.arg(format!("--dbname={url}")).args(&args);
             if let Some(p) = password {
                 // The environment, not the command line: ps shows arguments to
                 // every user of the machine.
-                cmd.env("PGPASSWORD", percent_decode(&p));
+                cmd.env("PGPASSWORD", p);
             }
             let hint = "Install the PostgreSQL client of the server's major version \
                         (Debian: apt-get install postgresql-client-NN)";

@@ -8,6 +8,7 @@ use super::{exit, Output};
 use crate::catalog::atomic::{create_dir, DirMode};
 use crate::error::Result;
 use crate::events::Events;
+use crate::ledger::chain::HeadRef;
 use crate::ledger::Ledger;
 use crate::redact::Redacted;
 use crate::report::Report;
@@ -42,38 +43,54 @@ pub async fn leave(ran: Ran, x: &Extras, site: &str, events: &Events) -> Output 
         report_path,
     } = ran;
     let mut json: Value = serde_json::from_str(&out.json).unwrap_or_default();
-    files(&mut out, &mut json, x, &report);
-    // The ledger stays open for the alerts' deliveries of the same record.
+    // The history first: its new head goes into the metrics, the JUnit file
+    // and the alert, which leave the machine. The ledger stays open for the
+    // alerts' deliveries of the same record.
     let mut recorded = None;
     if let Some(p) = &x.history {
         let done = match append(p, &report_json, site).await {
-            Ok((ledger, id, written)) => {
-                recorded = Some((ledger, id));
-                Ok(written)
+            Ok(a) => {
+                if let Some(e) = a.marker {
+                    out.warnings.push(Redacted::ours(format!(
+                        "the drill was recorded, but the history's marker was not written ({e}): a deleted history would not be noticed"
+                    )));
+                }
+                recorded = Some((a.ledger, a.head));
+                Ok(a.written)
             }
             Err(e) => Err(e),
         };
         let what = "the drill was not recorded in the history";
         said(&mut out, &mut json, "history", what, p, done);
     }
+    let head = recorded.as_ref().map(|(_, h)| h.clone());
+    files(&mut out, &mut json, x, &report, head.as_ref());
     out.json = serde_json::to_string_pretty(&json).unwrap_or_default();
     // Last: the alert tells the run's final exit code, the history's included.
     let Some(notify) = &x.notify else {
         return out;
     };
-    let (out, deliveries) =
-        super::alert::alert(notify, out, &report, &report_json, &report_path, events).await;
+    let (out, deliveries) = super::alert::alert(
+        notify,
+        out,
+        &report,
+        &report_json,
+        &report_path,
+        head.as_ref(),
+        events,
+    )
+    .await;
     match recorded {
-        Some((ledger, id)) => keep_deliveries(out, ledger, id, &deliveries).await,
+        Some((ledger, head)) => keep_deliveries(out, ledger, head.record, &deliveries).await,
         None => out,
     }
 }
 
 /// The metrics and JUnit files, each replaced when asked for.
-fn files(out: &mut Output, json: &mut Value, x: &Extras, report: &Report) {
+fn files(out: &mut Output, json: &mut Value, x: &Extras, report: &Report, head: Option<&HeadRef>) {
     let code = out.code;
     if let Some(p) = &x.metrics {
-        let done = write_metrics(p, report, code);
+        let done = write_metrics(p, report, code, head);
         said(
             out,
             json,
@@ -86,7 +103,7 @@ fn files(out: &mut Output, json: &mut Value, x: &Extras, report: &Report) {
     if let Some(p) = &x.junit {
         let done = replace(
             p,
-            crate::export::junit::render(report).as_bytes(),
+            crate::export::junit::render(report, head).as_bytes(),
             "--junit",
         )
         .map(|_| (format!("junit    {}", p.display()), json!({"file": p})));
@@ -166,12 +183,17 @@ fn said(
     }
 }
 
-fn write_metrics(path: &Path, report: &Report, code: u8) -> Result<Written> {
+fn write_metrics(
+    path: &Path,
+    report: &Report,
+    code: u8,
+    head: Option<&HeadRef>,
+) -> Result<Written> {
     // The last success survives a failed run through the file it replaces.
     let previous = std::fs::read_to_string(path)
         .ok()
         .and_then(|t| crate::export::metrics::previous_success(&t));
-    let text = crate::export::metrics::render(report, code, previous);
+    let text = crate::export::metrics::render(report, code, previous, head);
     replace(
         path,
         text.as_bytes(),
@@ -183,10 +205,28 @@ fn write_metrics(path: &Path, report: &Report, code: u8) -> Result<Written> {
     ))
 }
 
-/// Appends the report; returns the open ledger and the record's id too.
-async fn append(path: &Path, report_json: &str, site: &str) -> Result<(Ledger, i64, Written)> {
+/// A report appended: the open ledger, the new head, the summary line, and
+/// why the marker of the head could not be written, if it could not.
+struct Appended {
+    ledger: Ledger,
+    head: HeadRef,
+    written: Written,
+    marker: Option<crate::error::Error>,
+}
+
+/// Appends the report and records the new head in the marker beside it.
+async fn append(path: &Path, report_json: &str, site: &str) -> Result<Appended> {
+    // Never a new chain where the marker says one existed.
+    crate::ledger::marker::refuse_new_chain(path)?;
     let mut ledger = Ledger::open_or_create(path).await?;
+    // Nor on top of a history that lost the marker's head since.
+    if let Some(m) = crate::ledger::marker::read(path)? {
+        let held = ledger.hash_of(m.head.record).await?;
+        crate::ledger::marker::refuse_lost_head(path, &m, held.as_deref())?;
+    }
     let s = ledger.append(report_json, site).await?;
+    // The record stands whatever becomes of its marker: said, not fatal.
+    let marker = crate::ledger::marker::write(path, &s).err();
     let written = (
         format!(
             "history  record {} in {} (hash {})",
@@ -196,5 +236,10 @@ async fn append(path: &Path, report_json: &str, site: &str) -> Result<(Ledger, i
         ),
         json!({"file": path, "record": s.id, "hash": s.hash}),
     );
-    Ok((ledger, s.id, written))
+    Ok(Appended {
+        ledger,
+        head: s.head_ref(),
+        written,
+        marker,
+    })
 }

@@ -19,6 +19,7 @@ pub(super) async fn alert(
     report: &Report,
     report_json: &str,
     report_path: &Path,
+    head: Option<&crate::ledger::chain::HeadRef>,
     events: &Events,
 ) -> (Output, Vec<Delivery>) {
     if !notify.is_due(out.code) {
@@ -27,7 +28,8 @@ pub(super) async fn alert(
     }
     // The hash the drill history records for this report.
     let sha = crate::ledger::chain::sha256_hex(report_json.as_bytes());
-    let alert = Alert::new(report, &sha, out.code, out.error.as_ref());
+    let alert = Alert::new(report, &sha, out.code, out.error.as_ref())
+        .with_history_head(report, head.cloned());
     events.event(Event::note("sending the alert"));
     // The drill's signal handlers are gone by now: without this, Ctrl-C
     // would be ignored while a dead server is retried.
@@ -40,15 +42,16 @@ pub(super) async fn alert(
             return (out, Vec::new());
         }
     };
-    (tell(out, &deliveries, report_path, &sha), deliveries)
+    (tell(out, &deliveries, report_path, &alert), deliveries)
 }
 
 /// The deliveries in the record beside the report, the summary and the JSON
 /// output; each one that failed also as a warning.
-fn tell(mut out: Output, deliveries: &[Delivery], report_path: &Path, sha: &str) -> Output {
+fn tell(mut out: Output, deliveries: &[Delivery], report_path: &Path, alert: &Alert) -> Output {
     let record = serde_json::json!({
         "report": report_path.file_name().map(|n| n.to_string_lossy()),
-        "report_sha256": sha,
+        "report_sha256": alert.report_sha256,
+        "history_head": alert.history_head,
         "exit_code": out.code,
         "sent_at": chrono::Utc::now(),
         "notifications": deliveries,

@@ -4,7 +4,7 @@
 use super::{exit, Output};
 use crate::error::{Error, Result};
 use crate::evidence;
-use crate::ledger::{self, chain, Ledger, Verified};
+use crate::ledger::{self, anchor, chain, Ledger, Verified};
 use chrono::NaiveDate;
 use std::path::{Path, PathBuf};
 
@@ -28,12 +28,15 @@ pub enum HistoryCommand {
     List,
     /// One record: its hashes and the report it holds.
     Show { id: i64 },
-    /// Recompute the hash chain; with --against, also check the head a pack recorded.
+    /// Recompute the hash chain; with --against, also check a head that left the machine.
     Verify {
-        /// An evidence pack's JSON: the history must still hold the head it names.
+        /// A file that carries the history's head: an evidence pack's JSON, an
+        /// alert (the webhook's JSON or the email's text), a metrics or JUnit
+        /// file. The history must still hold that head with the same hash.
         #[arg(long)]
         against: Option<PathBuf>,
-        /// Check the pack's signature (PACK.json.minisig) with this public key first.
+        /// Check the pack's signature (PACK.json.minisig) with this public key
+        /// first; a pack checked without one is unverified (exit 1).
         #[arg(long)]
         public_key: Option<PathBuf>,
     },
@@ -191,56 +194,92 @@ async fn verify(ledger: &mut Ledger, against: Option<&Path>, key: Option<&Path>)
             return Ok(out);
         }
     };
-    let mut text = format!("{} records, chain intact, head {}", head.records, head.hash);
-    let mut json = serde_json::json!({"intact": true, "records": head.records, "head_id": head.id, "head_hash": head.hash});
-    if let Some(pack_path) = against {
-        if let Some(k) = key {
-            let pk = evidence::sign::load_public(k)?;
-            evidence::sign::verify_file(&pk, pack_path)?;
+    let text = format!("{} records, chain intact, head {}", head.records, head.hash);
+    let json = serde_json::json!({"intact": true, "records": head.records, "head_id": head.id, "head_hash": head.hash});
+    let out = Output::new(text, json);
+    match against {
+        Some(file) => {
+            let stored: Vec<chain::Stored> = records.into_iter().map(|r| r.stored).collect();
+            against_anchor(out, &path, &stored, file, key)
         }
-        let pack = evidence::read_pack(pack_path)?;
-        match head_held(&records, &pack) {
-            Ok(line) => {
-                text.push_str(&format!("\n{line}"));
-                json["pack_head_held"] = true.into();
-            }
-            Err(why) => {
-                let mut out = Output::new(format!("{text}\nCUT OFF: {why}"), json);
-                out.code = exit::FAILED;
-                out.error = Some(crate::redact::Redacted::ours(format!(
-                    "the drill history {} does not hold what the evidence pack {} recorded: {why}",
-                    path.display(),
-                    pack_path.display()
-                )));
-                return Ok(out);
-            }
-        }
+        None => Ok(out),
     }
-    Ok(Output::new(text, json))
 }
 
-/// The pack's head must still be in the history, with the same hash.
-fn head_held(
-    records: &[ledger::Record],
-    pack: &evidence::pack::Pack,
-) -> std::result::Result<String, String> {
-    let Some(id) = pack.ledger.head_id else {
-        return Ok("the pack was made from an empty history: nothing to compare".into());
-    };
-    match records.iter().find(|r| r.stored.id == id) {
-        Some(r) if r.stored.hash == pack.ledger.head_hash => Ok(format!(
-            "the pack's head, record {id}, is held with the same hash: nothing it recorded was cut off or rewritten"
-        )),
-        Some(_) => Err(format!(
-            "record {id} has a different hash than when the pack was made on {}: the history was rewritten",
-            pack.generated_at.format("%Y-%m-%d")
-        )),
-        None => Err(format!(
-            "the pack made on {} names record {id} as the head, but the history ends at record {}: the newest records were cut off",
-            pack.generated_at.format("%Y-%m-%d"),
-            records.last().map_or(0, |r| r.stored.id)
-        )),
+/// `--against FILE`: the head the file carries must still be in the history.
+/// A pack is checked against its signature first; without a key it is
+/// unverified, which is said and fails the command whatever else holds.
+fn against_anchor(
+    mut out: Output,
+    history: &Path,
+    stored: &[chain::Stored],
+    file: &Path,
+    key: Option<&Path>,
+) -> Result<Output> {
+    let raw = std::fs::read_to_string(file).map_err(|e| Error::io("read", file, e))?;
+    let a = anchor::parse(&raw).map_err(|why| {
+        Error::Usage(format!(
+            "{} cannot be checked against: {why}",
+            file.display()
+        ))
+    })?;
+    let unverified = signature(&a, file, key)?;
+    let mut json: serde_json::Value = serde_json::from_str(&out.json).unwrap_or_default();
+    json["anchor"] = a.kind.what().into();
+    json["anchor_signature_checked"] =
+        (a.kind == anchor::Kind::Pack && unverified.is_none()).into();
+    let mut errors = Vec::new();
+    match anchor::judge(stored, &a) {
+        Ok(line) => {
+            out.text.push_str(&format!("\n{line}"));
+            json["anchor_head_held"] = true.into();
+        }
+        Err(why) => {
+            out.text.push_str(&format!("\nCUT OFF OR REWRITTEN: {why}"));
+            json["anchor_head_held"] = false.into();
+            errors.push(format!(
+                "the drill history {} does not hold what {} {} recorded: {why}",
+                history.display(),
+                a.named(),
+                file.display()
+            ));
+        }
     }
+    if let Some(u) = unverified {
+        out.text
+            .push_str("\nUNVERIFIED: the pack's signature was not checked");
+        errors.push(u);
+    }
+    out.json = serde_json::to_string_pretty(&json).unwrap_or_default();
+    if !errors.is_empty() {
+        out.code = exit::FAILED;
+        out.error = Some(crate::redact::Redacted::ours(errors.join("\nerror: ")));
+    }
+    Ok(out)
+}
+
+/// A pack's signature checked with the key (an error when it fails); Some
+/// when a pack was given without a key: unverified, said and exit 1. A key
+/// for an anchor that carries no signature is a usage error.
+fn signature(a: &anchor::Anchor, file: &Path, key: Option<&Path>) -> Result<Option<String>> {
+    Ok(match (a.kind, key) {
+        (anchor::Kind::Pack, Some(k)) => {
+            evidence::sign::verify_file(&evidence::sign::load_public(k)?, file)?;
+            None
+        }
+        (anchor::Kind::Pack, None) => Some(format!(
+            "the evidence pack {} is unsigned or its signature was not checked (no --public-key): anyone who can edit the pack can make it agree with a rewritten history. Check it with the clinic's public key: --public-key KEY.pub",
+            file.display()
+        )),
+        (kind, Some(_)) => {
+            return Err(Error::Usage(format!(
+                "--public-key checks an evidence pack's signature, but {} is a {}, which carries none: leave --public-key out",
+                file.display(),
+                kind.what()
+            )))
+        }
+        (_, None) => None,
+    })
 }
 
 pub async fn evidence(a: EvidenceArgs) -> Result<Output> {
@@ -248,7 +287,7 @@ pub async fn evidence(a: EvidenceArgs) -> Result<Output> {
         let files = evidence::verify_dir(&dir, &public_key)?;
         let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
         let text = format!(
-            "{} files verified against {}:\n  {}",
+            "{} files verified against {}, each with its signature and as the signed list of the pack's files has it (nothing missing, nothing added):\n  {}",
             files.len(),
             public_key.display(),
             names.join("\n  ")

@@ -71,6 +71,7 @@ pub async fn run(a: RunArgs, events: Events) -> Result<Output> {
             identities: a.identities,
             report_dir: a.report_dir,
         })?;
+    crate::plain_text::refuse_in_drill(&a.scenario, &plan.name, &plan.site)?;
     let report_dir = plan
         .report_dir
         .clone()

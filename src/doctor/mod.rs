@@ -2,6 +2,7 @@
 //! still happen? Each check is ok, or says what to do.
 
 pub mod cadence;
+pub mod leftovers;
 
 use crate::sandbox::{docker, images};
 use serde::Serialize;
@@ -48,20 +49,8 @@ pub async fn run(identities: &[PathBuf], dirs: &[PathBuf]) -> Vec<Check> {
                     d.client_version()
                 ),
             });
-            for t in &images::TARGETS {
-                let image = t.image();
-                let present = images::image_present(&d, &image).await.unwrap_or(false);
-                checks.push(Check {
-                    name: format!("image {image}"),
-                    area: Area::Machine,
-                    ok: present,
-                    detail: if present {
-                        "present".into()
-                    } else {
-                        format!("missing. Fix: restore-drill images build {}", t.key)
-                    },
-                });
-            }
+            checks.extend(sandboxes(&d).await);
+            checks.extend(image_checks(&d).await);
         }
         Err(e) => checks.push(Check {
             name: "docker".into(),
@@ -110,6 +99,39 @@ pub async fn run(identities: &[PathBuf], dirs: &[PathBuf]) -> Vec<Check> {
     checks
 }
 
+/// Each image a drill may use: present, or the command that builds it.
+async fn image_checks(d: &bollard::Docker) -> Vec<Check> {
+    let mut checks = Vec::new();
+    for t in &images::TARGETS {
+        let image = t.image();
+        let present = images::image_present(d, &image).await.unwrap_or(false);
+        checks.push(Check {
+            name: format!("image {image}"),
+            area: Area::Machine,
+            ok: present,
+            detail: if present {
+                "present".into()
+            } else {
+                format!("missing. Fix: restore-drill images build {}", t.key)
+            },
+        });
+    }
+    checks
+}
+
+/// Sandboxes left by killed runs, named with the command that removes them.
+async fn sandboxes(d: &bollard::Docker) -> Vec<Check> {
+    match leftovers::list(d).await {
+        Ok(seen) => leftovers::judge(&seen, chrono::Utc::now()),
+        Err(e) => vec![Check {
+            name: "leftover sandboxes".into(),
+            area: Area::Machine,
+            ok: false,
+            detail: format!("cannot list them: {e}"),
+        }],
+    }
+}
+
 /// The cadence: read the drill history (chain checked) and the last drill's
 /// backup location, then judge.
 pub async fn cadence(history: &Path, max_age_days: u32) -> Vec<Check> {
@@ -119,6 +141,13 @@ pub async fn cadence(history: &Path, max_age_days: u32) -> Vec<Check> {
         detail,
         area: Area::Cadence,
     };
+    let marker = crate::ledger::marker::read(history);
+    if let (false, Ok(Some(m))) = (history.exists(), &marker) {
+        return vec![history_check(
+            false,
+            crate::ledger::marker::missing(history, m),
+        )];
+    }
     let (verified, last_alerts) = match crate::ledger::Ledger::open(history).await {
         Ok(mut l) => {
             let v = l.verified().await;
@@ -133,8 +162,20 @@ pub async fn cadence(history: &Path, max_age_days: u32) -> Vec<Check> {
             return vec![history_check(false, said)];
         }
         Ok(crate::ledger::Verified::Intact { head, records }) => {
-            let said = format!("{} records, chain intact", head.records);
-            (history_check(true, said), records)
+            let stored: Vec<_> = records.iter().map(|r| r.stored.clone()).collect();
+            let held = match &marker {
+                Ok(Some(m)) => crate::ledger::marker::judge(history, m, &stored),
+                Ok(None) => Ok(()),
+                Err(e) => Err(e.to_string()),
+            };
+            let check = match held {
+                Ok(()) => history_check(true, format!("{} records, chain intact", head.records)),
+                Err(why) => history_check(
+                    false,
+                    format!("{} records, chain intact, but {why}", head.records),
+                ),
+            };
+            (check, records)
         }
     };
     let runs: Vec<(i64, crate::ledger::view::ReportView)> = records

@@ -6,6 +6,7 @@
 
 pub mod build;
 pub mod html;
+pub mod manifest;
 pub mod pack;
 pub mod pdf;
 pub mod questions;
@@ -55,6 +56,13 @@ pub fn period(since: Option<NaiveDate>, until: Option<NaiveDate>) -> Result<Peri
 /// directory, a tampered history) is refused before a file is written.
 pub async fn make(req: &Request) -> Result<Made> {
     let period = period(req.since, req.until)?;
+    if let Some(site) = &req.site {
+        crate::plain_text::refuse_controls(
+            "--site",
+            site,
+            "Give the site as the history names it (restore-drill history list)",
+        )?;
+    }
     let key = req
         .signing_key
         .as_deref()
@@ -72,28 +80,46 @@ pub async fn make(req: &Request) -> Result<Made> {
     pack.how_to_verify = how_to_verify(&stem, key.is_some());
     let json = serde_json::to_vec_pretty(&pack)
         .map_err(|e| Error::Failed(format!("cannot serialise the evidence pack: {e}")))?;
-    let contents = [
+    let contents = vec![
         (format!("{stem}.json"), json),
         (format!("{stem}.html"), html::render(&pack).into_bytes()),
         (format!("{stem}.pdf"), pdf::render(&pack)?),
     ];
-    refuse_existing(&req.out, &contents)?;
-    let mut files = Vec::new();
-    for (name, bytes) in &contents {
-        files.push(crate::catalog::atomic::write_file(&req.out, name, bytes)?);
-    }
-    let mut signatures = Vec::new();
-    if let Some(key) = &key {
-        let comment = trusted_comment(&pack);
-        for f in &files {
-            signatures.push(sign::sign_file(key, f, &comment)?);
-        }
-    }
+    let comment = trusted_comment(&pack);
+    let (files, signatures) = write_pack(&req.out, &stem, contents, key.as_ref(), &comment)?;
     Ok(Made {
         pack,
         files,
         signatures,
     })
+}
+
+/// Writes the pack's files and, last, the list of them with their hashes;
+/// with a key, signs each and the list. Nothing is written when any of the
+/// names exists.
+fn write_pack(
+    out: &Path,
+    stem: &str,
+    mut contents: Vec<(String, Vec<u8>)>,
+    key: Option<&sign::SigningKey>,
+    comment: &str,
+) -> Result<(Vec<PathBuf>, Vec<PathBuf>)> {
+    let list = manifest::Manifest::new(stem, &contents);
+    let list_json = serde_json::to_vec_pretty(&list)
+        .map_err(|e| Error::Failed(format!("cannot serialise the pack's list of files: {e}")))?;
+    contents.push((format!("{stem}{}", manifest::SUFFIX), list_json));
+    refuse_existing(out, &contents)?;
+    let mut files = Vec::new();
+    for (name, bytes) in &contents {
+        files.push(crate::catalog::atomic::write_file(out, name, bytes)?);
+    }
+    let mut signatures = Vec::new();
+    if let Some(key) = key {
+        for f in &files {
+            signatures.push(sign::sign_file(key, f, comment)?);
+        }
+    }
+    Ok((files, signatures))
 }
 
 /// `evidence-SITE-SINCE-to-UNTIL`: one pack per period and site in a folder.
@@ -142,7 +168,8 @@ fn how_to_verify(stem: &str, signed: bool) -> Vec<String> {
     let mut v = Vec::new();
     if signed {
         v.push(format!(
-            "Each file is signed. With the clinic's public key (KEY.pub): minisign -V -p KEY.pub -m {stem}.pdf (and the same for {stem}.html and {stem}.json), or all at once: restore-drill evidence verify DIR --public-key KEY.pub"
+            "Each file is signed, and so is the list of the pack's files with their SHA-256 ({stem}{}). With the clinic's public key (KEY.pub): minisign -V -p KEY.pub -m {stem}.pdf (and the same for {stem}.html, {stem}.json and the list), or all at once, a missing or added file included: restore-drill evidence verify DIR --public-key KEY.pub",
+            manifest::SUFFIX
         ));
     } else {
         v.push("This pack is not signed: it was made without --signing-key, so its files can be checked against the history but not against a key.".into());
@@ -184,33 +211,101 @@ fn refuse_existing(out: &Path, contents: &[(String, Vec<u8>)]) -> Result<()> {
     Ok(())
 }
 
-/// The files of the packs in a directory, each checked against its signature.
+/// The files of the packs in a directory: each pack's signed list checked
+/// against its signature, every listed file present with its hash and its
+/// own signature, and nothing in the folder that no signed list names.
+/// Returns the pack files verified.
 pub fn verify_dir(dir: &Path, public_key: &Path) -> Result<Vec<PathBuf>> {
     let pk = sign::load_public(public_key)?;
-    let entries =
-        std::fs::read_dir(dir).map_err(|e| Error::io("read the evidence directory", dir, e))?;
-    let mut files: Vec<PathBuf> = entries
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| is_pack_file(p))
+    let present = folder(dir)?;
+    let list_names: Vec<&str> = present
+        .iter()
+        .map(|p| p.name.as_str())
+        .filter(|n| n.starts_with("evidence-") && n.ends_with(manifest::SUFFIX))
+        .collect();
+    if list_names.is_empty() {
+        return Err(no_list(dir, &present));
+    }
+    let mut problems = Vec::new();
+    let mut lists = Vec::new();
+    for name in list_names {
+        match read_list(&pk, &dir.join(name)) {
+            Ok(m) => lists.push((name.to_string(), m)),
+            Err(e) => problems.push(e.to_string()),
+        }
+    }
+    problems.extend(manifest::judge(&lists, &present));
+    let mut files: Vec<PathBuf> = lists
+        .iter()
+        .flat_map(|(_, m)| m.files.iter().map(|f| dir.join(&f.name)))
+        .filter(|f| f.is_file())
         .collect();
     files.sort();
-    if files.is_empty() {
-        return Err(Error::Usage(format!(
-            "{} holds no evidence pack (evidence-*.json, .html, .pdf): name the directory restore-drill evidence --out wrote",
-            dir.display()
-        )));
-    }
     for f in &files {
-        sign::verify_file(&pk, f)?;
+        if let Err(e) = sign::verify_file(&pk, f) {
+            problems.push(e.to_string());
+        }
+    }
+    if !problems.is_empty() {
+        return Err(Error::Failed(format!(
+            "the evidence in {} is not whole or not as signed: {}. It cannot be trusted as evidence as it is; ask the clinic for the pack again",
+            dir.display(),
+            problems.join("; ")
+        )));
     }
     Ok(files)
 }
 
-fn is_pack_file(p: &Path) -> bool {
-    let name = p
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
+/// Every entry of the folder, with the SHA-256 of each regular file.
+fn folder(dir: &Path) -> Result<Vec<manifest::Present>> {
+    let entries =
+        std::fs::read_dir(dir).map_err(|e| Error::io("read the evidence directory", dir, e))?;
+    let mut present = Vec::new();
+    for e in entries {
+        let e = e.map_err(|e| Error::io("read the evidence directory", dir, e))?;
+        let path = e.path();
+        let sha256 = if path.is_file() {
+            let bytes = std::fs::read(&path).map_err(|e| Error::io("read", &path, e))?;
+            Some(crate::ledger::chain::sha256_hex(&bytes))
+        } else {
+            None
+        };
+        let name = e.file_name().to_string_lossy().into_owned();
+        present.push(manifest::Present { name, sha256 });
+    }
+    present.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(present)
+}
+
+/// A list is trusted only once its signature is.
+fn read_list(pk: &sign::PublicKey, path: &Path) -> Result<manifest::Manifest> {
+    sign::verify_file(pk, path)?;
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io("read", path, e))?;
+    serde_json::from_str(&text).map_err(|e| {
+        Error::Failed(format!(
+            "{} is signed but is not a list of a pack's files ({e})",
+            path.display()
+        ))
+    })
+}
+
+/// A folder without a signed list: no pack at all, or one whose wholeness
+/// cannot be shown.
+fn no_list(dir: &Path, present: &[manifest::Present]) -> Error {
+    if !present.iter().any(|p| is_pack_file(&p.name)) {
+        return Error::Usage(format!(
+            "{} holds no evidence pack (evidence-*.json, .html, .pdf): name the directory restore-drill evidence --out wrote",
+            dir.display()
+        ));
+    }
+    Error::Failed(format!(
+        "{} holds no signed list of the pack's files (evidence-*{}): a missing or added file cannot be found without it. A pack made by an older restore-drill has none: check each file with minisign -V, or make the pack again",
+        dir.display(),
+        manifest::SUFFIX
+    ))
+}
+
+fn is_pack_file(name: &str) -> bool {
     name.starts_with("evidence-") && [".json", ".html", ".pdf"].iter().any(|e| name.ends_with(e))
 }
 

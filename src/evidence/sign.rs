@@ -17,6 +17,9 @@ const SECRET_COMMENT: &str =
 
 const SIGNATURE_COMMENT: &str = "signature from a restore-drill evidence signing key";
 
+/// The variable that holds a password-protected signing key's passphrase.
+pub const PASSPHRASE_ENV: &str = "RESTORE_DRILL_SIGNING_PASSPHRASE";
+
 /// An encrypted minisign secret key's base64 starts with "Ed" then the KDF
 /// name "Sc" (scrypt); an unencrypted one has two zero bytes there. The first
 /// four base64 characters encode "EdS" for encrypted keys.
@@ -78,7 +81,8 @@ pub fn generate(out: &Path) -> Result<(PathBuf, PathBuf)> {
     Ok((secret_written, pub_written))
 }
 
-/// Loads a password-less minisign secret key, refusing one others can read.
+/// Loads a minisign secret key (password-less, or protected with the
+/// passphrase in `PASSPHRASE_ENV`), refusing one others can read.
 pub fn load_secret(path: &Path) -> Result<SigningKey> {
     let meta = std::fs::metadata(path).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => Error::Environment(format!(
@@ -108,10 +112,7 @@ fn parse_secret(path: &Path, text: &str) -> Result<SigningKey> {
         return Err(not_a_secret_key(path, &describe_foreign(comment)));
     }
     if encoded.starts_with(ENCRYPTED_KEY_PREFIX) {
-        return Err(Error::Usage(format!(
-            "{} is a password-protected minisign key; evidence packs are signed unattended by scheduled drills, where nobody can type a password. Make a dedicated key with `{GENERATE_COMMAND}`",
-            path.display()
-        )));
+        return decrypt_secret(path, text);
     }
     let secret = minisign::SecretKeyBox::from_string(text)
         .and_then(|b| b.into_unencrypted_secret_key())
@@ -120,6 +121,30 @@ fn parse_secret(path: &Path, text: &str) -> Result<SigningKey> {
                 path,
                 "it looks like a minisign public key or a damaged file",
             )
+        })?;
+    let public = minisign::PublicKey::from_secret_key(&secret)
+        .map_err(|_| not_a_secret_key(path, "its key material is damaged"))?;
+    Ok(SigningKey { secret, public })
+}
+
+/// A password-protected key in minisign's own format (scrypt, as `minisign
+/// -G` writes it), opened with the passphrase from `PASSPHRASE_ENV`: never
+/// from a prompt, since packs are made by scheduled drills too.
+fn decrypt_secret(path: &Path, text: &str) -> Result<SigningKey> {
+    let passphrase = std::env::var(PASSPHRASE_ENV).map_err(|_| {
+        Error::Environment(format!(
+            "{} is a password-protected minisign key and ${PASSPHRASE_ENV} is not set. Fix: export {PASSPHRASE_ENV}=... (for a scheduled drill, in the service's environment, e.g. an EnvironmentFile= of mode 600)",
+            path.display()
+        ))
+    })?;
+    // Some(..) always: with None the minisign crate would prompt on the terminal.
+    let secret = minisign::SecretKeyBox::from_string(text)
+        .and_then(|b| b.into_secret_key(Some(passphrase)))
+        .map_err(|e| {
+            Error::Environment(format!(
+                "cannot open the password-protected signing key {} with the passphrase in ${PASSPHRASE_ENV} ({e}): check the passphrase",
+                path.display()
+            ))
         })?;
     let public = minisign::PublicKey::from_secret_key(&secret)
         .map_err(|_| not_a_secret_key(path, "its key material is damaged"))?;
@@ -140,7 +165,7 @@ fn describe_foreign(first_line: &str) -> String {
 
 fn not_a_secret_key(path: &Path, why: &str) -> Error {
     Error::Usage(format!(
-        "{} is not a minisign secret key ({why}). Expected the secret half of a minisign key pair without a password; make one with `{GENERATE_COMMAND}`",
+        "{} is not a minisign secret key ({why}). Expected the secret half of a minisign key pair; make one with `{GENERATE_COMMAND}`",
         path.display()
     ))
 }
@@ -359,15 +384,36 @@ mod tests {
         assert!(err.to_string().contains("not a minisign secret key"));
     }
 
+    /// One test for the three cases: the variable is process-wide, and tests
+    /// run on threads of one process.
     #[test]
-    fn encrypted_key_is_refused() {
+    fn an_encrypted_key_opens_with_the_passphrase_from_its_variable_only() {
         let dir = tempfile::tempdir().expect("temp dir");
-        let pair = minisign::KeyPair::generate_encrypted_keypair(Some("pw".into()))
+        let pair = minisign::KeyPair::generate_encrypted_keypair(Some("s3cret pass".into()))
             .expect("should succeed");
         let text = pair.sk.to_box(None).expect("should succeed").to_string();
         let path = write_file(dir.path(), "enc.key", text.as_bytes()).expect("should succeed");
+        std::env::remove_var(PASSPHRASE_ENV);
         let err = load_secret(&path).err().expect("should be refused");
-        assert_eq!(err.kind(), ErrorKind::Usage);
-        assert!(err.to_string().contains("password"));
+        assert_eq!(err.kind(), ErrorKind::Environment);
+        assert!(
+            err.to_string()
+                .contains("RESTORE_DRILL_SIGNING_PASSPHRASE is not set"),
+            "{err}"
+        );
+        std::env::set_var(PASSPHRASE_ENV, "not-the-passphrase-x9");
+        let err = load_secret(&path).err().expect("should be refused");
+        assert_eq!(err.kind(), ErrorKind::Environment);
+        assert!(err.to_string().contains("check the passphrase"), "{err}");
+        assert!(
+            !err.to_string().contains("x9"),
+            "the passphrase is never said: {err}"
+        );
+        std::env::set_var(PASSPHRASE_ENV, "s3cret pass");
+        let key = load_secret(&path).expect("opens");
+        std::env::remove_var(PASSPHRASE_ENV);
+        let file = write_file(dir.path(), "pack.json", b"{}").expect("should succeed");
+        sign_file(&key, &file, "t").expect("signs");
+        verify_file(&PublicKey(pair.pk), &file).expect("verifies");
     }
 }

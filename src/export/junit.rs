@@ -3,6 +3,8 @@
 //! carries its finding, already redacted in the report.
 
 use crate::checks::Status;
+use crate::ledger::anchor::{JUNIT_HASH, JUNIT_RECORD};
+use crate::ledger::chain::HeadRef;
 use crate::report::{AttemptOutcome, Report, Verdict};
 
 struct Case {
@@ -19,7 +21,9 @@ enum Outcome {
     Error { message: String },
 }
 
-pub fn render(report: &Report) -> String {
+/// `head`: the drill history's head after this run was recorded, kept as two
+/// properties by the CI server (`history verify --against` reads them back).
+pub fn render(report: &Report, head: Option<&HeadRef>) -> String {
     let cases = cases(report);
     let count = |f: fn(&Outcome) -> bool| cases.iter().filter(|c| f(&c.outcome)).count();
     let failures = count(|o| matches!(o, Outcome::Failed { .. }));
@@ -38,7 +42,7 @@ pub fn render(report: &Report) -> String {
         report.started_at.format("%Y-%m-%dT%H:%M:%S"),
         esc(&report.site)
     ));
-    x.push_str(&properties(report));
+    x.push_str(&properties(report, head));
     for c in &cases {
         x.push_str(&case_xml(c));
     }
@@ -46,8 +50,14 @@ pub fn render(report: &Report) -> String {
     x
 }
 
-fn properties(r: &Report) -> String {
+fn properties(r: &Report, head: Option<&HeadRef>) -> String {
     let mut p = String::from("    <properties>\n");
+    let head = head.map(|h| {
+        [
+            (JUNIT_RECORD, h.record.to_string()),
+            (JUNIT_HASH, h.hash.clone()),
+        ]
+    });
     for (k, v) in [
         ("site", r.site.clone()),
         ("verdict", r.verdict.as_str().to_string()),
@@ -56,7 +66,10 @@ fn properties(r: &Report) -> String {
             "recovered_from",
             r.recovered_from.clone().unwrap_or_default(),
         ),
-    ] {
+    ]
+    .into_iter()
+    .chain(head.into_iter().flatten())
+    {
         p.push_str(&format!(
             "      <property name=\"{k}\" value=\"{}\"/>\n",
             esc(&v)

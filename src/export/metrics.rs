@@ -3,6 +3,7 @@
 //! monitoring alerts when drills stop passing or stop running at all.
 
 use crate::checks::Status;
+use crate::ledger::chain::HeadRef;
 use crate::report::{Report, Verdict};
 
 const VERDICTS: [Verdict; 4] = [
@@ -31,15 +32,24 @@ fn gauge(name: &'static str, help: &'static str, value: f64) -> Gauge {
 /// The metrics file for `report`. `last_success` is when a drill of this
 /// scenario last passed (this one, or an earlier one found in the file being
 /// replaced): without it the sample is left out, since absent is "unknown"
-/// to Prometheus and a made-up value is not.
-pub fn render(report: &Report, exit_code: u8, last_success: Option<f64>) -> String {
+/// to Prometheus and a made-up value is not. `head` is the drill history's
+/// head after this run was recorded: monitoring keeps it where the history's
+/// writer cannot reach (`history verify --against` reads it back).
+pub fn render(
+    report: &Report,
+    exit_code: u8,
+    last_success: Option<f64>,
+    head: Option<&HeadRef>,
+) -> String {
     let labels = format!(
         "site=\"{}\",scenario=\"{}\"",
         escape(&report.site),
         escape(&report.scenario.name)
     );
     let mut out = String::new();
-    for g in gauges(report, exit_code, last_success) {
+    let mut all = gauges(report, exit_code, last_success);
+    all.extend(head.map(head_gauge));
+    for g in all {
         out.push_str(&format!(
             "# HELP restore_drill_{n} {h}\n# TYPE restore_drill_{n} gauge\n",
             n = g.name,
@@ -116,6 +126,16 @@ fn gauges(report: &Report, exit_code: u8, last_success: Option<f64>) -> Vec<Gaug
     g
 }
 
+/// The record is the value and its hash the last label, where
+/// `ledger::anchor` reads them back.
+fn head_gauge(head: &HeadRef) -> Gauge {
+    Gauge {
+        name: "history_head_record",
+        help: "The drill history's newest record after this run, with its chain hash (history verify --against this file).",
+        samples: vec![(format!(",hash=\"{}\"", escape(&head.hash)), head.record as f64)],
+    }
+}
+
 /// The last-success time recorded in a metrics file this module wrote.
 pub fn previous_success(text: &str) -> Option<f64> {
     text.lines()
@@ -139,6 +159,21 @@ mod tests {
     #[test]
     fn label_values_are_escaped() {
         assert_eq!(escape("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+    }
+
+    #[test]
+    fn the_history_head_is_written_where_verify_reads_it() {
+        let head = HeadRef {
+            record: 7,
+            hash: "ab".repeat(32),
+        };
+        let text = format!(
+            "restore_drill_history_head_record{{site=\"s\",scenario=\"m\"{}}} {}\n",
+            head_gauge(&head).samples[0].0,
+            head_gauge(&head).samples[0].1
+        );
+        let a = crate::ledger::anchor::parse(&text).expect("an anchor");
+        assert_eq!(a.head, Some(head));
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! sequence of stored records is intact. Anyone can recompute it with sqlite3
 //! and sha256sum (the README shows how), so the tool is not the only judge.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 /// The `prev_hash` of the first record.
@@ -46,6 +46,24 @@ pub struct Head {
     pub records: u64,
     pub id: Option<i64>,
     pub hash: String,
+}
+
+/// A record named by its id and chain hash: the head of the chain as it
+/// leaves the machine (in an alert, a metrics or JUnit file, the state
+/// folder's marker), so that a history rewritten later no longer holds it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeadRef {
+    pub record: i64,
+    pub hash: String,
+}
+
+impl Stored {
+    pub fn head_ref(&self) -> HeadRef {
+        HeadRef {
+            record: self.id,
+            hash: self.hash.clone(),
+        }
+    }
 }
 
 /// The first thing wrong in a chain, with the record it was found at.

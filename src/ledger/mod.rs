@@ -5,7 +5,9 @@
 //! Cutting off the newest records leaves an intact shorter chain: that is
 //! found against the head a signed evidence pack recorded.
 
+pub mod anchor;
 pub mod chain;
+pub mod marker;
 pub mod view;
 
 use crate::error::{Error, Result};
@@ -335,6 +337,15 @@ impl Ledger {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The chain hash of record `id`, if the history holds it.
+    pub async fn hash_of(&mut self, id: i64) -> Result<Option<String>> {
+        sqlx::query_scalar("SELECT hash FROM drills WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&mut self.conn)
+            .await
+            .map_err(|e| sqlite_error(&self.path, "read", e))
     }
 
     /// Records the alerts sent for a record.

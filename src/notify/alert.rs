@@ -5,6 +5,8 @@
 //! `Redacted::new`, like all text that leaves the process.
 
 use crate::checks::Status;
+use crate::ledger::anchor;
+use crate::ledger::chain::HeadRef;
 use crate::redact::Redacted;
 use crate::report::{
     check_line, fmt_secs, objective_line, status_word, AttemptOutcome, Report, Verdict,
@@ -26,6 +28,10 @@ pub struct Alert {
     pub report_sha256: String,
     /// The email's body: the report in plain text.
     pub summary: Redacted,
+    /// The drill history's head once this run was recorded (None: not
+    /// recorded). Once sent it is out of reach of whoever can write the
+    /// history, so `history verify --against` the alert finds a rewrite.
+    pub history_head: Option<HeadRef>,
 }
 
 impl Alert {
@@ -48,9 +54,17 @@ impl Alert {
             finding: finding(report).map(Redacted::ours).or(run_error.cloned()),
             report_sha256: report_sha256.to_string(),
             summary: Redacted::default(),
+            history_head: None,
         };
         alert.summary = Redacted::ours(body(&alert, report));
         alert
+    }
+
+    /// The alert carrying the history's head after this run was recorded.
+    pub fn with_history_head(mut self, report: &Report, head: Option<HeadRef>) -> Alert {
+        self.history_head = head;
+        self.summary = Redacted::ours(body(&self, report));
+        self
     }
 
     /// One word (or three) for the run, from its exit code first: a
@@ -98,6 +112,12 @@ impl Alert {
             "report sha256 {}",
             &self.report_sha256[..self.report_sha256.len().min(16)]
         ));
+        if let Some(h) = &self.history_head {
+            second.push(format!(
+                "history {}",
+                anchor::text_line(h, anchor::SHORT_HASH)
+            ));
+        }
         Redacted::ours(format!("{}\n{}", self.subject(), second.join("; ")))
     }
 
@@ -113,6 +133,7 @@ impl Alert {
             "finding": self.finding,
             "report_sha256": self.report_sha256,
             "exit_code": self.exit_code,
+            "history_head": self.history_head,
         })
     }
 }
@@ -208,6 +229,9 @@ fn body(a: &Alert, r: &Report) -> String {
     ));
     s.push_str(&details(r));
     s.push_str(&format!("\nreport     sha256 {}\n", a.report_sha256));
+    if let Some(h) = &a.history_head {
+        s.push_str(&format!("history    {}\n", anchor::text_line(h, 64)));
+    }
     s
 }
 
@@ -429,6 +453,7 @@ mod tests {
             [
                 "exit_code",
                 "finding",
+                "history_head",
                 "report_sha256",
                 "rpo_seconds",
                 "rto_seconds",
@@ -441,6 +466,27 @@ mod tests {
         assert_eq!(j["verdict"], "failed");
         assert_eq!(j["exit_code"], 1);
         assert_eq!(j["site"], "Main Street Eye Care");
+    }
+
+    #[test]
+    fn the_history_head_goes_into_every_form_of_the_alert() {
+        let r = report(Verdict::Failed);
+        let head = HeadRef {
+            record: 4,
+            hash: "cd".repeat(32),
+        };
+        let a = Alert::new(&r, SHA, 1, None).with_history_head(&r, Some(head.clone()));
+        let json = a.webhook_json().to_string();
+        for text in [json, a.text().to_string(), a.summary.to_string()] {
+            let read = anchor::parse(&text).expect("an anchor");
+            assert!(
+                head.hash
+                    .starts_with(&read.head.clone().expect("a head").hash),
+                "{text}"
+            );
+            assert_eq!(read.head.map(|h| h.record), Some(4), "{text}");
+        }
+        assert!(a.summary.as_str().contains(&head.hash));
     }
 
     #[test]

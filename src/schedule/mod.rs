@@ -6,6 +6,7 @@ pub mod units;
 
 use crate::catalog::atomic::{create_dir, DirMode};
 use crate::error::{Error, Result};
+use crate::plain_text::refuse_controls_in_path;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use units::{At, Every, Job};
@@ -51,12 +52,15 @@ pub fn plan(r: &Request, program: &Path) -> Result<Job> {
         .map(|i| visible(i, "identity file"))
         .collect::<Result<Vec<_>>>()?;
     // The scenario must be valid as it will run: an invalid one is refused now.
-    crate::scenario::load(&scenario)?.with_overrides(crate::scenario::Overrides {
+    let drill = crate::scenario::load(&scenario)?.with_overrides(crate::scenario::Overrides {
         site: r.site.clone(),
         backups: backups.clone(),
         identities: identities.clone(),
         report_dir: None,
     })?;
+    // Every text the units, the crontab line and the drill's reports will
+    // hold; the paths are checked as they are found, below and in `visible`.
+    crate::plain_text::refuse_in_drill(&scenario, &drill.name, &drill.site)?;
     let writes = written_folders(r)?;
     let checked = Checked {
         scenario: &scenario,
@@ -115,8 +119,10 @@ fn command(r: &Request, c: &Checked, program: &Path) -> Result<Vec<String>> {
     Ok(command)
 }
 
-/// An existing path, absolute, outside the private /tmp the service gets.
+/// An existing path, absolute, outside the private /tmp the service gets,
+/// and plain text (it is written into the units).
 fn visible(p: &Path, what: &str) -> Result<PathBuf> {
+    refuse_controls_in_path(&format!("the {what}"), p)?;
     let abs = p.canonicalize().map_err(|e| {
         Error::Usage(format!(
             "the {what} {} cannot be found ({e}): the scheduled drill needs it at run time. Give an existing path",
@@ -129,11 +135,17 @@ fn visible(p: &Path, what: &str) -> Result<PathBuf> {
             abs.display()
         )));
     }
+    // Through a link, the target is what the unit names.
+    refuse_controls_in_path(&format!("the {what} (where its links lead)"), &abs)?;
     Ok(abs)
 }
 
+/// An absolute path of a file the drill writes, as plain text: it is written
+/// into the units too.
 fn absolute(p: &Path) -> Result<PathBuf> {
-    std::path::absolute(p).map_err(|e| Error::io("resolve", p, e))
+    let abs = std::path::absolute(p).map_err(|e| Error::io("resolve", p, e))?;
+    refuse_controls_in_path("the path --history, --report-dir or --metrics", &abs)?;
+    Ok(abs)
 }
 
 /// The folders the drill writes (history, reports, metrics), created now:

@@ -67,22 +67,45 @@ fn calendar(every: Every, at: At) -> String {
 }
 
 /// One argument as systemd's ExecStart reads it: specifiers and variables
-/// escaped, quoted when it holds a space or a quote.
+/// escaped, quoted when it holds a space or a quote; a line break or tab as
+/// its C escape, which systemd turns back into the character inside the
+/// argument (`plan` refuses them; this is the second line of defence, so a
+/// raw one never ends the line and starts a directive).
 fn systemd_arg(a: &str) -> String {
     let escaped = a
         .replace('\\', "\\\\")
         .replace('"', "\\\"")
         .replace('%', "%%")
-        .replace('$', "$$");
-    if escaped.is_empty() || escaped.contains([' ', '\t', '"', '\'']) {
+        .replace('$', "$$")
+        .replace('\n', "\\n")
+        .replace('\r', "\\r")
+        .replace('\t', "\\t");
+    if escaped.is_empty() || escaped.contains([' ', '"', '\'']) || a.contains(['\t', '\n', '\r']) {
         format!("\"{escaped}\"")
     } else {
         escaped
     }
 }
 
+/// Free text in a unit (`Description=`): specifiers escaped, backslashes
+/// doubled (one at the end of a line would join the next line to it), and
+/// any control character shown as an escape, never written raw (`plan`
+/// refuses them; this is the second line of defence).
+fn unit_text(s: &str) -> String {
+    crate::plain_text::shown(&s.replace('\\', "\\\\")).replace('%', "%%")
+}
+
+/// The sweep before each drill: `restore-drill gc` removes the sandboxes of
+/// killed runs (they hold restored patient data) and leaves those of a
+/// drill running now and those kept with --keep.
+fn sweep(job: &Job) -> Vec<String> {
+    let program = job.command.first().cloned().unwrap_or_default();
+    vec![program, "--quiet".into(), "gc".into()]
+}
+
 pub fn service(job: &Job) -> String {
     let exec: Vec<String> = job.command.iter().map(|a| systemd_arg(a)).collect();
+    let sweep: Vec<String> = sweep(job).iter().map(|a| systemd_arg(a)).collect();
     let writes: Vec<String> = job
         .writes
         .iter()
@@ -97,6 +120,10 @@ After=docker.service network-online.target
 
 [Service]
 Type=oneshot
+# Sandboxes left by a killed run hold patient data: swept before each drill.
+# The leading -: a sweep that fails (Docker down) must not stop the drill, which then
+# fails with its own report and alert.
+ExecStartPre=-{sweep}
 ExecStart={exec}
 # A drill is bounded by its own limits; this ends one stuck beyond them.
 TimeoutStartSec=6h
@@ -119,7 +146,8 @@ RestrictRealtime=yes
 LockPersonality=yes
 SystemCallArchitectures=native
 ",
-        scenario = job.scenario.display(),
+        scenario = unit_text(&job.scenario.to_string_lossy()),
+        sweep = sweep.join(" "),
         exec = exec.join(" "),
         writes = writes.join(" "),
     )
@@ -144,7 +172,7 @@ Unit={name}.service
 WantedBy=timers.target
 ",
         word = job.every.word(),
-        scenario = job.scenario.display(),
+        scenario = unit_text(&job.scenario.to_string_lossy()),
         calendar = calendar(job.every, job.at),
         name = job.name,
     )
@@ -158,11 +186,14 @@ pub fn cron(job: &Job) -> String {
         Every::Monthly => "1 * *",
     };
     let command: Vec<String> = job.command.iter().map(|a| shell_arg(a)).collect();
+    let sweep: Vec<String> = sweep(job).iter().map(|a| shell_arg(a)).collect();
+    // cron runs the line with sh: the sweep first, the drill whatever it did.
+    let line = format!("{} >/dev/null 2>&1; {}", sweep.join(" "), command.join(" "));
     format!(
         "{} {} {days} {}   # {}",
         job.at.minute,
         job.at.hour,
-        command.join(" ").replace('%', "\\%"),
+        line.replace('%', "\\%"),
         job.name
     )
 }
@@ -224,6 +255,49 @@ mod tests {
         assert!(timer(&job(Every::Monthly)).contains("OnCalendar=*-*-01 03:05:00"));
         assert!(timer(&job(Every::Weekly)).contains("OnCalendar=Mon *-*-* 03:05:00"));
         assert!(timer(&job(Every::Daily)).contains("OnCalendar=*-*-* 03:05:00"));
-        assert!(cron(&job(Every::Monthly)).starts_with("5 3 1 * * /usr/bin/restore-drill run '/etc/restore-drill/monthly drill.toml' --site '50\\% \"Eye\" $Care'"));
+        assert!(cron(&job(Every::Monthly)).starts_with("5 3 1 * * /usr/bin/restore-drill --quiet gc >/dev/null 2>&1; /usr/bin/restore-drill run '/etc/restore-drill/monthly drill.toml' --site '50\\% \"Eye\" $Care'"));
+    }
+
+    #[test]
+    fn the_service_sweeps_killed_runs_first_and_a_failed_sweep_does_not_stop_it() {
+        let s = service(&job(Every::Monthly));
+        let pre = s.find("ExecStartPre=-/usr/bin/restore-drill --quiet gc\n");
+        let start = s.find("ExecStart=/usr/bin/restore-drill run");
+        assert!(pre.is_some() && pre < start, "{s}");
+    }
+
+    #[test]
+    fn a_line_break_in_an_argument_never_ends_the_exec_line() {
+        let mut j = job(Every::Monthly);
+        j.command[2] = "/etc/x\nExecStartPre=/bin/touch /pwned".into();
+        let s = service(&j);
+        assert!(
+            s.contains("run \"/etc/x\\nExecStartPre=/bin/touch /pwned\" --site"),
+            "{s}"
+        );
+        assert!(
+            !s.lines().any(|l| l.starts_with("ExecStartPre=/bin")),
+            "{s}"
+        );
+    }
+
+    #[test]
+    fn description_is_never_written_raw() {
+        let mut j = job(Every::Monthly);
+        j.scenario = "/etc/x\nExecStartPre=/bin/touch /pwned 100%\\".into();
+        for unit in [service(&j), timer(&j)] {
+            let d = unit
+                .lines()
+                .find(|l| l.starts_with("Description="))
+                .expect("Description");
+            assert!(
+                d.ends_with("/etc/x\\nExecStartPre=/bin/touch /pwned 100%%\\\\"),
+                "{d}"
+            );
+            assert!(
+                !unit.lines().any(|l| l.starts_with("ExecStartPre=/bin")),
+                "{unit}"
+            );
+        }
     }
 }
