@@ -32,12 +32,18 @@ pub(super) struct Bounded<C> {
 impl<C: CheckSession> Bounded<C> {
     /// Opens a session of the login at `url`.
     pub async fn open(url: String, session: Session) -> crate::error::Result<Bounded<C>> {
-        let mut conn = C::open(&url, session).await?;
-        let id = conn.id().await?;
-        Ok(Bounded {
-            url,
-            open: Some((conn, id)),
-        })
+        let open = Some(connect(&url, session).await?);
+        Ok(Bounded { url, open })
+    }
+
+    /// The open session, or a fresh one when the bound ended the last.
+    async fn ready(&mut self, session: Session) -> crate::error::Result<(&mut C, u64)> {
+        let open = match self.open.take() {
+            Some(open) => open,
+            None => connect(&self.url, session).await?,
+        };
+        let (conn, id) = self.open.insert(open);
+        Ok((conn, *id))
     }
 
     /// The open connection, for work done before the checks (estimates).
@@ -56,19 +62,13 @@ impl<C: CheckSession> Bounded<C> {
         b: &Bound<'_>,
     ) -> Vec<CheckResult> {
         let names = job_names(&job, plan);
-        if self.open.is_none() {
-            match Bounded::<C>::open(self.url.clone(), ctx.session).await {
-                Ok(fresh) => self.open = fresh.open,
-                Err(e) => {
-                    let why = format!("a fresh check session could not be opened after the drill's bound stopped the previous check: {e}");
-                    return errors(&names, &why, 0.0);
-                }
+        let (conn, id) = match self.ready(ctx.session).await {
+            Ok(open) => open,
+            Err(e) => {
+                let why = format!("a fresh check session could not be opened after the drill's bound stopped the previous check: {e}");
+                return errors(&names, &why, 0.0);
             }
-        }
-        let Some((conn, id)) = self.open.as_mut() else {
-            return Vec::new();
         };
-        let id = *id;
         let start = Instant::now();
         let mut work = Box::pin(conn.run(job, plan, ctx));
         if let Ok(results) = tokio::time::timeout(b.limit, &mut work).await {
@@ -80,6 +80,13 @@ impl<C: CheckSession> Bounded<C> {
         let why = over_bound(b.limit, stopped);
         errors(&names, &why, start.elapsed().as_secs_f64())
     }
+}
+
+/// A session of the login at `url`, with its id on the server.
+async fn connect<C: CheckSession>(url: &str, session: Session) -> crate::error::Result<(C, u64)> {
+    let mut conn = C::open(url, session).await?;
+    let id = conn.id().await?;
+    Ok((conn, id))
 }
 
 /// Cancels the statement, gives the check a moment to come back, then ends
