@@ -179,8 +179,10 @@ const APP_SCHEMAS: &str = "SELECT nspname::text FROM pg_namespace \
 
 /// Gives the group `READERS` USAGE on the restored application's schemas and
 /// SELECT on their tables and sequences, and nothing of the server's own;
-/// takes from PUBLIC what would let a member write (a dump may grant PUBLIC
-/// more) and EXECUTE on the functions that write or signal. Run after the
+/// takes from PUBLIC every grant on those tables and sequences (a dump may
+/// grant PUBLIC writes, or MAINTAIN on 17, which refreshes materialized
+/// views; the group's SELECT is all the drill needs) and EXECUTE on the
+/// functions that write or signal. Run after the
 /// restore (the schemas are the restored ones) and before any check; again
 /// is harmless.
 pub async fn grant_reading(admin_url: &str, database: &str) -> Result<()> {
@@ -212,8 +214,8 @@ pub fn reading_grants(database: &str, schemas: &[String], functions: &[String]) 
     for s in schemas.iter().map(|s| quote_ident(s)) {
         sql.push_str(&format!(
             "REVOKE CREATE ON SCHEMA {s} FROM PUBLIC; \
-             REVOKE INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER ON ALL TABLES IN SCHEMA {s} FROM PUBLIC; \
-             REVOKE USAGE, UPDATE ON ALL SEQUENCES IN SCHEMA {s} FROM PUBLIC; \
+             REVOKE ALL ON ALL TABLES IN SCHEMA {s} FROM PUBLIC; \
+             REVOKE ALL ON ALL SEQUENCES IN SCHEMA {s} FROM PUBLIC; \
              GRANT USAGE ON SCHEMA {s} TO {group}; \
              GRANT SELECT ON ALL TABLES IN SCHEMA {s} TO {group}; \
              GRANT SELECT ON ALL SEQUENCES IN SCHEMA {s} TO {group}; "
@@ -411,4 +413,37 @@ pub fn dump_args(snapshot: &str) -> Vec<String> {
         format!("--snapshot={snapshot}"),
         "--no-password".into(),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_checks_group_reads_each_restored_schema_and_nothing_that_writes_or_signals() {
+        let schemas = ["public".to_string(), "Billing".to_string()];
+        let functions = [
+            "lo_from_bytea(oid,bytea)".to_string(),
+            "\"Billing\".close_month()".to_string(),
+        ];
+        let sql = reading_grants("clinic", &schemas, &functions);
+        for s in ["\"public\"", "\"Billing\""] {
+            assert!(sql.contains(&format!("GRANT USAGE ON SCHEMA {s} TO \"drill_readers\"")));
+            assert!(sql.contains(&format!(
+                "GRANT SELECT ON ALL TABLES IN SCHEMA {s} TO \"drill_readers\""
+            )));
+            assert!(sql.contains(&format!(
+                "REVOKE ALL ON ALL TABLES IN SCHEMA {s} FROM PUBLIC"
+            )));
+            assert!(sql.contains(&format!("REVOKE CREATE ON SCHEMA {s} FROM PUBLIC")));
+        }
+        assert!(sql.contains("REVOKE EXECUTE ON FUNCTION lo_from_bytea(oid,bytea) FROM PUBLIC"));
+        assert!(sql.contains("REVOKE EXECUTE ON FUNCTION \"Billing\".close_month() FROM PUBLIC"));
+        assert!(sql.contains("REVOKE CREATE, TEMPORARY ON DATABASE \"clinic\" FROM PUBLIC"));
+        assert!(!sql.contains("pg_read_all_data"), "{sql}");
+        assert!(
+            !sql.contains("GRANT INSERT") && !sql.contains("GRANT UPDATE"),
+            "{sql}"
+        );
+    }
 }
