@@ -242,7 +242,9 @@ async fn no_session_still_runs(engine: &str, pattern: &str) {
         .await
         .unwrap();
     let running = match engine {
-        "postgres" => format!("SELECT count(*)::text FROM pg_stat_activity WHERE query LIKE '%{pattern}%' AND pid <> pg_backend_pid()"),
+        // An idle session still shows its last query: only a running one counts.
+        "postgres" => format!("SELECT count(*)::text FROM pg_stat_activity WHERE state = 'active' AND query LIKE '%{pattern}%' AND pid <> pg_backend_pid()"),
+        // INFO is the statement running now (NULL when idle).
         _ => format!("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE '%{pattern}%' AND ID <> CONNECTION_ID()"),
     };
     assert_eq!(
