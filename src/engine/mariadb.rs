@@ -188,6 +188,31 @@ pub const SECRET_TABLES: [&str; 4] = [
     "mysql.tables_priv",
 ];
 
+/// The refusal in `e` when it is one of the privileges the checks' user is
+/// not given: KILL of another user's session, or the server's own tables
+/// when the check's `query` names one; `None` otherwise.
+pub fn refusal(e: &sqlx::Error, query: &str) -> Option<super::refusal::Refusal> {
+    let number = error_number(e)?;
+    let meaning = match number {
+        1095 => "not the owner of the session it tried to KILL",
+        1227 => "a privilege the checks' user does not hold",
+        1142 => "command denied on a table",
+        1044 => "access denied to a database",
+        _ => return None,
+    };
+    let object = super::refusal::named(query, &SECRET_TABLES, false).map(|t| format!("table {t}"));
+    // A table or database refused that is not the server's own: another
+    // path says what was refused.
+    if matches!(number, 1142 | 1044) && object.is_none() {
+        return None;
+    }
+    Some(super::refusal::Refusal {
+        code: format!("error {number}"),
+        meaning,
+        object,
+    })
+}
+
 /// The server's own databases: what a restore leaves beside the clinic's.
 const SYSTEM_SCHEMAS: &str = "'mysql', 'information_schema', 'performance_schema', 'sys'";
 

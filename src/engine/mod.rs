@@ -4,6 +4,7 @@
 pub mod mariadb;
 pub mod pgarchive;
 pub mod postgres;
+pub mod refusal;
 
 use serde::{Deserialize, Serialize};
 
@@ -156,6 +157,15 @@ fn with_login(url: &str, user: &str, password: &str) -> crate::error::Result<Str
     u.set_password(Some(password))
         .map_err(|_| internal("password"))?;
     Ok(u.to_string())
+}
+
+/// What a check session's role was refused, from the error `e` of the
+/// check's `query`; `None` for any other error.
+pub fn refusal(engine: EngineKind, e: &sqlx::Error, query: &str) -> Option<refusal::Refusal> {
+    match engine {
+        EngineKind::Postgres => postgres::refusal(e, query),
+        EngineKind::Mariadb => mariadb::refusal(e, query),
+    }
 }
 
 /// How the administrator stops a check session's work.

@@ -161,6 +161,27 @@ pub const REFUSED_FUNCTIONS: [&str; 14] = [
 pub const SECRET_CATALOGS: [&str; 4] =
     ["pg_authid", "pg_shadow", "pg_user_mapping", "pg_statistic"];
 
+/// The refusal in `e` (42501 insufficient_privilege) when the check's
+/// `query` names a function or catalog the checks' role is refused; `None`
+/// otherwise (the caller's other paths say what was refused).
+pub fn refusal(e: &sqlx::Error, query: &str) -> Option<super::refusal::Refusal> {
+    use super::refusal::named;
+    let sqlx::Error::Database(d) = e else {
+        return None;
+    };
+    if d.code().as_deref() != Some("42501") {
+        return None;
+    }
+    let function = named(query, &REFUSED_FUNCTIONS, true).map(|f| format!("function {f}"));
+    let object =
+        function.or_else(|| named(query, &SECRET_CATALOGS, false).map(|t| format!("table {t}")))?;
+    Some(super::refusal::Refusal {
+        code: "SQLSTATE 42501".into(),
+        meaning: "permission denied",
+        object: Some(object),
+    })
+}
+
 /// Every function EXECUTE is revoked on, as `regprocedure` text: the
 /// writers and signals above (every overload), anything of dblink, and the
 /// restored application's own `SECURITY DEFINER` functions, which would run
