@@ -2,10 +2,11 @@
 //! as the user that can only SELECT. The judging is shared with PostgreSQL's
 //! (pure functions in the parent module); what differs is how each is asked.
 
+use super::bound::{Bound, Bounded};
 use super::{
     compare, judge_foreign_keys, judge_freshness, judge_rules, judge_sql, known_backup_time,
-    manifest_to_compare, orphans_query, timed, CheckResult, Context, ForeignKey, Job, Status,
-    CLINIC_INVARIANTS_MARIADB,
+    manifest_to_compare, orphans_query, timed, CheckResult, Context, ForeignKey, Job, Session,
+    Status, CLINIC_INVARIANTS_MARIADB,
 };
 use crate::catalog::Manifest;
 use crate::engine::{mariadb, EngineKind};
@@ -17,30 +18,36 @@ use sqlx::mysql::MySqlConnection;
 use sqlx::Executor;
 use std::time::Duration;
 
-/// Runs every check the plan asks for on two sessions of the read-only user
-/// at `url` (each query runs on one core: two keep both of a sandbox's
+/// Runs every check the plan asks for on two sessions, each its own user of
+/// `logins` (each query runs on one core: two keep both of a sandbox's
 /// busy); the manifest and the foreign keys first, the longest, then the
 /// plan's order; results in the plan's order.
-pub async fn run_all(
-    url: &str,
+pub(super) async fn run_all(
+    logins: &[String],
     plan: &Checks,
     ctx: &Context<'_>,
     events: &Events,
+    b: &Bound<'_>,
 ) -> Result<Vec<CheckResult>> {
     let jobs = super::jobs_with(plan, CLINIC_INVARIANTS_MARIADB)?;
     let mut conns = Vec::new();
-    for _ in 0..super::CHECK_WORKERS.min(jobs.len().max(1)) {
-        let mut conn = mariadb::connect(url, Duration::from_secs(10)).await?;
-        conn.execute("SET SESSION TRANSACTION READ ONLY")
-            .await
-            .map_err(|e| Error::db("making the check session read-only", e))?;
-        conn.execute(sqlx::raw_sql(&ctx.session.mariadb_sql()))
-            .await
-            .map_err(|e| Error::db("sizing the check session", e))?;
-        conns.push(conn);
+    for url in logins.iter().take(jobs.len().max(1)) {
+        conns.push(Bounded::<MySqlConnection>::open(url.clone(), ctx.session).await?);
     }
     let order = super::schedule(jobs, &[]);
-    Ok(super::run_queued(conns, order, plan, ctx, events).await)
+    Ok(super::run_queued(conns, order, plan, ctx, events, b).await)
+}
+
+/// A read-only session sized to the sandbox.
+async fn check_session(url: &str, session: Session) -> Result<MySqlConnection> {
+    let mut conn = mariadb::connect(url, Duration::from_secs(10)).await?;
+    conn.execute("SET SESSION TRANSACTION READ ONLY")
+        .await
+        .map_err(|e| Error::db("making the check session read-only", e))?;
+    conn.execute(sqlx::raw_sql(&session.mariadb_sql()))
+        .await
+        .map_err(|e| Error::db("sizing the check session", e))?;
+    Ok(conn)
 }
 
 impl super::CheckSession for MySqlConnection {
@@ -51,6 +58,20 @@ impl super::CheckSession for MySqlConnection {
         ctx: &'a Context<'a>,
     ) -> impl std::future::Future<Output = Vec<CheckResult>> + Send + 'a {
         run_job(self, job, plan, ctx)
+    }
+
+    fn open(url: &str, session: Session) -> impl std::future::Future<Output = Result<Self>> + Send {
+        check_session(url, session)
+    }
+
+    async fn id(&mut self) -> Result<u64> {
+        let row = self
+            .fetch_one(sqlx::raw_sql("SELECT CONNECTION_ID()"))
+            .await
+            .map_err(|e| Error::db("reading the check session's id", e))?;
+        mariadb::text(&row, 0)
+            .and_then(|t| t.parse().ok())
+            .ok_or_else(|| Error::Failed("the server did not say the check session's id".into()))
     }
 }
 
@@ -198,7 +219,15 @@ async fn rules_check(
 }
 
 async fn sql_check(conn: &mut MySqlConnection, c: &SqlCheck) -> (Status, String) {
-    match first_value(conn, &c.query).await {
+    let first = first_value(conn, &c.query).await;
+    if let Some(refused) = first
+        .as_ref()
+        .err()
+        .and_then(|e| super::refusal::refused(EngineKind::Mariadb, e, c))
+    {
+        return refused;
+    }
+    match first {
         Ok(first) => judge_sql(c, first),
         // ER_TABLEACCESS_DENIED_ERROR, ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION
         Err(e) if matches!(mariadb::error_number(&e), Some(1142 | 1792 | 1044)) => (

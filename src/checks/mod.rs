@@ -17,7 +17,9 @@ use sqlx::{Executor, Row};
 use std::collections::BTreeMap;
 use std::time::Instant;
 
+mod bound;
 mod mariadb;
+mod refusal;
 
 pub const CLINIC_INVARIANTS: &str = include_str!("../../fixtures/clinic-invariants.sql");
 /// The same rules in MariaDB's dialect.
@@ -126,41 +128,47 @@ enum Job {
     Freshness(usize),
 }
 
-/// Runs every check the plan asks for, two at a time, on connections of the
-/// sandbox's read-only role (`url` is that role's); results come back in the
-/// plan's order.
-pub async fn run_all(
-    url: &str,
+/// Runs every check the plan asks for, two at a time, each session on a
+/// login of its own (`logins`, their URLs); results come back in the plan's
+/// order.
+async fn run_all(
+    logins: &[String],
     plan: &Checks,
     ctx: &Context<'_>,
     events: &Events,
+    b: &bound::Bound<'_>,
 ) -> Result<Vec<CheckResult>> {
     let jobs = jobs(plan)?;
     let total = jobs.len();
-    let sessions = CHECK_WORKERS.min(total.max(1));
-    let mut conns = Vec::with_capacity(sessions);
-    for _ in 0..sessions {
-        conns.push(check_session(url, ctx.session).await?);
+    let mut conns = Vec::with_capacity(CHECK_WORKERS);
+    for url in logins.iter().take(total.max(1)) {
+        conns.push(bound::Bounded::<PgConnection>::open(url.clone(), ctx.session).await?);
     }
     let mut costs = Vec::with_capacity(total);
     for job in &jobs {
-        costs.push(match job {
-            Job::Invariant(_, q) => estimated_cost(&mut conns[0], q).await,
+        costs.push(match (job, conns[0].conn()) {
+            (Job::Invariant(_, q), Some(c)) => estimated_cost(c, q).await,
             _ => None,
         });
     }
-    Ok(run_queued(conns, schedule(jobs, &costs), plan, ctx, events).await)
+    Ok(run_queued(conns, schedule(jobs, &costs), plan, ctx, events, b).await)
 }
 
 /// A check session of one engine: it runs one job, which may decide several
 /// rules (a result each).
-trait CheckSession: Send {
+trait CheckSession: Send + Sized {
     fn run<'a>(
         &'a mut self,
         job: Job,
         plan: &'a Checks,
         ctx: &'a Context<'a>,
     ) -> impl std::future::Future<Output = Vec<CheckResult>> + Send + 'a;
+
+    /// A read-only session of the login at `url`, sized to the sandbox.
+    fn open(url: &str, session: Session) -> impl std::future::Future<Output = Result<Self>> + Send;
+
+    /// The session's id on the server, by which the administrator stops it.
+    fn id(&mut self) -> impl std::future::Future<Output = Result<u64>> + Send;
 }
 
 impl CheckSession for PgConnection {
@@ -172,26 +180,39 @@ impl CheckSession for PgConnection {
     ) -> impl std::future::Future<Output = Vec<CheckResult>> + Send + 'a {
         run_job(self, job, plan, ctx)
     }
+
+    fn open(url: &str, session: Session) -> impl std::future::Future<Output = Result<Self>> + Send {
+        check_session(url, session)
+    }
+
+    async fn id(&mut self) -> Result<u64> {
+        let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+            .fetch_one(&mut *self)
+            .await
+            .map_err(|e| Error::db("reading the check session's id", e))?;
+        Ok(pid.max(0) as u64)
+    }
 }
 
 /// Each session takes the next job of `order` when it is free (a list
 /// schedule: with the longest first, no session ends up running a long job
 /// alone); the results come back in the report's order.
 async fn run_queued<C: CheckSession>(
-    conns: Vec<C>,
+    conns: Vec<bound::Bounded<C>>,
     order: Vec<(usize, Job)>,
     plan: &Checks,
     ctx: &Context<'_>,
     events: &Events,
+    b: &bound::Bound<'_>,
 ) -> Vec<CheckResult> {
     let queue = std::sync::Mutex::new(order.into_iter());
     let queue = &queue;
-    let worker = |mut conn: C| async move {
+    let worker = |mut conn: bound::Bounded<C>| async move {
         let mut done = Vec::new();
         loop {
             let next = queue.lock().ok().and_then(|mut q| q.next());
             let Some((i, job)) = next else { break };
-            for r in conn.run(job, plan, ctx).await {
+            for r in conn.run(job, plan, ctx, b).await {
                 events.event(Event::note(format!(
                     "check {}: {:?} ({:.1} s)",
                     r.name, r.status, r.seconds
@@ -258,17 +279,27 @@ fn schedule(jobs: Vec<Job>, costs: &[Option<f64>]) -> Vec<(usize, Job)> {
     order
 }
 
-/// Runs the checks on a restored database of `engine`.
+/// Runs the checks on a restored database of `engine`, as the administrator
+/// at `admin_url` makes each session a login that can only read the
+/// restored application's tables; the administrator also stops any check
+/// past the plan's bound.
 pub async fn run_for(
     engine: EngineKind,
-    url: &str,
+    admin_url: &str,
     plan: &Checks,
     ctx: &Context<'_>,
     events: &Events,
 ) -> Result<Vec<CheckResult>> {
+    let logins =
+        crate::engine::check_logins(engine, admin_url, CHECK_WORKERS, plan.timeout).await?;
+    let b = bound::Bound {
+        engine,
+        admin_url,
+        limit: plan.timeout,
+    };
     match engine {
-        EngineKind::Postgres => run_all(url, plan, ctx, events).await,
-        EngineKind::Mariadb => mariadb::run_all(url, plan, ctx, events).await,
+        EngineKind::Postgres => run_all(&logins, plan, ctx, events, &b).await,
+        EngineKind::Mariadb => mariadb::run_all(&logins, plan, ctx, events, &b).await,
     }
 }
 
@@ -783,7 +814,15 @@ async fn sql_check(conn: &mut PgConnection, c: &SqlCheck) -> (Status, String) {
     // bigint, float), and is read as a number from there.
     // (RawSql::fetch_optional in sqlx 0.8 calls fetch_one; the executor's own
     // fetch_optional is the real thing.)
-    let row = match conn.fetch_optional(sqlx::raw_sql(&c.query)).await {
+    let row = conn.fetch_optional(sqlx::raw_sql(&c.query)).await;
+    if let Some(refused) = row
+        .as_ref()
+        .err()
+        .and_then(|e| refusal::refused(EngineKind::Postgres, e, c))
+    {
+        return refused;
+    }
+    let row = match row {
         Ok(r) => r,
         Err(e) if tried_to_write(&e) => {
             return (

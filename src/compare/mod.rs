@@ -254,11 +254,15 @@ async fn compare_on(env: &Env<'_>, sandboxes: &[sandbox::Sandbox], f: &mut Facts
     let mut conns = Vec::new();
     for (t, sb) in f.targets.iter().zip(sandboxes) {
         conns.push(match t.restored() {
-            true => Some(
+            true => Some({
+                // Made before the restore, the reader can read nothing yet.
+                crate::engine::grant_reading(engine, &sb.url(), &sb.creds.reader)
+                    .await
+                    .map_err(|e| target::in_target(&t.image, e))?;
                 query::connect(engine, &sb.reader_url(), env.compare)
                     .await
-                    .map_err(|e| target::in_target(&t.image, e))?,
-            ),
+                    .map_err(|e| target::in_target(&t.image, e))?
+            }),
             false => None,
         });
     }

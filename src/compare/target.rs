@@ -115,7 +115,7 @@ async fn check(ctx: &Ctx<'_>, p: &mut Prepared, events: &Events) -> Result<()> {
             None,
         ),
     };
-    let url = p.sandbox.reader_url();
+    let url = p.sandbox.url();
     p.checks = checks::run_for(engine, &url, &ctx.plan.checks, &cc, events).await?;
     Ok(())
 }

@@ -230,14 +230,7 @@ async fn verify_restored(
             restored.delivery.staging_bytes(),
         ),
     };
-    f.checks = checks::run_for(
-        sb.engine,
-        &sb.reader_url(),
-        &env.plan.checks,
-        &ctx,
-        env.events,
-    )
-    .await?;
+    f.checks = checks::run_for(sb.engine, &sb.url(), &env.plan.checks, &ctx, env.events).await?;
     clock.end();
     f.checks_done = Some(f.clock_start.0.seconds_since());
     if let Some(Effect::ServerLost(log)) = f.staged.as_ref().map(|s| &s.effect) {

@@ -148,6 +148,72 @@ pub async fn create_reader(admin_url: &str, c: &super::Credentials, limit: Durat
     Ok(())
 }
 
+/// Creates the user one check session connects as: SELECT on the restored
+/// database and nothing else (no FILE, PROCESS or SUPER, nothing of `mysql`),
+/// its own so that no session may KILL another's (a user may kill its own
+/// threads), its statements bounded by the server a little past the drill's
+/// own bound (`limit`), which holds even when a check lifts this.
+pub async fn create_check_login(
+    admin_url: &str,
+    user: &str,
+    password: &str,
+    database: &str,
+    limit: Duration,
+) -> Result<()> {
+    let mut conn = connect(admin_url, Duration::from_secs(10)).await?;
+    let sql = format!(
+        "CREATE USER {user}@'%' IDENTIFIED BY {password} WITH MAX_STATEMENT_TIME {secs}; \
+         GRANT SELECT, SHOW VIEW ON {db}.* TO {user}@'%'",
+        user = quote_literal(user),
+        password = quote_literal(password),
+        secs = limit.as_secs().max(1),
+        db = quote_ident(database),
+    );
+    tokio::time::timeout(Duration::from_secs(30), conn.execute(sqlx::raw_sql(&sql)))
+        .await
+        .map_err(|_| {
+            Error::Environment(
+                "creating a check session's user took over 30 s: the sandbox is stuck or overloaded".into(),
+            )
+        })?
+        .map_err(|e| Error::db("creating a check session's user", e))?;
+    Ok(())
+}
+
+/// Tables of the server's own database that hold its accounts and password
+/// hashes: named when a check is refused them.
+pub const SECRET_TABLES: [&str; 4] = [
+    "mysql.user",
+    "mysql.global_priv",
+    "mysql.db",
+    "mysql.tables_priv",
+];
+
+/// The refusal in `e` when it is one of the privileges the checks' user is
+/// not given: KILL of another user's session, or the server's own tables
+/// when the check's `query` names one; `None` otherwise.
+pub fn refusal(e: &sqlx::Error, query: &str) -> Option<super::refusal::Refusal> {
+    let number = error_number(e)?;
+    let meaning = match number {
+        1095 => "not the owner of the session it tried to KILL",
+        1227 => "a privilege the checks' user does not hold",
+        1142 => "command denied on a table",
+        1044 => "access denied to a database",
+        _ => return None,
+    };
+    let object = super::refusal::named(query, &SECRET_TABLES, false).map(|t| format!("table {t}"));
+    // A table or database refused that is not the server's own: another
+    // path says what was refused.
+    if matches!(number, 1142 | 1044) && object.is_none() {
+        return None;
+    }
+    Some(super::refusal::Refusal {
+        code: format!("error {number}"),
+        meaning,
+        object,
+    })
+}
+
 /// The server's own databases: what a restore leaves beside the clinic's.
 const SYSTEM_SCHEMAS: &str = "'mysql', 'information_schema', 'performance_schema', 'sys'";
 

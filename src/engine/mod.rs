@@ -4,6 +4,7 @@
 pub mod mariadb;
 pub mod pgarchive;
 pub mod postgres;
+pub mod refusal;
 
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -83,6 +84,130 @@ pub async fn create_reader(
     match engine {
         EngineKind::Postgres => postgres::create_reader(admin_url, c, limit).await,
         EngineKind::Mariadb => mariadb::create_reader(admin_url, c, limit).await,
+    }
+}
+
+/// Makes one login per check session, after the restore (what they may read
+/// is the restored application's schemas) and returns their URLs, the
+/// administrator's host and database at `admin_url`. Each session has its
+/// own, so that none can signal, kill or read another's; none reads the
+/// server's accounts. `limit` is the drill's bound on one check: the server
+/// bounds each statement a little past it, as a second line.
+pub async fn check_logins(
+    engine: EngineKind,
+    admin_url: &str,
+    sessions: usize,
+    limit: std::time::Duration,
+) -> crate::error::Result<Vec<String>> {
+    use rand::distr::{Alphanumeric, SampleString};
+    let database = url_database(admin_url)?;
+    if engine == EngineKind::Postgres {
+        postgres::grant_reading(admin_url, &database).await?;
+    }
+    // Past the drill's bound, with room for its cancel to land first.
+    let server_limit = limit + std::time::Duration::from_secs(30);
+    // A suffix of their own: a comparison makes logins once per target.
+    let run = Alphanumeric
+        .sample_string(&mut rand::rng(), 6)
+        .to_lowercase();
+    let mut urls = Vec::with_capacity(sessions);
+    for n in 1..=sessions {
+        let user = format!("drill_check_{run}_{n}");
+        let password = Alphanumeric.sample_string(&mut rand::rng(), 32);
+        match engine {
+            EngineKind::Postgres => {
+                postgres::create_check_login(admin_url, &user, &password, server_limit).await?
+            }
+            EngineKind::Mariadb => {
+                let (u, p, db, l) = (&user, &password, &database, server_limit);
+                mariadb::create_check_login(admin_url, u, p, db, l).await?
+            }
+        }
+        urls.push(with_login(admin_url, &user, &password)?);
+    }
+    Ok(urls)
+}
+
+/// Lets the comparison's reader (made before the restore) read what the
+/// check sessions read, and nothing more. MariaDB's was granted the
+/// restored database when it was made.
+pub async fn grant_reading(
+    engine: EngineKind,
+    admin_url: &str,
+    reader: &str,
+) -> crate::error::Result<()> {
+    if engine == EngineKind::Mariadb {
+        return Ok(());
+    }
+    postgres::grant_reading(admin_url, &url_database(admin_url)?).await?;
+    postgres::join_readers(admin_url, reader).await
+}
+
+/// The database a URL names.
+fn url_database(url: &str) -> crate::error::Result<String> {
+    let u = url::Url::parse(url).map_err(|e| {
+        crate::error::Error::Failed(format!("internal error: the sandbox's URL: {e}"))
+    })?;
+    Ok(u.path().trim_start_matches('/').to_string())
+}
+
+/// The URL with another user and password.
+fn with_login(url: &str, user: &str, password: &str) -> crate::error::Result<String> {
+    let internal = |what: &str| {
+        crate::error::Error::Failed(format!("internal error: the sandbox's URL: {what}"))
+    };
+    let mut u = url::Url::parse(url).map_err(|e| internal(&e.to_string()))?;
+    u.set_username(user).map_err(|_| internal("user"))?;
+    u.set_password(Some(password))
+        .map_err(|_| internal("password"))?;
+    Ok(u.to_string())
+}
+
+/// What a check session's role was refused, from the error `e` of the
+/// check's `query`; `None` for any other error.
+pub fn refusal(engine: EngineKind, e: &sqlx::Error, query: &str) -> Option<refusal::Refusal> {
+    match engine {
+        EngineKind::Postgres => postgres::refusal(e, query),
+        EngineKind::Mariadb => mariadb::refusal(e, query),
+    }
+}
+
+/// How the administrator stops a check session's work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stop {
+    /// Its running statement (`pg_cancel_backend`, `KILL QUERY`).
+    Query,
+    /// The session itself, and whatever it SET or began
+    /// (`pg_terminate_backend`, `KILL CONNECTION`).
+    Session,
+}
+
+/// Stops the work of the session `id` (its backend pid or connection id) as
+/// the administrator at `admin_url`: the server's side stops, not only the
+/// drill's wait. A session already gone is stopped.
+pub async fn stop_session(
+    engine: EngineKind,
+    admin_url: &str,
+    id: u64,
+    how: Stop,
+) -> crate::error::Result<()> {
+    let sql = match (engine, how) {
+        (EngineKind::Postgres, Stop::Query) => format!("SELECT pg_cancel_backend({id})"),
+        (EngineKind::Postgres, Stop::Session) => format!("SELECT pg_terminate_backend({id})"),
+        (EngineKind::Mariadb, Stop::Query) => format!("KILL QUERY {id}"),
+        (EngineKind::Mariadb, Stop::Session) => format!("KILL CONNECTION {id}"),
+    };
+    let doing = "stopping a check over the drill's time bound";
+    let mut c = AnyConnection::connect(engine, admin_url).await?;
+    let patience = std::time::Duration::from_secs(10);
+    match tokio::time::timeout(patience, c.execute(&sql)).await {
+        Err(_) => Err(crate::error::Error::Environment(format!(
+            "{doing}: the server did not answer within 10 s; the sandbox is stuck or overloaded"
+        ))),
+        Ok(Ok(())) => Ok(()),
+        // ER_NO_SUCH_THREAD: it ended on its own meanwhile.
+        Ok(Err(e)) if mariadb::error_number(&e) == Some(1094) => Ok(()),
+        Ok(Err(e)) => Err(crate::error::Error::db(doing, e)),
     }
 }
 

@@ -89,17 +89,16 @@ fn connect_error(url: &str, e: sqlx::Error) -> Error {
     }
 }
 
-/// Creates the login role the checks use: it reads every table
-/// (`pg_read_all_data`) and nothing else, so a custom check cannot change the
-/// evidence whatever it SETs. Temporary tables and objects in `public` are
-/// refused to it too, and its statements are bounded in time.
+/// Creates the login role a comparison's queries use, before anything is
+/// restored: it can log in and read nothing yet (`grant_reading` gives it
+/// the restored application's tables). Temporary tables and objects in
+/// `public` are refused to everyone, and its statements are bounded in time.
 pub async fn create_reader(admin_url: &str, c: &super::Credentials, limit: Duration) -> Result<()> {
     let mut conn = connect(admin_url, Duration::from_secs(10)).await?;
     let reader = quote_ident(&c.reader);
     let database = quote_ident(&c.database);
     let sql = format!(
         "CREATE ROLE {reader} LOGIN PASSWORD '{}' NOSUPERUSER NOCREATEDB NOCREATEROLE; \
-         GRANT pg_read_all_data TO {reader}; \
          ALTER ROLE {reader} SET default_transaction_read_only = on; \
          ALTER ROLE {reader} SET statement_timeout = '{}s'; \
          REVOKE TEMPORARY ON DATABASE {database} FROM PUBLIC; \
@@ -107,16 +106,183 @@ pub async fn create_reader(admin_url: &str, c: &super::Credentials, limit: Durat
         c.reader_password.replace('\'', "''"),
         limit.as_secs().max(1)
     );
-    // A server that just said it is ready answers this in milliseconds.
-    tokio::time::timeout(Duration::from_secs(30), conn.execute(sqlx::raw_sql(&sql)))
+    run_admin(
+        &mut conn,
+        &sql,
+        "creating the read-only role for the checks",
+    )
+    .await
+}
+
+/// Runs administrator statements that a server that just said it is ready
+/// answers in milliseconds (a restored catalog of thousands of tables, in
+/// seconds).
+async fn run_admin(conn: &mut PgConnection, sql: &str, doing: &str) -> Result<()> {
+    tokio::time::timeout(Duration::from_secs(60), conn.execute(sqlx::raw_sql(sql)))
         .await
         .map_err(|_| {
-            Error::Environment(
-                "creating the read-only role for the checks took over 30 s: the sandbox is stuck or overloaded".into(),
-            )
+            Error::Environment(format!(
+                "{doing} took over 60 s: the sandbox is stuck or overloaded"
+            ))
         })?
-        .map_err(|e| Error::db("creating the read-only role for the checks", e))?;
+        .map_err(|e| Error::db(doing, e))?;
     Ok(())
+}
+
+/// The group role holding what the checks may read; each check login and
+/// the comparison's reader are its members.
+pub const READERS: &str = "drill_readers";
+
+/// Functions of the server that write (large objects, notifications) or
+/// signal another session. EXECUTE is granted to PUBLIC by default, and a
+/// read-only transaction does not stop them: `lo_from_bytea` wrote 64 MB
+/// inside `BEGIN READ ONLY`. `set_config` stays: `SET` does what it does and
+/// cannot be revoked, so the bound that holds is the drill's own (the
+/// checks' client-side timeout). Advisory locks stay: they only make a
+/// session wait that asks for the same lock, which the drill's checks never do.
+pub const REFUSED_FUNCTIONS: [&str; 14] = [
+    "lo_from_bytea",
+    "lo_import",
+    "lo_export",
+    "lo_create",
+    "lo_creat",
+    "lowrite",
+    "lo_put",
+    "lo_truncate",
+    "lo_truncate64",
+    "lo_unlink",
+    "pg_terminate_backend",
+    "pg_cancel_backend",
+    "pg_notify",
+    "dblink",
+];
+
+/// Catalogs that hold secrets, which only `pg_read_all_data` (not granted)
+/// or a superuser can read: named when a check is refused them.
+pub const SECRET_CATALOGS: [&str; 4] =
+    ["pg_authid", "pg_shadow", "pg_user_mapping", "pg_statistic"];
+
+/// The refusal in `e` (42501 insufficient_privilege) when the check's
+/// `query` names a function or catalog the checks' role is refused; `None`
+/// otherwise (the caller's other paths say what was refused).
+pub fn refusal(e: &sqlx::Error, query: &str) -> Option<super::refusal::Refusal> {
+    use super::refusal::named;
+    let sqlx::Error::Database(d) = e else {
+        return None;
+    };
+    if d.code().as_deref() != Some("42501") {
+        return None;
+    }
+    let function = named(query, &REFUSED_FUNCTIONS, true).map(|f| format!("function {f}"));
+    let object =
+        function.or_else(|| named(query, &SECRET_CATALOGS, false).map(|t| format!("table {t}")))?;
+    Some(super::refusal::Refusal {
+        code: "SQLSTATE 42501".into(),
+        meaning: "permission denied",
+        object: Some(object),
+    })
+}
+
+/// Every function EXECUTE is revoked on, as `regprocedure` text: the
+/// writers and signals above (every overload), anything of dblink, and the
+/// restored application's own `SECURITY DEFINER` functions, which would run
+/// with their owner's rights.
+const REVOKED_FUNCTIONS: &str = "SELECT p.oid::regprocedure::text FROM pg_proc p \
+     JOIN pg_namespace n ON n.oid = p.pronamespace \
+     WHERE (n.nspname = 'pg_catalog' AND p.proname = ANY($1)) \
+        OR p.proname LIKE 'dblink%' \
+        OR (p.prosecdef AND n.nspname NOT IN ('pg_catalog', 'information_schema')) \
+     ORDER BY 1";
+
+/// The restored application's schemas: every schema but the server's own.
+const APP_SCHEMAS: &str = "SELECT nspname::text FROM pg_namespace \
+     WHERE nspname NOT IN ('pg_catalog', 'information_schema') \
+       AND nspname NOT LIKE 'pg\\_toast%' AND nspname NOT LIKE 'pg\\_temp%' ORDER BY 1";
+
+/// Gives the group `READERS` USAGE on the restored application's schemas and
+/// SELECT on their tables and sequences, and nothing of the server's own;
+/// takes from PUBLIC every grant on those tables and sequences (a dump may
+/// grant PUBLIC writes, or MAINTAIN on 17, which refreshes materialized
+/// views; the group's SELECT is all the drill needs) and EXECUTE on the
+/// functions that write or signal. Run after the
+/// restore (the schemas are the restored ones) and before any check; again
+/// is harmless.
+pub async fn grant_reading(admin_url: &str, database: &str) -> Result<()> {
+    let mut conn = connect(admin_url, Duration::from_secs(10)).await?;
+    let doing = "granting the checks' roles the restored application's tables";
+    let schemas: Vec<String> = sqlx::query_scalar(APP_SCHEMAS)
+        .fetch_all(&mut conn)
+        .await
+        .map_err(|e| Error::db(doing, e))?;
+    let functions: Vec<String> = sqlx::query_scalar(REVOKED_FUNCTIONS)
+        .bind(REFUSED_FUNCTIONS.to_vec())
+        .fetch_all(&mut conn)
+        .await
+        .map_err(|e| Error::db(doing, e))?;
+    let sql = reading_grants(database, &schemas, &functions);
+    run_admin(&mut conn, &sql, doing).await
+}
+
+/// Pure: the statements of `grant_reading`, for these schemas and functions
+/// (each function as `regprocedure` text, quoted where it needs to be).
+pub fn reading_grants(database: &str, schemas: &[String], functions: &[String]) -> String {
+    let group = quote_ident(READERS);
+    let mut sql = format!(
+        "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{READERS}') \
+         THEN CREATE ROLE {group} NOLOGIN; END IF; END $$; \
+         REVOKE CREATE, TEMPORARY ON DATABASE {} FROM PUBLIC; ",
+        quote_ident(database)
+    );
+    for s in schemas.iter().map(|s| quote_ident(s)) {
+        sql.push_str(&format!(
+            "REVOKE CREATE ON SCHEMA {s} FROM PUBLIC; \
+             REVOKE ALL ON ALL TABLES IN SCHEMA {s} FROM PUBLIC; \
+             REVOKE ALL ON ALL SEQUENCES IN SCHEMA {s} FROM PUBLIC; \
+             GRANT USAGE ON SCHEMA {s} TO {group}; \
+             GRANT SELECT ON ALL TABLES IN SCHEMA {s} TO {group}; \
+             GRANT SELECT ON ALL SEQUENCES IN SCHEMA {s} TO {group}; "
+        ));
+    }
+    for f in functions {
+        sql.push_str(&format!("REVOKE EXECUTE ON FUNCTION {f} FROM PUBLIC; "));
+    }
+    sql
+}
+
+/// Creates a login role for one check session, a member of `READERS` and of
+/// nothing else: its own, so that no session may signal or read another's,
+/// read-only by default, its statements bounded by the server a little past
+/// the drill's own bound (`limit`), which holds even when a check lifts this.
+pub async fn create_check_login(
+    admin_url: &str,
+    user: &str,
+    password: &str,
+    limit: Duration,
+) -> Result<()> {
+    let mut conn = connect(admin_url, Duration::from_secs(10)).await?;
+    let role = quote_ident(user);
+    let sql = format!(
+        "CREATE ROLE {role} LOGIN PASSWORD '{}' NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS \
+           IN ROLE {}; \
+         ALTER ROLE {role} SET default_transaction_read_only = on; \
+         ALTER ROLE {role} SET statement_timeout = '{}s'",
+        password.replace('\'', "''"),
+        quote_ident(READERS),
+        limit.as_secs().max(1)
+    );
+    run_admin(&mut conn, &sql, "creating a check session's role").await
+}
+
+/// Adds `member` to `READERS` (the comparison's reader, after the restore).
+pub async fn join_readers(admin_url: &str, member: &str) -> Result<()> {
+    let mut conn = connect(admin_url, Duration::from_secs(10)).await?;
+    let sql = format!("GRANT {} TO {}", quote_ident(READERS), quote_ident(member));
+    run_admin(
+        &mut conn,
+        &sql,
+        "letting the comparison's role read the restored tables",
+    )
+    .await
 }
 
 pub async fn server_version(conn: &mut PgConnection) -> Result<String> {
@@ -269,4 +435,37 @@ pub fn dump_args(snapshot: &str) -> Vec<String> {
         format!("--snapshot={snapshot}"),
         "--no-password".into(),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_checks_group_reads_each_restored_schema_and_nothing_that_writes_or_signals() {
+        let schemas = ["public".to_string(), "Billing".to_string()];
+        let functions = [
+            "lo_from_bytea(oid,bytea)".to_string(),
+            "\"Billing\".close_month()".to_string(),
+        ];
+        let sql = reading_grants("clinic", &schemas, &functions);
+        for s in ["\"public\"", "\"Billing\""] {
+            assert!(sql.contains(&format!("GRANT USAGE ON SCHEMA {s} TO \"drill_readers\"")));
+            assert!(sql.contains(&format!(
+                "GRANT SELECT ON ALL TABLES IN SCHEMA {s} TO \"drill_readers\""
+            )));
+            assert!(sql.contains(&format!(
+                "REVOKE ALL ON ALL TABLES IN SCHEMA {s} FROM PUBLIC"
+            )));
+            assert!(sql.contains(&format!("REVOKE CREATE ON SCHEMA {s} FROM PUBLIC")));
+        }
+        assert!(sql.contains("REVOKE EXECUTE ON FUNCTION lo_from_bytea(oid,bytea) FROM PUBLIC"));
+        assert!(sql.contains("REVOKE EXECUTE ON FUNCTION \"Billing\".close_month() FROM PUBLIC"));
+        assert!(sql.contains("REVOKE CREATE, TEMPORARY ON DATABASE \"clinic\" FROM PUBLIC"));
+        assert!(!sql.contains("pg_read_all_data"), "{sql}");
+        assert!(
+            !sql.contains("GRANT INSERT") && !sql.contains("GRANT UPDATE"),
+            "{sql}"
+        );
+    }
 }

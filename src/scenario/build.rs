@@ -310,6 +310,12 @@ fn positive(src: &Source, key: &str, v: Option<Spanned<u64>>, default: u64) -> R
     }
 }
 
+/// How long one check may run before the drill stops it: an hour, the
+/// statement timeout the checks' role had before the drill bounded checks
+/// itself. The clinic's checks take seconds; a deep fingerprint of a large
+/// clinic takes minutes.
+const DEFAULT_CHECK_TIMEOUT_SECONDS: u64 = 3600;
+
 fn checks(src: &Source, raw: RawChecks) -> Result<Checks> {
     let manifest = match raw.manifest.as_ref().map(|m| *m.get_ref()) {
         None | Some(RawManifest::Required) => ManifestPolicy::Required,
@@ -343,9 +349,16 @@ fn checks(src: &Source, raw: RawChecks) -> Result<Checks> {
             max_lag_seconds: f.max_lag_hours * 3600.0,
         })
         .collect();
+    let timeout = positive(
+        src,
+        "timeout_seconds",
+        raw.timeout_seconds,
+        DEFAULT_CHECK_TIMEOUT_SECONDS,
+    )?;
     Ok(Checks {
         manifest,
         foreign_keys: raw.foreign_keys.unwrap_or(true),
+        timeout: Duration::from_secs(timeout),
         invariants,
         freshness,
         sql: raw

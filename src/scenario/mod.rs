@@ -195,6 +195,9 @@ pub struct Checks {
     pub invariants: Option<Invariants>,
     pub freshness: Vec<Freshness>,
     pub sql: Vec<SqlCheck>,
+    /// How long one check may run: past it, the drill stops the check's
+    /// query through the administrator's connection, whatever the check SET.
+    pub timeout: Duration,
 }
 
 #[derive(Debug, Clone)]

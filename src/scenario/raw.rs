@@ -206,6 +206,7 @@ pub(super) struct RawChecks {
     pub freshness: Vec<RawFreshness>,
     #[serde(default)]
     pub sql: Vec<RawSqlCheck>,
+    pub timeout_seconds: Option<Spanned<u64>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

@@ -679,3 +679,17 @@ fn a_drill_without_an_image_is_refused_at_target() {
     let m = refused("name = \"t\"\n[backups]\nlocation = \"b\"\n[target]\nmemory_mb = 512\n");
     assert!(m.contains("x.toml:4:1: [target] needs `image`"), "{m}");
 }
+
+#[test]
+fn a_checks_time_bound_has_a_default_and_is_read() {
+    let plan = parse(Path::new("x.toml"), GOOD).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(plan.checks.timeout, Duration::from_secs(3600));
+    let text = good_with("checks", "timeout_seconds = 30");
+    let plan = parse(Path::new("x.toml"), &text).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(plan.checks.timeout, Duration::from_secs(30));
+    let m = refused(&good_with("checks", "timeout_seconds = 0"));
+    assert_eq!(
+        m,
+        "x.toml:11:19: timeout_seconds = 0: a timeout must be at least 1"
+    );
+}
