@@ -15,15 +15,10 @@ const STABLE_OUTPUT: &str = "SET datestyle = 'ISO, YMD'; SET timezone = 'UTC'; \
      SET intervalstyle = 'postgres'; SET extra_float_digits = 1; SET bytea_output = 'hex'";
 
 /// The URL with its password hidden, for messages.
+/// The URL with its passwords hidden (the user part's and a `?password=`),
+/// for messages.
 pub fn redact_url(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut u) if u.password().is_some() => {
-            let _ = u.set_password(Some("***"));
-            u.to_string()
-        }
-        Ok(u) => u.to_string(),
-        Err(_) => "<unparseable URL>".into(),
-    }
+    crate::backup::db_url::masked(url)
 }
 
 pub fn parse_url(url: &str) -> Result<PgConnectOptions> {

@@ -128,8 +128,11 @@ pub async fn remove_container(docker: &Docker, id: &str) -> Result<bool> {
         .await
     {
         Ok(()) => Ok(true),
+        // Gone, or being removed by another sweep at this moment (409):
+        // either way it goes, which is the goal.
         Err(bollard::errors::Error::DockerResponseServerError {
-            status_code: 404, ..
+            status_code: 404 | 409,
+            ..
         }) => Ok(false),
         Err(e) => Err(Error::docker(format!("removing container {id}"), e)),
     }
