@@ -125,7 +125,7 @@ fn errors(names: &[String], why: &str, seconds: f64) -> Vec<CheckResult> {
         .map(|name| CheckResult {
             name: name.clone(),
             status: Status::Error,
-            detail: Redacted::new(why),
+            detail: Redacted::ours(why),
             seconds,
         })
         .collect()

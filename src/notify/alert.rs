@@ -1,8 +1,7 @@
 //! The alert: what a finished report says, in the words a chat line and an
 //! email need. Built only from the report's fields (names, timings, hashes,
-//! and its findings, already redacted when the report was made): no row of
-//! data is within reach. Every text that leaves is still built by
-//! `Redacted::new`, like all text that leaves the process.
+//! and its findings, built from typed parts when the report was made): no
+//! row of data is within reach, and no database's words.
 
 use crate::checks::Status;
 use crate::ledger::anchor;
