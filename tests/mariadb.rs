@@ -806,3 +806,44 @@ async fn a_dump_of_several_databases_is_checked_in_the_one_the_scenario_names() 
     assert_eq!(code, 0, "{r}\n{err}");
     assert_eq!(r["verdict"], "passed", "{r}");
 }
+
+/// Custom checks whose MariaDB errors would quote a surname: a SIGNAL whose
+/// message is the surname, and a table named after it (`Table
+/// 'O'Brien-Hartley.t' doesn't exist`). Each is an error naming its code;
+/// neither the report nor the terminal holds any part of the name.
+#[test]
+fn mariadb_errors_quoting_a_surname_name_only_their_codes() {
+    let tmp = tempdir();
+    let key = make_key(tmp.path(), "k");
+    let backups = tmp.path().join("backups");
+    generate(&backups, &key, "mariadb", None);
+    let checks = "\n[[checks.sql]]\nname = \"signalled surname\"\n\
+        query = '''BEGIN NOT ATOMIC DECLARE v VARCHAR(200); \
+        SELECT last_name INTO v FROM patients WHERE id = 1; \
+        SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v; END'''\nexpect = { at_least = 0 }\n\
+        \n[[checks.sql]]\nname = \"surname as a table\"\n\
+        query = '''EXECUTE IMMEDIATE CONCAT('SELECT 1 FROM `', \
+        (SELECT last_name FROM patients WHERE id = 1), '`.t')'''\nexpect = { at_least = 0 }\n";
+    let scenario = hand_made_scenario(tmp.path(), &backups, "", checks);
+    let (code, r, err) = drill(&scenario, &backups, &key);
+    assert_eq!(code, 2, "checks in error are a broken scenario: {r}\n{err}");
+    let signalled = check(&r, "sql: signalled surname");
+    assert_eq!(signalled["status"], "error", "{signalled}");
+    assert!(
+        signalled["detail"]
+            .as_str()
+            .unwrap()
+            .contains("SQLSTATE 45000"),
+        "{signalled}"
+    );
+    assert_eq!(
+        check(&r, "sql: surname as a table")["status"],
+        "error",
+        "{r}"
+    );
+    for text in [r.to_string(), err] {
+        for v in ["Brien", "Hartley"] {
+            assert!(!text.contains(v), "{v} in {text}");
+        }
+    }
+}

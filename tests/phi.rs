@@ -479,6 +479,28 @@ fn a_restore_failing_on_a_duplicate_health_card_names_no_card() {
     refused_plain_sql(&sql, "unique_violation (SQLSTATE 23505)");
 }
 
+/// A surname with an apostrophe into a unique key (`Key (name)=(O'Brien-
+/// Hartley)`): the apostrophe once ended a pattern redactor's match early and
+/// left `'Brien-Hartley'`.
+#[test]
+fn a_restore_failing_on_a_surname_with_an_apostrophe_names_no_part_of_it() {
+    let sql = "CREATE TABLE public.surnames (name text PRIMARY KEY);\n\
+               INSERT INTO public.surnames SELECT last_name FROM public.patients WHERE id = 1;\n\
+               INSERT INTO public.surnames SELECT last_name FROM public.patients WHERE id = 1;";
+    refused_plain_sql(sql, "unique_violation (SQLSTATE 23505)");
+}
+
+/// A full name with double quotes into an integer column (`invalid input
+/// syntax for type integer: "Robert "Bob" Smith"`): the inner quote once left
+/// `Bob" Smith`.
+#[test]
+fn a_restore_failing_on_a_name_with_double_quotes_names_no_part_of_it() {
+    let sql = "CREATE TABLE public.numbers (n integer);\n\
+               INSERT INTO public.numbers SELECT (first_name || ' ' || last_name)::int \
+               FROM public.patients WHERE id = 2;";
+    refused_plain_sql(sql, "invalid_text_representation (SQLSTATE 22P02)");
+}
+
 #[test]
 fn a_restore_failing_on_a_check_constraint_names_nothing_of_the_row() {
     // A real patient's row with an email the CHECK refuses: PostgreSQL's
