@@ -190,20 +190,25 @@ impl Cleanup {
 impl Drop for Cleanup {
     fn drop(&mut self) {
         let run = self.run.clone();
-        // Drop can't await, and may run inside a runtime: use a thread of its own.
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime");
-            rt.block_on(async {
-                if let Ok(d) = sandbox::docker::connect().await {
-                    let _ = sandbox::gc::cleanup_run(&d, &run).await;
-                }
-            });
-        })
-        .join();
+        on_a_thread_of_its_own(async move {
+            if let Ok(d) = sandbox::docker::connect().await {
+                let _ = sandbox::gc::cleanup_run(&d, &run).await;
+            }
+        });
     }
+}
+
+/// Runs `work` to its end on a thread and runtime of its own: `Drop` can't
+/// await, and may run inside a runtime.
+fn on_a_thread_of_its_own(work: impl std::future::Future<Output = ()> + Send + 'static) {
+    let _ = std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime")
+            .block_on(work)
+    })
+    .join();
 }
 
 /// Removes what the restore-drill process `pid` created when dropped (a
@@ -213,18 +218,11 @@ pub struct PidCleanup(pub u32);
 impl Drop for PidCleanup {
     fn drop(&mut self) {
         let pid = self.0;
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime");
-            rt.block_on(async {
-                if let Ok(d) = sandbox::docker::connect().await {
-                    remove_labelled_by_pid(&d, pid).await;
-                }
-            });
-        })
-        .join();
+        on_a_thread_of_its_own(async move {
+            if let Ok(d) = sandbox::docker::connect().await {
+                remove_labelled_by_pid(&d, pid).await;
+            }
+        });
     }
 }
 
