@@ -478,3 +478,40 @@ fn doctor_reports_each_check_with_its_fix() {
     );
     assert!(text.contains("chmod 600"), "{text}");
 }
+
+/// `gc` takes the socket folder of a run that has no container left once it
+/// is a minute old, and leaves a young one and one holding anything but
+/// socket folders (a folder of someone else's that looks like ours).
+#[test]
+fn gc_removes_orphaned_socket_folders_and_nothing_else() {
+    let base = std::env::temp_dir();
+    let id = |n: u32| {
+        format!(
+            "{:012x}",
+            0xfeed_0000_0000u64 + u64::from(n) + u64::from(std::process::id()) * 16
+        )
+    };
+    let (old, young, foreign) = (id(1), id(2), id(3));
+    for run in [&old, &young, &foreign] {
+        std::fs::create_dir_all(base.join(format!("restore-drill-{run}/sandbox-abc123"))).unwrap();
+    }
+    std::fs::write(
+        base.join(format!("restore-drill-{foreign}/notes.txt")),
+        "mine",
+    )
+    .unwrap();
+    for run in [&old, &foreign] {
+        shell(
+            "touch -d '5 minutes ago' \"$1\"",
+            &[base.join(format!("restore-drill-{run}"))],
+        );
+    }
+    let (code, out, err) = run(&["gc"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(!base.join(format!("restore-drill-{old}")).exists());
+    for kept in [&young, &foreign] {
+        let dir = base.join(format!("restore-drill-{kept}"));
+        assert!(dir.exists(), "{}", dir.display());
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}

@@ -50,6 +50,9 @@ pub async fn gc(docker: &Docker, include_live: bool, except: Option<&RunId>) -> 
         true
     })
     .await?;
+    let mut spared = live.clone();
+    spared.extend(own);
+    super::sockets::remove_orphans(&spared);
     removed.live_runs = live;
     Ok(removed)
 }

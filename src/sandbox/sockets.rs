@@ -11,12 +11,20 @@
 //! the run's containers are removed (`cleanup_run`, `gc`).
 
 use crate::error::{Error, Result};
+use std::collections::BTreeSet;
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
+use std::time::Duration;
+
+const PREFIX: &str = "restore-drill-";
+
+/// How old a run's folder with no container must be before `gc` takes it:
+/// a run makes its folder just before its first container.
+const ORPHAN_AFTER: Duration = Duration::from_secs(60);
 
 /// The run's folder of sockets on this host.
 pub fn run_folder(run_id: &str) -> PathBuf {
-    std::env::temp_dir().join(format!("restore-drill-{run_id}"))
+    std::env::temp_dir().join(format!("{PREFIX}{run_id}"))
 }
 
 /// A new folder for one sandbox's socket, under the run's private folder.
@@ -40,9 +48,79 @@ pub fn create(run_id: &str, name: &str) -> Result<PathBuf> {
 
 /// Removes the run's folder; one already gone is fine.
 pub fn remove(run_id: &str) {
-    // Run ids are ours (hex); anything else in a label is not a folder of ours.
-    if run_id.is_empty() || !run_id.chars().all(|c| c.is_ascii_alphanumeric()) {
+    // Run ids are ours (12 hex digits); anything else in a label names no
+    // folder of ours.
+    if !is_run_id(run_id) {
         return;
     }
     let _ = std::fs::remove_dir_all(run_folder(run_id));
+}
+
+/// A run id as `RunId::new` makes them.
+fn is_run_id(s: &str) -> bool {
+    s.len() == 12
+        && s.chars()
+            .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+}
+
+/// Whether every entry of a run folder is a sandbox's socket folder
+/// (`ROLE-xxxxxx`): a folder of someone else's that happens to be named like
+/// ours is left alone.
+fn holds_only_socket_folders(dir: &std::path::Path) -> bool {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return false;
+    };
+    entries.flatten().all(|e| {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let suffix = name.rsplit_once('-').map(|(_, s)| s).unwrap_or("");
+        e.file_type().is_ok_and(|t| t.is_dir())
+            && suffix.len() == 6
+            && suffix.chars().all(|c| c.is_ascii_hexdigit())
+    })
+}
+
+/// Removes the socket folders of runs that have no container left (their
+/// containers removed by hand, or a run killed before its first container),
+/// except those of `spared` runs and any younger than a minute.
+pub fn remove_orphans(spared: &BTreeSet<String>) {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(run) = name.strip_prefix(PREFIX) else {
+            continue;
+        };
+        let old = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > ORPHAN_AFTER);
+        if old
+            && !spared.contains(run)
+            && is_run_id(run)
+            && holds_only_socket_folders(&entry.path())
+        {
+            remove(run);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_folders_shaped_like_a_runs_are_ever_removed() {
+        assert!(is_run_id("d466dc412c67"));
+        for not_ours in ["reports", "test-EmCkZ7", "D466DC412C67", "d466dc412c6", ""] {
+            assert!(!is_run_id(not_ours), "{not_ours}");
+        }
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir(dir.path().join("sandbox-ea9c62")).expect("mkdir");
+        assert!(holds_only_socket_folders(dir.path()));
+        std::fs::write(dir.path().join("notes.txt"), "mine").expect("write");
+        assert!(!holds_only_socket_folders(dir.path()));
+    }
 }
