@@ -186,16 +186,8 @@ impl Unusable {
                 "{tool} stopped after {at} bytes of dump: {}. This dump of the whole server (--all-databases, with MariaDB's own `mysql` database) does not restore into a new server as it is: MariaDB 10.4 and newer cannot recreate its view mysql.user (MDEV-22127), and the disaster-day restore would stop here too. Back up the clinic's databases by name (mariadb-dump --databases NAME, as `restore-drill backup` does) and the accounts apart (mariadb-dump --system=users)",
                 said.text()
             ),
-            DumpRunsPrograms { tool, line } => format!(
-                "the dump asks {tool} to run a program or write a file{}: {tool} refused it and stopped, nothing of it ran. pg_dump and mariadb-dump never write such a command (psql's \\!, \\o, \\copy ... to, MariaDB's system), so the backup was tampered with or is not a dump of the clinic's database",
-                line.map(|l| format!(" at line {l}")).unwrap_or_default()
-            ),
-            RestoredTooLarge { bound_bytes } => format!(
-                "the restored data passed its bound of {} MiB and the restore was stopped: a backup of this size should not restore to more (an empty server plus {}x the dump's size from its manifest, or {}x the backup file's size without one). If the clinic's data really is this big, raise [target] max_restored_gb",
-                bound_bytes.div_ceil(1 << 20),
-                crate::restore::data::DUMP_FACTOR,
-                crate::restore::data::FILE_FACTOR
-            ),
+            DumpRunsPrograms { tool, line } => runs_programs_reason(tool, *line),
+            RestoredTooLarge { bound_bytes } => too_large_reason(*bound_bytes),
             DiskFull { tool, at, said } => format!(
                 "{tool} ran out of disk space after {at} bytes of dump: {}",
                 said.text()
@@ -211,19 +203,7 @@ impl Unusable {
             ToolStoppedEarly { tool, at } => format!(
                 "the restore tool {tool} exited after reading {at} bytes of dump, before the end of the backup"
             ),
-            Stuck { tool, what, limit, at } => format!(
-                "the restore was ended after {at} bytes of dump: {tool} {} for {} s. Raise [target] {} if the machine is just slow",
-                match what {
-                    Stall::Input => "stopped reading its input",
-                    Stall::Finish => "had not finished",
-                    Stall::ExitAfterAbort => "did not exit after the damaged stream was closed",
-                },
-                limit.as_secs(),
-                match what {
-                    Stall::Finish => "restore_timeout_minutes",
-                    _ => "stall_timeout_seconds",
-                }
-            ),
+            Stuck { tool, what, limit, at } => stuck_reason(tool, *what, *limit, *at),
         }
     }
 
@@ -306,6 +286,40 @@ impl std::fmt::Display for Unusable {
 }
 
 impl std::error::Error for Unusable {}
+
+/// A dump that asked its tool to run a program, refused at `line`.
+fn runs_programs_reason(tool: &str, line: Option<u64>) -> String {
+    format!(
+        "the dump asks {tool} to run a program or write a file{}: {tool} refused it and stopped, nothing of it ran. pg_dump and mariadb-dump never write such a command (psql's \\!, \\o, \\copy ... to, MariaDB's system), so the backup was tampered with or is not a dump of the clinic's database",
+        line.map(|l| format!(" at line {l}")).unwrap_or_default()
+    )
+}
+
+/// The restored data past its bound, with how the bound was set.
+fn too_large_reason(bound_bytes: u64) -> String {
+    format!(
+        "the restored data passed its bound of {} MiB and the restore was stopped: a backup of this size should not restore to more (an empty server plus {}x the dump's size from its manifest, or {}x the backup file's size without one). If the clinic's data really is this big, raise [target] max_restored_gb",
+        bound_bytes.div_ceil(1 << 20),
+        crate::restore::data::DUMP_FACTOR,
+        crate::restore::data::FILE_FACTOR
+    )
+}
+
+/// A restore ended for being stuck, with the setting that bounds it.
+fn stuck_reason(tool: &str, what: Stall, limit: Duration, at: u64) -> String {
+    let (doing, setting) = match what {
+        Stall::Input => ("stopped reading its input", "stall_timeout_seconds"),
+        Stall::Finish => ("had not finished", "restore_timeout_minutes"),
+        Stall::ExitAfterAbort => (
+            "did not exit after the damaged stream was closed",
+            "stall_timeout_seconds",
+        ),
+    };
+    format!(
+        "the restore was ended after {at} bytes of dump: {tool} {doing} for {} s. Raise [target] {setting} if the machine is just slow",
+        limit.as_secs()
+    )
+}
 
 /// An exit code in words: 137 is the kernel's SIGKILL, which in a sandbox
 /// with a memory limit is almost always the out-of-memory killer.

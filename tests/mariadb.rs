@@ -576,8 +576,6 @@ fn a_dump_of_the_other_engine_is_named_and_unrecoverable() {
 fn a_dump_in_syntax_the_target_refuses_stops_at_its_line() {
     let tmp = tempdir();
     let key = make_key(tmp.path(), "k");
-    let backups = tmp.path().join("backups");
-    std::fs::create_dir(&backups).unwrap();
     let dump = "-- MySQL dump 10.13  Distrib 8.0.36, for Linux (x86_64)\n--\n\
                 -- Host: localhost    Database: clinic\n\
                 /*!40101 SET NAMES utf8mb4 */;\n\
@@ -586,16 +584,11 @@ fn a_dump_in_syntax_the_target_refuses_stops_at_its_line() {
                 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_0900_ai_ci;\n\
                 INSERT INTO `patients` VALUES (1),(2);\n\
                 -- Dump completed on 2026-11-30  2:00:00\n";
-    let plain = tmp.path().join("dump.sql");
-    std::fs::write(&plain, dump).unwrap();
-    let file = backups.join("clinic-20261130T020000Z.sql.zst.age");
-    shell(
-        "zstd -q -c \"$1\" | age -r \"$2\" > \"$3\"",
-        &[
-            plain.to_str().unwrap(),
-            key.public.as_str(),
-            file.to_str().unwrap(),
-        ],
+    let (backups, _) = hand_made_backup_to(
+        dump.as_bytes(),
+        "clinic-20261130T020000Z.sql.zst.age",
+        tmp.path(),
+        &key.public,
     );
     let scenario = hand_made_scenario(tmp.path(), &backups, "", "");
     let (code, r, err) = drill(&scenario, &backups, &key);
@@ -619,8 +612,6 @@ fn a_dump_in_syntax_the_target_refuses_stops_at_its_line() {
 async fn a_dump_running_a_program_is_refused_at_its_line_and_nothing_runs() {
     let tmp = tempdir();
     let key = make_key(tmp.path(), "k");
-    let backups = tmp.path().join("backups");
-    std::fs::create_dir(&backups).unwrap();
     let dump =
         "-- MariaDB dump 10.19  Distrib 10.11.14-MariaDB, for debian-linux-gnu (x86_64)\n--\n\
                 -- Host: localhost    Database: clinic\n\
@@ -628,16 +619,11 @@ async fn a_dump_running_a_program_is_refused_at_its_line_and_nothing_runs() {
                 INSERT INTO `patients` VALUES (1),(2);\n\
                 system touch /tmp/pwned-by-system\n\
                 -- Dump completed on 2026-11-30  2:00:00\n";
-    let plain = tmp.path().join("dump.sql");
-    std::fs::write(&plain, dump).unwrap();
-    let file = backups.join("clinic-20261130T020000Z.sql.zst.age");
-    shell(
-        "zstd -q -c \"$1\" | age -r \"$2\" > \"$3\"",
-        &[
-            plain.to_str().unwrap(),
-            key.public.as_str(),
-            file.to_str().unwrap(),
-        ],
+    let (backups, file) = hand_made_backup_to(
+        dump.as_bytes(),
+        "clinic-20261130T020000Z.sql.zst.age",
+        tmp.path(),
+        &key.public,
     );
     let scenario = hand_made_scenario(tmp.path(), &backups, "", "");
     let (b, k) = (backups.clone(), key.path.clone());

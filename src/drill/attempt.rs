@@ -54,7 +54,7 @@ pub async fn attempt(ctx: &Ctx<'_>, clock: &mut Clock, c: &Candidate) -> Result<
         }
     };
     let delivery = delivery(ctx, c, &verified).await?;
-    let data = data_place(ctx, c, &delivery);
+    let data = data_place(ctx, c, verified.bytes, &delivery);
     let sha256 = verified.sha256;
     clock.begin("start sandbox");
     let mut spec = spec(ctx.plan, ctx.effect);
@@ -116,12 +116,16 @@ async fn delivery(ctx: &Ctx<'_>, c: &Candidate, v: &Verified) -> Result<Delivery
 
 /// Where the restored data goes and its bound; none under the disk-full
 /// simulation, whose small disk is the point.
-fn data_place(ctx: &Ctx<'_>, c: &Candidate, delivery: &Delivery) -> Option<DataPlace> {
+fn data_place(
+    ctx: &Ctx<'_>,
+    c: &Candidate,
+    file_bytes: u64,
+    delivery: &Delivery,
+) -> Option<DataPlace> {
     if matches!(ctx.effect, Effect::SmallDisk(_)) {
         return None;
     }
     let t = &ctx.plan.target;
-    let file_bytes = std::fs::metadata(&c.path).map(|m| m.len()).unwrap_or(0);
     let dump_bytes = c.manifest.as_ref().map(|m| m.dump.bytes);
     let bound = data::bound(t.engine, t.max_restored_bytes, dump_bytes, file_bytes);
     let memory = t.memory_bytes.max(0) as u64 + delivery.staging_bytes().unwrap_or(0);
@@ -258,6 +262,7 @@ pub(crate) async fn verify(
         Ok(Err(e)) => Err(e.into()),
         Ok(Ok(format)) => Ok(Verified {
             sha256: sha,
+            bytes,
             format,
         }),
     })
@@ -266,6 +271,8 @@ pub(crate) async fn verify(
 /// A candidate that matched its manifest and opened with the keys given.
 pub struct Verified {
     pub sha256: String,
+    /// The file's size, as read for its SHA-256.
+    pub bytes: u64,
     pub format: crate::pipeline::DumpFormat,
 }
 

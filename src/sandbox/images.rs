@@ -233,37 +233,8 @@ pub async fn build(
     // under the name a drill would use.
     let temp_tag = format!("{}-building-{:08x}", target.tag, rand::random::<u32>());
     let (mut child, mut filter, stdout, stderr_task) = spawn_rootfs(&args)?;
-    let body =
-        bollard::body_try_stream(tokio_util::io::ReaderStream::with_capacity(stdout, 1 << 20));
-    let options = CreateImageOptionsBuilder::new()
-        .from_src("-")
-        .repo(target.repo)
-        .tag(&temp_tag)
-        .changes(image_changes(target))
-        .build();
-    // The engine client's default timeout (120 s) would end an import that
-    // is still streaming: mmdebstrap takes longer than that for MariaDB on a
-    // busy two-core machine, and the cut stream then looks like its failure.
-    // The build is bounded by mmdebstrap itself, which ends or fails.
-    let import = docker
-        .clone()
-        .with_timeout(IMPORT_TIMEOUT)
-        .create_image(Some(options), Some(body), None)
-        .try_collect::<Vec<_>>()
-        .await;
-    let status = child
-        .wait()
-        .await
-        .map_err(|e| Error::Failed(format!("waiting for mmdebstrap: {e}")))?;
-    let filter_status = filter
-        .wait()
-        .await
-        .map_err(|e| Error::Failed(format!("waiting for mmtarfilter: {e}")))?;
-    let status = if status.success() && !filter_status.success() {
-        filter_status
-    } else {
-        status
-    };
+    let import = import_stream(docker, target, &temp_tag, stdout).await;
+    let status = rootfs_status(&mut child, &mut filter).await?;
     let stderr = String::from_utf8_lossy(&stderr_task.await.unwrap_or_default()).into_owned();
     let temp_image = format!("{}:{}", target.repo, temp_tag);
     let result = match (status.success(), import) {
@@ -287,6 +258,53 @@ pub async fn build(
         image,
         built: true,
         seconds,
+    })
+}
+
+/// Streams the tar into the engine's image import under `temp_tag`.
+async fn import_stream(
+    docker: &Docker,
+    target: &ImageTarget,
+    temp_tag: &str,
+    tar: tokio::process::ChildStdout,
+) -> std::result::Result<Vec<bollard::models::CreateImageInfo>, bollard::errors::Error> {
+    let body = bollard::body_try_stream(tokio_util::io::ReaderStream::with_capacity(tar, 1 << 20));
+    let options = CreateImageOptionsBuilder::new()
+        .from_src("-")
+        .repo(target.repo)
+        .tag(temp_tag)
+        .changes(image_changes(target))
+        .build();
+    // The engine client's default timeout (120 s) would end an import that
+    // is still streaming: mmdebstrap takes longer than that for MariaDB on a
+    // busy two-core machine, and the cut stream then looks like its failure.
+    // The build is bounded by mmdebstrap itself, which ends or fails.
+    docker
+        .clone()
+        .with_timeout(IMPORT_TIMEOUT)
+        .create_image(Some(options), Some(body), None)
+        .try_collect::<Vec<_>>()
+        .await
+}
+
+/// How the rootfs pipeline ended: mmdebstrap's status, or mmtarfilter's
+/// when only the filter failed.
+async fn rootfs_status(
+    child: &mut tokio::process::Child,
+    filter: &mut tokio::process::Child,
+) -> Result<std::process::ExitStatus> {
+    let status = child
+        .wait()
+        .await
+        .map_err(|e| Error::Failed(format!("waiting for mmdebstrap: {e}")))?;
+    let filter_status = filter
+        .wait()
+        .await
+        .map_err(|e| Error::Failed(format!("waiting for mmtarfilter: {e}")))?;
+    Ok(if status.success() && !filter_status.success() {
+        filter_status
+    } else {
+        status
     })
 }
 

@@ -640,6 +640,16 @@ pub fn plain_with_statements(sql: &str) -> Vec<u8> {
 /// `dump` through the real zstd and age, alone in `dir/b`, as a nightly job
 /// without manifests would leave it. Returns (the folder, the file).
 pub fn hand_made_backup(dump: &[u8], name: &str, dir: &Path) -> (PathBuf, PathBuf) {
+    hand_made_backup_to(dump, name, dir, &shared_clinic().key.public)
+}
+
+/// [`hand_made_backup`], encrypted to `recipient`.
+pub fn hand_made_backup_to(
+    dump: &[u8],
+    name: &str,
+    dir: &Path,
+    recipient: &str,
+) -> (PathBuf, PathBuf) {
     let plain = dir.join("dump");
     std::fs::write(&plain, dump).unwrap();
     let backups = dir.join("b");
@@ -647,11 +657,7 @@ pub fn hand_made_backup(dump: &[u8], name: &str, dir: &Path) -> (PathBuf, PathBu
     let file = backups.join(name);
     shell(
         "zstd -q -c \"$1\" | age -r \"$2\" > \"$3\"",
-        &[
-            plain.as_os_str(),
-            shared_clinic().key.public.as_ref(),
-            file.as_os_str(),
-        ],
+        &[plain.as_os_str(), recipient.as_ref(), file.as_os_str()],
     );
     std::fs::remove_file(&plain).unwrap();
     (backups, file)
