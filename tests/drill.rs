@@ -246,8 +246,19 @@ expect = { between = [100, 200] }
 /// (The default check fingerprints the rows as they stream into the database
 /// and counts them once restored: a change made after the restore is the deep
 /// check's job.)
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_changed_value_fails_the_deep_fingerprint_check_naming_the_table() {
+/// The monthly drill on a fresh 300-patient fixture, with `sql` run as the
+/// administrator between the restore and the checks (the test hook). The
+/// clean-up guard comes back so that the caller checks, before it drops,
+/// that the drill itself left nothing.
+async fn drill_altered(
+    manifest: restore_drill::scenario::ManifestPolicy,
+    sql: &str,
+) -> (
+    restore_drill::drill::DrillOutcome,
+    bollard::Docker,
+    restore_drill::sandbox::RunId,
+    Cleanup,
+) {
     let (_tmp, backups, key) = tokio::task::spawn_blocking(|| fixture(300)).await.unwrap();
     let mut plan = restore_drill::scenario::load(Path::new(&scenario_path("monthly-drill.toml")))
         .unwrap()
@@ -258,32 +269,85 @@ async fn a_changed_value_fails_the_deep_fingerprint_check_naming_the_table() {
             report_dir: None,
         })
         .unwrap();
-    plan.checks.manifest = restore_drill::scenario::ManifestPolicy::Deep;
+    plan.checks.manifest = manifest;
     let keys = std::sync::Arc::new(vec![
         restore_drill::keys::load_identity_file(&key.path).unwrap()
     ]);
     let docker = docker().await;
     let run = restore_drill::sandbox::RunId::new();
-    let _cleanup = Cleanup::new(&run);
-    let outcome = restore_drill::drill::run(
-        &docker,
-        &run,
-        &plan,
-        keys,
-        restore_drill::drill::DrillOptions {
-            keep: false,
-            // One cent on one invoice line, and the line's total to match, so
-            // no CHECK constraint or invariant notices: only the fingerprint can.
-            before_checks_sql: Some(
-                "UPDATE invoice_lines SET unit_price_cents = unit_price_cents + 1, \
-                 line_total_cents = line_total_cents + quantity \
-                 WHERE id = (SELECT min(id) FROM invoice_lines WHERE quantity = 1); \
-                 UPDATE invoices i SET total_cents = total_cents + 1 \
-                 WHERE id = (SELECT invoice_id FROM invoice_lines WHERE id = (SELECT min(id) FROM invoice_lines WHERE quantity = 1));"
-                    .into(),
-            ),
-        },
-        &restore_drill::events::silent(),
+    let cleanup = Cleanup::new(&run);
+    let options = restore_drill::drill::DrillOptions {
+        keep: false,
+        before_checks_sql: Some(sql.into()),
+    };
+    let events = restore_drill::events::silent();
+    let outcome = restore_drill::drill::run(&docker, &run, &plan, keys, options, &events).await;
+    (outcome, docker, run, cleanup)
+}
+
+/// The clinic's rules catch one broken record each, also those that run
+/// under planner switches (merge joins, `SET LOCAL` in the rules file), and
+/// every other rule holds: the switches change how a rule runs, never what
+/// it counts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_clinic_rules_catch_a_broken_record_each_under_their_planner_switches() {
+    let (outcome, docker, run, _cleanup) = drill_altered(
+        restore_drill::scenario::ManifestPolicy::Off,
+        "UPDATE invoices SET total_cents = total_cents + 1 \
+           WHERE id = (SELECT min(id) FROM invoices WHERE status = 'issued'); \
+         ALTER TABLE eye_exams DROP CONSTRAINT eye_exams_od_sphere_check; \
+         UPDATE eye_exams SET od_sphere = 0.30 WHERE id = (SELECT min(id) FROM eye_exams); \
+         UPDATE eye_exams SET examined_at = examined_at - interval '1 day' \
+           WHERE id = (SELECT max(id) FROM eye_exams); \
+         UPDATE payments SET paid_at = paid_at - interval '10 years' \
+           WHERE id = (SELECT min(id) FROM payments); \
+         UPDATE stock_moves SET quantity = quantity - 1 \
+           WHERE id = (SELECT min(id) FROM stock_moves WHERE reason = 'sale');",
+    )
+    .await;
+    assert!(outcome.error.is_none(), "{:?}", outcome.error);
+    let r = outcome.report;
+    assert_eq!(r.verdict, restore_drill::report::Verdict::Failed);
+    let broken = [
+        "invoice_total_equals_lines",
+        "refraction_in_clinical_range",
+        "exam_matches_appointment",
+        "payment_not_before_invoice",
+        "sales_match_invoice_lines",
+        "stock_equals_moves",
+    ];
+    let rules: Vec<_> = r
+        .checks
+        .iter()
+        .filter_map(|c| Some((c.name.strip_prefix("invariant: ")?, c)))
+        .collect();
+    assert_eq!(rules.len(), 18, "{:?}", r.checks);
+    for (name, c) in rules {
+        let (status, detail) = match broken.contains(&name) {
+            true => (restore_drill::checks::Status::Failed, "1 rows violate it"),
+            false => (restore_drill::checks::Status::Passed, "0 violations"),
+        };
+        assert_eq!(c.status, status, "{name}: {}", c.detail);
+        assert!(
+            c.detail.as_str().starts_with(detail),
+            "{name}: {}",
+            c.detail
+        );
+    }
+    assert_eq!(labelled(&docker, Some(&run.id)).await, (0, 0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_changed_value_fails_the_deep_fingerprint_check_naming_the_table() {
+    // One cent on one invoice line, and the line's total to match, so no
+    // CHECK constraint or invariant notices: only the fingerprint can.
+    let (outcome, docker, run, _cleanup) = drill_altered(
+        restore_drill::scenario::ManifestPolicy::Deep,
+        "UPDATE invoice_lines SET unit_price_cents = unit_price_cents + 1, \
+         line_total_cents = line_total_cents + quantity \
+         WHERE id = (SELECT min(id) FROM invoice_lines WHERE quantity = 1); \
+         UPDATE invoices i SET total_cents = total_cents + 1 \
+         WHERE id = (SELECT invoice_id FROM invoice_lines WHERE id = (SELECT min(id) FROM invoice_lines WHERE quantity = 1));",
     )
     .await;
     assert!(outcome.error.is_none(), "{:?}", outcome.error);

@@ -136,7 +136,7 @@ pub fn job_names(job: &Job, plan: &Checks) -> Vec<String> {
     match job {
         Job::Manifest => vec!["manifest comparison".into()],
         Job::ForeignKeys => vec!["referential integrity".into()],
-        Job::Invariant(names, _) => names.iter().map(|n| format!("invariant: {n}")).collect(),
+        Job::Invariant(names, ..) => names.iter().map(|n| format!("invariant: {n}")).collect(),
         Job::Sql(k) => vec![format!("sql: {}", plan.sql[*k].name)],
         Job::Freshness(k) => {
             let f = &plan.freshness[*k];

@@ -29,7 +29,7 @@ pub(super) async fn run_all(
     events: &Events,
     b: &Bound<'_>,
 ) -> Result<Vec<CheckResult>> {
-    let jobs = super::jobs_with(plan, CLINIC_INVARIANTS_MARIADB)?;
+    let jobs = super::jobs_with(plan, CLINIC_INVARIANTS_MARIADB, false)?;
     let mut conns = Vec::new();
     for url in logins.iter().take(jobs.len().max(1)) {
         conns.push(Bounded::<MySqlConnection>::open(url.clone(), ctx.session).await?);
@@ -87,7 +87,7 @@ async fn run_job(
             timed("manifest comparison", check).await
         }
         Job::ForeignKeys => timed("referential integrity", foreign_key_check(conn)).await,
-        Job::Invariant(names, query) => return rules_check(conn, &names, query).await,
+        Job::Invariant(names, query, _) => return rules_check(conn, &names, query).await,
         Job::Sql(k) => {
             let c = &plan.sql[k];
             timed(&format!("sql: {}", c.name), sql_check(conn, c)).await

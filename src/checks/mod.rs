@@ -9,6 +9,7 @@ use crate::error::{Error, Result};
 use crate::events::{Event, Events};
 use crate::redact::{Redacted, Said};
 use crate::restore::Streamed;
+pub use crate::scenario::rules::{parse_invariants, plan_switches, rule_names, PlanSwitch};
 use crate::scenario::{Checks, Expect, Freshness, Invariants, ManifestPolicy, SqlCheck};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -122,8 +123,9 @@ pub(crate) const CHECK_WORKERS: usize = 2;
 enum Job {
     Manifest,
     ForeignKeys,
-    /// One query deciding one or more rules, a count column per rule.
-    Invariant(Vec<String>, String),
+    /// One query deciding one or more rules, a count column per rule, and
+    /// the planner switches it runs under.
+    Invariant(Vec<String>, String, Vec<PlanSwitch>),
     Sql(usize),
     Freshness(usize),
 }
@@ -147,7 +149,7 @@ async fn run_all(
     let mut costs = Vec::with_capacity(total);
     for job in &jobs {
         costs.push(match (job, conns[0].conn()) {
-            (Job::Invariant(_, q), Some(c)) => estimated_cost(c, q).await,
+            (Job::Invariant(_, q, s), Some(c)) => estimated_cost(c, q, s).await,
             _ => None,
         });
     }
@@ -242,13 +244,45 @@ async fn check_session(url: &str, session: Session) -> Result<PgConnection> {
     Ok(conn)
 }
 
-/// The planner's total cost of a rule's query (EXPLAIN plans it without
-/// running it, in about a millisecond); `None` when it cannot be planned, and
-/// running it will then say why.
-async fn estimated_cost(conn: &mut PgConnection, query: &str) -> Option<f64> {
+/// The planner's total cost of a rule's query under its switches (EXPLAIN
+/// plans it without running it, in about a millisecond); `None` when it
+/// cannot be planned, and running it will then say why.
+async fn estimated_cost(conn: &mut PgConnection, query: &str, s: &[PlanSwitch]) -> Option<f64> {
     let q = format!("EXPLAIN {}", query.trim().trim_end_matches(';'));
-    let line: String = sqlx::query_scalar(&q).fetch_one(&mut *conn).await.ok()?;
+    let mut tx = switched(conn, s).await.ok()?;
+    let line: String = sqlx::query_scalar(&q).fetch_one(&mut *tx).await.ok()?;
     plan_cost(&line)
+}
+
+/// A read-only transaction with the rule's planner switches set in it; the
+/// switches end with it (it rolls back when dropped: it wrote nothing).
+async fn switched<'c>(
+    conn: &'c mut PgConnection,
+    switches: &[PlanSwitch],
+) -> std::result::Result<sqlx::Transaction<'c, sqlx::Postgres>, sqlx::Error> {
+    let mut tx = sqlx::Connection::begin(conn).await?;
+    for s in switches {
+        tx.execute(s.sql().as_str()).await?;
+    }
+    Ok(tx)
+}
+
+/// A rule's counts, a column each, from its query run under its switches.
+async fn rule_counts(
+    conn: &mut PgConnection,
+    query: &str,
+    switches: &[PlanSwitch],
+    rules: usize,
+) -> std::result::Result<Vec<std::result::Result<i64, String>>, String> {
+    let q = query.trim().trim_end_matches(';');
+    let mut tx = switched(conn, switches).await.map_err(|e| db_detail(&e))?;
+    let row = sqlx::query(q)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(|e| db_detail(&e))?;
+    Ok((0..rules)
+        .map(|k| row.try_get::<i64, _>(k).map_err(|e| db_detail(&e)))
+        .collect())
 }
 
 /// Pure: the total cost in EXPLAIN's first line, `Node  (cost=1.00..19260.67 rows=1 width=8)`.
@@ -305,11 +339,12 @@ pub async fn run_for(
 
 /// The checks the plan asks for, in the order the report lists them.
 fn jobs(plan: &Checks) -> Result<Vec<Job>> {
-    jobs_with(plan, CLINIC_INVARIANTS)
+    jobs_with(plan, CLINIC_INVARIANTS, true)
 }
 
-/// The same, with the clinic's rules in the engine's dialect.
-fn jobs_with(plan: &Checks, clinic_rules: &str) -> Result<Vec<Job>> {
+/// The same, with the clinic's rules in the engine's dialect; `switches`:
+/// whether its rules may carry planner switches (PostgreSQL's alone).
+fn jobs_with(plan: &Checks, clinic_rules: &str, switches: bool) -> Result<Vec<Job>> {
     let mut jobs = vec![Job::Manifest];
     if plan.foreign_keys {
         jobs.push(Job::ForeignKeys);
@@ -320,11 +355,19 @@ fn jobs_with(plan: &Checks, clinic_rules: &str) -> Result<Vec<Job>> {
             Invariants::File(p) => std::fs::read_to_string(p)
                 .map_err(|e| Error::io("read the invariants file", p, e))?,
         };
-        jobs.extend(
-            parse_invariants(&text)
-                .into_iter()
-                .map(|(n, q)| Job::Invariant(rule_names(&n), q)),
-        );
+        for (name, text) in parse_invariants(&text) {
+            let (set, query) = plan_switches(&text)
+                .and_then(|(set, q)| match set.is_empty() || switches {
+                    true => Ok((set, q)),
+                    false => Err("planner switches (SET LOCAL) are PostgreSQL's; \
+                        a MariaDB rule cannot carry them"
+                        .to_string()),
+                })
+                .map_err(|why| {
+                    Error::Usage(format!("{}, rule {name:?}: {why}", rules_label(inv)))
+                })?;
+            jobs.push(Job::Invariant(rule_names(&name), query, set));
+        }
     }
     jobs.extend((0..plan.sql.len()).map(Job::Sql));
     jobs.extend((0..plan.freshness.len()).map(Job::Freshness));
@@ -343,15 +386,9 @@ async fn run_job(
             timed("manifest comparison", check).await
         }
         Job::ForeignKeys => timed("referential integrity", foreign_key_check(conn)).await,
-        Job::Invariant(names, query) => {
+        Job::Invariant(names, query, switches) => {
             let t = Instant::now();
-            let q = query.trim().trim_end_matches(';').to_string();
-            let counts = match sqlx::query(&q).fetch_one(&mut *conn).await {
-                Ok(row) => Ok((0..names.len())
-                    .map(|k| row.try_get::<i64, _>(k).map_err(|e| db_detail(&e)))
-                    .collect()),
-                Err(e) => Err(db_detail(&e)),
-            };
+            let counts = rule_counts(conn, &query, &switches, names.len()).await;
             return judge_rules(&names, counts, t.elapsed().as_secs_f64());
         }
         Job::Sql(k) => {
@@ -365,15 +402,6 @@ async fn run_job(
         }
     };
     vec![one]
-}
-
-/// `-- check: a, b`: the names of the rules one query decides.
-pub fn rule_names(header: &str) -> Vec<String> {
-    header
-        .split(',')
-        .map(|n| n.trim().to_string())
-        .filter(|n| !n.is_empty())
-        .collect()
 }
 
 /// Pure: each rule's result from its count (column k for the k-th name), or
@@ -791,22 +819,12 @@ pub fn judge_foreign_keys(
     )
 }
 
-/// `-- check: NAME` lines split an invariants file into named queries.
-pub fn parse_invariants(text: &str) -> Vec<(String, String)> {
-    let mut out: Vec<(String, String)> = Vec::new();
-    for line in text.lines() {
-        if let Some(name) = line.trim().strip_prefix("-- check:") {
-            out.push((name.trim().to_string(), String::new()));
-        } else if let Some((_, q)) = out.last_mut() {
-            q.push_str(line);
-            q.push('\n');
-        }
+/// Where a rule came from, for an error about it.
+fn rules_label(inv: &Invariants) -> String {
+    match inv {
+        Invariants::Clinic => "the clinic rules".into(),
+        Invariants::File(p) => format!("invariants file {}", p.display()),
     }
-    out.retain(|(_, q)| {
-        q.lines()
-            .any(|l| !l.trim().is_empty() && !l.trim().starts_with("--"))
-    });
-    out
 }
 
 async fn sql_check(conn: &mut PgConnection, c: &SqlCheck) -> (Status, String) {
@@ -947,6 +965,7 @@ pub fn judge_freshness(
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
 mod tests {
     use super::*;
 
@@ -1093,7 +1112,7 @@ mod tests {
 
     #[test]
     fn costly_rules_run_first_and_keep_their_place_in_the_report() {
-        let rule = |n: &str| Job::Invariant(vec![n.into()], String::new());
+        let rule = |n: &str| Job::Invariant(vec![n.into()], String::new(), vec![]);
         let jobs = vec![
             Job::Manifest,
             Job::ForeignKeys,
@@ -1166,5 +1185,37 @@ mod tests {
         assert!(rules
             .iter()
             .all(|(_, q)| q.to_lowercase().contains("select")));
+        // Each rule's switches parse, and only PostgreSQL's rules have any.
+        let switched = |text: &str| {
+            parse_invariants(text)
+                .iter()
+                .filter(|(_, q)| !plan_switches(q).unwrap().0.is_empty())
+                .count()
+        };
+        assert!(switched(CLINIC_INVARIANTS) > 0);
+        assert_eq!(switched(CLINIC_INVARIANTS_MARIADB), 0);
+    }
+
+    #[test]
+    fn a_mariadb_rule_with_planner_switches_is_refused_at_plan_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("rules.sql");
+        std::fs::write(
+            &file,
+            "-- check: r\nSET LOCAL enable_hashjoin = off;\nSELECT 0",
+        )
+        .unwrap();
+        let plan = Checks {
+            manifest: ManifestPolicy::Off,
+            foreign_keys: false,
+            invariants: Some(Invariants::File(file.clone())),
+            freshness: vec![],
+            sql: vec![],
+            timeout: std::time::Duration::from_secs(1),
+        };
+        let err = jobs_with(&plan, "", false).err().unwrap().to_string();
+        assert!(err.contains("PostgreSQL's"), "{err}");
+        assert!(err.contains("rule \"r\""), "{err}");
+        assert!(jobs_with(&plan, "", true).is_ok());
     }
 }

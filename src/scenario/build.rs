@@ -316,6 +316,24 @@ fn positive(src: &Source, key: &str, v: Option<Spanned<u64>>, default: u64) -> R
 /// clinic takes minutes.
 const DEFAULT_CHECK_TIMEOUT_SECONDS: u64 = 3600;
 
+/// A rules file's planner switches, checked when the scenario loads rather
+/// than after the restore; the file's line is not known here, its rule is
+/// named instead.
+fn rules_hold(src: &Source, at: &Spanned<String>, path: &std::path::Path) -> Result<()> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| crate::error::Error::io("read the invariants file", path, e))?;
+    for (name, query) in super::rules::parse_invariants(&text) {
+        if let Err(why) = super::rules::plan_switches(&query) {
+            let path = path.display();
+            return Err(src.at(
+                at.span(),
+                format_args!("invariants file {path}, rule {name:?}: {why}"),
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn checks(src: &Source, raw: RawChecks) -> Result<Checks> {
     let manifest = match raw.manifest.as_ref().map(|m| *m.get_ref()) {
         None | Some(RawManifest::Required) => ManifestPolicy::Required,
@@ -337,6 +355,7 @@ fn checks(src: &Source, raw: RawChecks) -> Result<Checks> {
                     ),
                 ));
             }
+            rules_hold(src, i, &p)?;
             Some(Invariants::File(p))
         }
     };

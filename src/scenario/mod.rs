@@ -8,6 +8,7 @@ mod compare;
 mod fault;
 mod notify;
 mod raw;
+pub mod rules;
 mod source;
 #[cfg(test)]
 mod tests;
