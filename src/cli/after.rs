@@ -3,7 +3,7 @@
 //! report; one that cannot be written is said on stderr and makes a run that
 //! passed exit 3, while a run that failed keeps its own code.
 
-use super::run::Ran;
+use super::saved::Ran;
 use super::{exit, Output};
 use crate::catalog::atomic::{create_dir, DirMode};
 use crate::error::Result;

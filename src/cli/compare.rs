@@ -26,7 +26,7 @@ pub(super) async fn run(
     events: Events,
 ) -> Result<Output> {
     let run = RunId::new();
-    let keys = match super::run::run_keys(&plan) {
+    let keys = match super::run_keys(&plan) {
         Ok(k) => Arc::new(k),
         Err(e) => return error_output(&plan, &run, &report_dir, "load keys", e),
     };
@@ -42,7 +42,7 @@ pub(super) async fn run(
     .await;
     let mut out = match compared {
         Ok(o) => output(o.report, o.error.as_ref(), &report_dir)?,
-        Err(e) => return error_output(&plan, &run, &report_dir, super::run::stopped_in(&e), e),
+        Err(e) => return error_output(&plan, &run, &report_dir, super::saved::stopped_in(&e), e),
     };
     for (given, flag) in [(ignored.metrics, "--metrics"), (ignored.junit, "--junit")] {
         if given {
@@ -70,7 +70,7 @@ fn output(mut report: ComparisonReport, error: Option<&Error>, dir: &Path) -> Re
         report.started_at.format("%Y%m%dT%H%M%SZ"),
         report.run_id
     );
-    let (_, text) = super::run::save_report(dir, &name, &json, report.summary())?;
+    let (_, text) = super::saved::save_report(dir, &name, &json, report.summary())?;
     let mut out = Output::new(text, serde_json::to_value(&report).unwrap_or_default());
     out.error = report.error.as_ref().map(|e| e.reason.clone());
     out.code = code;

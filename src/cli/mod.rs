@@ -10,6 +10,7 @@ mod history;
 mod install;
 mod progress;
 mod run;
+mod saved;
 mod schedule;
 
 use crate::error::{Error, Result};
@@ -311,6 +312,15 @@ async fn dispatch(cli: Cli, events: Events) -> Result<Output> {
         Command::Completions { shell } => Ok(install::completions(shell)),
         Command::Manpage { out } => install::manpages(&out),
     }
+}
+
+/// The plan's keys: its identity files, and its passphrase if it names one.
+fn run_keys(plan: &crate::scenario::Plan) -> Result<Vec<crate::keys::IdentitySource>> {
+    let mut keys = load_keys(&plan.keys.identities)?;
+    if let Some(var) = &plan.keys.passphrase_env {
+        keys.push(crate::keys::passphrase_identity(var)?);
+    }
+    Ok(keys)
 }
 
 fn load_keys(paths: &[PathBuf]) -> Result<Vec<crate::keys::IdentitySource>> {

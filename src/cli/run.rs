@@ -2,7 +2,8 @@
 //! From the moment the scenario is valid, every outcome leaves a report, also
 //! one that died of an infrastructure error or was interrupted.
 
-use super::{exit, keep_text, load_keys, with_run_as, Output};
+use super::saved::{create_dir, save_report, stopped_in, Ran};
+use super::{exit, keep_text, run_keys, with_run_as, Output};
 use crate::error::{Error, Result};
 use crate::events::Events;
 use crate::report::Report;
@@ -47,15 +48,6 @@ pub struct RunArgs {
     /// JUnit XML file, replaced after the run: a test case per check and objective.
     #[arg(long)]
     junit: Option<PathBuf>,
-}
-
-/// What a run produced: the output, the report, its JSON exactly as written,
-/// and where.
-pub(super) struct Ran {
-    pub(super) out: Output,
-    pub(super) report: Report,
-    pub(super) report_json: String,
-    pub(super) report_path: PathBuf,
 }
 
 pub async fn run(a: RunArgs, events: Events) -> Result<Output> {
@@ -137,14 +129,6 @@ async fn drill(plan: Plan, report_dir: PathBuf, keep: bool, events: Events) -> R
     }
 }
 
-pub(super) fn run_keys(plan: &Plan) -> Result<Vec<crate::keys::IdentitySource>> {
-    let mut keys = load_keys(&plan.keys.identities)?;
-    if let Some(var) = &plan.keys.passphrase_env {
-        keys.push(crate::keys::passphrase_identity(var)?);
-    }
-    Ok(keys)
-}
-
 /// Writes the workload log and the report; the exit code follows the verdict.
 fn finish(outcome: crate::drill::DrillOutcome, dir: &Path) -> Result<Ran> {
     let mut report = outcome.report;
@@ -180,29 +164,6 @@ fn error_output(plan: &Plan, run: &RunId, dir: &Path, phase: &str, e: Error) -> 
     Ok(ran)
 }
 
-/// Where a run that never reached its work stopped: interrupted, or at
-/// its start (Docker unreachable).
-pub(super) fn stopped_in(e: &Error) -> &'static str {
-    match e {
-        Error::Interrupted(_) => "interrupted",
-        _ => "start",
-    }
-}
-
-/// Writes a report's JSON as `name` in `dir` and returns its path with the
-/// summary a person reads, ending on where the report is.
-pub(super) fn save_report(
-    dir: &Path,
-    name: &str,
-    json: &str,
-    mut summary: String,
-) -> Result<(PathBuf, String)> {
-    create_dir(dir)?;
-    let path = crate::catalog::atomic::write_file(dir, name, json.as_bytes())?;
-    summary.push_str(&format!("report   {}", path.display()));
-    Ok((path, summary))
-}
-
 fn output(report: &Report, dir: &Path) -> Result<Ran> {
     let report_json = report.to_json();
     let name = format!("{}.json", stem(report));
@@ -215,15 +176,6 @@ fn output(report: &Report, dir: &Path) -> Result<Ran> {
         report_json,
         report_path: path,
     })
-}
-
-pub(super) fn create_dir(dir: &Path) -> Result<()> {
-    crate::catalog::atomic::create_dir(
-        dir,
-        crate::catalog::atomic::DirMode::Shared,
-        "report directory",
-        "--report-dir (or the scenario's [report] dir)",
-    )
 }
 
 /// `drill-YYYYMMDDTHHMMSSZ-RUNID`: the report and the files beside it.
