@@ -175,14 +175,31 @@ fn cron_prints_one_crontab_line_and_writes_nothing() {
     assert!(!v.0.join("units").exists());
 }
 
-#[test]
-fn an_invalid_at_is_exit_2() {
-    let v = Visible::new("at");
-    setup(&v);
-    for bad in ["25:00", "3pm", "12:7"] {
+/// An invalid `--at`, one test each: exit 2, the value named.
+mod an_invalid_at {
+    use super::*;
+
+    fn refused(tag: &str, bad: &str) {
+        let v = Visible::new(tag);
+        setup(&v);
         let (code, _, err) = install(&v, &["--at", bad]);
         assert_eq!(code, 2, "{bad}: {err}");
         assert!(err.contains(&format!("invalid --at {bad}")), "{err}");
+    }
+
+    #[test]
+    fn past_the_last_hour() {
+        refused("at-hour", "25:00");
+    }
+
+    #[test]
+    fn in_12_hour_form() {
+        refused("at-pm", "3pm");
+    }
+
+    #[test]
+    fn with_one_minute_digit() {
+        refused("at-minute", "12:7");
     }
 }
 

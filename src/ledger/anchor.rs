@@ -284,10 +284,22 @@ mod tests {
     }
 
     #[test]
-    fn a_file_without_a_head_or_with_a_short_hash_is_refused() {
+    fn a_text_file_without_a_head_is_refused() {
         assert!(parse("hello\n").is_err());
+    }
+
+    #[test]
+    fn a_report_without_a_head_is_refused() {
         assert!(parse("{\"verdict\": \"failed\"}").is_err());
+    }
+
+    #[test]
+    fn a_head_with_a_short_hash_is_refused() {
         assert!(parse("history record 3, head 6b72ef09").is_err());
+    }
+
+    #[test]
+    fn an_edited_metrics_hash_is_refused_as_edited() {
         let edited = format!("{METRIC}{{site=\"a\",hash=\"XYZ\"}} 3\n");
         assert!(parse(&edited).expect_err("refused").contains("edited"));
     }
