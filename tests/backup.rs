@@ -445,45 +445,50 @@ mod an_invalid_recipient {
     }
 }
 
-#[test]
-fn unwritable_output_directories_are_refused_before_any_work() {
-    let tmp = tempdir();
-    let key = make_key(tmp.path(), "k");
-    // A directory the (unprivileged) user may not write to.
-    let locked = tmp.path().join("locked");
+/// A folder in `tmp` the (unprivileged) user may not write to.
+fn locked_folder(tmp: &Path) -> PathBuf {
+    let locked = tmp.join("locked");
     std::fs::create_dir(&locked).unwrap();
     use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(tmp, std::fs::Permissions::from_mode(0o755)).unwrap();
     std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let out = Command::new("setpriv")
+    locked
+}
+
+/// `backup --out out` as an unprivileged user: exit code and stderr.
+fn backup_as_nobody(out: &Path, recipient: &str) -> (i32, String) {
+    let output = Command::new("setpriv")
         .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
         .arg(env!("CARGO_BIN_EXE_restore-drill"))
         .args(backup_args(
             "postgres://u:p@127.0.0.1:1/db",
-            locked.to_str().unwrap(),
-            &key.public,
+            out.to_str().unwrap(),
+            recipient,
         ))
         .output()
         .expect("setpriv");
-    let (code, _, err) = decode(out);
+    let (code, _, err) = decode(output);
+    (code, err)
+}
+
+#[test]
+fn an_unwritable_output_directory_is_refused_before_any_work() {
+    let tmp = tempdir();
+    let key = make_key(tmp.path(), "k");
+    let locked = locked_folder(tmp.path());
+    let (code, err) = backup_as_nobody(&locked, &key.public);
     assert_eq!(code, 3, "{err}");
     assert!(err.contains("is not writable"), "{err}");
     assert!(err.contains("choose another --out"), "{err}");
     assert!(files_in(&locked).is_empty());
+}
 
-    // Nor may it create one there.
-    let inside = locked.join("new");
-    let out = Command::new("setpriv")
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
-        .arg(env!("CARGO_BIN_EXE_restore-drill"))
-        .args(backup_args(
-            "postgres://u:p@127.0.0.1:1/db",
-            inside.to_str().unwrap(),
-            &key.public,
-        ))
-        .output()
-        .expect("setpriv");
-    let (code, _, err) = decode(out);
+#[test]
+fn an_output_directory_that_cannot_be_created_is_refused_before_any_work() {
+    let tmp = tempdir();
+    let key = make_key(tmp.path(), "k");
+    let inside = locked_folder(tmp.path()).join("new");
+    let (code, err) = backup_as_nobody(&inside, &key.public);
     assert_eq!(code, 3, "{err}");
     assert!(
         err.contains("cannot create the output directory") && err.contains("Permission denied"),
