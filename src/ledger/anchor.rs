@@ -305,7 +305,7 @@ mod tests {
     }
 
     #[test]
-    fn a_rewritten_record_and_a_cut_history_are_told_apart() {
+    fn an_anchor_naming_a_record_of_the_chain_holds() {
         let chain = [stored(1, &H.replace('6', "7")), stored(2, H)];
         let a = Anchor {
             kind: Kind::Metrics,
@@ -313,6 +313,11 @@ mod tests {
             made: None,
         };
         assert!(judge(&chain, &a).is_ok());
+    }
+
+    #[test]
+    fn a_rewritten_record_is_named_rewritten() {
+        let chain = [stored(1, &H.replace('6', "7")), stored(2, H)];
         let a = Anchor {
             kind: Kind::Metrics,
             head: head(1, H),
@@ -323,6 +328,11 @@ mod tests {
             said.contains("record 1 has a different hash") && said.contains("rewritten"),
             "{said}"
         );
+    }
+
+    #[test]
+    fn a_cut_history_is_named_cut() {
+        let chain = [stored(1, &H.replace('6', "7")), stored(2, H)];
         let a = Anchor {
             kind: Kind::Junit,
             head: head(3, H),
