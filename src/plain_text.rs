@@ -99,25 +99,33 @@ mod tests {
         }
     }
 
-    #[test]
-    fn each_harmful_character_is_refused_and_shown() {
-        for (bad, shows) in [
-            ("a\nExecStartPre=/bin/sh", "a\\nExecStartPre=/bin/sh"),
-            ("a\rb", "a\\rb"),
-            ("a\tb", "a\\tb"),
-            ("eye\u{202E}txt.exe", "eye\\u{202E}txt.exe"),
-            ("eye\u{2066}x", "eye\\u{2066}x"),
-            ("a\u{7}b", "a\\u{0007}b"),
-        ] {
-            let err = refuse_controls("the scenario's site", bad, "Fix: edit `site`.")
-                .expect_err("refused");
-            let said = err.to_string();
-            assert_eq!(err.kind(), crate::error::ErrorKind::Usage);
-            assert!(
-                said.starts_with(&format!("the scenario's site `{shows}` holds ")),
-                "{said}"
-            );
-            assert!(said.ends_with("Fix: edit `site`."), "{said}");
-        }
+    /// One test per harmful character: refused as a usage error (exit 2),
+    /// shown escaped, with the fix given.
+    macro_rules! refused {
+        ($($name:ident: $bad:expr => $shows:expr;)+) => {
+            $(
+                #[test]
+                fn $name() {
+                    let err = refuse_controls("the scenario's site", $bad, "Fix: edit `site`.")
+                        .expect_err("refused");
+                    let said = err.to_string();
+                    assert_eq!(err.kind(), crate::error::ErrorKind::Usage);
+                    assert!(
+                        said.starts_with(&format!("the scenario's site `{}` holds ", $shows)),
+                        "{said}"
+                    );
+                    assert!(said.ends_with("Fix: edit `site`."), "{said}");
+                }
+            )+
+        };
+    }
+
+    refused! {
+        a_line_feed_is_refused_and_shown: "a\nExecStartPre=/bin/sh" => "a\\nExecStartPre=/bin/sh";
+        a_carriage_return_is_refused_and_shown: "a\rb" => "a\\rb";
+        a_tab_is_refused_and_shown: "a\tb" => "a\\tb";
+        a_right_to_left_override_is_refused_and_shown: "eye\u{202E}txt.exe" => "eye\\u{202E}txt.exe";
+        a_left_to_right_isolate_is_refused_and_shown: "eye\u{2066}x" => "eye\\u{2066}x";
+        a_bell_is_refused_and_shown: "a\u{7}b" => "a\\u{0007}b";
     }
 }

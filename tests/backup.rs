@@ -353,56 +353,72 @@ fn unreachable_database_is_an_environment_error_and_leaves_nothing() {
     assert!(files_in(&out).is_empty());
 }
 
-#[test]
-fn bad_urls_are_usage_errors() {
+/// `backup` with `url` to a fresh folder: exit code and stderr, once it is
+/// checked that nothing was written.
+fn refused_backup(url: &str) -> (i32, String) {
     let tmp = tempdir();
     let key = make_key(tmp.path(), "k");
     let out = tmp.path().join("out");
     std::fs::create_dir(&out).unwrap();
-    let postgres = "postgres://USER:PASSWORD@HOST:PORT/DATABASE";
-    let mariadb = "mariadb://USER:PASSWORD@HOST:PORT/DATABASE";
-    for (url, expected) in [
-        ("sqlite://clinic.db", postgres),
-        ("not a url", postgres),
-        ("postgres://u:p@127.0.0.1:notaport/db", postgres),
-        ("mariadb://u:p@127.0.0.1:notaport/db", mariadb),
-        ("mysql://u:p@127.0.0.1:3306", mariadb),
-    ] {
-        let (code, _, err) = run(&backup_args(url, out.to_str().unwrap(), &key.public));
-        assert_eq!(code, 2, "{url}: {err}");
-        assert!(
-            err.contains("invalid database URL") || err.contains("names no database"),
-            "{url}: {err}"
-        );
-        assert!(err.contains(expected), "{url}: {err}");
-    }
+    let (code, _, err) = run(&backup_args(url, out.to_str().unwrap(), &key.public));
     assert!(files_in(&out).is_empty());
+    (code, err)
 }
 
-#[test]
-fn invalid_recipients_are_usage_errors() {
-    let tmp = tempdir();
-    let key = make_key(tmp.path(), "k");
-    let out = tmp.path().join("out");
-    std::fs::create_dir(&out).unwrap();
-    let secret = std::fs::read_to_string(&key.path).unwrap();
-    let secret = secret
-        .lines()
-        .find(|l| l.starts_with("AGE-SECRET-KEY"))
-        .unwrap()
-        .to_string();
-    for bad in ["age1notakey", "ssh-rsa AAAA", secret.as_str()] {
-        let args = vec![
-            "backup",
-            "--url",
-            "postgres://u:p@127.0.0.1:1/db",
-            "--out",
-            out.to_str().unwrap(),
-            "--recipient",
-            &key.public,
-            "--recipient",
-            bad,
-        ];
+const POSTGRES_URL_FORM: &str = "postgres://USER:PASSWORD@HOST:PORT/DATABASE";
+const MARIADB_URL_FORM: &str = "mariadb://USER:PASSWORD@HOST:PORT/DATABASE";
+
+/// A bad database URL, one test each: exit 2, the URL's expected form shown.
+mod a_bad_url {
+    use super::*;
+
+    macro_rules! cases {
+        ($($name:ident: $url:expr => $form:expr;)+) => {
+            $(
+                #[test]
+                fn $name() {
+                    let (code, err) = refused_backup($url);
+                    assert_eq!(code, 2, "{err}");
+                    assert!(
+                        err.contains("invalid database URL") || err.contains("names no database"),
+                        "{err}"
+                    );
+                    assert!(err.contains($form), "{err}");
+                }
+            )+
+        };
+    }
+
+    cases! {
+        of_another_scheme: "sqlite://clinic.db" => POSTGRES_URL_FORM;
+        that_is_not_a_url: "not a url" => POSTGRES_URL_FORM;
+        with_a_postgres_port_not_a_number: "postgres://u:p@127.0.0.1:notaport/db" => POSTGRES_URL_FORM;
+        with_a_mariadb_port_not_a_number: "mariadb://u:p@127.0.0.1:notaport/db" => MARIADB_URL_FORM;
+        naming_no_database: "mysql://u:p@127.0.0.1:3306" => MARIADB_URL_FORM;
+    }
+}
+
+/// A recipient that is not an age public key, one test each: exit 2, and a
+/// secret key given by mistake is never echoed.
+mod an_invalid_recipient {
+    use super::*;
+
+    /// `backup` with `bad` as its second recipient.
+    fn refused(bad: impl Fn(&str) -> String) {
+        let tmp = tempdir();
+        let key = make_key(tmp.path(), "k");
+        let secret = std::fs::read_to_string(&key.path).unwrap();
+        let secret = secret
+            .lines()
+            .find(|l| l.starts_with("AGE-SECRET-KEY"))
+            .unwrap()
+            .to_string();
+        let bad = bad(&secret);
+        let out = tmp.path().join("out");
+        std::fs::create_dir(&out).unwrap();
+        let url = "postgres://u:p@127.0.0.1:1/db";
+        let mut args = backup_args(url, out.to_str().unwrap(), &key.public);
+        args.extend(["--recipient", &bad]);
         let (code, _, err) = run(&args);
         assert_eq!(code, 2, "{bad}: {err}");
         assert!(err.contains("invalid age recipient"), "{err}");
@@ -410,49 +426,69 @@ fn invalid_recipients_are_usage_errors() {
             !err.contains(&secret),
             "a secret key must never be echoed: {err}"
         );
+        assert!(files_in(&out).is_empty());
     }
-    assert!(files_in(&out).is_empty());
+
+    #[test]
+    fn that_is_not_a_key() {
+        refused(|_| "age1notakey".to_string());
+    }
+
+    #[test]
+    fn that_is_an_ssh_key() {
+        refused(|_| "ssh-rsa AAAA".to_string());
+    }
+
+    #[test]
+    fn that_is_a_secret_key() {
+        refused(str::to_string);
+    }
 }
 
-#[test]
-fn unwritable_output_directories_are_refused_before_any_work() {
-    let tmp = tempdir();
-    let key = make_key(tmp.path(), "k");
-    // A directory the (unprivileged) user may not write to.
-    let locked = tmp.path().join("locked");
+/// A folder in `tmp` the (unprivileged) user may not write to.
+fn locked_folder(tmp: &Path) -> PathBuf {
+    let locked = tmp.join("locked");
     std::fs::create_dir(&locked).unwrap();
     use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(tmp, std::fs::Permissions::from_mode(0o755)).unwrap();
     std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let out = Command::new("setpriv")
+    locked
+}
+
+/// `backup --out out` as an unprivileged user: exit code and stderr.
+fn backup_as_nobody(out: &Path, recipient: &str) -> (i32, String) {
+    let output = Command::new("setpriv")
         .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
         .arg(env!("CARGO_BIN_EXE_restore-drill"))
         .args(backup_args(
             "postgres://u:p@127.0.0.1:1/db",
-            locked.to_str().unwrap(),
-            &key.public,
+            out.to_str().unwrap(),
+            recipient,
         ))
         .output()
         .expect("setpriv");
-    let (code, _, err) = decode(out);
+    let (code, _, err) = decode(output);
+    (code, err)
+}
+
+#[test]
+fn an_unwritable_output_directory_is_refused_before_any_work() {
+    let tmp = tempdir();
+    let key = make_key(tmp.path(), "k");
+    let locked = locked_folder(tmp.path());
+    let (code, err) = backup_as_nobody(&locked, &key.public);
     assert_eq!(code, 3, "{err}");
     assert!(err.contains("is not writable"), "{err}");
     assert!(err.contains("choose another --out"), "{err}");
     assert!(files_in(&locked).is_empty());
+}
 
-    // Nor may it create one there.
-    let inside = locked.join("new");
-    let out = Command::new("setpriv")
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
-        .arg(env!("CARGO_BIN_EXE_restore-drill"))
-        .args(backup_args(
-            "postgres://u:p@127.0.0.1:1/db",
-            inside.to_str().unwrap(),
-            &key.public,
-        ))
-        .output()
-        .expect("setpriv");
-    let (code, _, err) = decode(out);
+#[test]
+fn an_output_directory_that_cannot_be_created_is_refused_before_any_work() {
+    let tmp = tempdir();
+    let key = make_key(tmp.path(), "k");
+    let inside = locked_folder(tmp.path()).join("new");
+    let (code, err) = backup_as_nobody(&inside, &key.public);
     assert_eq!(code, 3, "{err}");
     assert!(
         err.contains("cannot create the output directory") && err.contains("Permission denied"),

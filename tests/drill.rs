@@ -452,15 +452,18 @@ fn disk_writes(cmd: &mut Command) -> (u64, std::process::Output) {
 // ---- bad input: message, exit code, nothing left running ----
 
 #[test]
-fn missing_unreadable_and_misspelt_scenarios_are_exit_2() {
-    let tmp = tempdir();
+fn a_missing_scenario_is_exit_2() {
     let (code, _, err) = run(&["run", "/nonexistent/drill.toml", "--backups", "/tmp"]);
     assert_eq!(code, 2, "{err}");
     assert!(
         err.contains("cannot read the scenario /nonexistent/drill.toml"),
         "{err}"
     );
+}
 
+#[test]
+fn an_unreadable_scenario_is_exit_2() {
+    let tmp = tempdir();
     let secret = tmp.path().join("secret.toml");
     std::fs::copy(scenario_path("monthly-drill.toml"), &secret).unwrap();
     use std::os::unix::fs::PermissionsExt;
@@ -476,7 +479,11 @@ fn missing_unreadable_and_misspelt_scenarios_are_exit_2() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("cannot read the scenario"), "{err}");
     assert!(err.contains("Permission denied"), "{err}");
+}
 
+#[test]
+fn a_misspelt_key_is_exit_2_at_its_line_with_the_suggestion() {
+    let tmp = tempdir();
     let text = std::fs::read_to_string(scenario_path("monthly-drill.toml")).unwrap();
     let typo = tmp.path().join("typo.toml");
     std::fs::write(&typo, text.replace("rpo_hours = 26", "rpo_hrs = 26")).unwrap();
@@ -548,7 +555,7 @@ fn a_file_that_does_not_match_its_manifest_is_refused_before_restoring() {
 }
 
 #[test]
-fn wrong_and_unsafe_keys() {
+fn a_key_of_other_recipients_is_unrecoverable() {
     let (tmp, backups, _key) = fixture(100);
     let wrong = make_key(tmp.path(), "wrong");
     let (code, out, err) = drill(
@@ -567,13 +574,17 @@ fn wrong_and_unsafe_keys() {
             .contains("none of the identities given can decrypt it"),
         "{out}"
     );
+}
 
+#[test]
+fn a_key_readable_by_others_is_exit_3_with_the_fix() {
+    let (_tmp, backups, key) = fixture(100);
     use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&wrong.path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    std::fs::set_permissions(&key.path, std::fs::Permissions::from_mode(0o644)).unwrap();
     let (code, _, err) = drill(
         &scenario_path("monthly-drill.toml"),
         &backups,
-        &wrong.path,
+        &key.path,
         &[],
     );
     assert_eq!(code, 3, "{err}");
@@ -581,38 +592,42 @@ fn wrong_and_unsafe_keys() {
     assert!(err.contains("chmod 600"), "{err}");
 }
 
-#[test]
-fn things_that_are_not_backups_are_unrecoverable() {
+/// A drill over a folder holding only `name`, of `content`: the reason it
+/// gives, once it is checked to be unrecoverable (exit 4).
+fn unrecoverable_because(name: &str, content: &[u8]) -> String {
     let tmp = tempdir();
     let key = make_key(tmp.path(), "k");
-    let cases: [(&str, Vec<u8>, &str); 3] = [
-        (
-            "random.dump.zst.age",
-            (0..50_000u32)
-                .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
-                .collect(),
-            "it is not a backup",
-        ),
-        ("empty.dump.zst.age", Vec::new(), "the file is empty"),
-        (
-            "notes.txt",
-            b"the backup job moved to the new NAS\n".to_vec(),
-            "it is not a backup",
-        ),
-    ];
-    for (name, content, expected) in cases {
-        let dir = tmp.path().join(name.replace('.', "-"));
-        std::fs::create_dir(&dir).unwrap();
-        std::fs::write(dir.join(name), content).unwrap();
-        let scenario = tmp.path().join("hand.toml");
-        std::fs::write(&scenario, "name = \"x\"\n[backups]\n[target]\nimage = \"restore-drill/postgres:15\"\n[checks]\nmanifest = \"if-present\"\n").unwrap();
-        let (code, out, err) = drill(scenario.to_str().unwrap(), &dir, &key.path, &[]);
-        assert_eq!(code, 4, "{name}: {out}{err}");
-        let r: serde_json::Value = serde_json::from_str(&out).unwrap();
-        assert_eq!(r["verdict"], "unrecoverable");
-        let reason = r["attempts"][0]["reason"].as_str().unwrap();
-        assert!(reason.contains(expected), "{name}: {reason}");
-    }
+    let dir = tmp.path().join("b");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::write(dir.join(name), content).unwrap();
+    let scenario = tmp.path().join("hand.toml");
+    std::fs::write(&scenario, "name = \"x\"\n[backups]\n[target]\nimage = \"restore-drill/postgres:15\"\n[checks]\nmanifest = \"if-present\"\n").unwrap();
+    let (code, out, err) = drill(scenario.to_str().unwrap(), &dir, &key.path, &[]);
+    assert_eq!(code, 4, "{name}: {out}{err}");
+    let r: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(r["verdict"], "unrecoverable");
+    r["attempts"][0]["reason"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn random_bytes_named_like_a_backup_are_unrecoverable() {
+    let random: Vec<u8> = (0..50_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    let reason = unrecoverable_because("random.dump.zst.age", &random);
+    assert!(reason.contains("it is not a backup"), "{reason}");
+}
+
+#[test]
+fn an_empty_file_named_like_a_backup_is_unrecoverable() {
+    let reason = unrecoverable_because("empty.dump.zst.age", b"");
+    assert!(reason.contains("the file is empty"), "{reason}");
+}
+
+#[test]
+fn a_text_file_is_unrecoverable() {
+    let reason = unrecoverable_because("notes.txt", b"the backup job moved to the new NAS\n");
+    assert!(reason.contains("it is not a backup"), "{reason}");
 }
 
 #[test]

@@ -140,39 +140,49 @@ fn inspect_error(file: &Path, identity: Option<&Path>) -> (i32, String) {
     (code, err)
 }
 
+/// Inspects a file holding `bytes`, named `name`: exit code and stderr.
+fn inspect_bytes(name: &str, bytes: &[u8], identity: Option<&Path>) -> (i32, String) {
+    let tmp = tempdir();
+    let file = tmp.path().join(name);
+    std::fs::write(&file, bytes).unwrap();
+    inspect_error(&file, identity)
+}
+
 #[test]
-fn things_that_are_not_backups_are_named_as_such() {
+fn random_bytes_named_like_a_backup_are_not_a_backup() {
     let tmp = tempdir();
     let key = make_key(tmp.path(), "k");
-    let random = tmp.path().join("random.dump.zst.age");
     let mut bytes = vec![0u8; 4096];
     let mut x: u32 = 12345;
     for b in bytes.iter_mut() {
         x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
         *b = (x >> 16) as u8;
     }
-    std::fs::write(&random, &bytes).unwrap();
-    let (code, err) = inspect_error(&random, Some(&key.path));
+    let (code, err) = inspect_bytes("random.dump.zst.age", &bytes, Some(&key.path));
     assert_eq!(code, 4, "{err}");
     assert!(err.contains("it is not a backup"), "{err}");
+}
 
-    let empty = tmp.path().join("empty.dump");
-    std::fs::write(&empty, b"").unwrap();
-    let (code, err) = inspect_error(&empty, None);
+#[test]
+fn an_empty_file_is_named_empty() {
+    let (code, err) = inspect_bytes("empty.dump", b"", None);
     assert_eq!(code, 4, "{err}");
     assert!(err.contains("the file is empty"), "{err}");
+}
 
-    let text = tmp.path().join("README.txt");
-    std::fs::write(&text, "Backups are copied to the NAS every night.\n").unwrap();
-    let (code, err) = inspect_error(&text, None);
+#[test]
+fn a_text_file_is_not_a_backup() {
+    let text = b"Backups are copied to the NAS every night.\n";
+    let (code, err) = inspect_bytes("README.txt", text, None);
     assert_eq!(code, 4, "{err}");
     assert!(err.contains("it is not a backup"), "{err}");
+}
 
-    // zstd around text is still not a backup, and the message says where it stopped.
-    let wrapped = tmp.path().join("notes.zst");
+/// zstd around text is still not a backup, and the message says where it stopped.
+#[test]
+fn compressed_text_is_not_a_backup_after_zstd() {
     let compressed = zstd::encode_all(&b"just some notes, no database here"[..], 3).unwrap();
-    std::fs::write(&wrapped, compressed).unwrap();
-    let (code, err) = inspect_error(&wrapped, None);
+    let (code, err) = inspect_bytes("notes.zst", &compressed, None);
     assert_eq!(code, 4, "{err}");
     assert!(err.contains("after zstd"), "{err}");
 }
@@ -188,23 +198,36 @@ fn encrypt_to(public: &str, plaintext: &[u8], out: &Path) {
     w.finish().unwrap();
 }
 
+/// A tiny pg_dump custom-format head, zstd-compressed and encrypted to
+/// `public`, in `dir`.
+fn small_backup(dir: &Path, public: &str) -> PathBuf {
+    let file = dir.join("b.age");
+    let dump = zstd::encode_all(&b"PGDMP\x01\x0e\x00\x04\x08\x01"[..], 3).unwrap();
+    encrypt_to(public, &dump, &file);
+    file
+}
+
 #[test]
-fn wrong_keys_unsafe_keys_and_damaged_files() {
+fn a_key_of_other_recipients_is_named() {
     let tmp = tempdir();
     let right = make_key(tmp.path(), "right");
     let wrong = make_key(tmp.path(), "wrong");
-    let file = tmp.path().join("b.age");
-    let dump = zstd::encode_all(&b"PGDMP\x01\x0e\x00\x04\x08\x01"[..], 3).unwrap();
-    encrypt_to(&right.public, &dump, &file);
-
+    let file = small_backup(tmp.path(), &right.public);
     let (code, err) = inspect_error(&file, Some(&wrong.path));
     assert_eq!(code, 4, "{err}");
     assert!(
         err.contains("none of the identities given can decrypt it"),
         "{err}"
     );
+}
 
-    // Several identities: tried in order; the second one opens it.
+/// Several identities: tried in order; the second one opens it.
+#[test]
+fn identities_are_tried_in_order() {
+    let tmp = tempdir();
+    let right = make_key(tmp.path(), "right");
+    let wrong = make_key(tmp.path(), "wrong");
+    let file = small_backup(tmp.path(), &right.public);
     let (code, out, err) = run(&[
         "--json",
         "inspect",
@@ -216,8 +239,14 @@ fn wrong_keys_unsafe_keys_and_damaged_files() {
     ]);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("\"zstd\""), "{out}");
+}
 
+#[test]
+fn a_key_readable_by_others_is_refused_with_the_fix() {
     use std::os::unix::fs::PermissionsExt;
+    let tmp = tempdir();
+    let right = make_key(tmp.path(), "right");
+    let file = small_backup(tmp.path(), &right.public);
     std::fs::set_permissions(&right.path, std::fs::Permissions::from_mode(0o644)).unwrap();
     let (code, err) = inspect_error(&file, Some(&right.path));
     assert_eq!(code, 3, "{err}");
@@ -226,26 +255,36 @@ fn wrong_keys_unsafe_keys_and_damaged_files() {
         err.contains(&format!("chmod 600 {}", right.path.display())),
         "{err}"
     );
-    std::fs::set_permissions(&right.path, std::fs::Permissions::from_mode(0o600)).unwrap();
+}
 
-    // A real backup cut short: age notices while streaming.
+/// A real backup of 12 MB encrypted to `public`, its bytes.
+fn big_encrypted(dir: &Path, public: &str) -> Vec<u8> {
     let big: Vec<u8> = (0..3_000_000u32).flat_map(|i| i.to_le_bytes()).collect();
     let mut payload = b"PGDMP".to_vec();
     payload.extend_from_slice(&big);
-    let full = tmp.path().join("full.age");
-    encrypt_to(&right.public, &payload, &full);
-    let bytes = std::fs::read(&full).unwrap();
-    let cut = tmp.path().join("cut.age");
-    std::fs::write(&cut, &bytes[..bytes.len() * 2 / 3]).unwrap();
-    let (code, err) = inspect_error(&cut, Some(&right.path));
+    let full = dir.join("full.age");
+    encrypt_to(public, &payload, &full);
+    std::fs::read(&full).unwrap()
+}
+
+/// A real backup cut short: age notices while streaming.
+#[test]
+fn a_backup_cut_short_is_damaged_in_its_age_layer() {
+    let tmp = tempdir();
+    let right = make_key(tmp.path(), "right");
+    let bytes = big_encrypted(tmp.path(), &right.public);
+    let (code, err) = inspect_bytes("cut.age", &bytes[..bytes.len() * 2 / 3], Some(&right.path));
     assert_eq!(code, 4, "{err}");
     assert!(err.contains("is damaged"), "{err}");
     assert!(err.contains("age layer"), "{err}");
+}
 
-    // Cut inside the header.
-    let header_cut = tmp.path().join("header.age");
-    std::fs::write(&header_cut, &bytes[..40]).unwrap();
-    let (code, err) = inspect_error(&header_cut, Some(&right.path));
+#[test]
+fn a_backup_cut_inside_its_header_names_the_age_header() {
+    let tmp = tempdir();
+    let right = make_key(tmp.path(), "right");
+    let bytes = big_encrypted(tmp.path(), &right.public);
+    let (code, err) = inspect_bytes("header.age", &bytes[..40], Some(&right.path));
     assert_eq!(code, 4, "{err}");
     assert!(err.contains("age header"), "{err}");
 }

@@ -175,28 +175,47 @@ fn cron_prints_one_crontab_line_and_writes_nothing() {
     assert!(!v.0.join("units").exists());
 }
 
-#[test]
-fn an_invalid_at_is_exit_2() {
-    let v = Visible::new("at");
-    setup(&v);
-    for bad in ["25:00", "3pm", "12:7"] {
+/// An invalid `--at`, one test each: exit 2, the value named.
+mod an_invalid_at {
+    use super::*;
+
+    fn refused(tag: &str, bad: &str) {
+        let v = Visible::new(tag);
+        setup(&v);
         let (code, _, err) = install(&v, &["--at", bad]);
         assert_eq!(code, 2, "{bad}: {err}");
         assert!(err.contains(&format!("invalid --at {bad}")), "{err}");
     }
+
+    #[test]
+    fn past_the_last_hour() {
+        refused("at-hour", "25:00");
+    }
+
+    #[test]
+    fn in_12_hour_form() {
+        refused("at-pm", "3pm");
+    }
+
+    #[test]
+    fn with_one_minute_digit() {
+        refused("at-minute", "12:7");
+    }
 }
 
-#[test]
-fn a_scenario_the_service_would_not_see_is_exit_2() {
-    let v = Visible::new("unseen");
-    let (_, key, backups) = setup(&v);
-    // Under /tmp: the service runs with a private /tmp.
-    let tmp = tempfile::Builder::new().tempdir_in("/tmp").unwrap();
-    let hidden = tmp.path().join("drill.toml");
-    std::fs::copy(v.0.join("monthly-drill.toml"), &hidden).unwrap();
-    let units = v.0.join("units");
-    let args = |scenario: &Path| {
-        run(&[
+/// A scenario the service could not read at run time, one test each: exit
+/// 2, and no unit written.
+mod a_scenario_the_service_would_not_see {
+    use super::*;
+
+    /// `schedule install` of `scenario` (a path in `v`'s folder made by
+    /// `place`): exit code and stderr, once it is checked nothing was written.
+    fn install_unseen(tag: &str, place: impl FnOnce(&Path) -> PathBuf) -> (i32, String) {
+        let v = Visible::new(tag);
+        let (_, key, backups) = setup(&v);
+        let scenario = place(&v.0);
+        let units = v.0.join("units");
+        let (code, _, err) = run(&[
             "schedule",
             "install",
             scenario.to_str().unwrap(),
@@ -206,23 +225,41 @@ fn a_scenario_the_service_would_not_see_is_exit_2() {
             key.to_str().unwrap(),
             "--unit-dir",
             units.to_str().unwrap(),
-        ])
-    };
-    let (code, _, err) = args(&hidden);
-    assert_eq!(code, 2, "{err}");
-    assert!(err.contains("private /tmp"), "{err}");
-    let (code, _, err) = args(&v.0.join("missing.toml"));
-    assert_eq!(code, 2, "{err}");
-    assert!(err.contains("cannot be found"), "{err}");
-    std::fs::write(
-        v.0.join("broken.toml"),
-        "name = \"x\"\n[backups]\nselect = \"newest\"\n",
-    )
-    .unwrap();
-    let (code, _, err) = args(&v.0.join("broken.toml"));
-    assert_eq!(code, 2, "{err}");
-    assert!(err.contains("broken.toml:3"), "{err}");
-    assert!(!units.exists(), "nothing is written for a refused schedule");
+        ]);
+        assert!(!units.exists(), "nothing is written for a refused schedule");
+        (code, err)
+    }
+
+    /// Under /tmp: the service runs with a private /tmp.
+    #[test]
+    fn under_tmp() {
+        let tmp = tempfile::Builder::new().tempdir_in("/tmp").unwrap();
+        let (code, err) = install_unseen("unseen-tmp", |dir| {
+            let hidden = tmp.path().join("drill.toml");
+            std::fs::copy(dir.join("monthly-drill.toml"), &hidden).unwrap();
+            hidden
+        });
+        assert_eq!(code, 2, "{err}");
+        assert!(err.contains("private /tmp"), "{err}");
+    }
+
+    #[test]
+    fn missing() {
+        let (code, err) = install_unseen("unseen-missing", |dir| dir.join("missing.toml"));
+        assert_eq!(code, 2, "{err}");
+        assert!(err.contains("cannot be found"), "{err}");
+    }
+
+    #[test]
+    fn broken() {
+        let (code, err) = install_unseen("unseen-broken", |dir| {
+            let broken = dir.join("broken.toml");
+            std::fs::write(&broken, "name = \"x\"\n[backups]\nselect = \"newest\"\n").unwrap();
+            broken
+        });
+        assert_eq!(code, 2, "{err}");
+        assert!(err.contains("broken.toml:3"), "{err}");
+    }
 }
 
 /// Regression: a newline in the scenario's path wrote an extra

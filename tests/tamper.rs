@@ -533,24 +533,38 @@ fn a_deleted_history_is_named_by_doctor_and_the_next_run_starts_no_new_chain() {
     assert!(!db.exists(), "no new chain was started");
 }
 
-#[test]
-fn a_control_character_in_the_site_or_scenario_name_is_refused_before_anything_starts() {
-    let tmp = tempdir();
-    let monthly = format!(
+fn monthly() -> String {
+    format!(
         "{}/scenarios/monthly-drill.toml",
         env!("CARGO_MANIFEST_DIR")
-    );
-    let (code, _, err) = run(&[
-        "run",
-        &monthly,
-        "--site",
-        "Main Street\u{202E}eraC eyE",
-        "--no-history",
-    ]);
+    )
+}
+
+#[test]
+fn a_control_character_in_the_site_is_refused_before_anything_starts() {
+    let tmp = tempdir();
+    let (code, _, err) = bin()
+        .current_dir(tmp.path())
+        .args([
+            "run",
+            &monthly(),
+            "--site",
+            "Main Street\u{202E}eraC eyE",
+            "--no-history",
+        ])
+        .output()
+        .map(decode)
+        .unwrap();
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("the site `Main Street\\u{202E}eraC eyE` holds a bidirectional control character (character 12)"), "{err}");
+    assert!(!tmp.path().join("restore-drill-reports").exists());
+}
+
+#[test]
+fn a_control_character_in_the_scenario_name_is_refused_before_anything_starts() {
+    let tmp = tempdir();
     let named = tmp.path().join("named.toml");
-    let text = std::fs::read_to_string(&monthly).unwrap();
+    let text = std::fs::read_to_string(monthly()).unwrap();
     std::fs::write(
         &named,
         text.replace(
@@ -559,7 +573,12 @@ fn a_control_character_in_the_site_or_scenario_name_is_refused_before_anything_s
         ),
     )
     .unwrap();
-    let (code, _, err) = run(&["run", named.to_str().unwrap(), "--no-history"]);
+    let (code, _, err) = bin()
+        .current_dir(tmp.path())
+        .args(["run", named.to_str().unwrap(), "--no-history"])
+        .output()
+        .map(decode)
+        .unwrap();
     assert_eq!(code, 2, "{err}");
     assert!(
         err.contains("the scenario's name `monthly\\nrestore drill` holds a line break"),

@@ -284,16 +284,28 @@ mod tests {
     }
 
     #[test]
-    fn a_file_without_a_head_or_with_a_short_hash_is_refused() {
+    fn a_text_file_without_a_head_is_refused() {
         assert!(parse("hello\n").is_err());
+    }
+
+    #[test]
+    fn a_report_without_a_head_is_refused() {
         assert!(parse("{\"verdict\": \"failed\"}").is_err());
+    }
+
+    #[test]
+    fn a_head_with_a_short_hash_is_refused() {
         assert!(parse("history record 3, head 6b72ef09").is_err());
+    }
+
+    #[test]
+    fn an_edited_metrics_hash_is_refused_as_edited() {
         let edited = format!("{METRIC}{{site=\"a\",hash=\"XYZ\"}} 3\n");
         assert!(parse(&edited).expect_err("refused").contains("edited"));
     }
 
     #[test]
-    fn a_rewritten_record_and_a_cut_history_are_told_apart() {
+    fn an_anchor_naming_a_record_of_the_chain_holds() {
         let chain = [stored(1, &H.replace('6', "7")), stored(2, H)];
         let a = Anchor {
             kind: Kind::Metrics,
@@ -301,6 +313,11 @@ mod tests {
             made: None,
         };
         assert!(judge(&chain, &a).is_ok());
+    }
+
+    #[test]
+    fn a_rewritten_record_is_named_rewritten() {
+        let chain = [stored(1, &H.replace('6', "7")), stored(2, H)];
         let a = Anchor {
             kind: Kind::Metrics,
             head: head(1, H),
@@ -311,6 +328,11 @@ mod tests {
             said.contains("record 1 has a different hash") && said.contains("rewritten"),
             "{said}"
         );
+    }
+
+    #[test]
+    fn a_cut_history_is_named_cut() {
+        let chain = [stored(1, &H.replace('6', "7")), stored(2, H)];
         let a = Anchor {
             kind: Kind::Junit,
             head: head(3, H),

@@ -174,19 +174,28 @@ mod tests {
         assert!(err.to_string().contains("move it away"), "{err}");
     }
 
-    #[test]
-    fn a_history_that_lost_the_markers_head_is_not_appended_to() {
-        let h = Path::new("/srv/h.sqlite");
-        let m = Marker {
+    /// The marker of a history `h.sqlite` whose head was record 2, hash `b...`.
+    fn marker() -> Marker {
+        Marker {
             history: "h.sqlite".into(),
             head: HeadRef {
                 record: 2,
                 hash: "b".repeat(64),
             },
             recorded_at: "2026-12-01T02:00:00Z".into(),
-        };
-        assert!(refuse_lost_head(h, &m, Some(&"b".repeat(64))).is_ok());
-        let said = refuse_lost_head(h, &m, None)
+        }
+    }
+
+    const H: &str = "/srv/h.sqlite";
+
+    #[test]
+    fn a_history_that_kept_the_markers_head_is_appended_to() {
+        assert!(refuse_lost_head(Path::new(H), &marker(), Some(&"b".repeat(64))).is_ok());
+    }
+
+    #[test]
+    fn an_emptied_history_is_not_appended_to() {
+        let said = refuse_lost_head(Path::new(H), &marker(), None)
             .expect_err("emptied")
             .to_string();
         assert!(
@@ -194,32 +203,36 @@ mod tests {
                 && said.contains("h.sqlite.head names record 2"),
             "{said}"
         );
-        let said = refuse_lost_head(h, &m, Some("c"))
+    }
+
+    #[test]
+    fn a_history_whose_head_was_rewritten_is_not_appended_to() {
+        let said = refuse_lost_head(Path::new(H), &marker(), Some("c"))
             .expect_err("rewritten")
             .to_string();
         assert!(said.contains("another hash (rewritten)"), "{said}");
     }
 
     #[test]
-    fn a_marker_is_held_by_its_chain_or_named() {
-        let h = Path::new("/srv/h.sqlite");
-        let m = Marker {
-            history: "h.sqlite".into(),
-            head: HeadRef {
-                record: 2,
-                hash: "b".repeat(64),
-            },
-            recorded_at: "2026-12-01T02:00:00Z".into(),
-        };
+    fn a_marker_is_held_by_its_chain() {
         let chain = [stored(1, &"a".repeat(64)), stored(2, &"b".repeat(64))];
-        assert!(judge(h, &m, &chain).is_ok());
-        let said = judge(h, &m, &chain[..1]).expect_err("cut");
+        assert!(judge(Path::new(H), &marker(), &chain).is_ok());
+    }
+
+    #[test]
+    fn a_chain_cut_below_the_marker_is_named() {
+        let chain = [stored(1, &"a".repeat(64))];
+        let said = judge(Path::new(H), &marker(), &chain).expect_err("cut");
         assert!(
             said.contains("held 2 records") && said.contains("ends at record 1"),
             "{said}"
         );
+    }
+
+    #[test]
+    fn a_chain_rewritten_under_the_marker_is_named() {
         let rewritten = [stored(1, &"a".repeat(64)), stored(2, &"c".repeat(64))];
-        assert!(judge(h, &m, &rewritten)
+        assert!(judge(Path::new(H), &marker(), &rewritten)
             .expect_err("rewritten")
             .contains("rewritten"));
     }

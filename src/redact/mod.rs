@@ -110,20 +110,13 @@ impl Said {
     /// The condition's standard name: PostgreSQL's for a SQLSTATE, MariaDB's
     /// symbol for an error number.
     pub fn condition(&self) -> Option<&'static str> {
-        if let Some(n) = self.number {
-            if let Ok(i) = codes::MARIADB.binary_search_by_key(&n, |(k, _)| *k) {
-                return Some(codes::MARIADB[i].1);
-            }
+        if let Some(name) = self.number.and_then(codes::mariadb_symbol) {
+            return Some(name);
         }
         let code = self.sqlstate.as_deref()?;
-        let find = |c: &str| {
-            codes::SQLSTATES
-                .binary_search_by_key(&c, |(k, _)| k)
-                .ok()
-                .map(|i| codes::SQLSTATES[i].1)
-        };
         // An unlisted code is named by its class (`23xxx`: integrity_...).
-        find(code).or_else(|| find(&format!("{}000", &code[..2])))
+        let class = || codes::sqlstate_name(&format!("{}000", &code[..2]));
+        codes::sqlstate_name(code).or_else(class)
     }
 
     /// Out of disk space, by the code alone: PostgreSQL's disk_full, MariaDB's
@@ -214,6 +207,22 @@ mod tests {
             ..Said::default()
         };
         assert_eq!(c.text(), "integrity_constraint_violation (SQLSTATE 23ZZZ)");
+    }
+
+    #[test]
+    fn an_unknown_code_is_shown_as_its_code_alone() {
+        let s = Said {
+            sqlstate: Said::sqlstate("ZZ999"),
+            ..Said::default()
+        };
+        assert_eq!(s.condition(), None);
+        assert_eq!(s.text(), "SQLSTATE ZZ999");
+        let m = Said {
+            number: Some(999),
+            ..Said::default()
+        };
+        assert_eq!(m.condition(), None);
+        assert_eq!(m.text(), "error 999");
     }
 
     #[test]

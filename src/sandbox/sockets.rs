@@ -112,11 +112,32 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_folders_shaped_like_a_runs_are_ever_removed() {
+    fn a_runs_id_is_twelve_lowercase_hex_digits() {
         assert!(is_run_id("d466dc412c67"));
-        for not_ours in ["reports", "test-EmCkZ7", "D466DC412C67", "d466dc412c6", ""] {
-            assert!(!is_run_id(not_ours), "{not_ours}");
-        }
+    }
+
+    /// One test per folder name that is not a run's, so a failure names it.
+    macro_rules! not_a_run {
+        ($($name:ident: $folder:expr;)+) => {
+            $(
+                #[test]
+                fn $name() {
+                    assert!(!is_run_id($folder), "{:?}", $folder);
+                }
+            )+
+        };
+    }
+
+    not_a_run! {
+        a_word_is_not_a_run: "reports";
+        a_test_folder_is_not_a_run: "test-EmCkZ7";
+        uppercase_hex_is_not_a_run: "D466DC412C67";
+        eleven_digits_are_not_a_run: "d466dc412c6";
+        an_empty_name_is_not_a_run: "";
+    }
+
+    #[test]
+    fn only_folders_holding_only_socket_folders_are_ever_removed() {
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::create_dir(dir.path().join("sandbox-ea9c62")).expect("mkdir");
         assert!(holds_only_socket_folders(dir.path()));

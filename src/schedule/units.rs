@@ -239,9 +239,27 @@ mod tests {
                 minute: 30
             })
         );
-        for bad in ["3:30", "24:00", "12:60", "noon", "12-30", "12:3"] {
-            assert!(parse_at(bad).is_err(), "{bad}");
-        }
+    }
+
+    /// One test per refused `--at`, so a failure names its input.
+    macro_rules! bad_at {
+        ($($name:ident: $bad:expr;)+) => {
+            $(
+                #[test]
+                fn $name() {
+                    assert!(parse_at($bad).is_err(), "{}", $bad);
+                }
+            )+
+        };
+    }
+
+    bad_at! {
+        an_at_with_one_hour_digit_is_refused: "3:30";
+        an_at_past_the_last_hour_is_refused: "24:00";
+        an_at_past_the_last_minute_is_refused: "12:60";
+        an_at_in_words_is_refused: "noon";
+        an_at_with_a_dash_is_refused: "12-30";
+        an_at_with_one_minute_digit_is_refused: "12:3";
     }
 
     #[test]
