@@ -115,7 +115,8 @@ impl Said {
         }
         let code = self.sqlstate.as_deref()?;
         // An unlisted code is named by its class (`23xxx`: integrity_...).
-        let class = || codes::sqlstate_name(&format!("{}000", &code[..2]));
+        // `get`: a Said built by hand may hold a short or non-ASCII code.
+        let class = || codes::sqlstate_name(&format!("{}000", code.get(..2)?));
         codes::sqlstate_name(code).or_else(class)
     }
 
@@ -186,6 +187,17 @@ fn client_kind(e: &sqlx::Error) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_short_or_non_ascii_sqlstate_built_by_hand_names_nothing_and_does_not_panic() {
+        for code in ["", "2", "é", "é1000"] {
+            let said = Said {
+                sqlstate: Some(code.to_string()),
+                ..Said::default()
+            };
+            assert_eq!(said.condition(), None, "{code:?}");
+        }
+    }
 
     #[test]
     fn a_code_is_named_by_its_standard_word() {
