@@ -5,6 +5,7 @@
 //! the judging in between is `build`'s and `questions`' pure functions.
 
 pub mod build;
+pub mod chart;
 pub mod html;
 pub mod manifest;
 pub mod pack;
@@ -13,6 +14,7 @@ pub mod questions;
 pub mod sign;
 #[cfg(test)]
 mod tests;
+pub mod wording;
 
 use crate::error::{Error, Result};
 use crate::ledger::Ledger;
