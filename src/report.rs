@@ -3,10 +3,11 @@
 //! and names only: never a row of patient data. Every free text in it is a
 //! `Redacted`, so nothing reaches it without passing the redactor.
 
-use crate::checks::{CheckResult, Status};
-use crate::pipeline::Layer;
+pub mod facts;
+
 use crate::redact::Redacted;
 use chrono::{DateTime, Utc};
+use facts::{CheckResult, Layer, Status};
 use serde::Serialize;
 
 pub use crate::measure::Phase;
@@ -188,7 +189,7 @@ pub struct BackupEvidence {
     pub sha256: Option<String>,
     pub created_at: Option<DateTime<Utc>>,
     /// Where `created_at` comes from: manifest, file-name, or unknown.
-    pub time_source: crate::catalog::list::TimeSource,
+    pub time_source: facts::TimeSource,
     pub layers: Vec<Layer>,
     pub manifest: bool,
     /// How many age recipients the backup was encrypted to (from its
@@ -199,11 +200,11 @@ pub struct BackupEvidence {
     pub dump_bytes: Option<u64>,
     /// How the dump reached the database: in parallel from the sandbox's
     /// memory, or as one stream and why (null when nothing restored).
-    pub restored_as: Option<crate::restore::Delivery>,
+    pub restored_as: Option<facts::Delivery>,
     /// Where the restored data was (the sandbox's memory, or the Docker
     /// host's disk when it did not fit) and its bound; null when nothing
     /// restored, or under the disk-full simulation.
-    pub restored_data: Option<crate::restore::data::DataPlace>,
+    pub restored_data: Option<facts::DataPlace>,
 }
 
 impl BackupEvidence {
@@ -416,5 +417,15 @@ pub(crate) fn fmt_secs(s: Option<f64>) -> String {
         Some(s) if s < 120.0 => format!("{s:.1} s"),
         Some(s) if s < 7200.0 => format!("{:.1} min", s / 60.0),
         Some(s) => format!("{:.1} h", s / 3600.0),
+    }
+}
+
+/// `42.0 s`, `3.5 min`, `2.1 h` as the report writes them, and days from
+/// two days on (a history spans months).
+pub fn human_seconds(s: f64) -> String {
+    if s < 172_800.0 {
+        fmt_secs(Some(s))
+    } else {
+        format!("{:.1} d", s / 86_400.0)
     }
 }

@@ -130,7 +130,7 @@ fn list_line(s: &chain::Stored, v: Option<&ledger::view::ReportView>) -> String 
             s.id
         );
     };
-    let secs = |x: Option<f64>| x.map_or("unknown".into(), evidence::build::human_seconds);
+    let secs = |x: Option<f64>| x.map_or("unknown".into(), crate::report::human_seconds);
     format!(
         "{:>4}  {:<17} {:<20} {:<24} {:<13} {:>9} {:>9}  {}\n",
         s.id,

@@ -191,13 +191,13 @@ impl ReportView {
                 Some(a) => format!(
                     "{} was {}, over its objective of {}",
                     o.name,
-                    crate::evidence::build::human_seconds(a),
-                    crate::evidence::build::human_seconds(o.target_seconds)
+                    crate::report::human_seconds(a),
+                    crate::report::human_seconds(o.target_seconds)
                 ),
                 None => format!(
                     "{} could not be measured (objective {})",
                     o.name,
-                    crate::evidence::build::human_seconds(o.target_seconds)
+                    crate::report::human_seconds(o.target_seconds)
                 ),
             })
     }
