@@ -2,13 +2,21 @@
 //! insurers, rendered as a summary table for people. Counts, hashes, timings
 //! and names only: never a row of patient data. Every free text in it is a
 //! `Redacted`, so nothing reaches it without passing the redactor.
+//!
+//! It reads back too (`Deserialize`), for the tests and anything that reads a
+//! report file typed: an enum value this version does not know reads as its
+//! `Unknown` (missing evidence, never passed), and a `restored_as` or
+//! `restored_data` of another shape as absent. The drill history reads
+//! records of every version through `ledger::view` instead.
 
 pub mod facts;
+#[cfg(test)]
+mod tests;
 
 use crate::redact::Redacted;
 use chrono::{DateTime, Utc};
 use facts::{CheckResult, Layer, Status};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub use crate::measure::Phase;
 
@@ -16,7 +24,7 @@ pub use crate::measure::Phase;
 /// 3: `site`, `backup.recipients`, `simulation.simulated_offsite`.
 pub const REPORT_VERSION: u32 = 3;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Verdict {
     /// Restored, every check passed, every objective met.
@@ -28,6 +36,10 @@ pub enum Verdict {
     /// The drill could not finish for a reason of the machine (Docker, the
     /// sandbox, a connection): nothing is known about the backups.
     Error,
+    /// Read back only: a verdict this version does not know (a record from
+    /// another version). Never written by a drill; not passed.
+    #[serde(other)]
+    Unknown,
 }
 
 impl Verdict {
@@ -37,11 +49,12 @@ impl Verdict {
             Verdict::Failed => "failed",
             Verdict::Unrecoverable => "unrecoverable",
             Verdict::Error => "error",
+            Verdict::Unknown => "unknown",
         }
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Report {
     pub report_version: u32,
     pub tool: String,
@@ -87,7 +100,7 @@ pub struct Report {
 }
 
 /// Why a drill ended with the `error` verdict.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DrillError {
     /// The phase that was running.
     pub phase: String,
@@ -112,7 +125,7 @@ impl DrillError {
 }
 
 /// The moment RTO and RPO count from, and what happened then.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ClockStart {
     pub at: DateTime<Utc>,
     /// `drill start`, or for a failure scenario the disaster: `simulation
@@ -122,7 +135,7 @@ pub struct ClockStart {
 
 /// What the simulation did, in words a clinic manager understands, with the
 /// evidence (files, byte counts).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Simulation {
     pub fault: String,
     pub actions: Vec<Redacted>,
@@ -133,7 +146,7 @@ pub struct Simulation {
 }
 
 /// The live workload's account of what it wrote, and what the restore lost.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LostWrites {
     /// Writes the workload saw committed.
     pub committed: u64,
@@ -150,7 +163,7 @@ pub struct LostWrites {
     pub log: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ExpectationResult {
     pub expected: crate::scenario::Expectation,
     pub actual: crate::scenario::Expectation,
@@ -159,7 +172,7 @@ pub struct ExpectationResult {
     pub mismatches: Vec<Redacted>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ScenarioInfo {
     pub name: String,
     pub file: String,
@@ -174,7 +187,7 @@ impl ScenarioInfo {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Objective {
     pub name: String,
     pub target_seconds: f64,
@@ -182,7 +195,7 @@ pub struct Objective {
     pub status: Status,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct BackupEvidence {
     pub path: String,
     pub bytes: u64,
@@ -200,10 +213,12 @@ pub struct BackupEvidence {
     pub dump_bytes: Option<u64>,
     /// How the dump reached the database: in parallel from the sandbox's
     /// memory, or as one stream and why (null when nothing restored).
+    #[serde(default, deserialize_with = "facts::lenient")]
     pub restored_as: Option<facts::Delivery>,
     /// Where the restored data was (the sandbox's memory, or the Docker
     /// host's disk when it did not fit) and its bound; null when nothing
     /// restored, or under the disk-full simulation.
+    #[serde(default, deserialize_with = "facts::lenient")]
     pub restored_data: Option<facts::DataPlace>,
 }
 
@@ -228,7 +243,7 @@ impl BackupEvidence {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Attempt {
     pub path: String,
     pub location: String,
@@ -236,21 +251,24 @@ pub struct Attempt {
     /// Why it was unusable, as a stable name (`sha256-mismatch`, `stream-cut`,
     /// `disk-full` ...): what scripts and `[expect] detection` match.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub kind: Option<&'static str>,
+    pub kind: Option<String>,
     /// The technical evidence.
     pub reason: Option<Redacted>,
     /// The same in words a clinic manager understands.
     pub finding: Option<Redacted>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum AttemptOutcome {
     Restored,
     Unusable,
+    /// Read back only: an outcome this version does not know.
+    #[serde(other)]
+    Unknown,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TargetInfo {
     pub image: String,
     pub server_version: Option<String>,

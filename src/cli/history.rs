@@ -106,7 +106,7 @@ async fn list(ledger: &mut Ledger) -> Result<Output> {
             "date": v.as_ref().map(|v| v.started_at),
             "site": s.site,
             "scenario": v.as_ref().map(|v| v.scenario.name.clone()),
-            "verdict": v.as_ref().map(|v| v.verdict.clone()),
+            "verdict": v.as_ref().map(|v| v.verdict),
             "rto_seconds": v.as_ref().and_then(|v| v.rto_seconds),
             "rpo_seconds": v.as_ref().and_then(|v| v.rpo_seconds),
             "backup_taken_at": v.as_ref().and_then(|v| v.backup.as_ref()).and_then(|b| b.created_at),
@@ -137,7 +137,7 @@ fn list_line(s: &chain::Stored, v: Option<&ledger::view::ReportView>) -> String 
         v.started_at.format("%Y-%m-%d %H:%M"),
         clip(&s.site, 20),
         clip(&v.scenario.name, 24),
-        v.verdict,
+        v.verdict.as_str(),
         secs(v.rto_seconds),
         secs(v.rpo_seconds),
         v.backup

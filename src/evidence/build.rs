@@ -8,7 +8,8 @@ use super::run::{next_success, Run};
 use crate::ledger::chain::Head;
 use crate::ledger::view::ReportView;
 use crate::ledger::Record;
-use crate::report::human_seconds;
+use crate::report::facts::Status;
+use crate::report::{human_seconds, Verdict};
 use chrono::{DateTime, NaiveDate, Utc};
 
 /// Which records a pack covers.
@@ -130,7 +131,10 @@ fn objective(
         .find_map(|r| r.v.objective(name).map(|o| o.target_seconds));
     let missed = measured
         .iter()
-        .filter(|(r, _)| r.v.objective(name).is_none_or(|o| o.status != "passed"))
+        .filter(|(r, _)| {
+            r.v.objective(name)
+                .is_none_or(|o| o.status != Status::Passed)
+        })
         .count() as u32;
     let met = (!measured.is_empty()).then_some(missed == 0);
     ObjectiveSummary {
@@ -155,7 +159,7 @@ fn drill_row(r: &Run) -> DrillRow {
         scenario: v.scenario.name.clone(),
         kind: r.kind(),
         fault: r.fault().map(str::to_string),
-        verdict: v.verdict.clone(),
+        verdict: v.verdict.as_str().to_string(),
         as_expected: r.as_expected(),
         rto_seconds: v.rto_seconds,
         rto_target_seconds: v.objective("RTO").map(|o| o.target_seconds),
@@ -186,7 +190,7 @@ fn rehearsal(r: &Run) -> Option<Rehearsal> {
 fn actual_text(r: &Run) -> String {
     let v = r.v;
     let o = crate::ledger::view::OutcomeView {
-        verdict: Some(v.verdict.clone()),
+        verdict: Some(v.verdict.as_str().to_string()),
         recovered_from: v.recovered_location().map(str::to_string),
         detection: Some(detected(v)).filter(|d| !d.is_empty()),
         decrypted_with: v
@@ -335,7 +339,7 @@ fn real_offsite_restore(r: &Run) -> bool {
     let simulated = r.v.simulation.as_ref().is_some_and(|s| s.simulated_offsite);
     r.v.recovered_location() == Some("offsite")
         && !simulated
-        && matches!(r.v.verdict.as_str(), "passed" | "failed")
+        && matches!(r.v.verdict, Verdict::Passed | Verdict::Failed)
         && r.v.rto_seconds.is_some()
 }
 
@@ -349,7 +353,7 @@ fn failures(runs: &[Run]) -> Vec<FailureRow> {
             scenario: r.v.scenario.name.clone(),
             kind: r.kind(),
             fault: r.fault().map(str::to_string),
-            verdict: r.v.verdict.clone(),
+            verdict: r.v.verdict.as_str().to_string(),
             finding: r.v.finding(),
             next_pass: next_success(r, &runs[i + 1..]).map(|n| n.r.clone()),
         })

@@ -4,6 +4,7 @@
 
 use super::pack::{Answer, AnswerStatus, Period, RecordRef};
 use super::run::{failures_open, Run};
+use crate::report::facts::Status;
 use crate::report::human_seconds;
 use chrono::{Duration, NaiveDate};
 
@@ -211,7 +212,7 @@ fn exact_copies(runs: &[Run]) -> Answer {
         .filter(|r| {
             r.v.checks
                 .iter()
-                .any(|c| c.name == "manifest comparison" && c.status == "passed")
+                .any(|c| c.name == "manifest comparison" && c.status == Status::Passed)
         })
         .collect();
     if let Some(last) = exact.last() {

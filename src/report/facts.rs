@@ -12,20 +12,22 @@
 use crate::redact::Redacted;
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     Passed,
     Failed,
-    /// The evidence to decide is missing: not passed.
-    Unknown,
     /// Not run, by the scenario's choice.
     Skipped,
     /// The check itself is broken (invalid SQL in the scenario).
     Error,
+    /// The evidence to decide is missing: not passed. A status this version
+    /// does not know (a record from another version) reads back as this.
+    #[serde(other)]
+    Unknown,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CheckResult {
     pub name: String,
     pub status: Status,
@@ -34,6 +36,17 @@ pub struct CheckResult {
 }
 
 impl Status {
+    /// As the report writes it: `passed`, `failed`, `unknown` ...
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Passed => "passed",
+            Status::Failed => "failed",
+            Status::Unknown => "unknown",
+            Status::Skipped => "skipped",
+            Status::Error => "error",
+        }
+    }
+
     /// Passed, or not run by the scenario's choice: nothing against the backup.
     pub fn is_ok(self) -> bool {
         matches!(self, Status::Passed | Status::Skipped)
@@ -61,7 +74,9 @@ pub enum DumpFormat {
     PostgresSql,
     /// `mysqldump` / `mariadb-dump` SQL.
     MysqlSql,
-    /// Nothing this tool can restore: random bytes, a text file, a tar archive.
+    /// Nothing this tool can restore: random bytes, a text file, a tar archive
+    /// (and, read back, a format this version does not know).
+    #[serde(other)]
     Unknown,
 }
 
@@ -88,7 +103,7 @@ impl std::fmt::Display for DumpFormat {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum TimeSource {
     /// The manifest's `created_at`: when the dumped snapshot was taken.
@@ -96,12 +111,13 @@ pub enum TimeSource {
     /// `NAME-YYYYMMDDTHHMMSSZ...` in the file name.
     FileName,
     /// Nothing trustworthy; the file's modification time orders it only.
+    #[serde(other)]
     Unknown,
 }
 
 /// How the dump reaches the database, chosen before the sandbox starts (its
 /// memory depends on it).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "mode", rename_all = "snake_case")]
 pub enum Delivery {
     /// Decoded into the sandbox's memory (`staging_bytes` of tmpfs, on top of
@@ -113,7 +129,7 @@ pub enum Delivery {
 }
 
 /// Why a restore went as one stream.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "why", rename_all = "snake_case")]
 pub enum StreamReason {
     /// psql reads a plain SQL dump in order; only archives can be split.
@@ -185,7 +201,7 @@ impl StreamReason {
 }
 
 /// Where the restored data went, for the report.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "place", rename_all = "snake_case")]
 pub enum DataPlace {
     /// A tmpfs of `bound_bytes` in the sandbox's memory (added to its limit).
@@ -228,4 +244,16 @@ impl DataPlace {
             ),
         }
     }
+}
+
+/// Reads a value a newer or older version may have shaped differently (a
+/// delivery or data place this version does not know) as absent: missing
+/// evidence, never a guess.
+pub(crate) fn lenient<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::de::DeserializeOwned,
+{
+    let value = Option::<serde_json::Value>::deserialize(d)?;
+    Ok(value.and_then(|v| serde_json::from_value(v).ok()))
 }
