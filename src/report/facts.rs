@@ -74,9 +74,9 @@ pub enum DumpFormat {
     PostgresSql,
     /// `mysqldump` / `mariadb-dump` SQL.
     MysqlSql,
-    /// Nothing this tool can restore: random bytes, a text file, a tar archive
-    /// (and, read back, a format this version does not know).
-    #[serde(other)]
+    /// Nothing this tool can restore: random bytes, a text file, a tar archive.
+    /// (No catch-all when read back: a manifest naming a format this version
+    /// does not know must stay unreadable, not become this.)
     Unknown,
 }
 
