@@ -2,12 +2,21 @@
 //! insurers, rendered as a summary table for people. Counts, hashes, timings
 //! and names only: never a row of patient data. Every free text in it is a
 //! `Redacted`, so nothing reaches it without passing the redactor.
+//!
+//! It reads back too (`Deserialize`), for the tests and anything that reads a
+//! report file typed: an enum value this version does not know reads as its
+//! `Unknown` (missing evidence, never passed), and a `restored_as` or
+//! `restored_data` of another shape as absent. The drill history reads
+//! records of every version through `ledger::view` instead.
 
-use crate::checks::{CheckResult, Status};
-use crate::pipeline::Layer;
+pub mod facts;
+#[cfg(test)]
+mod tests;
+
 use crate::redact::Redacted;
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use facts::{CheckResult, Layer, Status};
+use serde::{Deserialize, Serialize};
 
 pub use crate::measure::Phase;
 
@@ -15,7 +24,7 @@ pub use crate::measure::Phase;
 /// 3: `site`, `backup.recipients`, `simulation.simulated_offsite`.
 pub const REPORT_VERSION: u32 = 3;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Verdict {
     /// Restored, every check passed, every objective met.
@@ -27,6 +36,10 @@ pub enum Verdict {
     /// The drill could not finish for a reason of the machine (Docker, the
     /// sandbox, a connection): nothing is known about the backups.
     Error,
+    /// Read back only: a verdict this version does not know (a record from
+    /// another version). Never written by a drill; not passed.
+    #[serde(other)]
+    Unknown,
 }
 
 impl Verdict {
@@ -36,11 +49,12 @@ impl Verdict {
             Verdict::Failed => "failed",
             Verdict::Unrecoverable => "unrecoverable",
             Verdict::Error => "error",
+            Verdict::Unknown => "unknown",
         }
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Report {
     pub report_version: u32,
     pub tool: String,
@@ -86,7 +100,7 @@ pub struct Report {
 }
 
 /// Why a drill ended with the `error` verdict.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DrillError {
     /// The phase that was running.
     pub phase: String,
@@ -111,7 +125,7 @@ impl DrillError {
 }
 
 /// The moment RTO and RPO count from, and what happened then.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ClockStart {
     pub at: DateTime<Utc>,
     /// `drill start`, or for a failure scenario the disaster: `simulation
@@ -121,7 +135,7 @@ pub struct ClockStart {
 
 /// What the simulation did, in words a clinic manager understands, with the
 /// evidence (files, byte counts).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Simulation {
     pub fault: String,
     pub actions: Vec<Redacted>,
@@ -132,7 +146,7 @@ pub struct Simulation {
 }
 
 /// The live workload's account of what it wrote, and what the restore lost.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LostWrites {
     /// Writes the workload saw committed.
     pub committed: u64,
@@ -149,7 +163,7 @@ pub struct LostWrites {
     pub log: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ExpectationResult {
     pub expected: crate::scenario::Expectation,
     pub actual: crate::scenario::Expectation,
@@ -158,7 +172,7 @@ pub struct ExpectationResult {
     pub mismatches: Vec<Redacted>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ScenarioInfo {
     pub name: String,
     pub file: String,
@@ -173,7 +187,7 @@ impl ScenarioInfo {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Objective {
     pub name: String,
     pub target_seconds: f64,
@@ -181,14 +195,14 @@ pub struct Objective {
     pub status: Status,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct BackupEvidence {
     pub path: String,
     pub bytes: u64,
     pub sha256: Option<String>,
     pub created_at: Option<DateTime<Utc>>,
     /// Where `created_at` comes from: manifest, file-name, or unknown.
-    pub time_source: crate::catalog::list::TimeSource,
+    pub time_source: facts::TimeSource,
     pub layers: Vec<Layer>,
     pub manifest: bool,
     /// How many age recipients the backup was encrypted to (from its
@@ -199,11 +213,13 @@ pub struct BackupEvidence {
     pub dump_bytes: Option<u64>,
     /// How the dump reached the database: in parallel from the sandbox's
     /// memory, or as one stream and why (null when nothing restored).
-    pub restored_as: Option<crate::restore::Delivery>,
+    #[serde(default, deserialize_with = "facts::lenient")]
+    pub restored_as: Option<facts::Delivery>,
     /// Where the restored data was (the sandbox's memory, or the Docker
     /// host's disk when it did not fit) and its bound; null when nothing
     /// restored, or under the disk-full simulation.
-    pub restored_data: Option<crate::restore::data::DataPlace>,
+    #[serde(default, deserialize_with = "facts::lenient")]
+    pub restored_data: Option<facts::DataPlace>,
 }
 
 impl BackupEvidence {
@@ -227,7 +243,7 @@ impl BackupEvidence {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Attempt {
     pub path: String,
     pub location: String,
@@ -235,21 +251,24 @@ pub struct Attempt {
     /// Why it was unusable, as a stable name (`sha256-mismatch`, `stream-cut`,
     /// `disk-full` ...): what scripts and `[expect] detection` match.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub kind: Option<&'static str>,
+    pub kind: Option<String>,
     /// The technical evidence.
     pub reason: Option<Redacted>,
     /// The same in words a clinic manager understands.
     pub finding: Option<Redacted>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum AttemptOutcome {
     Restored,
     Unusable,
+    /// Read back only: an outcome this version does not know.
+    #[serde(other)]
+    Unknown,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TargetInfo {
     pub image: String,
     pub server_version: Option<String>,
@@ -416,5 +435,15 @@ pub(crate) fn fmt_secs(s: Option<f64>) -> String {
         Some(s) if s < 120.0 => format!("{s:.1} s"),
         Some(s) if s < 7200.0 => format!("{:.1} min", s / 60.0),
         Some(s) => format!("{:.1} h", s / 3600.0),
+    }
+}
+
+/// `42.0 s`, `3.5 min`, `2.1 h` as the report writes them, and days from
+/// two days on (a history spans months).
+pub fn human_seconds(s: f64) -> String {
+    if s < 172_800.0 {
+        fmt_secs(Some(s))
+    } else {
+        format!("{:.1} d", s / 86_400.0)
     }
 }

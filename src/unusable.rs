@@ -8,6 +8,35 @@ use crate::pipeline::{DumpFormat, Layer};
 use crate::redact::{Redacted, ToolSaid};
 use std::time::Duration;
 
+/// Every `kind` an unusable backup can have, as `[expect] detection` and
+/// scripts may name it (`Unusable::kind`).
+pub const KINDS: &[&str] = &[
+    "manifest-unreadable",
+    "file-unreadable",
+    "size-mismatch",
+    "sha256-mismatch",
+    "empty",
+    "not-a-backup",
+    "no-identity",
+    "wrong-key",
+    "age-header-damaged",
+    "layer-unreadable",
+    "too-deep",
+    "stream-cut",
+    "stream-damaged",
+    "sql-cut",
+    "wrong-engine",
+    "database-not-in-dump",
+    "server-accounts-view",
+    "dump-runs-programs",
+    "restored-too-large",
+    "disk-full",
+    "server-killed",
+    "tool-failed",
+    "tool-stopped-early",
+    "stuck",
+];
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum Unusable {
     /// The manifest beside the backup is there but cannot be read.
@@ -510,6 +539,8 @@ mod tests {
         ];
         let kinds: std::collections::BTreeSet<&str> = all.iter().map(|u| u.kind()).collect();
         assert_eq!(kinds.len(), all.len());
+        // KINDS names every kind, and nothing else.
+        assert_eq!(kinds, KINDS.iter().copied().collect());
         assert!(all
             .iter()
             .all(|u| !u.finding().is_empty() && !u.reason().is_empty()));

@@ -9,16 +9,7 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum TimeSource {
-    /// The manifest's `created_at`: when the dumped snapshot was taken.
-    Manifest,
-    /// `NAME-YYYYMMDDTHHMMSSZ...` in the file name.
-    FileName,
-    /// Nothing trustworthy; the file's modification time orders it only.
-    Unknown,
-}
+pub use crate::report::facts::TimeSource;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Candidate {

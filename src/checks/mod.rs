@@ -12,7 +12,6 @@ use crate::restore::Streamed;
 pub use crate::scenario::rules::{parse_invariants, plan_switches, rule_names, PlanSwitch};
 use crate::scenario::{Checks, Expect, Freshness, Invariants, ManifestPolicy, SqlCheck};
 use chrono::{DateTime, Utc};
-use serde::Serialize;
 use sqlx::postgres::PgConnection;
 use sqlx::{Executor, Row};
 use std::collections::BTreeMap;
@@ -22,38 +21,12 @@ mod bound;
 mod mariadb;
 mod refusal;
 
+pub use crate::report::facts::{CheckResult, Status};
+
 pub const CLINIC_INVARIANTS: &str = include_str!("../../fixtures/clinic-invariants.sql");
 /// The same rules in MariaDB's dialect.
 pub const CLINIC_INVARIANTS_MARIADB: &str =
     include_str!("../../fixtures/clinic-invariants-mariadb.sql");
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Status {
-    Passed,
-    Failed,
-    /// The evidence to decide is missing: not passed.
-    Unknown,
-    /// Not run, by the scenario's choice.
-    Skipped,
-    /// The check itself is broken (invalid SQL in the scenario).
-    Error,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct CheckResult {
-    pub name: String,
-    pub status: Status,
-    pub detail: Redacted,
-    pub seconds: f64,
-}
-
-impl Status {
-    /// Passed, or not run by the scenario's choice: nothing against the backup.
-    pub fn is_ok(self) -> bool {
-        matches!(self, Status::Passed | Status::Skipped)
-    }
-}
 
 /// What the checks need to know about the backup and the sandbox.
 pub struct Context<'a> {

@@ -47,7 +47,8 @@ pub fn for_report(r: &Report, error: Option<&Error>) -> u8 {
         Verdict::Unrecoverable => UNRECOVERABLE,
         Verdict::Error => died.map_or(FAILED, code_for),
         Verdict::Failed if r.checks.iter().any(|c| c.status == Status::Error) => USAGE,
-        Verdict::Failed => FAILED,
+        // Only a report read back can hold it; it is not passed.
+        Verdict::Failed | Verdict::Unknown => FAILED,
     }
 }
 

@@ -106,7 +106,7 @@ async fn list(ledger: &mut Ledger) -> Result<Output> {
             "date": v.as_ref().map(|v| v.started_at),
             "site": s.site,
             "scenario": v.as_ref().map(|v| v.scenario.name.clone()),
-            "verdict": v.as_ref().map(|v| v.verdict.clone()),
+            "verdict": v.as_ref().map(|v| v.verdict),
             "rto_seconds": v.as_ref().and_then(|v| v.rto_seconds),
             "rpo_seconds": v.as_ref().and_then(|v| v.rpo_seconds),
             "backup_taken_at": v.as_ref().and_then(|v| v.backup.as_ref()).and_then(|b| b.created_at),
@@ -130,14 +130,14 @@ fn list_line(s: &chain::Stored, v: Option<&ledger::view::ReportView>) -> String 
             s.id
         );
     };
-    let secs = |x: Option<f64>| x.map_or("unknown".into(), evidence::build::human_seconds);
+    let secs = |x: Option<f64>| x.map_or("unknown".into(), crate::report::human_seconds);
     format!(
         "{:>4}  {:<17} {:<20} {:<24} {:<13} {:>9} {:>9}  {}\n",
         s.id,
         v.started_at.format("%Y-%m-%d %H:%M"),
         clip(&s.site, 20),
         clip(&v.scenario.name, 24),
-        v.verdict,
+        v.verdict.as_str(),
         secs(v.rto_seconds),
         secs(v.rpo_seconds),
         v.backup

@@ -94,7 +94,11 @@ pub async fn run(a: RunArgs, events: Events) -> Result<Output> {
     // the run now (exit 3), not after a restore whose report has nowhere to go.
     create_dir(&report_dir)?;
     let ran = drill(plan.clone(), report_dir, a.keep, events.clone()).await?;
-    Ok(super::after::leave(ran, &extras, &plan.site, &events).await)
+    let mut out = super::after::leave(ran, &extras, &plan.site, &events).await;
+    let detection = plan.expect.as_ref().and_then(|e| e.detection.as_deref());
+    let note = detection.and_then(crate::drill::detection::deprecation);
+    out.warnings.extend(note.map(crate::redact::Redacted::ours));
+    Ok(out)
 }
 
 /// The drill, its report written; every outcome past a valid scenario has one.

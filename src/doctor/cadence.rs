@@ -128,10 +128,10 @@ fn backup_age(s: &Seen) -> Option<Check> {
     let age = (s.now - taken).num_seconds() as f64;
     let said = format!(
         "{} old in {} (taken {}), RPO objective {}",
-        crate::evidence::build::human_seconds(age),
+        crate::report::human_seconds(age),
         b.location,
         taken.format("%Y-%m-%d %H:%M UTC"),
-        crate::evidence::build::human_seconds(target)
+        crate::report::human_seconds(target)
     );
     Some(if age > target {
         check(

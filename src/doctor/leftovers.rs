@@ -82,7 +82,7 @@ fn left_by_killed_run(s: &Seen, now: DateTime<Utc>) -> Check {
         format!(
             ", created {} ({} ago)",
             t.format("%Y-%m-%d %H:%M UTC"),
-            crate::evidence::build::human_seconds((now - t).num_seconds() as f64)
+            crate::report::human_seconds((now - t).num_seconds() as f64)
         )
     });
     check(

@@ -72,6 +72,11 @@ fn seconds(d: chrono::Duration) -> f64 {
     d.num_milliseconds() as f64 / 1000.0
 }
 
+/// The objectives' names in the report (`detection` derives their finding
+/// kinds from these).
+pub const RTO: &str = "RTO";
+pub const RPO: &str = "RPO (backup age)";
+
 /// Each objective the scenario sets: passed, failed, or unknown when the
 /// measure is missing.
 pub fn objectives(o: &Objectives, rto: Option<f64>, rpo: Option<f64>) -> Vec<Objective> {
@@ -83,7 +88,7 @@ pub fn objectives(o: &Objectives, rto: Option<f64>, rpo: Option<f64>) -> Vec<Obj
     let mut out = Vec::new();
     if let Some(t) = o.rto_seconds {
         out.push(Objective {
-            name: "RTO".into(),
+            name: RTO.into(),
             target_seconds: t,
             actual_seconds: rto,
             status: judge(t, rto),
@@ -91,7 +96,7 @@ pub fn objectives(o: &Objectives, rto: Option<f64>, rpo: Option<f64>) -> Vec<Obj
     }
     if let Some(t) = o.rpo_seconds {
         out.push(Objective {
-            name: "RPO (backup age)".into(),
+            name: RPO.into(),
             target_seconds: t,
             actual_seconds: rpo,
             status: judge(t, rpo),
@@ -100,17 +105,16 @@ pub fn objectives(o: &Objectives, rto: Option<f64>, rpo: Option<f64>) -> Vec<Obj
     out
 }
 
-/// Everything the drill detected: unusable backups (their kind and their
-/// reason), failed checks and objectives, and an error that stopped it.
+/// Everything the drill detected, as text: unusable backups (their kind and
+/// their reason), failed checks and objectives, and an error that stopped
+/// it. The report's `actual.detection`, and what a detection in the
+/// deprecated spelling is looked for in (`detection`).
 fn detections(r: &Report) -> Vec<String> {
     let unusable = r
         .attempts
         .iter()
         .filter(|a| a.outcome == AttemptOutcome::Unusable);
-    let mut out: Vec<String> = unusable
-        .clone()
-        .filter_map(|a| a.kind.map(str::to_string))
-        .collect();
+    let mut out: Vec<String> = unusable.clone().filter_map(|a| a.kind.clone()).collect();
     out.extend(unusable.filter_map(|a| a.reason.as_ref().map(|x| x.to_string())));
     out.extend(
         r.checks
@@ -167,7 +171,7 @@ pub fn expectation(expected: &Expectation, r: &Report) -> ExpectationResult {
         }
     }
     if let Some(d) = &expected.detection {
-        if !detected.iter().any(|x| x.contains(d.as_str())) {
+        if !super::detection::detected(d, r, &detected) {
             mismatches.push(format!("detection: nothing detected mentions {d}"));
         }
     }

@@ -222,7 +222,7 @@ fn unusable(reason: &str) -> Attempt {
         path: "p".into(),
         location: "primary".into(),
         outcome: AttemptOutcome::Unusable,
-        kind: Some("sha256-mismatch"),
+        kind: Some("sha256-mismatch".into()),
         reason: Some(Redacted::ours(reason)),
         finding: None,
     }

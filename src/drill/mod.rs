@@ -8,6 +8,7 @@
 pub mod assess;
 pub mod attempt;
 pub mod bound;
+pub mod detection;
 
 use crate::catalog::list::{self, Candidate};
 use crate::catalog::Location;
@@ -351,7 +352,7 @@ pub(crate) fn unusable_attempt(location: &str, c: &Candidate, u: &Unusable) -> A
         path: c.path.display().to_string(),
         location: location.to_string(),
         outcome: AttemptOutcome::Unusable,
-        kind: Some(u.kind()),
+        kind: Some(u.kind().to_string()),
         reason: Some(Redacted::ours(u.reason())),
         finding: Some(Redacted::ours(u.finding())),
     }

@@ -4,9 +4,12 @@
 
 use super::pack::*;
 use super::questions;
+use super::run::{next_success, Run};
 use crate::ledger::chain::Head;
 use crate::ledger::view::ReportView;
 use crate::ledger::Record;
+use crate::report::facts::Status;
+use crate::report::{human_seconds, Verdict};
 use chrono::{DateTime, NaiveDate, Utc};
 
 /// Which records a pack covers.
@@ -14,50 +17,6 @@ use chrono::{DateTime, NaiveDate, Utc};
 pub struct Scope {
     pub period: Period,
     pub site: Option<String>,
-}
-
-/// One record in scope, as the rules see it.
-pub struct Run<'a> {
-    pub r: RecordRef,
-    pub site: &'a str,
-    pub v: &'a ReportView,
-}
-
-impl Run<'_> {
-    pub fn kind(&self) -> RunKind {
-        if self.v.simulation.is_some() {
-            RunKind::Rehearsal
-        } else {
-            RunKind::Drill
-        }
-    }
-
-    pub fn is_drill(&self) -> bool {
-        self.kind() == RunKind::Drill
-    }
-
-    /// A restore drill whose verdict is passed: restored, every check and
-    /// objective passed.
-    pub fn passed_drill(&self) -> bool {
-        self.is_drill() && self.v.passed()
-    }
-
-    /// A rehearsal that turned out as the scenario expects; None for a drill.
-    pub fn as_expected(&self) -> Option<bool> {
-        self.v
-            .simulation
-            .as_ref()
-            .map(|_| self.v.expectation.as_ref().is_some_and(|e| e.met))
-    }
-
-    /// Succeeded on its own terms: a drill passed, a rehearsal as expected.
-    pub fn succeeded(&self) -> bool {
-        self.as_expected().unwrap_or_else(|| self.v.passed())
-    }
-
-    pub fn fault(&self) -> Option<&str> {
-        self.v.simulation.as_ref().map(|s| s.fault.as_str())
-    }
 }
 
 pub fn build(records: &[Record], head: &Head, scope: &Scope, now: DateTime<Utc>) -> Pack {
@@ -172,7 +131,10 @@ fn objective(
         .find_map(|r| r.v.objective(name).map(|o| o.target_seconds));
     let missed = measured
         .iter()
-        .filter(|(r, _)| r.v.objective(name).is_none_or(|o| o.status != "passed"))
+        .filter(|(r, _)| {
+            r.v.objective(name)
+                .is_none_or(|o| o.status != Status::Passed)
+        })
         .count() as u32;
     let met = (!measured.is_empty()).then_some(missed == 0);
     ObjectiveSummary {
@@ -197,7 +159,7 @@ fn drill_row(r: &Run) -> DrillRow {
         scenario: v.scenario.name.clone(),
         kind: r.kind(),
         fault: r.fault().map(str::to_string),
-        verdict: v.verdict.clone(),
+        verdict: v.verdict.as_str().to_string(),
         as_expected: r.as_expected(),
         rto_seconds: v.rto_seconds,
         rto_target_seconds: v.objective("RTO").map(|o| o.target_seconds),
@@ -228,7 +190,7 @@ fn rehearsal(r: &Run) -> Option<Rehearsal> {
 fn actual_text(r: &Run) -> String {
     let v = r.v;
     let o = crate::ledger::view::OutcomeView {
-        verdict: Some(v.verdict.clone()),
+        verdict: Some(v.verdict.as_str().to_string()),
         recovered_from: v.recovered_location().map(str::to_string),
         detection: Some(detected(v)).filter(|d| !d.is_empty()),
         decrypted_with: v
@@ -377,7 +339,7 @@ fn real_offsite_restore(r: &Run) -> bool {
     let simulated = r.v.simulation.as_ref().is_some_and(|s| s.simulated_offsite);
     r.v.recovered_location() == Some("offsite")
         && !simulated
-        && matches!(r.v.verdict.as_str(), "passed" | "failed")
+        && matches!(r.v.verdict, Verdict::Passed | Verdict::Failed)
         && r.v.rto_seconds.is_some()
 }
 
@@ -391,39 +353,11 @@ fn failures(runs: &[Run]) -> Vec<FailureRow> {
             scenario: r.v.scenario.name.clone(),
             kind: r.kind(),
             fault: r.fault().map(str::to_string),
-            verdict: r.v.verdict.clone(),
+            verdict: r.v.verdict.as_str().to_string(),
             finding: r.v.finding(),
             next_pass: next_success(r, &runs[i + 1..]).map(|n| n.r.clone()),
         })
         .collect()
-}
-
-/// What resolves a failure: for a drill, the next restore drill that passed;
-/// for a rehearsal, the next rehearsal of the same fault as expected.
-fn next_success<'a, 'b>(failed: &Run, later: &'b [Run<'a>]) -> Option<&'b Run<'a>> {
-    later.iter().find(|n| match failed.kind() {
-        RunKind::Drill => n.passed_drill(),
-        RunKind::Rehearsal => n.fault() == failed.fault() && n.as_expected() == Some(true),
-    })
-}
-
-/// Failed runs that nothing later resolved (see `next_success`).
-pub fn failures_open<'a>(runs: &'a [Run<'a>]) -> Vec<&'a Run<'a>> {
-    runs.iter()
-        .enumerate()
-        .filter(|(i, r)| !r.succeeded() && next_success(r, &runs[i + 1..]).is_none())
-        .map(|(_, r)| r)
-        .collect()
-}
-
-/// `42.0 s`, `3.5 min`, `2.1 h` as the report writes them, and days from
-/// two days on (a history spans months).
-pub fn human_seconds(s: f64) -> String {
-    if s < 172_800.0 {
-        crate::report::fmt_secs(Some(s))
-    } else {
-        format!("{:.1} d", s / 86_400.0)
-    }
 }
 
 /// The default period: the twelve months up to and including `today`.

@@ -1,12 +1,13 @@
 //! The evidence pack as one self-contained HTML page: the same content and
-//! order as the PDF (wording and chart scales come from `pdf`), inline CSS
+//! order as the PDF (wording from `wording`, chart scales from `chart`), inline CSS
 //! and an inline SVG chart, no script and no external reference of any kind,
 //! so the file opens identically offline, years later, on any machine.
 
+use super::chart::{chart, Chart};
 use super::pack::{Answer, DrillRow, FailureRow, Pack, Rehearsal};
-use super::pdf::{
-    chart, datetime, duration, figures, kind, measured, next_pass, protection, record, short_hash,
-    single_site, sites, status_word, title, verdict, yes_no, Chart, Figure, Tone, NO_RESTORE,
+use super::wording::{
+    datetime, duration, figures, kind, measured, next_pass, protection, record, short_hash,
+    single_site, sites, status_word, title, verdict, yes_no, Figure, Tone, NO_RESTORE,
 };
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 

@@ -2,17 +2,21 @@
 //! an insurer or auditor reads (PDF), a page anyone can open (HTML) and the
 //! JSON both are made from, each signed with minisign when a key is given.
 //! Plan (period, key, output), act (read and verify the history, write), and
-//! the judging in between is `build`'s and `questions`' pure functions.
+//! the judging in between is pure functions: `run` (what a recorded run
+//! counts as), `build` (the pack) and `questions` (the answers).
 
 pub mod build;
+pub mod chart;
 pub mod html;
 pub mod manifest;
 pub mod pack;
 pub mod pdf;
 pub mod questions;
+pub mod run;
 pub mod sign;
 #[cfg(test)]
 mod tests;
+pub mod wording;
 
 use crate::error::{Error, Result};
 use crate::ledger::Ledger;

@@ -2,8 +2,10 @@
 //! the period's measured runs. An answer is `yes` only when a run shows it;
 //! where the period holds nothing either way it is `not evidenced`, plainly.
 
-use super::build::{human_seconds, Run};
 use super::pack::{Answer, AnswerStatus, Period, RecordRef};
+use super::run::{failures_open, Run};
+use crate::report::facts::Status;
+use crate::report::human_seconds;
 use chrono::{Duration, NaiveDate};
 
 const INSURER: &str = "Cyber-insurance application (ransomware supplement)";
@@ -210,7 +212,7 @@ fn exact_copies(runs: &[Run]) -> Answer {
         .filter(|r| {
             r.v.checks
                 .iter()
-                .any(|c| c.name == "manifest comparison" && c.status == "passed")
+                .any(|c| c.name == "manifest comparison" && c.status == Status::Passed)
         })
         .collect();
     if let Some(last) = exact.last() {
@@ -289,7 +291,7 @@ fn testing_procedures(runs: &[Run]) -> Answer {
         "Are contingency plans tested periodically, and revised when a test fails?",
     );
     let all = drills(runs);
-    let unresolved = super::build::failures_open(runs);
+    let unresolved = failures_open(runs);
     match all.last() {
         None => a.answer = "No restore drill was run in this period.".into(),
         Some(last) if last.v.passed() && unresolved.is_empty() => {

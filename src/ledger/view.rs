@@ -3,7 +3,12 @@
 //! Reports are stored as the exact JSON written to the report file, so an old
 //! record stays readable after the report grows; a field a record lacks is
 //! missing evidence (None), never a default that looks like success.
+//!
+//! Verdicts and statuses read typed, with the report's own enums: a value
+//! this version does not know reads as `Unknown`, which is not passed.
 
+use crate::report::facts::Status;
+use crate::report::{AttemptOutcome, Verdict};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -18,7 +23,7 @@ pub struct ReportView {
     pub run_id: String,
     pub started_at: DateTime<Utc>,
     pub finished_at: DateTime<Utc>,
-    pub verdict: String,
+    pub verdict: Verdict,
     #[serde(default)]
     pub error: Option<ErrorView>,
     #[serde(default)]
@@ -61,13 +66,13 @@ pub struct ObjectiveView {
     pub name: String,
     pub target_seconds: f64,
     pub actual_seconds: Option<f64>,
-    pub status: String,
+    pub status: Status,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct CheckView {
     pub name: String,
-    pub status: String,
+    pub status: Status,
     pub detail: String,
 }
 
@@ -93,7 +98,7 @@ pub struct BackupView {
 pub struct AttemptView {
     pub path: String,
     pub location: String,
-    pub outcome: String,
+    pub outcome: AttemptOutcome,
     #[serde(default)]
     pub kind: Option<String>,
     #[serde(default)]
@@ -147,7 +152,7 @@ impl BackupView {
 
 impl ReportView {
     pub fn passed(&self) -> bool {
-        self.verdict == "passed"
+        self.verdict == Verdict::Passed
     }
 
     /// The location of the copy that restored (`primary`, `offsite`).
@@ -177,27 +182,28 @@ impl ReportView {
                 return Some(f);
             }
         }
-        if let Some(c) = self
-            .checks
-            .iter()
-            .find(|c| c.status != "passed" && c.status != "skipped")
-        {
-            return Some(format!("check {} {}: {}", c.name, c.status, c.detail));
+        if let Some(c) = self.checks.iter().find(|c| !c.status.is_ok()) {
+            return Some(format!(
+                "check {} {}: {}",
+                c.name,
+                c.status.as_str(),
+                c.detail
+            ));
         }
         self.objectives
             .iter()
-            .find(|o| o.status != "passed")
+            .find(|o| o.status != Status::Passed)
             .map(|o| match o.actual_seconds {
                 Some(a) => format!(
                     "{} was {}, over its objective of {}",
                     o.name,
-                    crate::evidence::build::human_seconds(a),
-                    crate::evidence::build::human_seconds(o.target_seconds)
+                    crate::report::human_seconds(a),
+                    crate::report::human_seconds(o.target_seconds)
                 ),
                 None => format!(
                     "{} could not be measured (objective {})",
                     o.name,
-                    crate::evidence::build::human_seconds(o.target_seconds)
+                    crate::report::human_seconds(o.target_seconds)
                 ),
             })
     }

@@ -76,6 +76,7 @@ impl Alert {
             (_, _, Verdict::Failed) => "FAILED",
             (_, _, Verdict::Unrecoverable) => "UNRECOVERABLE",
             (_, _, Verdict::Error) => "ERROR",
+            (_, _, Verdict::Unknown) => "UNKNOWN",
         }
     }
 
@@ -379,7 +380,7 @@ mod tests {
             path: "/srv/backups/clinic-20261102T020000Z.dump.zst.age".into(),
             location: "primary".into(),
             outcome: AttemptOutcome::Unusable,
-            kind: Some("sha256-mismatch"),
+            kind: Some("sha256-mismatch".into()),
             reason: Some(Redacted::ours("sha256 differs")),
             finding: Some(Redacted::ours("the file changed after it was written")),
         });

@@ -1,7 +1,7 @@
 //! Recognising a layer by its first bytes, never by the file name: clinics name
 //! their backups every which way, and a renamed file must still restore.
 
-use serde::{Deserialize, Serialize};
+pub use crate::report::facts::{DumpFormat, Layer};
 
 /// How many leading bytes the sniffer needs to tell every layer apart.
 pub const SNIFF_LEN: usize = 64;
@@ -11,54 +11,6 @@ const AGE_ARMOR: &[u8] = b"-----BEGIN AGE ENCRYPTED FILE-----";
 const ZSTD: &[u8] = &[0x28, 0xb5, 0x2f, 0xfd];
 const GZIP: &[u8] = &[0x1f, 0x8b];
 const PG_CUSTOM: &[u8] = b"PGDMP";
-
-/// One layer of a backup file, outermost first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Layer {
-    Age,
-    AgeArmored,
-    Zstd,
-    Gzip,
-    Dump(DumpFormat),
-}
-
-/// What is left once encryption and compression are stripped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum DumpFormat {
-    /// `pg_dump -Fc`: restored with pg_restore.
-    PostgresCustom,
-    /// `pg_dump` plain SQL: restored with psql.
-    PostgresSql,
-    /// `mysqldump` / `mariadb-dump` SQL.
-    MysqlSql,
-    /// Nothing this tool can restore: random bytes, a text file, a tar archive.
-    Unknown,
-}
-
-impl std::fmt::Display for Layer {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Layer::Age => f.write_str("age"),
-            Layer::AgeArmored => f.write_str("age (armored)"),
-            Layer::Zstd => f.write_str("zstd"),
-            Layer::Gzip => f.write_str("gzip"),
-            Layer::Dump(d) => d.fmt(f),
-        }
-    }
-}
-
-impl std::fmt::Display for DumpFormat {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            DumpFormat::PostgresCustom => "pg_dump custom format",
-            DumpFormat::PostgresSql => "PostgreSQL plain SQL",
-            DumpFormat::MysqlSql => "MySQL/MariaDB SQL",
-            DumpFormat::Unknown => "unknown data",
-        })
-    }
-}
 
 /// Names the layer that starts with `head` (at most [`SNIFF_LEN`] bytes).
 pub fn sniff(head: &[u8]) -> Layer {

@@ -15,7 +15,7 @@ pub mod tool;
 
 pub use tool::ToolSaid;
 
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Serialize, Serializer};
 use std::fmt;
 
 /// Text fit to leave the process: built by this module from typed parts, or
@@ -55,6 +55,14 @@ impl fmt::Display for Redacted {
 impl Serialize for Redacted {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&self.0)
+    }
+}
+
+/// Read back from a report this program wrote: the text passed the redactor
+/// on its way in, so it is the program's own words now.
+impl<'de> Deserialize<'de> for Redacted {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d).map(Redacted)
     }
 }
 

@@ -8,7 +8,8 @@
 //! gigabytes.
 
 use crate::engine::EngineKind;
-use serde::Serialize;
+
+pub use crate::report::facts::DataPlace;
 
 /// Restored bytes one byte of dump may become by default: tables plus their
 /// indexes come to about twice a pg_dump's text; four times leaves room.
@@ -25,52 +26,6 @@ fn empty_server_bytes(engine: EngineKind) -> u64 {
     match engine {
         EngineKind::Postgres => 64 << 20,
         EngineKind::Mariadb => 160 << 20,
-    }
-}
-
-/// Where the restored data went, for the report.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(tag = "place", rename_all = "snake_case")]
-pub enum DataPlace {
-    /// A tmpfs of `bound_bytes` in the sandbox's memory (added to its limit).
-    Memory { bound_bytes: u64 },
-    /// The container's writable layer on the Docker host's disk: the bound
-    /// and the sandbox's memory do not fit in what the host has free.
-    Disk {
-        bound_bytes: u64,
-        needed: u64,
-        available: u64,
-    },
-}
-
-impl DataPlace {
-    pub fn bound_bytes(&self) -> u64 {
-        match self {
-            DataPlace::Memory { bound_bytes } | DataPlace::Disk { bound_bytes, .. } => *bound_bytes,
-        }
-    }
-
-    /// The tmpfs to mount for the data directory, when in memory.
-    pub fn tmpfs_bytes(&self) -> Option<u64> {
-        match self {
-            DataPlace::Memory { bound_bytes } => Some(*bound_bytes),
-            DataPlace::Disk { .. } => None,
-        }
-    }
-
-    /// One line for the report's summary.
-    pub fn describe(&self, seconds: Option<f64>) -> String {
-        match self {
-            DataPlace::Memory { bound_bytes } => format!(
-                "restored data in the sandbox's memory (tmpfs of {} MiB), never on the host's disk",
-                bound_bytes.div_ceil(1 << 20)
-            ),
-            DataPlace::Disk { bound_bytes, .. } => format!(
-                "restored data on the Docker host's disk{} (bounded at {} MiB; too big for the memory free), removed at teardown",
-                seconds.map(|s| format!(" for {s:.0} s")).unwrap_or_default(),
-                bound_bytes.div_ceil(1 << 20)
-            ),
-        }
     }
 }
 

@@ -96,7 +96,7 @@ impl Fault {
 
 /// What the clinic expects of a failure scenario; the drill passes when the
 /// outcome matches.
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Expectation {
     /// "passed", "failed", "unrecoverable" or "error" (the drill died of an
     /// infrastructure error).
