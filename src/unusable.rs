@@ -454,10 +454,10 @@ mod tests {
         assert!(d.blames_the_machine() && d.finding().contains("disk space"));
     }
 
-    #[test]
-    fn kinds_are_distinct() {
+    /// One of each way a backup fails before its dump is read.
+    fn file_kinds() -> Vec<Unusable> {
         let r = Redacted::ours("");
-        let all = [
+        vec![
             Unusable::ManifestUnreadable { error: r.clone() },
             Unusable::FileUnreadable { error: r.clone() },
             Unusable::SizeMismatch {
@@ -489,6 +489,13 @@ mod tests {
                 at: 0,
                 error: r.clone(),
             },
+        ]
+    }
+
+    /// One of each way a dump fails once it reaches the engine.
+    fn restore_kinds() -> Vec<Unusable> {
+        let r = Redacted::ours("");
+        vec![
             Unusable::SqlCut {
                 format: DumpFormat::PostgresSql,
                 at: 0,
@@ -536,7 +543,12 @@ mod tests {
                 limit: Duration::ZERO,
                 at: 0,
             },
-        ];
+        ]
+    }
+
+    #[test]
+    fn kinds_are_distinct() {
+        let all: Vec<Unusable> = file_kinds().into_iter().chain(restore_kinds()).collect();
         let kinds: std::collections::BTreeSet<&str> = all.iter().map(|u| u.kind()).collect();
         assert_eq!(kinds.len(), all.len());
         // KINDS names every kind, and nothing else.
