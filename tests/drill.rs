@@ -481,6 +481,39 @@ fn an_unreadable_scenario_is_exit_2() {
     assert!(err.contains("Permission denied"), "{err}");
 }
 
+/// `[expect] detection` in the old display spelling is still valid (exit 0),
+/// with a warning naming the stable kind to write; the new spelling has none.
+#[test]
+fn validate_warns_of_the_old_detection_spelling_and_names_the_kind() {
+    let tmp = tempdir();
+    let text = std::fs::read_to_string(scenario_path("stale-backups.toml")).unwrap();
+    assert!(
+        text.contains("detection = \"rpo-objective-failed\""),
+        "{text}"
+    );
+    let old = tmp.path().join("old.toml");
+    let spelt = "detection = \"RPO (backup age) objective Failed\"";
+    std::fs::write(
+        &old,
+        text.replace("detection = \"rpo-objective-failed\"", spelt),
+    )
+    .unwrap();
+    let (code, out, err) = run(&["validate", old.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("valid"), "{out}");
+    assert!(
+        err.contains("warning: [expect] detection = \"RPO (backup age) objective Failed\""),
+        "{err}"
+    );
+    assert!(
+        err.contains("write \"rpo-objective-failed\" instead"),
+        "{err}"
+    );
+    let (code, _, err) = run(&["validate", &scenario_path("stale-backups.toml")]);
+    assert_eq!(code, 0, "{err}");
+    assert!(!err.contains("warning"), "{err}");
+}
+
 #[test]
 fn a_misspelt_key_is_exit_2_at_its_line_with_the_suggestion() {
     let tmp = tempdir();

@@ -57,10 +57,15 @@ pub fn validate(scenario: &Path) -> Result<Output> {
             ""
         }
     );
-    Ok(Output::new(
+    let mut out = Output::new(
         text,
         serde_json::json!({"file": scenario, "valid": true, "name": plan.name}),
-    ))
+    );
+    // The old spelling of an expected detection is valid, and said so.
+    let detection = plan.expect.as_ref().and_then(|e| e.detection.as_deref());
+    let note = detection.and_then(crate::drill::detection::deprecation);
+    out.warnings.extend(note.map(crate::redact::Redacted::ours));
+    Ok(out)
 }
 
 pub async fn list(dir: PathBuf) -> Result<Output> {
