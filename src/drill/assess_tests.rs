@@ -247,7 +247,13 @@ fn an_expectation_that_holds_is_met() {
         detection: Some("sha256-mismatch".into()),
         ..Default::default()
     };
-    assert!(expectation(&by_kind, &r).met);
+    let by_kind = expectation(&by_kind, &r);
+    assert!(by_kind.met);
+    // Each answers in the terms it asked in: kinds for a kind, the words for
+    // the old spelling.
+    assert_eq!(by_kind.actual.detection.as_deref(), Some("sha256-mismatch"));
+    let words = got.actual.detection.unwrap_or_default();
+    assert!(words.contains("SHA-256 a on disk"), "{words}");
 }
 
 #[test]
