@@ -43,6 +43,16 @@ pub fn decode(out: Output) -> (i32, String, String) {
     )
 }
 
+/// A drill report read back typed, from what `--json run` prints or a report
+/// file holds: the tests compare its enums (`Verdict::Passed`,
+/// `Status::Failed` ...), so a renamed or misspelt value fails to read
+/// instead of comparing unequal to a string. Fields printed beside the report
+/// (the delivery record's `notifications`) are not part of it: read those as
+/// JSON.
+pub fn report_of(json: &str) -> restore_drill::report::Report {
+    serde_json::from_str(json).unwrap_or_else(|e| panic!("not a drill report ({e}):\n{json}"))
+}
+
 /// An age key pair: the identity file (mode 600) and its public key.
 #[derive(Clone)]
 pub struct Key {
