@@ -9,6 +9,8 @@ mod common;
 
 use common::comparison_item as item;
 use common::*;
+use restore_drill::checks::Status;
+use restore_drill::report::Verdict;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -63,9 +65,18 @@ fn clinic() -> &'static Clinic {
     })
 }
 
-/// `run` of `scenario` on the clinic: what the person reads and the report
-/// file it wrote. Fails the test if it hangs or leaves a container behind.
+/// `run` of a comparison `scenario` on the clinic: what the person reads and
+/// the comparison report it wrote (read as JSON: `ComparisonReport` does not
+/// read back).
 fn run_on_clinic(scenario: &Path) -> (Finished, serde_json::Value) {
+    let (f, text) = report_file_on_clinic(scenario);
+    (f, serde_json::from_str(&text).unwrap())
+}
+
+/// `run` of `scenario` on the clinic: what the person reads and the text of
+/// the report file it wrote. Fails the test if it hangs or leaves a container
+/// behind.
+fn report_file_on_clinic(scenario: &Path) -> (Finished, String) {
     let c = clinic();
     let reports = tempdir().keep().join("reports");
     let f = run_tracked_within(
@@ -86,7 +97,7 @@ fn run_on_clinic(scenario: &Path) -> (Finished, serde_json::Value) {
     assert_eq!(files.len(), 1, "one report: {files:?}\n{}", f.stderr);
     let text = std::fs::read_to_string(reports.join(&files[0])).unwrap();
     let _ = std::fs::remove_dir_all(reports.parent().unwrap());
-    (f, serde_json::from_str(&text).unwrap())
+    (f, text)
 }
 
 fn shipped(path: &str) -> PathBuf {
@@ -106,23 +117,23 @@ fn a_backup_made_on_10_11_passes_its_manifest_on_11() {
         ),
     )
     .unwrap();
-    let (f, r) = run_on_clinic(&scenario);
+    let (f, text) = report_file_on_clinic(&scenario);
     assert_eq!(f.code, 0, "{}\n{}", f.stdout, f.stderr);
-    assert_eq!(r["verdict"], "passed", "{r}");
-    let version = r["target"]["server_version"].as_str().unwrap();
+    let r = report_of(&text);
+    assert_eq!(r.verdict, Verdict::Passed, "{text}");
+    let version = r.target.server_version.as_deref().unwrap();
     assert!(version.starts_with("11."), "{version}");
-    let manifest = r["checks"]
-        .as_array()
-        .unwrap()
+    let manifest = r
+        .checks
         .iter()
-        .find(|c| c["name"] == "manifest comparison")
+        .find(|c| c.name == "manifest comparison")
         .unwrap();
-    assert_eq!(manifest["status"], "passed", "{manifest}");
+    assert_eq!(manifest.status, Status::Passed, "{manifest:?}");
     // Every table's count and fingerprint, taken on 10.11, holds on 11.
-    let detail = manifest["detail"].as_str().unwrap();
+    let detail = manifest.detail.as_str();
     assert!(detail.contains("10 tables"), "{detail}");
-    for c in r["checks"].as_array().unwrap() {
-        assert_eq!(c["status"], "passed", "{c}");
+    for c in &r.checks {
+        assert_eq!(c.status, Status::Passed, "{c:?}");
     }
 }
 

@@ -110,7 +110,11 @@ fn assert_error(r: &Report, done: &Finished, name: &str, words: &[&str]) {
         .find(|p| p.name == "checks")
         .unwrap_or_else(|| panic!("no checks phase: {}", r.to_json()));
     let secs = phase.seconds;
-    assert!(secs < CHECKS_PHASE_LIMIT, "checks took {secs} s: {}", r.to_json());
+    assert!(
+        secs < CHECKS_PHASE_LIMIT,
+        "checks took {secs} s: {}",
+        r.to_json()
+    );
     assert_eq!(r.verdict, Verdict::Failed, "{}", r.to_json());
     assert_eq!(done.code, 2, "{}\n{}", done.stdout, done.stderr);
 }

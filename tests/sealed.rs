@@ -117,7 +117,12 @@ async fn refused_and_nothing_ran(meta: &str, would_write: &str) {
     assert_eq!(code, 4, "{}\n{err}", r.to_json());
     assert_eq!(r.verdict, Verdict::Unrecoverable, "{}", r.to_json());
     let attempt = &r.attempts[0];
-    assert_eq!(attempt.kind.as_deref(), Some("dump-runs-programs"), "{}", r.to_json());
+    assert_eq!(
+        attempt.kind.as_deref(),
+        Some("dump-runs-programs"),
+        "{}",
+        r.to_json()
+    );
     let reason = attempt.reason.as_ref().unwrap().as_str();
     assert!(
         reason.contains(&format!("at line {line}")),
@@ -340,7 +345,12 @@ fn a_decompression_bomb_is_stopped_at_its_bound() {
     let took = started.elapsed();
     assert_eq!(code, 4, "{}\n{err}", r.to_json());
     let attempt = &r.attempts[0];
-    assert_eq!(attempt.kind.as_deref(), Some("restored-too-large"), "{}", r.to_json());
+    assert_eq!(
+        attempt.kind.as_deref(),
+        Some("restored-too-large"),
+        "{}",
+        r.to_json()
+    );
     let reason = attempt.reason.as_ref().unwrap().as_str();
     assert!(reason.contains("max_restored_gb"), "{reason}");
     let bound_mib = (64u64 << 20) + size * 100;
