@@ -5,8 +5,10 @@
 
 mod common;
 
-use common::comparison_item as item;
 use common::*;
+use restore_drill::compare::model::{
+    CompareVerdict, ComparisonReport, ItemKind, ItemStatus, QueryRun, RestoreOutcome, TargetReport,
+};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -18,9 +20,15 @@ fn scenario_path(name: &str) -> String {
 }
 
 /// `run` of a comparison, on `backups` with `key`: what the person reads
-/// (stdout) and the report file it wrote. Fails the test if it hangs or
-/// leaves a container or network behind.
-fn compare(scenario: &Path, backups: &Path, key: &Path) -> (Finished, serde_json::Value) {
+/// (stdout) and the report file it wrote, read back.
+fn compare(scenario: &Path, backups: &Path, key: &Path) -> (Finished, ComparisonReport) {
+    let (f, text) = compare_text(scenario, backups, key);
+    (f, comparison_of(&text))
+}
+
+/// The same, with the report file's text as written. Fails the test if it
+/// hangs or leaves a container or network behind.
+fn compare_text(scenario: &Path, backups: &Path, key: &Path) -> (Finished, String) {
     let reports = tempdir().keep().join("reports");
     let f = run_tracked_within(
         &[
@@ -39,7 +47,7 @@ fn compare(scenario: &Path, backups: &Path, key: &Path) -> (Finished, serde_json
     assert_eq!(files.len(), 1, "one report: {files:?}\n{}", f.stderr);
     let text = std::fs::read_to_string(reports.join(&files[0])).unwrap();
     let _ = std::fs::remove_dir_all(reports.parent().unwrap());
-    (f, serde_json::from_str(&text).unwrap())
+    (f, text)
 }
 
 /// A comparison scenario in `dir`: `targets`, a query file of `queries`, and
@@ -60,68 +68,69 @@ fn scenario(dir: &Path, targets: &[&str], queries: &str, extra: &str, checks: &s
 const FEW_CHECKS: &str = "manifest = \"required\"\nforeign_keys = false\n";
 
 /// (start, end) of a target's phase, in seconds since the epoch.
-fn phase_span(target: &serde_json::Value, name: &str) -> (f64, f64) {
-    let p = target["phases"]
-        .as_array()
-        .unwrap()
+fn phase_span(target: &TargetReport, name: &str) -> (f64, f64) {
+    let p = target
+        .phases
         .iter()
-        .find(|p| p["name"] == name)
-        .unwrap_or_else(|| panic!("no phase {name} in {}", target["phases"]));
-    let start = chrono::DateTime::parse_from_rfc3339(p["started_at"].as_str().unwrap())
-        .unwrap()
-        .timestamp_micros() as f64
-        / 1e6;
-    (start, start + p["seconds"].as_f64().unwrap())
+        .find(|p| p.name == name)
+        .unwrap_or_else(|| panic!("no phase {name} in {:?}", target.phases));
+    let start = p.started_at.timestamp_micros() as f64 / 1e6;
+    (start, start + p.seconds)
 }
 
 /// Every query of the shipped file answered alike and timed three times on
 /// every target.
-fn every_shipped_query_is_equal(r: &serde_json::Value) {
-    let names = every_query_answered_alike(r, "fixtures/clinic-app-queries.sql");
+fn every_shipped_query_is_equal(r: &ComparisonReport) {
+    let names = every_query_answered_alike_in(r, "fixtures/clinic-app-queries.sql");
     assert!(names.len() >= 8, "{names:?}");
 }
 
 #[test]
 fn fifteen_and_seventeen_agree_on_the_clinic_side_by_side() {
     let clinic = shared_clinic();
-    let (f, r) = compare(
+    let (f, text) = compare_text(
         Path::new(&scenario_path("upgrade-check.toml")),
         &clinic.backups,
         &clinic.key.path,
     );
     assert_eq!(f.code, 0, "{}\n{}", f.stdout, f.stderr);
-    assert_eq!(r["kind"], "comparison");
-    assert_eq!(r["verdict"], "compatible");
-    let targets = r["targets"].as_array().unwrap();
+    let r = comparison_of(&text);
+    assert_eq!(r.kind, "comparison");
+    assert_eq!(r.verdict, CompareVerdict::Compatible);
+    let targets = &r.targets;
     assert_eq!(targets.len(), 2);
-    assert!(targets[0]["server_version"]
-        .as_str()
+    assert!(targets[0]
+        .server_version
+        .as_deref()
         .unwrap()
         .starts_with("15."));
-    assert!(targets[1]["server_version"]
-        .as_str()
+    assert!(targets[1]
+        .server_version
+        .as_deref()
         .unwrap()
         .starts_with("17."));
     every_shipped_query_is_equal(&r);
-    let rows = |t: &serde_json::Value| t["queries"][0]["rows"].as_u64().unwrap();
-    assert!(rows(&targets[0]) > 0, "the day sheet has appointments");
+    assert!(
+        first_query_rows(&targets[0]) > 0,
+        "the day sheet has appointments"
+    );
     // The drill's checks ran on both and agree; the manifest's fingerprints
     // hold across the versions.
-    let manifest = item(&r, "check", "manifest comparison");
-    assert_eq!(manifest["status"], "equal");
-    assert!(
-        manifest["values"][1]
-            .as_str()
-            .unwrap()
-            .starts_with("passed"),
-        "{manifest}"
-    );
+    let manifest = item_of(&r, ItemKind::Check, "manifest comparison");
+    assert_eq!(manifest.status, ItemStatus::Equal);
+    assert!(manifest.values[1].starts_with("passed"), "{manifest:?}");
     for kind in ["tables", "indexes", "constraints"] {
-        assert_eq!(item(&r, "schema", kind)["status"], "equal");
+        assert_eq!(
+            item_of(&r, ItemKind::Schema, kind).status,
+            ItemStatus::Equal
+        );
     }
-    assert_eq!(item(&r, "extension", "plpgsql")["status"], "equal");
+    assert_eq!(
+        item_of(&r, ItemKind::Extension, "plpgsql").status,
+        ItemStatus::Equal
+    );
     // The two restores ran at the same time.
-    assert_eq!(r["concurrency"]["concurrent"], true, "{}", r["concurrency"]);
+    assert!(r.concurrency.concurrent, "{:?}", r.concurrency);
     let (a, b) = (
         phase_span(&targets[0], "restore"),
         phase_span(&targets[1], "restore"),
@@ -130,12 +139,7 @@ fn fifteen_and_seventeen_agree_on_the_clinic_side_by_side() {
         a.0 < b.1 && b.0 < a.1,
         "the restores did not overlap: {a:?} {b:?}"
     );
-    assert!(
-        r["concurrency"]["restores_overlap_seconds"]
-            .as_f64()
-            .unwrap()
-            > 0.0
-    );
+    assert!(r.concurrency.restores_overlap_seconds.unwrap() > 0.0);
     // The person's summary shows the timings side by side.
     let line = f
         .stdout
@@ -145,18 +149,18 @@ fn fifteen_and_seventeen_agree_on_the_clinic_side_by_side() {
     assert_eq!(line.matches(" ms").count(), 2, "{line}");
     assert!(line.ends_with("equal"), "{line}");
     assert!(f.stdout.contains(": COMPATIBLE"), "{}", f.stdout);
-    no_patient_value_leaves(&f, &r);
+    no_patient_value_leaves(&f, &text);
 }
 
 /// The queries read names, addresses and phone numbers: only counts,
-/// fingerprints and timings of them may leave the process.
-fn no_patient_value_leaves(f: &Finished, r: &serde_json::Value) {
-    let report = r.to_string();
+/// fingerprints and timings of them may leave the process (`report`: the
+/// report file's text, every field of it).
+fn no_patient_value_leaves(f: &Finished, report: &str) {
     for v in patient_values() {
         for (what, text) in [
             ("stdout", &f.stdout),
             ("stderr", &f.stderr),
-            ("report", &report),
+            ("report", &report.to_string()),
         ] {
             assert!(
                 !text.contains(&v),
@@ -180,24 +184,23 @@ fn a_query_reading_the_server_version_is_reported_different_by_name() {
     );
     let (f, r) = compare(&path, &clinic.backups, &clinic.key.path);
     assert_eq!(f.code, 1, "{}\n{}", f.stdout, f.stderr);
-    assert_eq!(r["verdict"], "differences");
+    assert_eq!(r.verdict, CompareVerdict::Differences);
     assert!(
         f.stdout.contains("DIFFERENT query: server version"),
         "{}",
         f.stdout
     );
-    let it = item(&r, "query", "server version");
-    assert_eq!(it["status"], "different", "{it}");
-    assert!(
-        it["detail"].as_str().unwrap().contains("different content"),
-        "{it}"
+    let it = item_of(&r, ItemKind::Query, "server version");
+    assert_eq!(it.status, ItemStatus::Different, "{it:?}");
+    assert!(it.detail.as_str().contains("different content"), "{it:?}");
+    assert_eq!(
+        item_of(&r, ItemKind::Query, "patients").status,
+        ItemStatus::Equal
     );
-    assert_eq!(item(&r, "query", "patients")["status"], "equal");
-    let differing: Vec<&serde_json::Value> = r["items"]
-        .as_array()
-        .unwrap()
+    let differing: Vec<_> = r
+        .items
         .iter()
-        .filter(|i| i["status"] != "equal" && i["status"] != "measured")
+        .filter(|i| i.status != ItemStatus::Equal && i.status != ItemStatus::Measured)
         .collect();
     assert_eq!(differing.len(), 1, "{differing:?}");
 }
@@ -283,27 +286,41 @@ async fn an_extension_one_target_lacks_and_a_changed_collation_are_reported() {
         .await
         .unwrap();
     assert_eq!(f.code, 4, "{}\n{}", f.stdout, f.stderr);
-    assert_eq!(r["verdict"], "unrecoverable");
-    let targets = r["targets"].as_array().unwrap();
-    assert_eq!(targets[1]["restore"]["outcome"], "restored");
-    assert_eq!(targets[2]["restore"]["outcome"], "failed", "{}", targets[2]);
-    let citext = item(&r, "extension", "citext");
-    assert_eq!(citext["status"], "different", "{citext}");
-    assert_eq!(citext["values"][2], "not available", "{citext}");
-    let detail = citext["detail"].as_str().unwrap();
+    assert_eq!(r.verdict, CompareVerdict::Unrecoverable);
+    let targets = &r.targets;
+    assert!(
+        matches!(targets[1].restore, RestoreOutcome::Restored { .. }),
+        "{:?}",
+        targets[1]
+    );
+    assert!(
+        matches!(targets[2].restore, RestoreOutcome::Failed { .. }),
+        "{:?}",
+        targets[2]
+    );
+    let citext = item_of(&r, ItemKind::Extension, "citext");
+    assert_eq!(citext.status, ItemStatus::Different, "{citext:?}");
+    assert_eq!(citext.values[2], "not available", "{citext:?}");
+    let detail = citext.detail.as_str();
     assert!(
         detail.contains(NO_CITEXT) && detail.contains("does not offer it"),
         "{detail}"
     );
     // The 15 and 17 images link different ICU versions: the column's
     // collation, and the index on it, change with the upgrade.
-    let icu = item(&r, "collation", "en-x-icu (icu)");
-    assert_eq!(icu["status"], "different", "{icu}");
-    assert!(icu["detail"].as_str().unwrap().contains("REINDEX"), "{icu}");
+    let icu = item_of(&r, ItemKind::Collation, "en-x-icu (icu)");
+    assert_eq!(icu.status, ItemStatus::Different, "{icu:?}");
+    assert!(icu.detail.as_str().contains("REINDEX"), "{icu:?}");
     // Only the restored targets are compared item by item; the one that did
     // not restore says why, naming the extension.
-    assert_eq!(item(&r, "extension", "plpgsql")["status"], "equal");
-    assert_eq!(item(&r, "query", "contacts")["status"], "equal");
+    assert_eq!(
+        item_of(&r, ItemKind::Extension, "plpgsql").status,
+        ItemStatus::Equal
+    );
+    assert_eq!(
+        item_of(&r, ItemKind::Query, "contacts").status,
+        ItemStatus::Equal
+    );
     let line = f
         .stdout
         .lines()
@@ -317,19 +334,35 @@ async fn an_extension_one_target_lacks_and_a_changed_collation_are_reported() {
     );
 }
 
-fn bad_query(sql: &str, extra: &str) -> (Finished, serde_json::Value, PathBuf, tempfile::TempDir) {
+/// A comparison of 15 and 17 with the query file `sql`: how it ended, its
+/// report read back and as written, the query file.
+fn bad_query(
+    sql: &str,
+    extra: &str,
+) -> (
+    Finished,
+    ComparisonReport,
+    String,
+    PathBuf,
+    tempfile::TempDir,
+) {
     let clinic = shared_clinic();
     let tmp = tempdir();
     let path = scenario(tmp.path(), &[PG15, PG17], sql, extra, FEW_CHECKS);
-    let (f, r) = compare(&path, &clinic.backups, &clinic.key.path);
-    (f, r, tmp.path().join("q.sql"), tmp)
+    let (f, text) = compare_text(&path, &clinic.backups, &clinic.key.path);
+    (f, comparison_of(&text), text, tmp.path().join("q.sql"), tmp)
+}
+
+/// The reason the comparison `r` stopped with an error.
+fn error_reason(r: &ComparisonReport) -> &str {
+    r.error.as_ref().unwrap().reason.as_str()
 }
 
 #[test]
 fn a_query_with_a_syntax_error_names_its_file_line_and_sqlstate() {
-    let (f, r, q, _tmp) = bad_query("-- query: day sheet\nSELECT id\nFORM appointments\n", "");
+    let (f, r, _, q, _tmp) = bad_query("-- query: day sheet\nSELECT id\nFORM appointments\n", "");
     assert_eq!(f.code, 2, "{}\n{}", f.stdout, f.stderr);
-    let reason = r["error"]["reason"].as_str().unwrap();
+    let reason = error_reason(&r);
     assert!(
         reason.starts_with(&format!(
             "{}:3: the query `day sheet` fails on the baseline",
@@ -340,7 +373,7 @@ fn a_query_with_a_syntax_error_names_its_file_line_and_sqlstate() {
     assert!(reason.contains("SQLSTATE 42601"), "{reason}");
     assert!(reason.contains("Fix it in the query file"), "{reason}");
     assert!(f.stderr.contains("SQLSTATE 42601"), "{}", f.stderr);
-    assert_eq!(r["error"]["exit_code"], 2);
+    assert_eq!(r.error.as_ref().unwrap().exit_code, Some(2));
 }
 
 /// A query whose error quotes a patient's surname (one with an apostrophe,
@@ -348,29 +381,29 @@ fn a_query_with_a_syntax_error_names_its_file_line_and_sqlstate() {
 /// carry the code only.
 #[test]
 fn a_failing_query_names_no_patient_in_the_comparison() {
-    let (f, r, _q, _tmp) = bad_query(
+    let (f, r, text, _q, _tmp) = bad_query(
         "-- query: surname lookup\nSELECT quote_ident(last_name)::regclass FROM patients WHERE id = 1\n",
         "",
     );
     assert_eq!(f.code, 2, "{}\n{}", f.stdout, f.stderr);
-    let reason = r["error"]["reason"].as_str().unwrap();
+    let reason = error_reason(&r);
     assert!(
         reason.contains("undefined_table (SQLSTATE 42P01)"),
         "{reason}"
     );
-    for text in [&f.stdout, &f.stderr, &r.to_string()] {
+    for text in [&f.stdout, &f.stderr, &text] {
         assert!(!text.contains("Brien"), "{text}");
     }
 }
 
 #[test]
 fn a_query_that_writes_is_refused_by_the_read_only_role() {
-    let (f, r, q, _tmp) = bad_query(
+    let (f, r, _, q, _tmp) = bad_query(
         "-- query: tidy up\nDELETE FROM appointments WHERE id < 0\n",
         "",
     );
     assert_eq!(f.code, 2, "{}\n{}", f.stdout, f.stderr);
-    let reason = r["error"]["reason"].as_str().unwrap();
+    let reason = error_reason(&r);
     assert!(
         reason.starts_with(&format!("{}:1:", q.display())),
         "{reason}"
@@ -384,23 +417,23 @@ fn a_query_that_writes_is_refused_by_the_read_only_role() {
 
 #[test]
 fn a_query_over_the_time_limit_is_cancelled_and_reported() {
-    let (f, r, _q, _tmp) = bad_query(
+    let (f, r, _, _q, _tmp) = bad_query(
         "-- query: slow report\nSELECT pg_sleep(30)\n",
         "query_timeout_seconds = 1\n",
     );
     assert_eq!(f.code, 1, "{}\n{}", f.stdout, f.stderr);
     assert!(f.elapsed < Duration::from_secs(120), "{:?}", f.elapsed);
-    let it = item(&r, "query", "slow report");
-    assert_eq!(it["status"], "unknown", "{it}");
-    assert_eq!(it["values"][0], "cancelled after 1 s", "{it}");
+    let it = item_of(&r, ItemKind::Query, "slow report");
+    assert_eq!(it.status, ItemStatus::Unknown, "{it:?}");
+    assert_eq!(it.values[0], "cancelled after 1 s", "{it:?}");
     assert!(
-        it["detail"]
+        it.detail
             .as_str()
-            .unwrap()
             .contains("cancelled after 1 s on the baseline"),
-        "{it}"
+        "{it:?}"
     );
-    assert_eq!(r["targets"][1]["queries"][0]["outcome"], "timed-out");
+    let run = &r.targets[1].queries[0].run;
+    assert!(matches!(run, QueryRun::TimedOut { .. }), "{run:?}");
 }
 
 #[test]
@@ -416,16 +449,13 @@ fn an_unknown_target_image_stops_before_any_container_starts() {
     );
     let (f, r) = compare(&path, &clinic.backups, &clinic.key.path);
     assert_eq!(f.code, 3, "{}\n{}", f.stdout, f.stderr);
-    let reason = r["error"]["reason"].as_str().unwrap();
+    let reason = error_reason(&r);
     assert!(
         reason.contains("the image restore-drill/postgres:16 is not present on this Docker engine"),
         "{reason}"
     );
-    assert_eq!(r["error"]["phase"], "check images");
-    assert!(
-        r["targets"][0]["phases"].as_array().unwrap().is_empty(),
-        "nothing started"
-    );
+    assert_eq!(r.error.as_ref().unwrap().phase, "check images");
+    assert!(r.targets[0].phases.is_empty(), "nothing started");
 }
 
 #[test]
@@ -447,7 +477,7 @@ fn a_target_that_fails_to_start_stops_the_comparison_and_both_are_removed() {
     // `compare` fails the test if either container or network is left.
     let (f, r) = compare(&path, &clinic.backups, &clinic.key.path);
     assert_eq!(f.code, 3, "{}\n{}", f.stdout, f.stderr);
-    let reason = r["error"]["reason"].as_str().unwrap();
+    let reason = error_reason(&r);
     assert!(
         reason.starts_with(&format!(
             "{BROKEN}: the PostgreSQL container exited during startup"
@@ -455,7 +485,7 @@ fn a_target_that_fails_to_start_stops_the_comparison_and_both_are_removed() {
         "{reason}"
     );
     assert!(reason.contains("refusing to start"), "{reason}");
-    assert_eq!(r["verdict"], "error");
+    assert_eq!(r.verdict, CompareVerdict::Error);
 }
 
 #[test]

@@ -12,6 +12,7 @@
 mod common;
 
 use common::*;
+use restore_drill::report::{AttemptOutcome, Verdict};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -188,12 +189,12 @@ fn drill_case(kind: Kind, damage: Damage) {
         f.stdout, f.stderr
     );
     assert_eq!(f.code, 4, "{context}");
-    let r: serde_json::Value = serde_json::from_str(&f.stdout).unwrap();
-    assert_eq!(r["verdict"], "unrecoverable", "{context}");
-    let attempt = &r["attempts"][0];
-    assert_eq!(attempt["outcome"], "unusable", "{context}");
-    let reason = attempt["reason"].as_str().unwrap();
-    let finding = attempt["finding"].as_str().unwrap();
+    let r = report_of(&f.stdout);
+    assert_eq!(r.verdict, Verdict::Unrecoverable, "{context}");
+    let attempt = &r.attempts[0];
+    assert_eq!(attempt.outcome, AttemptOutcome::Unusable, "{context}");
+    let reason = attempt.reason.as_ref().unwrap().as_str();
+    let finding = attempt.finding.as_ref().unwrap().as_str();
     if blames_the_restore_tool(kind, damage) {
         assert!(reason.contains(PSQL_FAILED), "{reason}");
     } else {

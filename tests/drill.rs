@@ -5,7 +5,11 @@
 
 mod common;
 
+use chrono::Datelike;
 use common::*;
+use restore_drill::checks::Status;
+use restore_drill::report::facts::Delivery;
+use restore_drill::report::Verdict;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
@@ -50,19 +54,14 @@ fn the_monthly_drill_passes_on_a_fresh_fixture_with_a_complete_report() {
         &[],
     );
     assert_eq!(code, 0, "{out}\n{err}");
-    let r: serde_json::Value = serde_json::from_str(&out).unwrap();
-    assert_eq!(r["report_version"], 3);
-    assert_eq!(r["verdict"], "passed");
-    let rto = r["rto_seconds"].as_f64().unwrap();
-    let rpo = r["rpo_seconds"].as_f64().unwrap();
+    let r = report_of(&out);
+    assert_eq!(r.report_version, 3);
+    assert_eq!(r.verdict, Verdict::Passed);
+    let rto = r.rto_seconds.unwrap();
+    let rpo = r.rpo_seconds.unwrap();
     assert!(rto > 0.0 && rto < 900.0, "{rto}");
     assert!((0.0..3600.0).contains(&rpo), "{rpo}");
-    let phases: Vec<&str> = r["phases"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["name"].as_str().unwrap())
-        .collect();
+    let phases: Vec<&str> = r.phases.iter().map(|p| p.name.as_str()).collect();
     assert_eq!(
         phases,
         [
@@ -74,12 +73,8 @@ fn the_monthly_drill_passes_on_a_fresh_fixture_with_a_complete_report() {
             "teardown"
         ]
     );
-    assert!(r["phases"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .all(|p| p["seconds"].as_f64().unwrap() >= 0.0));
-    let checks = r["checks"].as_array().unwrap();
+    assert!(r.phases.iter().all(|p| p.seconds >= 0.0));
+    let checks = &r.checks;
     for name in [
         "manifest comparison",
         "referential integrity",
@@ -89,12 +84,12 @@ fn the_monthly_drill_passes_on_a_fresh_fixture_with_a_complete_report() {
     ] {
         let c = checks
             .iter()
-            .find(|c| c["name"] == name)
+            .find(|c| c.name == name)
             .unwrap_or_else(|| panic!("no check {name}"));
-        assert_eq!(c["status"], "passed", "{c}");
-        assert!(c["detail"].as_str().unwrap().len() > 3);
+        assert_eq!(c.status, Status::Passed, "{c:?}");
+        assert!(c.detail.as_str().len() > 3);
     }
-    let manifest_detail = checks[0]["detail"].as_str().unwrap();
+    let manifest_detail = checks[0].detail.as_str();
     assert!(manifest_detail.contains("10 tables"), "{manifest_detail}");
     // Compared while the dump streamed, with no table read back.
     assert!(
@@ -102,29 +97,31 @@ fn the_monthly_drill_passes_on_a_fresh_fixture_with_a_complete_report() {
             && !manifest_detail.contains("fingerprinted again"),
         "{manifest_detail}"
     );
-    assert_eq!(r["backup"]["restored_as"]["mode"], "parallel", "{r}");
+    let backup = r.backup.as_ref().unwrap();
+    assert!(
+        matches!(backup.restored_as, Some(Delivery::Parallel { .. })),
+        "{out}"
+    );
     let fk = checks
         .iter()
-        .find(|c| c["name"] == "referential integrity")
+        .find(|c| c.name == "referential integrity")
         .unwrap();
     assert!(
-        fk["detail"]
-            .as_str()
-            .unwrap()
-            .contains("validated by PostgreSQL"),
-        "{fk}"
+        fk.detail.as_str().contains("validated by PostgreSQL"),
+        "{fk:?}"
     );
     let artifact = files_in(&backups)
         .into_iter()
         .find(|f| f.ends_with(".age"))
         .unwrap();
-    assert!(r["backup"]["path"].as_str().unwrap().ends_with(&artifact));
-    assert_eq!(r["backup"]["sha256"].as_str().unwrap().len(), 64);
-    assert!(r["backup"]["created_at"]
-        .as_str()
-        .unwrap()
-        .starts_with("20"));
-    assert_eq!(r["recovered_from"], format!("primary: {artifact}"));
+    assert!(backup.path.ends_with(&artifact));
+    assert_eq!(backup.sha256.as_ref().unwrap().len(), 64);
+    // Written as `20..-..-..T..`: a time of this century.
+    assert!((2000..2100).contains(&backup.created_at.unwrap().year()));
+    assert_eq!(
+        r.recovered_from.as_deref(),
+        Some(format!("primary: {artifact}").as_str())
+    );
     // The report file holds the same verdict. (Whether patient data reaches
     // any report, log or terminal is tests/phi.rs's job, with values read
     // from the backup itself.)
@@ -203,42 +200,27 @@ expect = { between = [100, 200] }
             .unwrap();
     // The orphan fails the drill, as it should: named, counted.
     assert_eq!(code, 1, "{out}\n{err}");
-    let r: serde_json::Value = serde_json::from_str(&out).unwrap();
-    assert_eq!(r["verdict"], "failed");
-    let check = |name: &str| {
-        r["checks"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["name"] == name)
-            .cloned()
-            .unwrap()
-    };
+    let r = report_of(&out);
+    assert_eq!(r.verdict, Verdict::Failed);
+    let check = |name: &str| r.checks.iter().find(|c| c.name == name).unwrap();
     let m = check("manifest comparison");
-    assert_eq!(m["status"], "skipped");
+    assert_eq!(m.status, Status::Skipped);
     assert!(
-        m["detail"]
-            .as_str()
-            .unwrap()
-            .contains("not compared to a manifest"),
-        "{m}"
+        m.detail.as_str().contains("not compared to a manifest"),
+        "{m:?}"
     );
     let fk = check("referential integrity");
-    assert_eq!(fk["status"], "failed", "{fk}");
-    let d = fk["detail"].as_str().unwrap();
+    assert_eq!(fk.status, Status::Failed, "{fk:?}");
+    let d = fk.detail.as_str();
     assert!(
         d.contains("visits_owner_fkey (lab.visits -> lab.owners): 1 orphans"),
         "{d}"
     );
     assert!(d.contains("of 3 foreign keys"), "{d}");
-    assert_eq!(check("sql: pets restored")["status"], "passed");
-    assert_eq!(check("sql: weights plausible")["status"], "passed");
-    assert_eq!(r["backup"]["manifest"], false);
-    assert_eq!(
-        r["rpo_seconds"],
-        serde_json::Value::Null,
-        "no evidence of the backup's time"
-    );
+    assert_eq!(check("sql: pets restored").status, Status::Passed);
+    assert_eq!(check("sql: weights plausible").status, Status::Passed);
+    assert!(!r.backup.as_ref().unwrap().manifest);
+    assert_eq!(r.rpo_seconds, None, "no evidence of the backup's time");
 }
 
 /// A value altered after the restore (the test hook) is caught by the deep
@@ -430,8 +412,12 @@ fn a_drill_writes_nothing_over_1_mb_to_the_hosts_disk() {
     );
     let (code, out, err) = decode(out);
     assert_eq!(code, 0, "{out}\n{err}");
-    let r: serde_json::Value = serde_json::from_str(&out).unwrap();
-    assert_eq!(r["backup"]["restored_as"]["mode"], "parallel", "{out}");
+    let r = report_of(&out);
+    let restored_as = r.backup.as_ref().and_then(|b| b.restored_as.as_ref());
+    assert!(
+        matches!(restored_as, Some(Delivery::Parallel { .. })),
+        "{out}"
+    );
     eprintln!("the drill wrote {written} bytes to this machine's disk for a {dump}-byte dump");
     assert!(
         written < 1 << 20,
@@ -568,19 +554,14 @@ fn a_file_that_does_not_match_its_manifest_is_refused_before_restoring() {
         &[],
     );
     assert_eq!(code, 4, "{out}{err}");
-    let r: serde_json::Value = serde_json::from_str(&out).unwrap();
-    assert_eq!(r["verdict"], "unrecoverable");
-    let reason = r["attempts"][0]["reason"].as_str().unwrap();
+    let r = report_of(&out);
+    assert_eq!(r.verdict, Verdict::Unrecoverable);
+    let reason = r.attempts[0].reason.as_ref().unwrap().as_str();
     assert!(
         reason.contains("does not match its manifest: SHA-256"),
         "{reason}"
     );
-    let phases: Vec<&str> = r["phases"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["name"].as_str().unwrap())
-        .collect();
+    let phases: Vec<&str> = r.phases.iter().map(|p| p.name.as_str()).collect();
     assert!(
         !phases.contains(&"restore"),
         "nothing is restored from a mismatching file: {phases:?}"
@@ -598,12 +579,14 @@ fn a_key_of_other_recipients_is_unrecoverable() {
         &[],
     );
     assert_eq!(code, 4, "{out}{err}");
-    let r: serde_json::Value = serde_json::from_str(&out).unwrap();
-    assert_eq!(r["verdict"], "unrecoverable");
+    let r = report_of(&out);
+    assert_eq!(r.verdict, Verdict::Unrecoverable);
     assert!(
-        r["attempts"][0]["reason"]
-            .as_str()
+        r.attempts[0]
+            .reason
+            .as_ref()
             .unwrap()
+            .as_str()
             .contains("none of the identities given can decrypt it"),
         "{out}"
     );
@@ -637,9 +620,9 @@ fn unrecoverable_because(name: &str, content: &[u8]) -> String {
     std::fs::write(&scenario, "name = \"x\"\n[backups]\n[target]\nimage = \"restore-drill/postgres:15\"\n[checks]\nmanifest = \"if-present\"\n").unwrap();
     let (code, out, err) = drill(scenario.to_str().unwrap(), &dir, &key.path, &[]);
     assert_eq!(code, 4, "{name}: {out}{err}");
-    let r: serde_json::Value = serde_json::from_str(&out).unwrap();
-    assert_eq!(r["verdict"], "unrecoverable");
-    r["attempts"][0]["reason"].as_str().unwrap().to_string()
+    let r = report_of(&out);
+    assert_eq!(r.verdict, Verdict::Unrecoverable);
+    r.attempts[0].reason.as_ref().unwrap().as_str().to_string()
 }
 
 #[test]
@@ -674,15 +657,10 @@ fn a_custom_check_with_invalid_sql_is_a_scenario_error_naming_its_line() {
     .unwrap();
     let (code, out, err) = drill(scenario.to_str().unwrap(), &backups, &key.path, &[]);
     assert_eq!(code, 2, "{out}{err}");
-    let r: serde_json::Value = serde_json::from_str(&out).unwrap();
-    let c = r["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == "sql: typo")
-        .unwrap();
-    assert_eq!(c["status"], "error");
-    let d = c["detail"].as_str().unwrap();
+    let r = report_of(&out);
+    let c = r.checks.iter().find(|c| c.name == "sql: typo").unwrap();
+    assert_eq!(c.status, Status::Error);
+    let d = c.detail.as_str();
     assert!(d.contains(&format!("{}:7", scenario.display())), "{d}");
     assert!(d.contains("syntax_error"), "{d}");
     assert!(d.contains("SQLSTATE 42601"), "{d}");
@@ -817,34 +795,28 @@ fn a_drill_whose_sandbox_cannot_start_reports_the_error_verdict() {
     .unwrap();
     let (code, out, err) = drill(scenario.to_str().unwrap(), &backups, &key.path, &[]);
     assert_eq!(code, 3, "{out}\n{err}");
-    let r: serde_json::Value = serde_json::from_str(&out).unwrap();
-    assert_eq!(r["verdict"], "error");
-    assert_eq!(r["error"]["phase"], "start sandbox", "{r}");
-    assert_eq!(r["error"]["kind"], "environment");
-    assert_eq!(r["error"]["exit_code"], 3);
+    let r = report_of(&out);
+    assert_eq!(r.verdict, Verdict::Error);
+    let e = r.error.as_ref().unwrap();
+    assert_eq!(e.phase, "start sandbox", "{out}");
+    assert_eq!(e.kind, "environment");
+    assert_eq!(e.exit_code, Some(3));
     assert!(
-        r["error"]["reason"]
+        e.reason
             .as_str()
-            .unwrap()
             .contains("restore-drill/postgres:99 is not present"),
-        "{r}"
+        "{out}"
     );
     assert!(
         err.contains("error: the image restore-drill/postgres:99"),
         "{err}"
     );
-    let phases: Vec<&str> = r["phases"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["name"].as_str().unwrap())
-        .collect();
+    let phases: Vec<&str> = r.phases.iter().map(|p| p.name.as_str()).collect();
     assert_eq!(phases, ["select", "verify artifact", "start sandbox"]);
     let reports = tmp.path().join("reports");
     let file = files_in(&reports).pop().unwrap();
-    let on_disk: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(reports.join(file)).unwrap()).unwrap();
-    assert_eq!(on_disk["verdict"], "error");
+    let on_disk = report_of(&std::fs::read_to_string(reports.join(file)).unwrap());
+    assert_eq!(on_disk.verdict, Verdict::Error);
 }
 
 /// Docker unreachable before anything starts: still a report, exit 3.
@@ -870,8 +842,8 @@ fn a_drill_without_docker_reports_the_error_verdict() {
     let (code, out, err) = decode(out);
     assert_eq!(code, 3, "{out}\n{err}");
     assert!(err.contains("Docker is not reachable"), "{err}");
-    let r: serde_json::Value = serde_json::from_str(&out).unwrap();
-    assert_eq!(r["verdict"], "error");
-    assert_eq!(r["error"]["exit_code"], 3);
+    let r = report_of(&out);
+    assert_eq!(r.verdict, Verdict::Error);
+    assert_eq!(r.error.as_ref().unwrap().exit_code, Some(3));
     assert_eq!(files_in(&reports).len(), 1);
 }

@@ -6,6 +6,7 @@
 mod common;
 
 use common::*;
+use restore_drill::report::{Report, Verdict};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -167,10 +168,10 @@ fn each_record_holds_its_report_file_byte_for_byte() {
     assert_eq!(code, 0);
     let shown: serde_json::Value = serde_json::from_str(&out).unwrap();
     let sha = shown["report_sha256"].as_str().unwrap();
-    let run_id = shown["report"]["run_id"].as_str().unwrap();
+    let run_id = report_of(&shown["report"].to_string()).run_id;
     let file = files_in(&r.reports)
         .into_iter()
-        .find(|f| f.contains(run_id) && f.ends_with(".json"))
+        .find(|f| f.contains(&run_id) && f.ends_with(".json"))
         .expect("the report file of record 3");
     assert_eq!(
         sha256_hex(&std::fs::read(r.reports.join(file)).unwrap()),
@@ -928,14 +929,16 @@ fn a_history_that_cannot_be_written_fails_a_passed_drill_with_exit_3_after_its_r
 
 /// A history holding the recorded runs' reports moved `days` into the past,
 /// appended through the library as a drill would: the chain is intact.
-fn history_aged(dir: &Path, days: i64, edit: impl Fn(&mut serde_json::Value)) -> PathBuf {
+fn history_aged(dir: &Path, days: i64, edit: impl Fn(&mut Report)) -> PathBuf {
     let from = recorded().history.to_str().unwrap();
-    let reports: Vec<serde_json::Value> = ["1", "2", "3"]
+    let reports: Vec<Report> = ["1", "2", "3"]
         .iter()
         .map(|id| {
             let (code, out, err) = run(&["--json", "history", "--history", from, "show", id]);
             assert_eq!(code, 0, "{err}");
-            serde_json::from_str::<serde_json::Value>(&out).unwrap()["report"].clone()
+            // `show` prints the record (hash, sha) around the report.
+            let shown: serde_json::Value = serde_json::from_str(&out).unwrap();
+            report_of(&shown["report"].to_string())
         })
         .collect();
     let db = dir.join("aged.sqlite");
@@ -950,17 +953,12 @@ fn history_aged(dir: &Path, days: i64, edit: impl Fn(&mut serde_json::Value)) ->
             .unwrap();
         for r in &reports {
             let mut v = r.clone();
-            for key in ["started_at", "finished_at"] {
-                let t = chrono::DateTime::parse_from_rfc3339(v[key].as_str().unwrap()).unwrap();
-                v[key] = serde_json::json!((t - shift).to_rfc3339());
-            }
+            v.started_at -= shift;
+            v.finished_at -= shift;
             edit(&mut v);
-            l.append(
-                &serde_json::to_string_pretty(&v).unwrap(),
-                "Main Street Eye Care",
-            )
-            .await
-            .unwrap();
+            l.append(&v.to_json(), "Main Street Eye Care")
+                .await
+                .unwrap();
         }
     });
     db
@@ -997,9 +995,7 @@ fn doctor_warns_with_exit_1_when_the_last_pass_is_40_days_old() {
 #[test]
 fn doctor_warns_when_no_drill_ever_passed() {
     let tmp = tempdir();
-    let db = history_aged(tmp.path(), 1, |v| {
-        v["verdict"] = serde_json::json!("failed")
-    });
+    let db = history_aged(tmp.path(), 1, |v| v.verdict = Verdict::Failed);
     let (code, text, err) = doctor(&db, &[]);
     assert_eq!(code, 1, "{text}\n{err}");
     assert!(
@@ -1012,9 +1008,9 @@ fn doctor_warns_when_no_drill_ever_passed() {
 fn doctor_warns_when_the_newest_backup_is_older_than_the_rpo_objective() {
     let tmp = tempdir();
     let db = history_aged(tmp.path(), 1, |v| {
-        for o in v["objectives"].as_array_mut().unwrap() {
-            if o["name"].as_str().unwrap().starts_with("RPO") {
-                o["target_seconds"] = serde_json::json!(1.0);
+        for o in &mut v.objectives {
+            if o.name.starts_with("RPO") {
+                o.target_seconds = 1.0;
             }
         }
     });

@@ -7,8 +7,12 @@
 
 mod common;
 
-use common::comparison_item as item;
 use common::*;
+use restore_drill::checks::Status;
+use restore_drill::compare::model::{
+    CompareVerdict, ComparisonReport, ItemKind, ItemStatus, QueryRun, RestoreOutcome,
+};
+use restore_drill::report::Verdict;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -63,9 +67,17 @@ fn clinic() -> &'static Clinic {
     })
 }
 
-/// `run` of `scenario` on the clinic: what the person reads and the report
-/// file it wrote. Fails the test if it hangs or leaves a container behind.
-fn run_on_clinic(scenario: &Path) -> (Finished, serde_json::Value) {
+/// `run` of a comparison `scenario` on the clinic: what the person reads and
+/// the comparison report it wrote, read back.
+fn run_on_clinic(scenario: &Path) -> (Finished, ComparisonReport) {
+    let (f, text) = report_file_on_clinic(scenario);
+    (f, comparison_of(&text))
+}
+
+/// `run` of `scenario` on the clinic: what the person reads and the text of
+/// the report file it wrote. Fails the test if it hangs or leaves a container
+/// behind.
+fn report_file_on_clinic(scenario: &Path) -> (Finished, String) {
     let c = clinic();
     let reports = tempdir().keep().join("reports");
     let f = run_tracked_within(
@@ -86,7 +98,7 @@ fn run_on_clinic(scenario: &Path) -> (Finished, serde_json::Value) {
     assert_eq!(files.len(), 1, "one report: {files:?}\n{}", f.stderr);
     let text = std::fs::read_to_string(reports.join(&files[0])).unwrap();
     let _ = std::fs::remove_dir_all(reports.parent().unwrap());
-    (f, serde_json::from_str(&text).unwrap())
+    (f, text)
 }
 
 fn shipped(path: &str) -> PathBuf {
@@ -106,23 +118,23 @@ fn a_backup_made_on_10_11_passes_its_manifest_on_11() {
         ),
     )
     .unwrap();
-    let (f, r) = run_on_clinic(&scenario);
+    let (f, text) = report_file_on_clinic(&scenario);
     assert_eq!(f.code, 0, "{}\n{}", f.stdout, f.stderr);
-    assert_eq!(r["verdict"], "passed", "{r}");
-    let version = r["target"]["server_version"].as_str().unwrap();
+    let r = report_of(&text);
+    assert_eq!(r.verdict, Verdict::Passed, "{text}");
+    let version = r.target.server_version.as_deref().unwrap();
     assert!(version.starts_with("11."), "{version}");
-    let manifest = r["checks"]
-        .as_array()
-        .unwrap()
+    let manifest = r
+        .checks
         .iter()
-        .find(|c| c["name"] == "manifest comparison")
+        .find(|c| c.name == "manifest comparison")
         .unwrap();
-    assert_eq!(manifest["status"], "passed", "{manifest}");
+    assert_eq!(manifest.status, Status::Passed, "{manifest:?}");
     // Every table's count and fingerprint, taken on 10.11, holds on 11.
-    let detail = manifest["detail"].as_str().unwrap();
+    let detail = manifest.detail.as_str();
     assert!(detail.contains("10 tables"), "{detail}");
-    for c in r["checks"].as_array().unwrap() {
-        assert_eq!(c["status"], "passed", "{c}");
+    for c in &r.checks {
+        assert_eq!(c.status, Status::Passed, "{c:?}");
     }
 }
 
@@ -131,45 +143,47 @@ fn a_backup_made_on_10_11_passes_its_manifest_on_11() {
 fn ten_eleven_and_eleven_agree_on_the_clinic_side_by_side() {
     let (f, r) = run_on_clinic(&shipped("scenarios/mariadb/upgrade-check.toml"));
     assert_eq!(f.code, 0, "{}\n{}", f.stdout, f.stderr);
-    assert_eq!(r["kind"], "comparison");
-    assert_eq!(r["verdict"], "compatible", "{}", f.stdout);
-    assert_eq!(r["baseline"], MARIADB_10);
-    let targets = r["targets"].as_array().unwrap();
+    assert_eq!(r.kind, "comparison");
+    assert_eq!(r.verdict, CompareVerdict::Compatible, "{}", f.stdout);
+    assert_eq!(r.baseline, MARIADB_10);
+    let targets = &r.targets;
     assert_eq!(targets.len(), 2);
     for (t, version) in targets.iter().zip(["10.11.", "11."]) {
-        assert_eq!(t["restore"]["outcome"], "restored", "{t}");
-        let v = t["server_version"].as_str().unwrap();
+        assert!(
+            matches!(t.restore, RestoreOutcome::Restored { .. }),
+            "{t:?}"
+        );
+        let v = t.server_version.as_deref().unwrap();
         assert!(v.starts_with(version) && v.contains("MariaDB"), "{v}");
         // Checks ran on each, every one passed.
-        let checks = t["checks"].as_array().unwrap();
+        let checks = &t.checks;
         assert!(checks.len() >= 20, "{checks:?}");
         for c in checks {
-            assert_eq!(c["status"], "passed", "{}: {c}", t["image"]);
+            assert_eq!(c.status, Status::Passed, "{}: {c:?}", t.image);
         }
         // The statistics were gathered, and timed, before the queries.
-        let phases: Vec<&str> = t["phases"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|p| p["name"].as_str().unwrap())
-            .collect();
+        let phases: Vec<&str> = t.phases.iter().map(|p| p.name.as_str()).collect();
         assert!(phases.contains(&"analyze"), "{phases:?}");
     }
-    let manifest = item(&r, "check", "manifest comparison");
-    assert_eq!(manifest["status"], "equal", "{manifest}");
+    let manifest = item_of(&r, ItemKind::Check, "manifest comparison");
+    assert_eq!(manifest.status, ItemStatus::Equal, "{manifest:?}");
     every_shipped_query_is_answered_alike(&r);
     for kind in ["tables", "indexes", "constraints"] {
-        let it = item(&r, "schema", kind);
-        assert_eq!(it["status"], "equal", "{it}");
-        assert_ne!(it["values"][0], "0", "{it}");
+        let it = item_of(&r, ItemKind::Schema, kind);
+        assert_eq!(it.status, ItemStatus::Equal, "{it:?}");
+        assert_ne!(it.values[0], "0", "{it:?}");
     }
-    let innodb = item(&r, "extension", "storage engine InnoDB");
-    assert_eq!(innodb["status"], "equal", "{innodb}");
-    assert_eq!(innodb["values"][0], "10 tables", "{innodb}");
-    let collation = item(&r, "collation", "utf8mb4_unicode_ci");
-    assert_eq!(collation["status"], "equal", "{collation}");
+    let innodb = item_of(&r, ItemKind::Extension, "storage engine InnoDB");
+    assert_eq!(innodb.status, ItemStatus::Equal, "{innodb:?}");
+    assert_eq!(innodb.values[0], "10 tables", "{innodb:?}");
+    let collation = item_of(&r, ItemKind::Collation, "utf8mb4_unicode_ci");
+    assert_eq!(collation.status, ItemStatus::Equal, "{collation:?}");
     // mariadb-dump read the baseline: the first half of a dump-and-restore upgrade.
-    assert!(r["baseline_dump_seconds"].as_f64().unwrap() > 0.0, "{r}");
+    assert!(
+        r.baseline_dump_seconds.unwrap() > 0.0,
+        "{:?}",
+        r.baseline_dump_seconds
+    );
     assert!(
         f.stdout.contains("an upgrade by dump and restore: about"),
         "{}",
@@ -180,11 +194,13 @@ fn ten_eleven_and_eleven_agree_on_the_clinic_side_by_side() {
 
 /// Every query of the shipped MariaDB file answered alike and timed three
 /// times on both targets; the day sheet has appointments.
-fn every_shipped_query_is_answered_alike(r: &serde_json::Value) {
-    let names = every_query_answered_alike(r, "fixtures/clinic-app-queries-mariadb.sql");
+fn every_shipped_query_is_answered_alike(r: &ComparisonReport) {
+    let names = every_query_answered_alike_in(r, "fixtures/clinic-app-queries-mariadb.sql");
     assert_eq!(names.len(), 9, "{names:?}");
-    let rows = |t: &serde_json::Value| t["queries"][0]["rows"].as_u64().unwrap();
-    assert!(rows(&r["targets"][0]) > 0, "the day sheet has appointments");
+    assert!(
+        first_query_rows(&r.targets[0]) > 0,
+        "the day sheet has appointments"
+    );
 }
 
 /// A comparison of the two images with `queries` as its query file and
@@ -216,7 +232,7 @@ fn a_query_with_a_syntax_error_names_its_file_and_line_on_mariadb() {
     );
     let (f, r) = run_on_clinic(&path);
     assert_eq!(f.code, 2, "{}\n{}", f.stdout, f.stderr);
-    let reason = r["error"]["reason"].as_str().unwrap();
+    let reason = r.error.as_ref().unwrap().reason.as_str();
     let q = tmp.path().join("q.sql");
     assert!(
         reason.starts_with(&format!(
@@ -226,7 +242,7 @@ fn a_query_with_a_syntax_error_names_its_file_and_line_on_mariadb() {
         "{reason}"
     );
     assert!(reason.contains("SQLSTATE 42000"), "{reason}");
-    assert_eq!(r["error"]["exit_code"], 2);
+    assert_eq!(r.error.as_ref().unwrap().exit_code, Some(2));
 }
 
 #[test]
@@ -239,14 +255,22 @@ fn a_query_that_writes_is_refused_by_the_read_only_user_on_mariadb() {
     );
     let (f, r) = run_on_clinic(&path);
     assert_eq!(f.code, 2, "{}\n{}", f.stdout, f.stderr);
-    let reason = r["error"]["reason"].as_str().unwrap();
+    let reason = r.error.as_ref().unwrap().reason.as_str();
     assert!(
         reason.contains("tries to change the restored database"),
         "{reason}"
     );
-    let run = &r["targets"][0]["queries"][0];
-    assert_eq!(run["outcome"], "failed", "{run}");
-    assert_eq!(run["refused_write"], true, "{run}");
+    let run = &r.targets[0].queries[0].run;
+    assert!(
+        matches!(
+            run,
+            QueryRun::Failed {
+                refused_write: true,
+                ..
+            }
+        ),
+        "{run:?}"
+    );
 }
 
 /// MariaDB's own limit (max_statement_time) ends the query, not the client's
@@ -262,11 +286,12 @@ fn a_query_over_the_time_limit_is_cancelled_and_reported_on_mariadb() {
     let (f, r) = run_on_clinic(&path);
     assert_eq!(f.code, 1, "{}\n{}", f.stdout, f.stderr);
     assert!(f.elapsed < Duration::from_secs(60), "{:?}", f.elapsed);
-    let it = item(&r, "query", "slow report");
-    assert_eq!(it["status"], "unknown", "{it}");
-    assert_eq!(it["values"][0], "cancelled after 1 s", "{it}");
-    assert_eq!(it["values"][1], "cancelled after 1 s", "{it}");
-    assert_eq!(r["targets"][1]["queries"][0]["outcome"], "timed-out");
+    let it = item_of(&r, ItemKind::Query, "slow report");
+    assert_eq!(it.status, ItemStatus::Unknown, "{it:?}");
+    assert_eq!(it.values[0], "cancelled after 1 s", "{it:?}");
+    assert_eq!(it.values[1], "cancelled after 1 s", "{it:?}");
+    let run = &r.targets[1].queries[0].run;
+    assert!(matches!(run, QueryRun::TimedOut { .. }), "{run:?}");
 }
 
 /// One backup goes into versions of one engine: a PostgreSQL image in a

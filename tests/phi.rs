@@ -10,6 +10,8 @@
 mod common;
 
 use common::*;
+use restore_drill::checks::{CheckResult, Status};
+use restore_drill::report::{AttemptOutcome, Report, Verdict};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
@@ -234,7 +236,7 @@ fn assert_no_phi(texts: &[(&str, String)], values: &Values) {
 
 struct Drill {
     code: i32,
-    report: serde_json::Value,
+    report: Report,
     /// stdout, stderr, and every file the run wrote in its report folder.
     texts: Vec<(String, String)>,
 }
@@ -249,21 +251,21 @@ impl Drill {
         assert_no_phi(&texts, values());
     }
 
-    fn check(&self, name: &str) -> serde_json::Value {
-        self.report["checks"]
-            .as_array()
-            .unwrap()
+    fn check(&self, name: &str) -> &CheckResult {
+        self.report
+            .checks
             .iter()
-            .find(|c| c["name"] == name)
-            .cloned()
-            .unwrap_or_else(|| panic!("no check {name}: {}", self.report))
+            .find(|c| c.name == name)
+            .unwrap_or_else(|| panic!("no check {name}: {}", self.report.to_json()))
     }
 
     fn reason(&self) -> String {
-        self.report["attempts"][0]["reason"]
-            .as_str()
+        self.report
+            .attempts
+            .first()
+            .and_then(|a| a.reason.as_ref())
+            .map(|r| r.as_str().to_string())
             .unwrap_or_default()
-            .to_string()
     }
 }
 
@@ -293,7 +295,7 @@ fn drill_file(scenario: &Path, backups: &Path, tmp: &tempfile::TempDir) -> Drill
     for name in files_in(&reports) {
         let text = std::fs::read_to_string(reports.join(&name)).unwrap();
         if name.ends_with(".json") {
-            report = Some(serde_json::from_str(&text).unwrap());
+            report = Some(report_of(&text));
         }
         texts.push((format!("report folder file {name}"), text));
     }
@@ -323,9 +325,9 @@ const HAND_MADE: &str = "name = \"hand-made backup\"\n[backups]\n[target]\n\
 /// `phrase` and no patient value.
 fn assert_custom_check_error(d: &Drill, name: &str, phrase: &str) {
     let c = d.check(&format!("sql: {name}"));
-    assert_eq!(d.code, 2, "{}", d.report);
-    assert_eq!(c["status"], "error", "{c}");
-    let detail = c["detail"].as_str().unwrap();
+    assert_eq!(d.code, 2, "{}", d.report.to_json());
+    assert_eq!(c.status, Status::Error, "{c:?}");
+    let detail = c.detail.as_str();
     assert!(detail.contains(phrase), "{detail}");
     d.assert_no_phi();
 }
@@ -395,8 +397,8 @@ fn a_writing_custom_check_fails_naming_no_patient() {
         &shared_clinic().backups,
     );
     let c = d.check("sql: sneaky delete");
-    assert_eq!(c["status"], "error", "{c}");
-    let detail = c["detail"].as_str().unwrap().to_lowercase();
+    assert_eq!(c.status, Status::Error, "{c:?}");
+    let detail = c.detail.as_str().to_lowercase();
     assert!(
         detail.contains("insufficient_privilege")
             || detail.contains("read_only_sql_transaction")
@@ -404,8 +406,8 @@ fn a_writing_custom_check_fails_naming_no_patient() {
         "{detail}"
     );
     let m = d.check("manifest comparison");
-    assert_eq!(m["status"], "passed", "{m}");
-    assert_eq!(d.code, 2, "{}", d.report);
+    assert_eq!(m.status, Status::Passed, "{m:?}");
+    assert_eq!(d.code, 2, "{}", d.report.to_json());
     d.assert_no_phi();
 }
 
@@ -445,9 +447,9 @@ fn assert_refused_without_phi(backups: &Path, file: &Path, phrase: &str) {
     d.texts.push(("restore's stderr".into(), err.clone()));
     d.assert_no_phi();
 
-    assert_eq!(d.code, 4, "{}", d.report);
-    assert_eq!(d.report["verdict"], "unrecoverable");
-    assert_eq!(d.report["attempts"][0]["outcome"], "unusable");
+    assert_eq!(d.code, 4, "{}", d.report.to_json());
+    assert_eq!(d.report.verdict, Verdict::Unrecoverable);
+    assert_eq!(d.report.attempts[0].outcome, AttemptOutcome::Unusable);
     let reason = d.reason();
     assert!(reason.contains(phrase), "{reason}");
     assert_eq!(code, 4, "{out}\n{err}");
@@ -639,8 +641,8 @@ fn the_monthly_drill_passes_and_reports_no_patient_data() {
         env!("CARGO_MANIFEST_DIR")
     ));
     let d = drill_file(&scenario, &shared_clinic().backups, &tmp);
-    assert_eq!(d.code, 0, "{}", d.report);
-    assert_eq!(d.report["verdict"], "passed");
+    assert_eq!(d.code, 0, "{}", d.report.to_json());
+    assert_eq!(d.report.verdict, Verdict::Passed);
     d.assert_no_phi();
 }
 

@@ -11,7 +11,8 @@
 mod common;
 
 use common::*;
-use restore_drill::checks::Status;
+use restore_drill::checks::{CheckResult, Status};
+use restore_drill::report::{Report, Verdict};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -65,7 +66,7 @@ fn sql(name: &str, query: &str) -> String {
 }
 
 /// Runs the drill through the CLI; returns the report and how it ended.
-fn drill(engine: &str, checks: &str) -> (serde_json::Value, Finished) {
+fn drill(engine: &str, checks: &str) -> (Report, Finished) {
     let tmp = tempdir();
     let (backups, key) = clinic(engine, tmp.path());
     let scenario = scenario(tmp.path(), engine, checks);
@@ -83,45 +84,45 @@ fn drill(engine: &str, checks: &str) -> (serde_json::Value, Finished) {
         "--no-history",
     ];
     let done = run_tracked_within(&args, Duration::from_secs(300));
-    let r: serde_json::Value = serde_json::from_str(&done.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}\n{}", done.stdout, done.stderr));
-    (r, done)
+    assert!(!done.stdout.trim().is_empty(), "no report: {}", done.stderr);
+    (report_of(&done.stdout), done)
 }
 
-fn check<'a>(r: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
-    r["checks"]
-        .as_array()
-        .unwrap()
+fn check<'a>(r: &'a Report, name: &str) -> &'a CheckResult {
+    r.checks
         .iter()
-        .find(|c| c["name"] == format!("sql: {name}"))
-        .unwrap_or_else(|| panic!("no check {name} in {r}"))
+        .find(|c| c.name == format!("sql: {name}"))
+        .unwrap_or_else(|| panic!("no check {name} in {}", r.to_json()))
 }
 
 /// The check `name` is an error whose detail holds every one of `words`;
 /// the checks phase ended within its limit; the drill failed, exit 2.
-fn assert_error(r: &serde_json::Value, done: &Finished, name: &str, words: &[&str]) {
+fn assert_error(r: &Report, done: &Finished, name: &str, words: &[&str]) {
     let c = check(r, name);
-    assert_eq!(c["status"], "error", "{c}");
-    let detail = c["detail"].as_str().unwrap();
+    assert_eq!(c.status, Status::Error, "{c:?}");
+    let detail = c.detail.as_str();
     for w in words {
         assert!(detail.contains(w), "{w:?} not in {detail}");
     }
-    let phase = r["phases"]
-        .as_array()
-        .unwrap()
+    let phase = r
+        .phases
         .iter()
-        .find(|p| p["name"] == "checks")
-        .unwrap_or_else(|| panic!("no checks phase: {r}"));
-    let secs = phase["seconds"].as_f64().unwrap();
-    assert!(secs < CHECKS_PHASE_LIMIT, "checks took {secs} s: {r}");
-    assert_eq!(r["verdict"], "failed", "{r}");
+        .find(|p| p.name == "checks")
+        .unwrap_or_else(|| panic!("no checks phase: {}", r.to_json()));
+    let secs = phase.seconds;
+    assert!(
+        secs < CHECKS_PHASE_LIMIT,
+        "checks took {secs} s: {}",
+        r.to_json()
+    );
+    assert_eq!(r.verdict, Verdict::Failed, "{}", r.to_json());
     assert_eq!(done.code, 2, "{}\n{}", done.stdout, done.stderr);
 }
 
 /// The innocent check `name` still read the restored tables.
-fn assert_passed(r: &serde_json::Value, name: &str) {
+fn assert_passed(r: &Report, name: &str) {
     let c = check(r, name);
-    assert_eq!(c["status"], "passed", "{c}");
+    assert_eq!(c.status, Status::Passed, "{c:?}");
 }
 
 const READS: &str = "reads the patients";
@@ -164,7 +165,7 @@ fn a_check_that_lifts_its_timeout_and_sleeps_is_stopped_by_the_drills_bound() {
     let (r, done) = drill("postgres", &checks);
     let bound = format!("stopped after {BOUND} s by the drill's bound");
     assert_error(&r, &done, "sleeps an hour", &[&bound, "cancelled"]);
-    let secs = check(&r, "sleeps an hour")["seconds"].as_f64().unwrap();
+    let secs = check(&r, "sleeps an hour").seconds;
     assert!(
         (BOUND as f64..BOUND as f64 + 15.0).contains(&secs),
         "{secs}"
@@ -288,7 +289,7 @@ fn a_mariadb_check_that_lifts_its_time_limit_and_sleeps_is_stopped_by_the_drills
     let (r, done) = drill("mariadb", &checks);
     let bound = format!("stopped after {BOUND} s by the drill's bound");
     assert_error(&r, &done, "sleeps an hour", &[&bound, "cancelled"]);
-    let secs = check(&r, "sleeps an hour")["seconds"].as_f64().unwrap();
+    let secs = check(&r, "sleeps an hour").seconds;
     assert!(
         (BOUND as f64..BOUND as f64 + 15.0).contains(&secs),
         "{secs}"

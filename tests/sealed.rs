@@ -9,6 +9,8 @@ mod common;
 
 use common::*;
 use restore_drill::engine::EngineKind;
+use restore_drill::report::facts::DataPlace;
+use restore_drill::report::{Report, Verdict};
 use restore_drill::restore::RestoreError;
 use restore_drill::sandbox::{exec, ExecRequest, RunId, Sandbox, SandboxSpec};
 use std::path::Path;
@@ -33,7 +35,7 @@ fn tampered(meta: &str, dir: &Path) -> (std::path::PathBuf, std::path::PathBuf, 
 }
 
 /// The drill on `backups`: (exit code, report).
-fn drill(backups: &Path, dir: &Path) -> (i32, serde_json::Value, String) {
+fn drill(backups: &Path, dir: &Path) -> (i32, Report, String) {
     let scenario = dir.join("hand-made.toml");
     std::fs::write(
         &scenario,
@@ -56,7 +58,7 @@ fn drill(backups: &Path, dir: &Path) -> (i32, serde_json::Value, String) {
         .into_iter()
         .find(|f| f.ends_with(".json"))
         .unwrap_or_else(|| panic!("no report: {err}"));
-    let report = serde_json::from_slice(&std::fs::read(reports.join(name)).unwrap()).unwrap();
+    let report = report_of(&std::fs::read_to_string(reports.join(name)).unwrap());
     (code, report, err)
 }
 
@@ -112,10 +114,16 @@ async fn refused_and_nothing_ran(meta: &str, would_write: &str) {
     let (code, r, err) = tokio::task::spawn_blocking(move || drill(&backups, &dir))
         .await
         .unwrap();
-    assert_eq!(code, 4, "{r}\n{err}");
-    assert_eq!(r["verdict"], "unrecoverable", "{r}");
-    assert_eq!(r["attempts"][0]["kind"], "dump-runs-programs", "{r}");
-    let reason = r["attempts"][0]["reason"].as_str().unwrap();
+    assert_eq!(code, 4, "{}\n{err}", r.to_json());
+    assert_eq!(r.verdict, Verdict::Unrecoverable, "{}", r.to_json());
+    let attempt = &r.attempts[0];
+    assert_eq!(
+        attempt.kind.as_deref(),
+        Some("dump-runs-programs"),
+        "{}",
+        r.to_json()
+    );
+    let reason = attempt.reason.as_ref().unwrap().as_str();
     assert!(
         reason.contains(&format!("at line {line}")),
         "line {line}: {reason}"
@@ -263,9 +271,9 @@ async fn the_restored_data_is_in_memory_and_not_on_the_hosts_disk() {
     let _removed_when_done = PidCleanup(child.id());
     let (code, out, err) = decode(child.wait_with_output().unwrap());
     assert_eq!(code, 0, "{out}\n{err}");
-    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
-    let data = &report["backup"]["restored_data"];
-    assert_eq!(data["place"], "memory", "{report}");
+    let report = report_of(&out);
+    let data = report.backup.as_ref().and_then(|b| b.restored_data);
+    assert!(matches!(data, Some(DataPlace::Memory { .. })), "{out}");
     let container = kept_sandbox_of(&report).await;
     // The search finds the surname where the data is, so its absence on
     // the disk means something.
@@ -294,8 +302,8 @@ async fn the_restored_data_is_in_memory_and_not_on_the_hosts_disk() {
 }
 
 /// The sandbox a `--keep` run left, found by its labels.
-async fn kept_sandbox_of(report: &serde_json::Value) -> String {
-    let run = report["run_id"].as_str().unwrap().to_string();
+async fn kept_sandbox_of(report: &Report) -> String {
+    let run = report.run_id.clone();
     let filters = std::collections::HashMap::from([(
         "label".to_string(),
         vec![format!("org.restore-drill.run={run}")],
@@ -335,9 +343,15 @@ fn a_decompression_bomb_is_stopped_at_its_bound() {
     let started = std::time::Instant::now();
     let (code, r, err) = drill(&backups, tmp.path());
     let took = started.elapsed();
-    assert_eq!(code, 4, "{r}\n{err}");
-    assert_eq!(r["attempts"][0]["kind"], "restored-too-large", "{r}");
-    let reason = r["attempts"][0]["reason"].as_str().unwrap();
+    assert_eq!(code, 4, "{}\n{err}", r.to_json());
+    let attempt = &r.attempts[0];
+    assert_eq!(
+        attempt.kind.as_deref(),
+        Some("restored-too-large"),
+        "{}",
+        r.to_json()
+    );
+    let reason = attempt.reason.as_ref().unwrap().as_str();
     assert!(reason.contains("max_restored_gb"), "{reason}");
     let bound_mib = (64u64 << 20) + size * 100;
     assert!(

@@ -202,3 +202,28 @@ fn concurrency_follows_the_memory_available_and_overlap_is_measured() {
     b.phases = vec![at(120, 1.0)];
     assert_eq!(crate::compare::overlap(&[a, b], "restore"), Some(0.0));
 }
+
+/// A target's part of the report reads back as written (the tests read
+/// comparison reports typed); a failure kind outside `unusable::KINDS` is
+/// refused, not guessed.
+#[test]
+fn a_target_reads_back_as_written_and_an_unknown_failure_kind_is_refused() {
+    let mut t = target(
+        "a:17",
+        vec![
+            answered(3, "f", "o", 2.0),
+            QueryRun::TimedOut { after_seconds: 1 },
+        ],
+    );
+    t.restore = RestoreOutcome::Failed {
+        kind: "tool-failed",
+        reason: Redacted::ours("pg_restore: extension citext is not available"),
+    };
+    let written = serde_json::to_value(&t).expect("serialise");
+    let read: TargetReport = serde_json::from_value(written.clone()).expect("read back");
+    assert_eq!(serde_json::to_value(&read).expect("serialise"), written);
+    let mut other = written;
+    other["restore"]["kind"] = "tool-exploded".into();
+    let e = serde_json::from_value::<TargetReport>(other).expect_err("unknown kind");
+    assert!(e.to_string().contains("tool-exploded"), "{e}");
+}

@@ -6,13 +6,42 @@ use crate::measure::Phase;
 use crate::redact::Redacted;
 use crate::report::{Attempt, BackupEvidence, DrillError, ScenarioInfo};
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+
+/// A comparison report reads back (`Deserialize`, for the tests and anything
+/// reading a report file typed) only as this version wrote it: a `kind` other
+/// than "comparison", or a restore failure of a kind this version does not
+/// name, is an error, not a guess.
+fn comparison_kind<'de, D: serde::Deserializer<'de>>(d: D) -> Result<&'static str, D::Error> {
+    match String::deserialize(d)?.as_str() {
+        "comparison" => Ok("comparison"),
+        other => Err(serde::de::Error::custom(format!(
+            "not a comparison report: kind {other:?}"
+        ))),
+    }
+}
+
+/// A name from a fixed list. Spelt as an alias because serde's derive takes a
+/// field written `&'static str` as borrowed from its input, which a report
+/// read from a file or a `String` cannot be; these are read by the two
+/// functions here instead.
+pub type Name = &'static str;
+
+/// A target's restore failure kind, as one of `unusable::KINDS`.
+fn unusable_kind<'de, D: serde::Deserializer<'de>>(d: D) -> Result<&'static str, D::Error> {
+    let kind = String::deserialize(d)?;
+    crate::unusable::KINDS
+        .iter()
+        .find(|k| **k == kind)
+        .copied()
+        .ok_or_else(|| serde::de::Error::custom(format!("unknown restore failure kind {kind:?}")))
+}
 
 /// 1: the first comparison report.
 pub const COMPARISON_VERSION: u32 = 1;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum CompareVerdict {
     /// Every target restored and every item is equal.
@@ -36,11 +65,12 @@ impl CompareVerdict {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ComparisonReport {
     pub report_version: u32,
     /// Always "comparison": tells this report from a drill's.
-    pub kind: &'static str,
+    #[serde(deserialize_with = "comparison_kind")]
+    pub kind: Name,
     pub tool: String,
     pub site: String,
     pub scenario: ScenarioInfo,
@@ -67,7 +97,7 @@ pub struct ComparisonReport {
     pub baseline_dump_seconds: Option<f64>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Settings {
     pub slower_than: f64,
     pub ignore_below_ms: f64,
@@ -75,7 +105,7 @@ pub struct Settings {
     pub queries: usize,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Concurrency {
     pub concurrent: bool,
     pub reason: String,
@@ -83,7 +113,7 @@ pub struct Concurrency {
     pub restores_overlap_seconds: Option<f64>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TargetReport {
     pub image: String,
     pub server_version: Option<String>,
@@ -100,7 +130,7 @@ impl TargetReport {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "outcome", rename_all = "kebab-case")]
 pub enum RestoreOutcome {
     Restored {
@@ -110,21 +140,22 @@ pub enum RestoreOutcome {
     },
     /// The backup does not restore into this target.
     Failed {
-        kind: &'static str,
+        #[serde(deserialize_with = "unusable_kind")]
+        kind: Name,
         reason: Redacted,
     },
     /// The comparison stopped before this target's restore.
     NotRun,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct NamedRun {
     pub name: String,
     #[serde(flatten)]
     pub run: QueryRun,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "outcome", rename_all = "kebab-case")]
 pub enum QueryRun {
     Answered {
@@ -175,7 +206,7 @@ impl QueryRun {
 }
 
 /// What the restored database holds and the server offers.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct SchemaFacts {
     /// Objects per kind (tables, indexes ...), extension members left out.
     pub objects: BTreeMap<String, i64>,
@@ -188,7 +219,7 @@ pub struct SchemaFacts {
     pub collations: Vec<CollationFact>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CollationFact {
     /// e.g. `default (libc, en_US.UTF-8)`.
     pub name: String,
@@ -197,7 +228,7 @@ pub struct CollationFact {
     pub version: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ItemKind {
     Restore,
@@ -221,7 +252,7 @@ impl ItemKind {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ItemStatus {
     Equal,
@@ -242,7 +273,7 @@ impl ItemStatus {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Item {
     pub kind: ItemKind,
     pub name: String,

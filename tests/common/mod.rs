@@ -3,6 +3,9 @@
 //! `restore-drill images build`; without them they fail, they never skip.
 #![allow(dead_code)]
 
+use restore_drill::compare::model::{
+    ComparisonReport, Item, ItemKind, ItemStatus, QueryRun, TargetReport,
+};
 use restore_drill::engine::EngineKind;
 use restore_drill::sandbox::{self, run::LABEL_RUN, RunId, Sandbox, SandboxSpec};
 use std::collections::HashMap;
@@ -41,6 +44,16 @@ pub fn decode(out: Output) -> (i32, String, String) {
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
+}
+
+/// A drill report read back typed, from what `--json run` prints or a report
+/// file holds: the tests compare its enums (`Verdict::Passed`,
+/// `Status::Failed` ...), so a renamed or misspelt value fails to read
+/// instead of comparing unequal to a string. Fields printed beside the report
+/// (the delivery record's `notifications`) are not part of it: read those as
+/// JSON.
+pub fn report_of(json: &str) -> restore_drill::report::Report {
+    serde_json::from_str(json).unwrap_or_else(|e| panic!("not a drill report ({e}):\n{json}"))
 }
 
 /// An age key pair: the identity file (mode 600) and its public key.
@@ -577,6 +590,55 @@ pub async fn remove_labelled_by_pid(docker: &bollard::Docker, pid: u32) {
     }
 }
 
+/// A comparison report (what `run` of a `[compare]` scenario writes) read
+/// back typed.
+pub fn comparison_of(json: &str) -> ComparisonReport {
+    serde_json::from_str(json).unwrap_or_else(|e| panic!("not a comparison report ({e}):\n{json}"))
+}
+
+/// The comparison report `r`'s item of `kind` named `name`.
+pub fn item_of<'a>(r: &'a ComparisonReport, kind: ItemKind, name: &str) -> &'a Item {
+    r.items
+        .iter()
+        .find(|i| i.kind == kind && i.name == name)
+        .unwrap_or_else(|| panic!("no {kind:?} item {name:?} in {:?}", r.items))
+}
+
+/// Every `-- query: NAME` of the queries file `queries` (relative to the
+/// crate) answered alike and timed three times on every target of the
+/// comparison report `r`; returns the names, for the caller's own count.
+pub fn every_query_answered_alike_in(r: &ComparisonReport, queries: &str) -> Vec<String> {
+    let text =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(queries)).unwrap();
+    let names: Vec<String> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("-- query: "))
+        .map(String::from)
+        .collect();
+    for name in &names {
+        let it = item_of(r, ItemKind::Query, name);
+        assert_eq!(it.status, ItemStatus::Equal, "{it:?}");
+        for t in &r.targets {
+            let q = t.queries.iter().find(|q| &q.name == name).unwrap();
+            match &q.run {
+                QueryRun::Answered { runs_ms, .. } => assert_eq!(runs_ms.len(), 3, "{q:?}"),
+                other => panic!("{name}: {other:?}"),
+            }
+        }
+    }
+    names
+}
+
+/// The rows the first query of target `t` answered.
+pub fn first_query_rows(t: &TargetReport) -> u64 {
+    match &t.queries[0].run {
+        QueryRun::Answered { rows, .. } => *rows,
+        other => panic!("{}: {other:?}", t.image),
+    }
+}
+
+/// The JSON forms below are for tests/mariadb.rs until it reads the
+/// comparison typed (`item_of`, `every_query_answered_alike_in`).
 /// A comparison report's item of `kind` named `name`.
 pub fn comparison_item<'a>(
     r: &'a serde_json::Value,
