@@ -28,11 +28,7 @@ const CANCEL_GRACE: Duration = Duration::from_secs(15);
 pub async fn connect(engine: EngineKind, reader_url: &str, c: &Compare) -> Result<AnyConnection> {
     let mut conn = AnyConnection::connect(engine, reader_url).await?;
     let secs = c.query_timeout.as_secs();
-    let limit = match engine {
-        EngineKind::Postgres => format!("SET statement_timeout = '{secs}s'"),
-        // Seconds; the session's value replaces the reader's own limit.
-        EngineKind::Mariadb => format!("SET SESSION max_statement_time = {secs}"),
-    };
+    let limit = engine.statement_timeout_sql(secs);
     conn.execute(&limit)
         .await
         .map_err(|e| Error::db("setting the query time limit", e))?;

@@ -5,8 +5,8 @@
 
 pub mod data;
 
-use crate::engine::pgarchive::{self, ArchiveError};
-use crate::engine::{EngineKind, TableFingerprint};
+use crate::engine::postgres::archive::{self, ArchiveError};
+use crate::engine::{EngineKind, RestoreTool, TableFingerprint};
 use crate::error::Error;
 use crate::events::{Event, Events};
 use crate::keys::IdentitySource;
@@ -289,8 +289,8 @@ pub async fn restore_file(
     .map_err(|e| RestoreError::Unusable(e.into()))?;
     let (layers, format, decrypted_by) =
         (opened.layers.clone(), opened.format, opened.decrypted_by);
-    let cmd =
-        restore_command(&sandbox.creds, format, sandbox.engine).map_err(RestoreError::Unusable)?;
+    let tool =
+        restore_tool(&sandbox.creds, format, sandbox.engine).map_err(RestoreError::Unusable)?;
     // The plan was made from the manifest; the archive itself has the last word.
     let delivery = match delivery {
         Delivery::Parallel { .. } if format != DumpFormat::PostgresCustom => Delivery::Stream {
@@ -307,14 +307,13 @@ pub async fn restore_file(
     let producer = tokio::task::spawn_blocking(move || produce(reader, format, tx, progress, tap));
     let (produced, run) = match &delivery {
         Delivery::Parallel { jobs, .. } => {
-            staged(sandbox, cmd, *jobs, rx, producer, limits).await?
+            staged(sandbox, tool, *jobs, rx, producer, limits).await?
         }
-        Delivery::Stream { .. } => feed(sandbox, cmd, rx, producer, limits).await?,
+        Delivery::Stream { .. } => feed(sandbox, tool, rx, producer, limits).await?,
     };
     let streamed = finish_tap(reading).await;
     judge(&produced, &run, format, dump_bytes.get(), limits).map_err(RestoreError::Unusable)?;
-    if sandbox.engine == EngineKind::Mariadb {
-        let found = crate::engine::mariadb::databases_with_tables(&sandbox.url()).await?;
+    if let Some(found) = sandbox.engine.restored_databases(&sandbox.url()).await? {
         database_in_dump(&sandbox.creds.database, &found).map_err(RestoreError::Unusable)?;
     }
     Ok(Restored {
@@ -350,20 +349,22 @@ pub fn database_in_dump(wanted: &str, databases: &[(String, u64)]) -> Result<(),
 
 type Producer = tokio::task::JoinHandle<Produced>;
 
-/// Runs `cmd` with the decoded dump on its stdin, as the engine's tool user.
+/// Runs the tool's command with the decoded dump on its stdin, as the
+/// engine's tool user.
 async fn feed(
     sandbox: &Sandbox,
-    cmd: Vec<String>,
+    tool: RestoreTool,
     rx: mpsc::Receiver<std::io::Result<Bytes>>,
     producer: Producer,
     limits: Limits,
 ) -> Result<(Produced, ToolRun), Error> {
-    let tool = cmd[0].clone();
+    let RestoreTool { command, user } = tool;
+    let tool = command[0].clone();
     let out = exec(
         &sandbox.docker,
         &sandbox.container,
-        ExecRequest::new(cmd)
-            .user(tool_user(sandbox.engine))
+        ExecRequest::new(command)
+            .user(user)
             .stdin(rx)
             .limits(limits),
     )
@@ -379,7 +380,7 @@ async fn feed(
 /// in), and the copy is removed to give its memory back to the database.
 async fn staged(
     sandbox: &Sandbox,
-    mut cmd: Vec<String>,
+    tool: RestoreTool,
     jobs: u32,
     rx: mpsc::Receiver<std::io::Result<Bytes>>,
     producer: Producer,
@@ -390,35 +391,40 @@ async fn staged(
         "-c".into(),
         format!("umask 077 && exec cat > {STAGED_DUMP}"),
     ];
+    let stage = RestoreTool {
+        command: stage,
+        user: tool.user,
+    };
     let (produced, staging) = feed(sandbox, stage, rx, producer, limits).await?;
     if !matches!(produced, Produced::Complete { .. }) {
         // The backup's fault (a damaged or cut layer): judged as in a stream.
-        remove_staged(sandbox).await;
+        remove_staged(sandbox, tool.user).await;
         return Ok((produced, staging));
     }
     if staging.ended != Ended::Exited(0) || staging.stdin_error.is_some() {
-        remove_staged(sandbox).await;
+        remove_staged(sandbox, tool.user).await;
         return Err(Error::Failed(format!(
             "decoding the dump into the sandbox's memory failed ({:?}): {}. The staging area is sized from the manifest; re-run, and report it if it repeats",
             staging.ended, staging.said.text()
         )));
     }
-    cmd.push(format!("--jobs={jobs}"));
-    cmd.push(STAGED_DUMP.into());
-    let tool = cmd[0].clone();
+    let RestoreTool { mut command, user } = tool;
+    command.push(format!("--jobs={jobs}"));
+    command.push(STAGED_DUMP.into());
+    let tool = command[0].clone();
     let out = exec(
         &sandbox.docker,
         &sandbox.container,
-        ExecRequest::new(cmd).user("postgres").limits(limits),
+        ExecRequest::new(command).user(user).limits(limits),
     )
     .await?;
-    remove_staged(sandbox).await;
+    remove_staged(sandbox, user).await;
     Ok((produced, ToolRun::of(tool, out)))
 }
 
 /// Frees the staging area's memory for the checks; the container's removal
 /// frees it anyway, so a failure here costs memory, not evidence.
-async fn remove_staged(sandbox: &Sandbox) {
+async fn remove_staged(sandbox: &Sandbox, user: &str) {
     let limits = Limits {
         finish: std::time::Duration::from_secs(30),
         ..Limits::default()
@@ -427,7 +433,7 @@ async fn remove_staged(sandbox: &Sandbox) {
         &sandbox.docker,
         &sandbox.container,
         ExecRequest::new(["rm", "-f", STAGED_DUMP])
-            .user("postgres")
+            .user(user)
             .limits(limits),
     )
     .await;
@@ -444,7 +450,7 @@ fn tap(format: DumpFormat) -> (Tap, Reading) {
     }
     let (tx, rx) = std::sync::mpsc::sync_channel::<Bytes>(IN_FLIGHT);
     let reading = tokio::task::spawn_blocking(move || {
-        pgarchive::fingerprint_archive(ChannelReader {
+        archive::fingerprint_archive(ChannelReader {
             rx,
             current: Bytes::new(),
         })
@@ -651,70 +657,28 @@ pub fn read_full(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
     Ok(filled)
 }
 
-/// The command that reads a dump of `format` on stdin and restores it, run as
-/// the `postgres` user inside the sandbox (the benchmark's hand pipeline uses
-/// the same arguments, so both restore alike).
+/// The engine's restore tool for a dump of `format`: its command (which
+/// reads the dump on stdin) and the container user it runs as.
+pub fn restore_tool(
+    c: &crate::engine::Credentials,
+    format: DumpFormat,
+    engine: EngineKind,
+) -> Result<crate::engine::RestoreTool, Unusable> {
+    engine.restore_tool(c, format).ok_or(Unusable::WrongEngine {
+        format,
+        target: engine,
+    })
+}
+
+/// The command that reads a dump of `format` on stdin and restores it, run
+/// inside the sandbox (the benchmark's hand pipeline uses the same
+/// arguments, so both restore alike).
 pub fn restore_command(
     c: &crate::engine::Credentials,
     format: DumpFormat,
     engine: EngineKind,
 ) -> Result<Vec<String>, Unusable> {
-    match (engine, format) {
-        // --exit-on-error: a restore that skips a failed table is not a restore.
-        // --no-owner/--no-privileges: the clinic's roles don't exist in a sandbox.
-        (EngineKind::Postgres, DumpFormat::PostgresCustom) => Ok(vec![
-            "pg_restore".into(),
-            "--exit-on-error".into(),
-            "--no-owner".into(),
-            "--no-privileges".into(),
-            format!("--username={}", c.user),
-            format!("--dbname={}", c.database),
-        ]),
-        // Restricted mode (a key of our own, see PsqlGuard): the dump's
-        // meta-commands (`\!`, `\o`, `\copy ... to` ...) are refused at their
-        // line. VERBOSITY=sqlstate: an error line carries its code, not the
-        // server's message with the values it quotes.
-        (EngineKind::Postgres, DumpFormat::PostgresSql) => Ok(vec![
-            "psql".into(),
-            "--quiet".into(),
-            "--no-psqlrc".into(),
-            "--set=ON_ERROR_STOP=1".into(),
-            "--set=VERBOSITY=sqlstate".into(),
-            "--output=/dev/null".into(),
-            format!("--username={}", c.user),
-            format!("--dbname={}", c.database),
-            format!("--command=\\restrict {}", restrict_key()),
-            "--file=-".into(),
-        ]),
-        // The client stops at the first error when its input is not a terminal.
-        // It would print the failing statement, an INSERT full of patient data:
-        // the error and its line say enough.
-        // --sandbox: the client refuses `system`, `\!`, `tee`, `source` ...
-        (EngineKind::Mariadb, DumpFormat::MysqlSql) => Ok(vec![
-            "mariadb".into(),
-            "--sandbox".into(),
-            "--skip-print-query-on-error".into(),
-            format!("--user={}", c.user),
-            format!("--database={}", c.database),
-        ]),
-        (target, format) => Err(Unusable::WrongEngine { format, target }),
-    }
-}
-
-/// psql's restricted-mode key: random, so no dump can hold the matching
-/// `\unrestrict`.
-fn restrict_key() -> String {
-    use rand::distr::{Alphanumeric, SampleString};
-    Alphanumeric.sample_string(&mut rand::rng(), 32)
-}
-
-/// Who runs the restore tool in the container: PostgreSQL's tools connect as
-/// `postgres` over the socket; MariaDB's root logs in by the socket as root.
-fn tool_user(engine: EngineKind) -> &'static str {
-    match engine {
-        EngineKind::Postgres => "postgres",
-        EngineKind::Mariadb => "root",
-    }
+    restore_tool(c, format, engine).map(|t| t.command)
 }
 
 #[cfg(test)]

@@ -129,13 +129,9 @@ impl Sandbox {
             engine: spec.engine,
             creds,
         };
-        crate::engine::create_reader(
-            spec.engine,
-            &sandbox.url(),
-            &sandbox.creds,
-            spec.query_timeout,
-        )
-        .await?;
+        spec.engine
+            .create_reader(&sandbox.url(), &sandbox.creds, spec.query_timeout)
+            .await?;
         Ok(sandbox)
     }
 

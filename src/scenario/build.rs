@@ -131,14 +131,6 @@ fn engine_of(raw: Option<&Spanned<RawEngine>>) -> EngineKind {
     }
 }
 
-/// The engine's word in a scenario's `engine` key.
-fn word(e: EngineKind) -> &'static str {
-    match e {
-        EngineKind::Postgres => "postgres",
-        EngineKind::Mariadb => "mariadb",
-    }
-}
-
 /// A comparison restores one backup into versions of one engine: an image
 /// this tool builds for the other engine is refused at `targets` (another
 /// image's engine cannot be known before it runs).
@@ -159,7 +151,7 @@ fn one_engine(
         targets.span(),
         format_args!(
             "[compare] targets names {image}, a {theirs} image, but the scenario's engine is {engine} ([target] engine, default \"postgres\"): a comparison restores one backup into versions of one engine. Name only {engine} images, or set [target] engine to \"{}\" and name only {theirs} images",
-            word(theirs)
+            theirs.key()
         ),
     ))
 }
@@ -214,7 +206,7 @@ fn target(src: &Source, raw: Spanned<RawTarget>, compare: Option<&Compare>) -> R
                     format_args!(
                         "image {} is a {theirs} image, but the scenario's engine is {engine} ([target] engine, default \"postgres\"): set engine = \"{}\", or name a {engine} image",
                         i.get_ref(),
-                        word(theirs)
+                        theirs.key()
                     ),
                 ))
             }

@@ -16,9 +16,6 @@ use std::time::Duration;
 pub const SCHEMA_SQL: &str = include_str!("../../fixtures/clinic-schema.sql");
 pub const GENERATOR_SQL: &str = include_str!("../../fixtures/clinic-generate.sql");
 
-pub const DEFAULT_IMAGE: &str = "restore-drill/postgres:15";
-pub const DEFAULT_MARIADB_IMAGE: &str = "restore-drill/mariadb:10.11";
-
 pub struct GenerateRequest {
     pub out_dir: PathBuf,
     pub patients: u32,
@@ -72,7 +69,7 @@ pub async fn generate(
     phase.begin("fixtures: start PostgreSQL");
     let generator_image = match req.engine {
         EngineKind::Postgres => req.image.as_str(),
-        EngineKind::Mariadb => DEFAULT_IMAGE,
+        EngineKind::Mariadb => EngineKind::Postgres.default_image(),
     };
     let mut spec = SandboxSpec::new(EngineKind::Postgres, generator_image);
     spec.role = "source";

@@ -1,6 +1,13 @@
 //! PostgreSQL: connecting, exporting a snapshot so the dump and the manifest's
 //! fingerprints describe the same data, and fingerprinting tables from COPY.
 
+pub mod archive;
+mod contract;
+mod faults;
+mod restore;
+
+pub use contract::Postgres;
+
 use super::TableFingerprint;
 use crate::error::{Error, Result};
 use futures_util::StreamExt;

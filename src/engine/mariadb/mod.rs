@@ -1,6 +1,12 @@
 //! MariaDB (and MySQL): connecting, the checks' read-only user, and listing and
 //! fingerprinting tables with the same `RowSum` as PostgreSQL's COPY lines.
 
+mod contract;
+mod faults;
+mod restore;
+
+pub use contract::Mariadb;
+
 use super::{RowSum, TableFingerprint};
 use crate::error::{Error, Result};
 use futures_util::TryStreamExt;
