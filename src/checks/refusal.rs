@@ -4,12 +4,12 @@
 //! server's message.
 
 use super::Status;
-use crate::engine::EngineKind;
+use crate::engine::Engine;
 use crate::scenario::SqlCheck;
 
 /// The check's result when its query was refused for its role's lack of a
 /// privilege the drill withholds; `None` for any other error.
-pub fn refused(engine: EngineKind, e: &sqlx::Error, c: &SqlCheck) -> Option<(Status, String)> {
+pub fn refused(engine: &dyn Engine, e: &sqlx::Error, c: &SqlCheck) -> Option<(Status, String)> {
     let r = engine.refusal(e, &c.query)?;
     Some((
         Status::Error,

@@ -19,6 +19,7 @@
 
 pub mod mariadb;
 pub mod postgres;
+pub mod reader;
 pub mod refusal;
 
 use crate::error::Result;
@@ -178,6 +179,24 @@ pub trait Engine: Send + Sync {
     fn server_version<'a>(&'a self, url: &'a str) -> BoxFuture<'a, Result<String>>;
     /// A connection for the places that send SQL text and read numbers.
     fn connect_any<'a>(&'a self, url: &'a str) -> BoxFuture<'a, Result<AnyConnection>>;
+
+    // The checks.
+
+    /// Opens a read-only check session of the login at `url`, sized to the
+    /// sandbox.
+    fn open_reader<'a>(
+        &'a self,
+        url: &'a str,
+        session: reader::Session,
+    ) -> BoxFuture<'a, Result<Box<dyn reader::Reader>>>;
+    /// How the manifest comparison reads the restored tables.
+    fn manifest_reading(&self) -> reader::ManifestReading;
+    /// Whether a check's query failed because it tried to write.
+    fn tried_to_write(&self, e: &sqlx::Error) -> bool;
+    /// How the foreign keys were checked, when none has an orphan.
+    fn foreign_keys_note(&self, validated: usize, total: usize) -> String;
+    /// The clinic's business rules in this engine's dialect.
+    fn clinic_rules(&self) -> &'static str;
 
     // The SQL dialect.
 

@@ -3,6 +3,7 @@
 //! this folder.
 
 use super::{connect, quote_ident};
+use crate::engine::reader::{ManifestReading, Reader, Session};
 use crate::engine::{
     AnyConnection, CheckLogin, Credentials, Engine, ImageRecipe, RestoreTool, Stop, TablesIn,
 };
@@ -18,6 +19,9 @@ pub struct Mariadb;
 /// Where a tmpfs-backed data directory is mounted (the entrypoint
 /// initialises an empty data directory there).
 const TMPFS_DATA: &str = "/var/lib/mysql-tmpfs";
+
+/// The clinic's business rules in MariaDB's dialect.
+pub const CLINIC_RULES: &str = include_str!("../../../fixtures/clinic-invariants-mariadb.sql");
 
 // The files put into each image; compiled in, so the binary alone can build.
 const ENTRYPOINT: &str = include_str!("../../../images/mariadb/entrypoint.sh");
@@ -223,6 +227,33 @@ impl Engine for Mariadb {
                 connect(url, Duration::from_secs(10)).await?,
             ))
         })
+    }
+
+    fn open_reader<'a>(
+        &'a self,
+        url: &'a str,
+        session: Session,
+    ) -> BoxFuture<'a, Result<Box<dyn Reader>>> {
+        Box::pin(super::reader::open(url, session))
+    }
+
+    /// A plain SQL dump is not read on its way in.
+    fn manifest_reading(&self) -> ManifestReading {
+        ManifestReading::ManifestTables
+    }
+
+    /// ER_TABLEACCESS_DENIED_ERROR, ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION,
+    /// ER_DBACCESS_DENIED_ERROR.
+    fn tried_to_write(&self, e: &sqlx::Error) -> bool {
+        matches!(super::error_number(e), Some(1142 | 1792 | 1044))
+    }
+
+    fn foreign_keys_note(&self, _validated: usize, _total: usize) -> String {
+        "every one counted here: a dump restores with FOREIGN_KEY_CHECKS=0, so MariaDB validated none".into()
+    }
+
+    fn clinic_rules(&self) -> &'static str {
+        CLINIC_RULES
     }
 
     fn quote(&self) -> fn(&str) -> String {

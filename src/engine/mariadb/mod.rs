@@ -3,6 +3,7 @@
 
 mod contract;
 mod faults;
+mod reader;
 mod restore;
 
 pub use contract::Mariadb;

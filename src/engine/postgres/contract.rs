@@ -3,6 +3,7 @@
 //! live in this folder.
 
 use super::{connect, quote_ident};
+use crate::engine::reader::{ManifestReading, Reader, Session};
 use crate::engine::{
     AnyConnection, CheckLogin, Credentials, Engine, ImageRecipe, RestoreTool, Stop, TablesIn,
 };
@@ -20,6 +21,9 @@ pub struct Postgres;
 const TMPFS_DATA: &str = "/var/lib/postgresql/tmpfs-data";
 /// Where the second socket folder, shared with the host, is mounted.
 const SOCKET_MOUNT: &str = "/run/restore-drill";
+
+/// The clinic's business rules, one query per `-- check:` header.
+pub const CLINIC_RULES: &str = include_str!("../../../fixtures/clinic-invariants.sql");
 
 // The files put into each image; compiled in, so the binary alone can build.
 const ENTRYPOINT: &str = include_str!("../../../images/postgres/entrypoint.sh");
@@ -223,6 +227,40 @@ impl Engine for Postgres {
                 connect(url, Duration::from_secs(10)).await?,
             ))
         })
+    }
+
+    fn open_reader<'a>(
+        &'a self,
+        url: &'a str,
+        session: Session,
+    ) -> BoxFuture<'a, Result<Box<dyn Reader>>> {
+        Box::pin(super::reader::open(url, session))
+    }
+
+    /// A custom-format archive is fingerprinted as it streams.
+    fn manifest_reading(&self) -> ManifestReading {
+        ManifestReading::StreamedOrEveryTable
+    }
+
+    /// 42501 insufficient_privilege, 25006 read_only_sql_transaction.
+    fn tried_to_write(&self, e: &sqlx::Error) -> bool {
+        matches!(e, sqlx::Error::Database(d) if matches!(d.code().as_deref(), Some("42501" | "25006")))
+    }
+
+    /// A key the restore added as valid was checked by PostgreSQL itself:
+    /// `ALTER TABLE ... ADD FOREIGN KEY` reads every row and fails on an
+    /// orphan, and the restore stops on the first error. Only keys that are
+    /// NOT VALID (added so in the clinic's database, or restored so) can hide
+    /// orphans; those are counted by an anti-join.
+    fn foreign_keys_note(&self, validated: usize, total: usize) -> String {
+        format!(
+            "{validated} validated by PostgreSQL over every row as the restore added them, {} NOT VALID counted here",
+            total - validated
+        )
+    }
+
+    fn clinic_rules(&self) -> &'static str {
+        CLINIC_RULES
     }
 
     fn quote(&self) -> fn(&str) -> String {

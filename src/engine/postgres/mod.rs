@@ -4,6 +4,7 @@
 pub mod archive;
 mod contract;
 mod faults;
+mod reader;
 mod restore;
 
 pub use contract::Postgres;
