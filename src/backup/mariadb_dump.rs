@@ -15,7 +15,8 @@ use super::{
     BackupResult, DumpSource, Taken, CHANNEL_CHUNKS,
 };
 use crate::catalog::{self, atomic::TempFile};
-use crate::engine::{mariadb, EngineKind, TableFingerprint};
+use crate::engine::mariadb::{self, dump_args};
+use crate::engine::{EngineKind, TableFingerprint};
 use crate::error::{Error, Result};
 use crate::events::{Event, Events};
 use crate::pipeline::DumpFormat;
@@ -250,22 +251,6 @@ pub fn found_marker(tail: &mut Vec<u8>, chunk: &[u8]) -> bool {
         tail.drain(..tail.len() - keep);
     }
     false
-}
-
-/// The mariadb-dump options of every backup: one consistent snapshot, the
-/// routines, triggers and events with the tables, binary values as hex (a
-/// dump stays valid text), utf8mb4 whatever the server's default.
-pub fn dump_args() -> Vec<String> {
-    [
-        "--single-transaction",
-        "--routines",
-        "--triggers",
-        "--events",
-        "--hex-blob",
-        "--default-character-set=utf8mb4",
-    ]
-    .map(String::from)
-    .to_vec()
 }
 
 /// Runs mariadb-dump (inside the database's container, or this host's) and

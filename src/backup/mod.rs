@@ -5,7 +5,6 @@
 use crate::catalog::{self, atomic::DirMode, atomic::TempFile, manifest};
 pub mod db_url;
 mod mariadb_dump;
-pub use mariadb_dump::dump_args as mariadb_dump_args;
 
 use crate::engine::{mariadb, postgres, EngineKind, TableFingerprint};
 use crate::error::{Error, Result};

@@ -21,6 +21,7 @@ pub mod mariadb;
 pub mod postgres;
 pub mod reader;
 pub mod refusal;
+pub mod schema;
 
 use crate::error::Result;
 use crate::pipeline::DumpFormat;
@@ -85,10 +86,10 @@ pub struct ImageRecipe {
     pub excluded: &'static [&'static str],
 }
 
-/// Who runs the restore tool, and how: the command reads the dump on stdin.
-pub struct RestoreTool {
+/// One of the engine's tools, run inside the sandbox: its command and the
+/// container user it runs as (whose socket login the tool uses).
+pub struct ToolCommand {
     pub command: Vec<String>,
-    /// The user in the container (whose socket login the tool uses).
     pub user: &'static str,
 }
 
@@ -136,7 +137,7 @@ pub trait Engine: Send + Sync {
 
     /// The command that reads a dump of `format` on stdin and restores it;
     /// `None` when this engine cannot restore that format.
-    fn restore_tool(&self, c: &Credentials, format: DumpFormat) -> Option<RestoreTool>;
+    fn restore_tool(&self, c: &Credentials, format: DumpFormat) -> Option<ToolCommand>;
     /// An empty server's data directory with room to start.
     fn empty_server_bytes(&self) -> u64;
     /// Every database the restore filled, with its tables, where a dump can
@@ -197,6 +198,19 @@ pub trait Engine: Send + Sync {
     fn foreign_keys_note(&self, validated: usize, total: usize) -> String;
     /// The clinic's business rules in this engine's dialect.
     fn clinic_rules(&self) -> &'static str;
+
+    // A comparison before an upgrade.
+
+    /// What the restored database holds and its server offers, read as the
+    /// administrator at `admin_url` or the reader at `reader_url`.
+    fn schema_facts<'a>(
+        &'a self,
+        admin_url: &'a str,
+        reader_url: &'a str,
+    ) -> BoxFuture<'a, Result<schema::SchemaFacts>>;
+    /// The engine's dump tool reading the restored database and writing
+    /// nowhere: the first half of an upgrade by dump and restore, timed.
+    fn dump_to_nowhere(&self, c: &Credentials) -> ToolCommand;
 
     // The SQL dialect.
 
@@ -419,6 +433,25 @@ impl AnyConnection {
                 .iter()
                 .filter_map(|r| mariadb::text(r, 0)?.parse().ok())
                 .collect(),
+        })
+    }
+}
+
+impl AnyConnection {
+    /// The statement that gathers the planner's statistics of every
+    /// restored table (`vacuumdb --analyze-in-stages`; `ANALYZE TABLE` on
+    /// MariaDB); `None` when there is nothing to analyze.
+    pub async fn analyze_sql(&mut self) -> Result<Option<String>> {
+        Ok(match self {
+            AnyConnection::Postgres(_) => Some("ANALYZE".to_string()),
+            AnyConnection::Mariadb(c) => {
+                let tables = mariadb::list_tables(c).await?;
+                if tables.is_empty() {
+                    return Ok(None);
+                }
+                let quoted: Vec<String> = tables.iter().map(|t| mariadb::quote_ident(t)).collect();
+                Some(format!("ANALYZE TABLE {}", quoted.join(", ")))
+            }
         })
     }
 }

@@ -6,7 +6,7 @@
 pub mod data;
 
 use crate::engine::postgres::archive::{self, ArchiveError};
-use crate::engine::{EngineKind, RestoreTool, TableFingerprint};
+use crate::engine::{EngineKind, TableFingerprint, ToolCommand};
 use crate::error::Error;
 use crate::events::{Event, Events};
 use crate::keys::IdentitySource;
@@ -353,12 +353,12 @@ type Producer = tokio::task::JoinHandle<Produced>;
 /// engine's tool user.
 async fn feed(
     sandbox: &Sandbox,
-    tool: RestoreTool,
+    tool: ToolCommand,
     rx: mpsc::Receiver<std::io::Result<Bytes>>,
     producer: Producer,
     limits: Limits,
 ) -> Result<(Produced, ToolRun), Error> {
-    let RestoreTool { command, user } = tool;
+    let ToolCommand { command, user } = tool;
     let tool = command[0].clone();
     let out = exec(
         &sandbox.docker,
@@ -380,7 +380,7 @@ async fn feed(
 /// in), and the copy is removed to give its memory back to the database.
 async fn staged(
     sandbox: &Sandbox,
-    tool: RestoreTool,
+    tool: ToolCommand,
     jobs: u32,
     rx: mpsc::Receiver<std::io::Result<Bytes>>,
     producer: Producer,
@@ -391,7 +391,7 @@ async fn staged(
         "-c".into(),
         format!("umask 077 && exec cat > {STAGED_DUMP}"),
     ];
-    let stage = RestoreTool {
+    let stage = ToolCommand {
         command: stage,
         user: tool.user,
     };
@@ -408,7 +408,7 @@ async fn staged(
             staging.ended, staging.said.text()
         )));
     }
-    let RestoreTool { mut command, user } = tool;
+    let ToolCommand { mut command, user } = tool;
     command.push(format!("--jobs={jobs}"));
     command.push(STAGED_DUMP.into());
     let tool = command[0].clone();
@@ -663,7 +663,7 @@ pub fn restore_tool(
     c: &crate::engine::Credentials,
     format: DumpFormat,
     engine: EngineKind,
-) -> Result<crate::engine::RestoreTool, Unusable> {
+) -> Result<crate::engine::ToolCommand, Unusable> {
     engine.restore_tool(c, format).ok_or(Unusable::WrongEngine {
         format,
         target: engine,

@@ -4,8 +4,9 @@
 
 use super::{connect, quote_ident};
 use crate::engine::reader::{ManifestReading, Reader, Session};
+use crate::engine::schema::SchemaFacts;
 use crate::engine::{
-    AnyConnection, CheckLogin, Credentials, Engine, ImageRecipe, RestoreTool, Stop, TablesIn,
+    AnyConnection, CheckLogin, Credentials, Engine, ImageRecipe, Stop, TablesIn, ToolCommand,
 };
 use crate::error::Result;
 use crate::pipeline::DumpFormat;
@@ -138,10 +139,10 @@ impl Engine for Mariadb {
         }
     }
 
-    fn restore_tool(&self, c: &Credentials, format: DumpFormat) -> Option<RestoreTool> {
+    fn restore_tool(&self, c: &Credentials, format: DumpFormat) -> Option<ToolCommand> {
         // Root logs in by the socket as root.
         let command = super::restore::command(c, format)?;
-        Some(RestoreTool {
+        Some(ToolCommand {
             command,
             user: "root",
         })
@@ -254,6 +255,29 @@ impl Engine for Mariadb {
 
     fn clinic_rules(&self) -> &'static str {
         CLINIC_RULES
+    }
+
+    /// As the administrator: information_schema shows a user only the
+    /// triggers and routines it may change.
+    fn schema_facts<'a>(
+        &'a self,
+        admin_url: &'a str,
+        _reader_url: &'a str,
+    ) -> BoxFuture<'a, Result<SchemaFacts>> {
+        Box::pin(super::schema::facts(admin_url))
+    }
+
+    /// The clinic's own backup options (one snapshot, routines, triggers,
+    /// events); root logs in by the socket as root.
+    fn dump_to_nowhere(&self, c: &Credentials) -> ToolCommand {
+        let mut command = vec!["mariadb-dump".to_string(), "--user=root".into()];
+        command.extend(super::dump_args());
+        command.push("--result-file=/dev/null".into());
+        command.push(c.database.clone());
+        ToolCommand {
+            command,
+            user: "root",
+        }
     }
 
     fn quote(&self) -> fn(&str) -> String {

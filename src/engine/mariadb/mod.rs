@@ -5,6 +5,7 @@ mod contract;
 mod faults;
 mod reader;
 mod restore;
+mod schema;
 
 pub use contract::Mariadb;
 
@@ -317,6 +318,22 @@ pub fn push_value(line: &mut Vec<u8>, index: usize, value: Option<&[u8]>) {
             _ => line.push(b),
         }
     }
+}
+
+/// The mariadb-dump options of every backup: one consistent snapshot, the
+/// routines, triggers and events with the tables, binary values as hex (a
+/// dump stays valid text), utf8mb4 whatever the server's default.
+pub fn dump_args() -> Vec<String> {
+    [
+        "--single-transaction",
+        "--routines",
+        "--triggers",
+        "--events",
+        "--hex-blob",
+        "--default-character-set=utf8mb4",
+    ]
+    .map(String::from)
+    .to_vec()
 }
 
 /// The exact number of rows in a table.

@@ -4,8 +4,9 @@
 
 use super::{connect, quote_ident};
 use crate::engine::reader::{ManifestReading, Reader, Session};
+use crate::engine::schema::SchemaFacts;
 use crate::engine::{
-    AnyConnection, CheckLogin, Credentials, Engine, ImageRecipe, RestoreTool, Stop, TablesIn,
+    AnyConnection, CheckLogin, Credentials, Engine, ImageRecipe, Stop, TablesIn, ToolCommand,
 };
 use crate::error::Result;
 use crate::pipeline::DumpFormat;
@@ -143,10 +144,10 @@ impl Engine for Postgres {
         }
     }
 
-    fn restore_tool(&self, c: &Credentials, format: DumpFormat) -> Option<RestoreTool> {
+    fn restore_tool(&self, c: &Credentials, format: DumpFormat) -> Option<ToolCommand> {
         // PostgreSQL's tools connect as `postgres` over the socket.
         let command = super::restore::command(c, format)?;
-        Some(RestoreTool {
+        Some(ToolCommand {
             command,
             user: "postgres",
         })
@@ -261,6 +262,30 @@ impl Engine for Postgres {
 
     fn clinic_rules(&self) -> &'static str {
         CLINIC_RULES
+    }
+
+    fn schema_facts<'a>(
+        &'a self,
+        _admin_url: &'a str,
+        reader_url: &'a str,
+    ) -> BoxFuture<'a, Result<SchemaFacts>> {
+        Box::pin(super::schema::facts(reader_url))
+    }
+
+    fn dump_to_nowhere(&self, c: &Credentials) -> ToolCommand {
+        ToolCommand {
+            command: vec![
+                "pg_dump".to_string(),
+                "--format=custom".into(),
+                "--compress=0".into(),
+                "--file=/dev/null".into(),
+                // pg_dump would fsync its output file, which /dev/null refuses.
+                "--no-sync".into(),
+                format!("--username={}", c.user),
+                c.database.clone(),
+            ],
+            user: "postgres",
+        }
     }
 
     fn quote(&self) -> fn(&str) -> String {

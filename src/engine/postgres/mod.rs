@@ -6,6 +6,7 @@ mod contract;
 mod faults;
 mod reader;
 mod restore;
+mod schema;
 
 pub use contract::Postgres;
 
