@@ -138,6 +138,10 @@ pub trait Engine: Send + Sync {
     /// The command that reads a dump of `format` on stdin and restores it;
     /// `None` when this engine cannot restore that format.
     fn restore_tool(&self, c: &Credentials, format: DumpFormat) -> Option<ToolCommand>;
+    /// What fingerprints a dump of `format` as it streams to the restore
+    /// tool, where the engine can read that format on its way (`None`: the
+    /// restored tables are read back instead).
+    fn stream_fingerprinter(&self, format: DumpFormat) -> Option<StreamFingerprinter>;
     /// An empty server's data directory with room to start.
     fn empty_server_bytes(&self) -> u64;
     /// Every database the restore filled, with its tables, where a dump can
@@ -232,6 +236,11 @@ pub trait Engine: Send + Sync {
     /// An initialised, empty data directory, for a full-disk rehearsal.
     fn empty_data_bytes(&self) -> u64;
 }
+
+/// Reads a dump as it streams past and fingerprints each table's rows the
+/// way a manifest does; the error says why it could not.
+pub type StreamFingerprinter =
+    fn(&mut dyn std::io::Read) -> std::result::Result<Vec<TableFingerprint>, String>;
 
 /// A database and how many tables and views it holds.
 pub type TablesIn = (String, u64);

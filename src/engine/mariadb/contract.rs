@@ -6,7 +6,8 @@ use super::{connect, quote_ident};
 use crate::engine::reader::{ManifestReading, Reader, Session};
 use crate::engine::schema::SchemaFacts;
 use crate::engine::{
-    AnyConnection, CheckLogin, Credentials, Engine, ImageRecipe, Stop, TablesIn, ToolCommand,
+    AnyConnection, CheckLogin, Credentials, Engine, ImageRecipe, Stop, StreamFingerprinter,
+    TablesIn, ToolCommand,
 };
 use crate::error::Result;
 use crate::pipeline::DumpFormat;
@@ -146,6 +147,11 @@ impl Engine for Mariadb {
             command,
             user: "root",
         })
+    }
+
+    /// A plain SQL dump is not read on its way.
+    fn stream_fingerprinter(&self, _format: DumpFormat) -> Option<StreamFingerprinter> {
+        None
     }
 
     /// About 125 MiB (measured for disk-full).

@@ -6,7 +6,8 @@ use super::{connect, quote_ident};
 use crate::engine::reader::{ManifestReading, Reader, Session};
 use crate::engine::schema::SchemaFacts;
 use crate::engine::{
-    AnyConnection, CheckLogin, Credentials, Engine, ImageRecipe, Stop, TablesIn, ToolCommand,
+    AnyConnection, CheckLogin, Credentials, Engine, ImageRecipe, Stop, StreamFingerprinter,
+    TablesIn, ToolCommand,
 };
 use crate::error::Result;
 use crate::pipeline::DumpFormat;
@@ -151,6 +152,12 @@ impl Engine for Postgres {
             command,
             user: "postgres",
         })
+    }
+
+    /// A custom-format archive is read as it streams (`archive`).
+    fn stream_fingerprinter(&self, format: DumpFormat) -> Option<StreamFingerprinter> {
+        (format == DumpFormat::PostgresCustom)
+            .then_some(|r| super::archive::fingerprint_archive(r).map_err(|e| e.to_string()))
     }
 
     /// The cluster is about 40 MiB.
