@@ -198,7 +198,7 @@ pub struct FixtureArgs {
     #[arg(long, default_value = "clinic")]
     name: String,
     /// The clinic's database engine: postgres or mariadb.
-    #[arg(long, value_enum, default_value_t = crate::engine::EngineKind::Postgres)]
+    #[arg(long, value_enum, default_value_t)]
     engine: crate::engine::EngineKind,
     /// The image of the clinic's server [default: restore-drill/postgres:15, or
     /// restore-drill/mariadb:10.11 with --engine mariadb].

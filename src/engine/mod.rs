@@ -32,10 +32,12 @@ use std::time::Duration;
 
 /// The engines a drill restores into. Its words (`postgres`, `mariadb`) are
 /// the same in a scenario, a report and the command line (`--engine`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+/// PostgreSQL when a scenario or a dump does not say.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 #[value(rename_all = "lowercase")]
 pub enum EngineKind {
+    #[default]
     Postgres,
     Mariadb,
 }
@@ -52,10 +54,12 @@ impl EngineKind {
     /// The engine that restores a dump of this format (PostgreSQL when it
     /// is unknown: its tools say best what a file is not).
     pub fn for_dump(format: Option<DumpFormat>) -> EngineKind {
-        [EngineKind::Postgres, EngineKind::Mariadb]
-            .into_iter()
+        use clap::ValueEnum;
+        EngineKind::value_variants()
+            .iter()
+            .copied()
             .find(|k| format.is_some_and(|f| k.dump_formats().contains(&f)))
-            .unwrap_or(EngineKind::Postgres)
+            .unwrap_or_default()
     }
 }
 

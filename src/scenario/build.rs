@@ -4,7 +4,7 @@
 
 use super::compare::{self, Compare};
 use super::raw::{
-    RawBackups, RawChecks, RawCompare, RawEngine, RawManifest, RawOutcome, RawScenario, RawSelect,
+    RawBackups, RawChecks, RawCompare, RawManifest, RawOutcome, RawScenario, RawSelect,
     RawSqlCheck, RawTarget,
 };
 use super::source::Source;
@@ -91,7 +91,7 @@ fn comparison(
     raw: Option<Spanned<RawCompare>>,
     drill_only: Vec<&str>,
     image: Option<&Spanned<String>>,
-    engine: Option<&Spanned<RawEngine>>,
+    engine: Option<&Spanned<EngineKind>>,
 ) -> Result<Option<Compare>> {
     let Some(c) = raw else {
         return Ok(None);
@@ -124,11 +124,8 @@ fn other_engine(image: &str, engine: EngineKind) -> Option<EngineKind> {
 }
 
 /// `[target] engine`, PostgreSQL when absent.
-fn engine_of(raw: Option<&Spanned<RawEngine>>) -> EngineKind {
-    match raw.map(|e| *e.get_ref()) {
-        None | Some(RawEngine::Postgres) => EngineKind::Postgres,
-        Some(RawEngine::Mariadb) => EngineKind::Mariadb,
-    }
+fn engine_of(raw: Option<&Spanned<EngineKind>>) -> EngineKind {
+    raw.map(|e| *e.get_ref()).unwrap_or_default()
 }
 
 /// A comparison restores one backup into versions of one engine: an image
@@ -137,7 +134,7 @@ fn engine_of(raw: Option<&Spanned<RawEngine>>) -> EngineKind {
 fn one_engine(
     src: &Source,
     targets: &Spanned<Vec<String>>,
-    engine: Option<&Spanned<RawEngine>>,
+    engine: Option<&Spanned<EngineKind>>,
 ) -> Result<()> {
     let engine = engine_of(engine);
     let other = targets
