@@ -469,6 +469,61 @@ impl AnyConnection {
     }
 }
 
+/// Where the server says a failed query went wrong.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QueryPlace {
+    /// A character position in the statement, from 1.
+    Char(usize),
+    /// A line of the statement, from 1.
+    Line(usize),
+}
+
+/// What a failed query was, as its engine tells it apart.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueryFailure {
+    /// The session's statement time limit stopped it.
+    pub timed_out: bool,
+    /// The reader was refused a change.
+    pub refused_write: bool,
+    pub sqlstate: Option<String>,
+    pub at: Option<QueryPlace>,
+}
+
+impl AnyConnection {
+    /// Runs `sql` (the simple protocol: every value as text) and hands each
+    /// row to `line` as COPY's text format prints it.
+    pub async fn each_row_text(
+        &mut self,
+        sql: &str,
+        line: &mut (dyn FnMut(&[u8]) + Send),
+    ) -> std::result::Result<(), sqlx::Error> {
+        use futures_util::StreamExt;
+        match self {
+            AnyConnection::Postgres(c) => {
+                let mut rows = sqlx::raw_sql(sql).fetch(c);
+                while let Some(row) = rows.next().await {
+                    line(&postgres::row_text(&row?));
+                }
+            }
+            AnyConnection::Mariadb(c) => {
+                let mut rows = sqlx::raw_sql(sql).fetch(c);
+                while let Some(row) = rows.next().await {
+                    line(&mariadb::row_text(&row?));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// What the error `e` of one of this connection's queries was.
+    pub fn failure(&self, e: &sqlx::Error) -> QueryFailure {
+        match self {
+            AnyConnection::Postgres(_) => postgres::query_failure(e),
+            AnyConnection::Mariadb(_) => mariadb::query_failure(e),
+        }
+    }
+}
+
 /// Runs `sql` (one or more statements) as the administrator at `url`.
 pub async fn execute_as_admin(engine: EngineKind, url: &str, sql: &str, doing: &str) -> Result<()> {
     let mut c = AnyConnection::connect(engine, url).await?;

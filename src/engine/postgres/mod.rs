@@ -376,6 +376,44 @@ pub async fn fingerprint_table(conn: &mut PgConnection, table: &str) -> Result<T
     })
 }
 
+/// A row as COPY's text format would print it: columns joined by tabs, NULL
+/// as `\N`.
+pub fn row_text(row: &sqlx::postgres::PgRow) -> Vec<u8> {
+    use sqlx::ValueRef;
+    let mut line = Vec::new();
+    for i in 0..row.len() {
+        if i > 0 {
+            line.push(b'\t');
+        }
+        match row.try_get_raw(i) {
+            Ok(v) if v.is_null() => line.extend_from_slice(b"\\N"),
+            Ok(v) => line.extend_from_slice(v.as_bytes().unwrap_or_default()),
+            Err(_) => line.extend_from_slice(b"\\?"),
+        }
+    }
+    line
+}
+
+/// What a failed query was: 57014 query_canceled is the statement timeout;
+/// 25006 read_only_sql_transaction and 42501 insufficient_privilege a
+/// refused change; the server says the character it failed at.
+pub fn query_failure(e: &sqlx::Error) -> super::QueryFailure {
+    use sqlx::postgres::{PgDatabaseError, PgErrorPosition};
+    let db = e.as_database_error();
+    let code = db.and_then(|d| d.code()).map(|c| c.into_owned());
+    let pg = db.and_then(|d| d.try_downcast_ref::<PgDatabaseError>());
+    let at = match pg.and_then(|p| p.position()) {
+        Some(PgErrorPosition::Original(pos)) => Some(super::QueryPlace::Char(pos)),
+        _ => None,
+    };
+    super::QueryFailure {
+        timed_out: code.as_deref() == Some("57014"),
+        refused_write: matches!(code.as_deref(), Some("25006" | "42501")),
+        sqlstate: code,
+        at,
+    }
+}
+
 /// The exact number of rows in a table.
 pub async fn count_rows(conn: &mut PgConnection, table: &str) -> Result<u64> {
     let n: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM {}", quote_qualified(table)))
