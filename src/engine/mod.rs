@@ -17,6 +17,8 @@
 //! credentials, the check sessions' logins (made through the trait), the
 //! row fingerprint (`RowSum`), URLs.
 
+pub mod db_url;
+pub mod dump;
 pub mod mariadb;
 pub mod postgres;
 pub mod reader;
@@ -49,6 +51,16 @@ impl EngineKind {
             EngineKind::Postgres => &postgres::Postgres,
             EngineKind::Mariadb => &mariadb::Mariadb,
         }
+    }
+
+    /// The engine a database URL names (PostgreSQL unless another's scheme).
+    pub fn for_url(url: &str) -> EngineKind {
+        use clap::ValueEnum;
+        EngineKind::value_variants()
+            .iter()
+            .copied()
+            .find(|k| k.names_url(url))
+            .unwrap_or_default()
     }
 
     /// The engine that restores a dump of this format (PostgreSQL when it
@@ -108,6 +120,24 @@ pub trait Engine: Send + Sync {
     fn default_image(&self) -> &'static str;
     /// The dump formats its restore tools read.
     fn dump_formats(&self) -> &'static [DumpFormat];
+
+    // Backing up a clinic's server.
+
+    /// Whether a database URL names this engine's server (its scheme).
+    fn names_url(&self, url: &str) -> bool;
+    /// Refuses a URL this engine cannot connect with, before anything runs.
+    fn check_url(&self, url: &str) -> Result<()>;
+    /// Whether a URL without a password takes it from the environment, as
+    /// the engine's own clients do (MariaDB's `MYSQL_PWD`).
+    fn password_from_env(&self) -> bool;
+    /// Dumps the database at `url` into `sink` with the manifest's
+    /// fingerprints taken in the same snapshot.
+    fn dump<'a>(
+        &'a self,
+        url: &'a str,
+        sink: &'a dyn dump::DumpSink,
+        events: &'a crate::events::Events,
+    ) -> BoxFuture<'a, Result<dump::Dumped>>;
 
     // The container contract.
 

@@ -3,6 +3,7 @@
 //! this folder.
 
 use super::{connect, quote_ident};
+use crate::engine::dump::{DumpSink, Dumped};
 use crate::engine::reader::{ManifestReading, Reader, Session};
 use crate::engine::schema::SchemaFacts;
 use crate::engine::{
@@ -48,6 +49,27 @@ impl Engine for Mariadb {
 
     /// Root: restoring a dump's routines, triggers and DEFINERs needs more
     /// than one database's grants.
+    fn names_url(&self, url: &str) -> bool {
+        super::is_url(url)
+    }
+
+    fn check_url(&self, url: &str) -> Result<()> {
+        super::parse_url(url).map(|_| ())
+    }
+
+    fn password_from_env(&self) -> bool {
+        true
+    }
+
+    fn dump<'a>(
+        &'a self,
+        url: &'a str,
+        sink: &'a dyn DumpSink,
+        events: &'a crate::events::Events,
+    ) -> BoxFuture<'a, Result<Dumped>> {
+        Box::pin(super::dump::dump(url, sink, events))
+    }
+
     fn admin_user(&self) -> &'static str {
         "root"
     }

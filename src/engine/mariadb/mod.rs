@@ -2,6 +2,7 @@
 //! fingerprinting tables with the same `RowSum` as PostgreSQL's COPY lines.
 
 mod contract;
+mod dump;
 mod faults;
 mod reader;
 mod restore;

@@ -3,6 +3,7 @@
 //! live in this folder.
 
 use super::{connect, quote_ident};
+use crate::engine::dump::{DumpSink, Dumped};
 use crate::engine::reader::{ManifestReading, Reader, Session};
 use crate::engine::schema::SchemaFacts;
 use crate::engine::{
@@ -46,6 +47,27 @@ impl Engine for Postgres {
 
     fn dump_formats(&self) -> &'static [DumpFormat] {
         &[DumpFormat::PostgresCustom, DumpFormat::PostgresSql]
+    }
+
+    fn names_url(&self, url: &str) -> bool {
+        url.starts_with("postgres://") || url.starts_with("postgresql://")
+    }
+
+    fn check_url(&self, url: &str) -> Result<()> {
+        super::parse_url(url).map(|_| ())
+    }
+
+    fn password_from_env(&self) -> bool {
+        false
+    }
+
+    fn dump<'a>(
+        &'a self,
+        url: &'a str,
+        sink: &'a dyn DumpSink,
+        events: &'a crate::events::Events,
+    ) -> BoxFuture<'a, Result<Dumped>> {
+        Box::pin(super::dump::dump(url, sink, events))
     }
 
     fn admin_user(&self) -> &'static str {

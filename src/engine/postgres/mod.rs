@@ -3,6 +3,7 @@
 
 pub mod archive;
 mod contract;
+mod dump;
 mod faults;
 mod reader;
 mod restore;
@@ -27,7 +28,7 @@ const STABLE_OUTPUT: &str = "SET datestyle = 'ISO, YMD'; SET timezone = 'UTC'; \
 /// The URL with its passwords hidden (the user part's and a `?password=`),
 /// for messages.
 pub fn redact_url(url: &str) -> String {
-    crate::backup::db_url::masked(url)
+    super::db_url::masked(url)
 }
 
 pub fn parse_url(url: &str) -> Result<PgConnectOptions> {
