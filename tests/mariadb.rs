@@ -99,7 +99,7 @@ async fn fingerprints(sb: &Sandbox) -> Vec<restore_drill::engine::TableFingerpri
         .await
         .unwrap();
     let tables = mariadb::list_tables(&mut conn).await.unwrap();
-    mariadb::fingerprint_tables(&mut conn, &tables)
+    restore_drill::engine::reader::fingerprint_tables(&mut conn, &tables)
         .await
         .unwrap()
 }

@@ -8,7 +8,7 @@ use super::judge::{
 };
 use super::{refusal, timed, CheckResult, Context, Job, Status};
 use crate::catalog::Manifest;
-use crate::engine::reader::{detail, ManifestReading, Reader};
+use crate::engine::reader::{detail, fingerprint_tables, ManifestReading, Reader};
 use crate::engine::{Engine, TableFingerprint};
 use crate::error::Result;
 use crate::restore::Streamed;
@@ -108,10 +108,7 @@ async fn in_database(
     expected: &[TableFingerprint],
 ) -> Result<(Status, String)> {
     let tables = conn.tables().await?;
-    let mut restored = Vec::with_capacity(tables.len());
-    for t in &tables {
-        restored.push(conn.fingerprint(t).await?);
-    }
+    let restored = fingerprint_tables(conn, &tables).await?;
     Ok(compare(expected, &restored))
 }
 
@@ -145,18 +142,17 @@ async fn manifest_tables(conn: &mut dyn Reader, m: &Manifest) -> (Status, String
         Err(e) => return (Status::Failed, e.to_string()),
     };
     // A table the restore lacks is reported missing by `compare`, not an error.
-    let mut restored = Vec::new();
-    for t in tables.iter().filter(|t| present.contains(t)) {
-        match conn.fingerprint(t).await {
-            Ok(f) => restored.push(f),
-            Err(e) => return (Status::Failed, e.to_string()),
+    let readable: Vec<String> = tables.into_iter().filter(|t| present.contains(t)).collect();
+    match fingerprint_tables(conn, &readable).await {
+        Ok(restored) => {
+            let (status, d) = compare(&m.tables, &restored);
+            (
+                status,
+                format!("{d} (every table fingerprinted in the restored database)"),
+            )
         }
+        Err(e) => (Status::Failed, e.to_string()),
     }
-    let (status, d) = compare(&m.tables, &restored);
-    (
-        status,
-        format!("{d} (every table fingerprinted in the restored database)"),
-    )
 }
 
 /// Every foreign key the restored schema declares, and its orphans. Rows

@@ -92,6 +92,19 @@ pub fn orphans_query(fk: &ForeignKey, quote: fn(&str) -> String, how: AntiJoin) 
     }
 }
 
+/// Every table of `tables` fingerprinted, in order, on any engine's session
+/// (a backup's snapshot, a check's read-back).
+pub async fn fingerprint_tables(
+    conn: &mut dyn Reader,
+    tables: &[String],
+) -> Result<Vec<TableFingerprint>> {
+    let mut out = Vec::with_capacity(tables.len());
+    for t in tables {
+        out.push(conn.fingerprint(t).await?);
+    }
+    Ok(out)
+}
+
 /// A database error as check evidence: its code and condition, never the
 /// server's message (a check's RAISE or a cast can quote any value).
 pub fn detail(e: &sqlx::Error) -> String {

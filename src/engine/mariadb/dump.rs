@@ -98,7 +98,7 @@ async fn fingerprint_alongside(
         "commits held {} ms while the dump's and the fingerprints' snapshots started",
         paused.as_millis()
     )));
-    let fingerprints = mariadb::fingerprint_tables(snap, &tables).await?;
+    let fingerprints = crate::engine::reader::fingerprint_tables(snap, &tables).await?;
     Ok((fingerprints, paused))
 }
 

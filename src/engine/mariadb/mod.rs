@@ -392,17 +392,6 @@ pub async fn count_rows(conn: &mut MySqlConnection, table: &str) -> Result<u64> 
         .ok_or_else(|| Error::Failed(format!("counting the rows of {table} gave no number")))
 }
 
-pub async fn fingerprint_tables(
-    conn: &mut MySqlConnection,
-    tables: &[String],
-) -> Result<Vec<TableFingerprint>> {
-    let mut out = Vec::with_capacity(tables.len());
-    for t in tables {
-        out.push(fingerprint_table(conn, t).await?);
-    }
-    Ok(out)
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {

@@ -1,8 +1,9 @@
 //! PostgreSQL's backup dump: pg_dump in an exported snapshot, the manifest's
 //! counts and fingerprints taken inside the same snapshot while it runs.
 
-use super::{connect, export_snapshot, fingerprint_tables, list_tables, parse_url, server_version};
+use super::{connect, export_snapshot, list_tables, parse_url, server_version};
 use crate::engine::dump::{DumpSink, DumpTool, Dumped};
+use crate::engine::reader::fingerprint_tables;
 use crate::error::{Error, Result};
 use crate::events::Events;
 use crate::pipeline::DumpFormat;

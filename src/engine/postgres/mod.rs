@@ -424,17 +424,6 @@ pub async fn count_rows(conn: &mut PgConnection, table: &str) -> Result<u64> {
     Ok(n.max(0) as u64)
 }
 
-pub async fn fingerprint_tables(
-    conn: &mut PgConnection,
-    tables: &[String],
-) -> Result<Vec<TableFingerprint>> {
-    let mut out = Vec::with_capacity(tables.len());
-    for t in tables {
-        out.push(fingerprint_table(conn, t).await?);
-    }
-    Ok(out)
-}
-
 /// A repeatable-read transaction whose snapshot was exported: pg_dump
 /// `--snapshot` sees exactly what this connection sees, however many writes the
 /// clinic makes meanwhile. Dropping it ends the transaction.
