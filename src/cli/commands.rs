@@ -105,9 +105,7 @@ async fn dump_format(
 ) -> Option<crate::pipeline::DumpFormat> {
     let file = file.to_path_buf();
     tokio::task::spawn_blocking(move || {
-        let f = std::fs::File::open(&file).ok()?;
-        let reader = Box::new(std::io::BufReader::new(f));
-        crate::pipeline::open_layers(reader, &keys)
+        crate::pipeline::open_file(&file, &keys, None)
             .ok()
             .map(|o| o.format)
     })

@@ -18,7 +18,7 @@ use crate::events::{Event, Events};
 use crate::keys::IdentitySource;
 use crate::pipeline::decode::LayerError;
 use crate::pipeline::psql_guard::PsqlGuard;
-use crate::pipeline::{self, Counter, CountingReader, DumpFormat, Layer};
+use crate::pipeline::{self, Counter, CountingReader, DumpFormat, FileOpenError, Layer};
 use crate::redact::Redacted;
 use crate::sandbox::{exec, Ended, ExecRequest, Limits, Sandbox};
 use crate::unusable::Unusable;
@@ -109,21 +109,19 @@ pub async fn restore_file(
     limits: Limits,
     delivery: &Delivery,
 ) -> Result<Restored, RestoreError> {
-    let file = std::fs::File::open(path).map_err(|e| Error::io("open the backup", path, e))?;
-    let total = file.metadata().map(|m| m.len()).ok();
+    let total = std::fs::metadata(path).map(|m| m.len()).ok();
     let file_bytes = Counter::default();
-    let counted = CountingReader::new(file, file_bytes.clone());
     // Open the layers first (on a blocking thread: it reads and may decrypt) so
     // a wrong key or a non-backup fails before any restore tool starts.
-    let opened = tokio::task::spawn_blocking(move || {
-        pipeline::open_layers(
-            Box::new(std::io::BufReader::with_capacity(1 << 20, counted)),
-            &keys,
-        )
-    })
-    .await
-    .map_err(|e| Error::Failed(format!("internal error opening the backup: {e}")))?
-    .map_err(|e| RestoreError::Unusable(e.into()))?;
+    let (at, counted) = (path.to_path_buf(), file_bytes.clone());
+    let opened =
+        tokio::task::spawn_blocking(move || pipeline::open_file(&at, &keys, Some(counted)))
+            .await
+            .map_err(|e| Error::Failed(format!("internal error opening the backup: {e}")))?
+            .map_err(|e| match e {
+                FileOpenError::Io(e) => RestoreError::Infra(Error::io("open the backup", path, e)),
+                FileOpenError::Layers(e) => RestoreError::Unusable(e.into()),
+            })?;
     let (layers, format, decrypted_by) =
         (opened.layers.clone(), opened.format, opened.decrypted_by);
     let tool =
