@@ -1,11 +1,16 @@
 //! restore-drill: proves a clinic's backups restore, and measures how fast and
-//! how completely. The data path, in module order: `keys` and `pipeline` (the
-//! layers of a backup file), `catalog` (backups at rest and their manifests),
-//! `sandbox` (throwaway containers), `engine` (per-database commands),
+//! how completely. The data path, in module order: `scenario` (a TOML file
+//! into a validated plan), `keys` and `pipeline` (the layers of a backup
+//! file), `catalog` (backups at rest and their manifests), `faults` (failure
+//! rehearsals on scratch copies), `sandbox` (throwaway containers), `engine`
+//! (everything that differs between database engines, behind one trait),
+//! `restore` (the stream into the engine's restore tool), `checks`, `drill`
+//! (one restore, checked and judged: `unusable`, `measure`), `report`; after
+//! the report, `ledger`, `evidence`, `notify` and `export`; beside them
 //! `backup` and `workload` (making backups and the synthetic clinic),
-//! `drill` (one restore, checked and judged), `compare` (one backup restored
-//! into several targets before an upgrade), `inspect`, `doctor`; `cli` is the
-//! only part that prints.
+//! `compare` (one backup restored into several targets before an upgrade),
+//! `schedule`, `inspect`, `doctor`, and `redact` (the one place outward text
+//! is built). `cli` is the only part that prints.
 
 pub mod backup;
 pub mod catalog;

@@ -306,7 +306,7 @@ async fn a_backup_taken_during_writes_restores_to_its_manifest() {
         .await
         .unwrap();
     let tables = postgres::list_tables(&mut conn).await.unwrap();
-    let restored = postgres::fingerprint_tables(&mut conn, &tables)
+    let restored = restore_drill::engine::reader::fingerprint_tables(&mut conn, &tables)
         .await
         .unwrap();
     assert_eq!(restored, manifest.tables);

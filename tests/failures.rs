@@ -1,6 +1,7 @@
 #![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
-//! Failure scenarios, one test each so that one failing does not hide the
-//! others, each on its own fixture made by `fixtures generate`: its verdict,
+//! Failure scenarios, one test each per engine (`postgres::`, `mariadb::`,
+//! from one macro) so that one failing does not hide the others, each on its
+//! own fixture made by `fixtures generate`: its verdict,
 //! what it detected, its exit code, where its clock started, nothing left
 //! running, and the original backups byte for byte unchanged afterwards.
 
@@ -79,14 +80,9 @@ enum Keys {
 /// reports (removed when dropped).
 type Ran = (i32, serde_json::Value, String, tempfile::TempDir);
 
-/// Generates a fixture, runs the scenario on it, and checks that the
+/// Generates a fixture on a clinic of `engine`, runs that engine's scenario
+/// on it (`scenarios/mariadb/NAME.toml` for MariaDB), and checks that the
 /// originals are untouched.
-fn case(name: &str, keys: Keys) -> Ran {
-    case_on("postgres", name, keys)
-}
-
-/// `case` on a clinic of `engine`, with the scenario of that engine
-/// (`scenarios/mariadb/NAME.toml` for MariaDB).
 fn case_on(engine: &str, name: &str, keys: Keys) -> Ran {
     let tmp = tempdir();
     let daily = make_key(tmp.path(), "daily.key");
@@ -136,10 +132,85 @@ fn clock_started_at(r: &serde_json::Value, event: &str) {
     );
 }
 
-#[test]
-fn corrupt_backup_is_caught_by_its_checksum_before_restoring() {
-    let (code, r, err, _tmp) = case("corrupt-backup", Keys::Daily);
+/// What differs between the engines in these scenarios' evidence.
+#[derive(Clone, Copy)]
+struct Engine {
+    /// `fixtures generate --engine` and the scenarios' folder.
+    key: &'static str,
+    /// How a full disk is named in the restore tool's typed parts.
+    disk_full_said: &'static str,
+}
+
+/// One test per failure scenario and engine, each module from the same
+/// list, so that both engines meet the same expectations.
+macro_rules! failure_scenarios {
+    ($($module:ident: $engine:expr;)*) => {$(
+        mod $module {
+            use super::*;
+            const E: Engine = $engine;
+
+            #[test]
+            fn corrupt_backup_is_caught_by_its_checksum_before_restoring() {
+                corrupt_backup(E)
+            }
+
+            #[test]
+            fn truncated_backup_is_caught_by_its_size() {
+                truncated_backup(E)
+            }
+
+            #[test]
+            fn stale_backups_restore_but_fail_the_rpo_objective() {
+                stale_backups(E)
+            }
+
+            #[test]
+            fn lost_key_restores_with_the_escrow_key() {
+                lost_key(E)
+            }
+
+            #[test]
+            fn lost_key_without_an_escrow_key_is_unrecoverable_and_not_as_expected() {
+                lost_key_without_escrow(E)
+            }
+
+            #[test]
+            fn wrong_key_opens_nothing() {
+                wrong_key(E)
+            }
+
+            #[test]
+            fn disk_full_is_named_as_out_of_disk_space() {
+                disk_full(E)
+            }
+
+            #[test]
+            fn restore_killed_mid_restore_is_named() {
+                restore_killed(E)
+            }
+
+            #[test]
+            fn ransomware_falls_back_to_the_offsite_copy_and_counts_the_extra_loss() {
+                ransomware(E)
+            }
+
+            #[test]
+            fn lost_server_counts_the_lost_writes_from_the_workloads_own_log() {
+                lost_server(E)
+            }
+        }
+    )*};
+}
+
+failure_scenarios! {
+    postgres: Engine { key: "postgres", disk_full_said: "disk_full (SQLSTATE 53100)" };
+    mariadb: Engine { key: "mariadb", disk_full_said: "ER_RECORD_FILE_FULL (error 1114" };
+}
+
+fn corrupt_backup(e: Engine) {
+    let (code, r, err, _tmp) = case_on(e.key, "corrupt-backup", Keys::Daily);
     assert_eq!(code, 0, "{r}\n{err}");
+    assert!(expectation_met(&r), "{r}");
     assert_eq!(r["verdict"], "unrecoverable");
     let reasons = unusable_reasons(&r);
     assert!(
@@ -166,20 +237,20 @@ fn corrupt_backup_is_caught_by_its_checksum_before_restoring() {
     clock_started_at(&r, "simulation staged");
 }
 
-#[test]
-fn truncated_backup_is_caught_by_its_size() {
-    let (code, r, err, _tmp) = case("truncated-backup", Keys::Daily);
+fn truncated_backup(e: Engine) {
+    let (code, r, err, _tmp) = case_on(e.key, "truncated-backup", Keys::Daily);
     assert_eq!(code, 0, "{r}\n{err}");
+    assert!(expectation_met(&r), "{r}");
     assert_eq!(r["verdict"], "unrecoverable");
     let reasons = unusable_reasons(&r);
     assert!(reasons[0].contains("bytes on disk"), "{reasons:?}");
     assert!(reasons[0].contains("incomplete"), "{reasons:?}");
 }
 
-#[test]
-fn stale_backups_restore_but_fail_the_rpo_objective() {
-    let (code, r, err, _tmp) = case("stale-backups", Keys::Daily);
+fn stale_backups(e: Engine) {
+    let (code, r, err, _tmp) = case_on(e.key, "stale-backups", Keys::Daily);
     assert_eq!(code, 0, "{r}\n{err}");
+    assert!(expectation_met(&r), "{r}");
     assert_eq!(r["verdict"], "failed");
     let rpo = r["objectives"]
         .as_array()
@@ -192,12 +263,16 @@ fn stale_backups_restore_but_fail_the_rpo_objective() {
         rpo["actual_seconds"].as_f64().unwrap() > 3.0 * 86_400.0 - 60.0,
         "{rpo}"
     );
+    // Restored and checked: only the backup's age fails it.
+    let checks = r["checks"].as_array().unwrap();
+    assert!(checks.len() > 10, "{r}");
+    assert!(checks.iter().all(|c| c["status"] == "passed"), "{r}");
 }
 
-#[test]
-fn lost_key_restores_with_the_escrow_key() {
-    let (code, r, err, _tmp) = case("lost-key", Keys::DailyAndEscrow);
+fn lost_key(e: Engine) {
+    let (code, r, err, _tmp) = case_on(e.key, "lost-key", Keys::DailyAndEscrow);
     assert_eq!(code, 0, "{r}\n{err}");
+    assert!(expectation_met(&r), "{r}");
     assert_eq!(r["verdict"], "passed");
     assert!(r["backup"]["decrypted_with"]
         .as_str()
@@ -207,9 +282,8 @@ fn lost_key_restores_with_the_escrow_key() {
     assert!(r["rto_seconds"].as_f64().unwrap() > 0.0);
 }
 
-#[test]
-fn lost_key_without_an_escrow_key_is_unrecoverable_and_not_as_expected() {
-    let (code, r, err, _tmp) = case("lost-key", Keys::Daily);
+fn lost_key_without_escrow(e: Engine) {
+    let (code, r, err, _tmp) = case_on(e.key, "lost-key", Keys::Daily);
     assert_eq!(code, 1, "{r}\n{err}");
     assert_eq!(r["verdict"], "unrecoverable");
     assert!(!expectation_met(&r));
@@ -217,10 +291,10 @@ fn lost_key_without_an_escrow_key_is_unrecoverable_and_not_as_expected() {
     assert_eq!(r["expectation"]["actual"]["verdict"], "unrecoverable");
 }
 
-#[test]
-fn wrong_key_opens_nothing() {
-    let (code, r, err, _tmp) = case("wrong-key", Keys::Daily);
+fn wrong_key(e: Engine) {
+    let (code, r, err, _tmp) = case_on(e.key, "wrong-key", Keys::Daily);
     assert_eq!(code, 0, "{r}\n{err}");
+    assert!(expectation_met(&r), "{r}");
     assert_eq!(r["verdict"], "unrecoverable");
     assert!(
         unusable_reasons(&r)[0].contains("None of the keys at hand can unlock this backup"),
@@ -228,24 +302,21 @@ fn wrong_key_opens_nothing() {
     );
 }
 
-#[test]
-fn disk_full_is_named_as_out_of_disk_space() {
-    let (code, r, err, _tmp) = case("disk-full", Keys::Daily);
+fn disk_full(e: Engine) {
+    let (code, r, err, _tmp) = case_on(e.key, "disk-full", Keys::Daily);
     assert_eq!(code, 0, "{r}\n{err}");
+    assert!(expectation_met(&r), "{r}");
     assert_eq!(r["verdict"], "unrecoverable");
     let reasons = unusable_reasons(&r);
-    assert!(
-        reasons[0].contains("disk_full (SQLSTATE 53100)"),
-        "{reasons:?}"
-    );
+    assert!(reasons[0].contains(e.disk_full_said), "{reasons:?}");
     assert!(reasons[0].contains("ran out of disk space"), "{reasons:?}");
     assert_eq!(r["attempts"][0]["kind"], "disk-full", "{r}");
 }
 
-#[test]
-fn restore_killed_mid_restore_is_named() {
-    let (code, r, err, _tmp) = case("restore-killed", Keys::Daily);
+fn restore_killed(e: Engine) {
+    let (code, r, err, _tmp) = case_on(e.key, "restore-killed", Keys::Daily);
     assert_eq!(code, 0, "{r}\n{err}");
+    assert!(expectation_met(&r), "{r}");
     assert_eq!(r["verdict"], "unrecoverable");
     assert!(
         unusable_reasons(&r)[0].contains("stopped in the middle of the restore"),
@@ -253,10 +324,10 @@ fn restore_killed_mid_restore_is_named() {
     );
 }
 
-#[test]
-fn ransomware_falls_back_to_the_offsite_copy_and_counts_the_extra_loss() {
-    let (code, r, err, _tmp) = case("ransomware", Keys::Daily);
+fn ransomware(e: Engine) {
+    let (code, r, err, _tmp) = case_on(e.key, "ransomware", Keys::Daily);
     assert_eq!(code, 0, "{r}\n{err}");
+    assert!(expectation_met(&r), "{r}");
     // Recovered, but not from the newest backups: not a passed drill.
     assert_eq!(r["verdict"], "failed");
     assert!(
@@ -266,6 +337,10 @@ fn ransomware_falls_back_to_the_offsite_copy_and_counts_the_extra_loss() {
             .starts_with("offsite: "),
         "{r}"
     );
+    // Production's newer backup was one of the same engine, before it was
+    // encrypted.
+    let actions = r["simulation"]["actions"].to_string();
+    assert!(actions.contains("made a newer backup"), "{actions}");
     let reasons = unusable_reasons(&r);
     assert!(reasons.len() >= 3, "{reasons:?}");
     assert!(
@@ -300,13 +375,8 @@ fn ransomware_falls_back_to_the_offsite_copy_and_counts_the_extra_loss() {
     );
 }
 
-#[test]
-fn lost_server_counts_the_lost_writes_from_the_workloads_own_log() {
-    lost_server_on("postgres");
-}
-
-fn lost_server_on(engine: &str) {
-    let (code, r, err, _tmp) = case_on(engine, "lost-server", Keys::Daily);
+fn lost_server(e: Engine) {
+    let (code, r, err, _tmp) = case_on(e.key, "lost-server", Keys::Daily);
     assert_eq!(code, 0, "{r}\n{err}");
     assert_eq!(r["verdict"], "passed");
     let lost = &r["lost_writes"];
@@ -346,107 +416,4 @@ fn lost_server_on(engine: &str) {
     let rto = r["rto_seconds"].as_f64().unwrap();
     let simulate = r["phases"][0]["seconds"].as_f64().unwrap();
     assert!(rto > 0.0 && rto < simulate + 120.0, "{rto}");
-}
-
-/// The failure scenarios on a MariaDB clinic: the same expectations, met.
-mod mariadb {
-    use super::*;
-
-    #[test]
-    fn corrupt_backup_is_caught_by_its_checksum_before_restoring() {
-        let (code, r, err, _tmp) = case_on("mariadb", "corrupt-backup", Keys::Daily);
-        assert_eq!(code, 0, "{r}\n{err}");
-        assert!(expectation_met(&r), "{r}");
-        assert_eq!(r["verdict"], "unrecoverable");
-        assert_eq!(r["attempts"][0]["kind"], "sha256-mismatch", "{r}");
-        clock_started_at(&r, "simulation staged");
-    }
-
-    #[test]
-    fn truncated_backup_is_caught_by_its_size() {
-        let (code, r, err, _tmp) = case_on("mariadb", "truncated-backup", Keys::Daily);
-        assert_eq!(code, 0, "{r}\n{err}");
-        assert!(expectation_met(&r), "{r}");
-        assert!(unusable_reasons(&r)[0].contains("bytes on disk"), "{r}");
-    }
-
-    #[test]
-    fn stale_backups_restore_but_fail_the_rpo_objective() {
-        let (code, r, err, _tmp) = case_on("mariadb", "stale-backups", Keys::Daily);
-        assert_eq!(code, 0, "{r}\n{err}");
-        assert!(expectation_met(&r), "{r}");
-        assert_eq!(r["verdict"], "failed");
-        // Restored and checked: only the backup's age fails it.
-        let checks = r["checks"].as_array().unwrap();
-        assert!(checks.len() > 10, "{r}");
-        assert!(checks.iter().all(|c| c["status"] == "passed"), "{r}");
-    }
-
-    #[test]
-    fn lost_key_restores_with_the_escrow_key() {
-        let (code, r, err, _tmp) = case_on("mariadb", "lost-key", Keys::DailyAndEscrow);
-        assert_eq!(code, 0, "{r}\n{err}");
-        assert!(expectation_met(&r), "{r}");
-        assert_eq!(r["verdict"], "passed");
-        assert!(r["backup"]["decrypted_with"]
-            .as_str()
-            .unwrap()
-            .ends_with("escrow.key"));
-    }
-
-    #[test]
-    fn disk_full_is_named_as_out_of_disk_space() {
-        let (code, r, err, _tmp) = case_on("mariadb", "disk-full", Keys::Daily);
-        assert_eq!(code, 0, "{r}\n{err}");
-        assert!(expectation_met(&r), "{r}");
-        assert_eq!(r["verdict"], "unrecoverable");
-        let reasons = unusable_reasons(&r);
-        assert!(reasons[0].contains("ran out of disk space"), "{reasons:?}");
-        assert!(
-            reasons[0].contains("ER_RECORD_FILE_FULL (error 1114"),
-            "{reasons:?}"
-        );
-        assert_eq!(r["attempts"][0]["kind"], "disk-full", "{r}");
-    }
-
-    #[test]
-    fn ransomware_falls_back_to_the_offsite_copy_and_counts_the_extra_loss() {
-        let (code, r, err, _tmp) = case_on("mariadb", "ransomware", Keys::Daily);
-        assert_eq!(code, 0, "{r}\n{err}");
-        assert!(expectation_met(&r), "{r}");
-        assert_eq!(r["verdict"], "failed");
-        let from = r["recovered_from"].as_str().unwrap();
-        assert!(from.starts_with("offsite: "), "{r}");
-        // Production's newer backup was a MariaDB one too, before it was encrypted.
-        let actions = r["simulation"]["actions"].to_string();
-        assert!(actions.contains("made a newer backup"), "{actions}");
-        assert!(r["rpo_cost_seconds"].as_f64().unwrap() > 0.0, "{r}");
-        clock_started_at(&r, "primary store encrypted");
-    }
-
-    #[test]
-    fn restore_killed_mid_restore_is_named() {
-        let (code, r, err, _tmp) = case_on("mariadb", "restore-killed", Keys::Daily);
-        assert_eq!(code, 0, "{r}\n{err}");
-        assert!(expectation_met(&r), "{r}");
-        assert_eq!(r["verdict"], "unrecoverable");
-        let reasons = unusable_reasons(&r);
-        assert!(
-            reasons[0].contains("stopped in the middle of the restore"),
-            "{reasons:?}"
-        );
-    }
-
-    #[test]
-    fn lost_server_counts_the_lost_writes_from_the_workloads_own_log() {
-        lost_server_on("mariadb");
-    }
-
-    #[test]
-    fn wrong_key_opens_nothing() {
-        let (code, r, err, _tmp) = case_on("mariadb", "wrong-key", Keys::Daily);
-        assert_eq!(code, 0, "{r}\n{err}");
-        assert!(expectation_met(&r), "{r}");
-        assert_eq!(r["verdict"], "unrecoverable");
-    }
 }

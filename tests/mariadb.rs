@@ -99,7 +99,7 @@ async fn fingerprints(sb: &Sandbox) -> Vec<restore_drill::engine::TableFingerpri
         .await
         .unwrap();
     let tables = mariadb::list_tables(&mut conn).await.unwrap();
-    mariadb::fingerprint_tables(&mut conn, &tables)
+    restore_drill::engine::reader::fingerprint_tables(&mut conn, &tables)
         .await
         .unwrap()
 }
@@ -157,8 +157,9 @@ async fn the_mariadb_clinic_has_postgresqls_rows_and_the_real_clis_restore_its_b
 
     // The clinic's rules, in MariaDB's dialect, hold on it, read by the
     // checks' user; and they see a broken total.
-    let rules =
-        restore_drill::checks::parse_invariants(restore_drill::checks::CLINIC_INVARIANTS_MARIADB);
+    let rules = restore_drill::checks::parse_invariants(
+        restore_drill::engine::EngineKind::Mariadb.clinic_rules(),
+    );
     let named: usize = rules
         .iter()
         .map(|(n, _)| restore_drill::checks::rule_names(n).len())

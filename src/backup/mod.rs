@@ -1,33 +1,33 @@
-//! `restore-drill backup`: pg_dump in a snapshot -> zstd -> age -> temp file ->
-//! fsync -> rename, with the manifest's counts and fingerprints taken inside
-//! the same snapshot while the dump runs.
+//! `restore-drill backup`: the engine's dump (its snapshot, its tool, the
+//! manifest's fingerprints taken in the same snapshot: `engine::dump`) ->
+//! zstd -> age -> temp file -> fsync -> rename, with the manifest beside it.
+//! This module opens and layers the file, runs the dump tool where it runs,
+//! and seals the file with its manifest.
 
 use crate::catalog::{self, atomic::DirMode, atomic::TempFile, manifest};
-pub mod db_url;
-mod mariadb_dump;
-pub use mariadb_dump::dump_args as mariadb_dump_args;
-
-use crate::engine::{mariadb, postgres, EngineKind, TableFingerprint};
+use crate::engine::dump::{DumpSink, DumpTool, Dumped};
+use crate::engine::{db_url, EngineKind};
 use crate::error::{Error, Result};
 use crate::events::{Event, Events};
 use crate::pipeline::encode::{BackupWriter, Written};
-use crate::pipeline::{DumpFormat, Layer};
+use crate::pipeline::Layer;
 use crate::redact::tool::VERSION_MISMATCH;
 use crate::redact::ToolSaid;
 use crate::sandbox::{exec, ExecRequest};
 use bytes::Bytes;
-use chrono::Utc;
+use futures_util::future::BoxFuture;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::time::Duration;
 use tokio::io::AsyncReadExt;
 use tokio::sync::mpsc;
 
-/// Where pg_dump runs.
+/// Where the dump tool runs.
 pub enum DumpSource {
-    /// The host's pg_dump, against the URL.
+    /// The host's dump tool, against the URL.
     Local,
-    /// pg_dump inside the database's own container (ours), over its unix
-    /// socket: the client always matches the server's version.
+    /// The dump tool inside the database's own container (ours), over its
+    /// unix socket: the client always matches the server's version.
     Container {
         docker: bollard::Docker,
         container: String,
@@ -52,82 +52,122 @@ pub struct BackupResult {
     pub commits_held: Option<Duration>,
 }
 
-/// Chunks in flight between pg_dump and the encoder: bounded, so a slow disk
-/// slows pg_dump instead of filling memory.
+/// Chunks in flight between the dump tool and the encoder: bounded, so a
+/// slow disk slows the dump instead of filling memory.
 const CHANNEL_CHUNKS: usize = 16;
 
 pub async fn backup(req: BackupRequest, events: &Events) -> Result<BackupResult> {
     // Everything that can be checked without a database is checked first.
     let recipients = crate::keys::parse_recipients(&req.recipients)?;
     catalog::validate_name(&req.name).map_err(Error::Usage)?;
-    if mariadb::is_url(&req.url) {
-        // MYSQL_PWD, as the MariaDB clients read it: the password then need
-        // not be on restore-drill's own command line either.
+    let engine = EngineKind::for_url(&req.url);
+    // MYSQL_PWD, as the MariaDB clients read it: the password then need
+    // not be on restore-drill's own command line either.
+    let req = if engine.password_from_env() {
         let url = db_url::with_password_from(&req.url, |v| std::env::var(v).ok());
-        let req = BackupRequest { url, ..req };
-        mariadb::parse_url(&req.url)?;
-        check_out_dir(&req.out_dir)?;
-        return mariadb_dump::backup(req, recipients, events).await;
-    }
-    let opts = postgres::parse_url(&req.url)?;
+        BackupRequest { url, ..req }
+    } else {
+        req
+    };
+    engine.check_url(&req.url)?;
     check_out_dir(&req.out_dir)?;
-
-    let mut phase = crate::measure::Clock::new(events);
-    phase.begin("backup: connect");
-    let mut conn = postgres::connect(&req.url, Duration::from_secs(5)).await?;
-    let server_version = postgres::server_version(&mut conn).await?;
-    let mut snapshot = postgres::export_snapshot(conn).await?;
-    // Listed inside the exported snapshot: a table created or dropped while the
-    // backup starts is in both the dump and the manifest, or in neither.
-    let tables = postgres::list_tables(&mut snapshot.conn).await?;
-    let created_at = Utc::now();
-    phase.end();
-
-    let final_name = catalog::artifact_name(&req.name, created_at);
-    let (temp, file) = TempFile::create(&req.out_dir, &final_name)?;
-
-    phase.begin("backup: dump, compress, encrypt, fingerprint");
-    let (tx, rx) = mpsc::channel::<Bytes>(CHANNEL_CHUNKS);
-    let writer = spawn_writer(file, recipients.clone(), rx, events.clone());
-    let snapshot_id = snapshot.id.clone();
-    let dump = run_pg_dump(&req, &opts, &snapshot_id, tx);
-    let fingerprints = postgres::fingerprint_tables(&mut snapshot.conn, &tables);
-    let (dump_result, fp_result) = tokio::join!(dump, fingerprints);
-    let written = writer_done(writer, &temp).await?;
-    dump_result?;
-    let fingerprints: Vec<TableFingerprint> = fp_result?;
-    snapshot.finish().await?;
-    phase.end();
-
+    let sink = Sink {
+        req: &req,
+        recipients: &recipients,
+        events,
+        open: Mutex::new(None),
+    };
+    let dumped = engine.dump(&req.url, &sink, events).await?;
+    let Some(Open {
+        temp,
+        final_name,
+        writer: Writer::Done(written),
+    }) = sink.open.into_inner().ok().flatten()
+    else {
+        return Err(Error::Failed(
+            "internal error: the dump ended without its file written".into(),
+        ));
+    };
     seal(
         &req,
         &recipients,
         temp,
         written,
-        Taken {
-            created_at,
-            final_name,
-            engine: EngineKind::Postgres,
-            server_version,
-            format: DumpFormat::PostgresCustom,
-            tool: "pg_dump",
-            fingerprint_algorithm: manifest::FINGERPRINT_ALGORITHM,
-            tables: fingerprints,
-        },
+        final_name,
+        (engine, dumped),
         events,
     )
 }
 
-/// What a backup took, for its manifest.
-struct Taken {
-    created_at: chrono::DateTime<Utc>,
+/// The backup's file while the dump runs.
+struct Open {
+    temp: TempFile,
     final_name: String,
-    engine: EngineKind,
-    server_version: String,
-    format: DumpFormat,
-    tool: &'static str,
-    fingerprint_algorithm: &'static str,
-    tables: Vec<TableFingerprint>,
+    writer: Writer,
+}
+
+enum Writer {
+    Running(tokio::task::JoinHandle<std::io::Result<Written>>),
+    Done(Written),
+    Taken,
+}
+
+/// Where an engine's dump goes: the backup's file, layered, and the tool's
+/// runner for `req.source`.
+struct Sink<'a> {
+    req: &'a BackupRequest,
+    recipients: &'a [age::x25519::Recipient],
+    events: &'a Events,
+    open: Mutex<Option<Open>>,
+}
+
+impl DumpSink for Sink<'_> {
+    fn open(&self, created_at: chrono::DateTime<chrono::Utc>) -> Result<mpsc::Sender<Bytes>> {
+        let final_name = catalog::artifact_name(&self.req.name, created_at);
+        let (temp, file) = TempFile::create(&self.req.out_dir, &final_name)?;
+        let (tx, rx) = mpsc::channel::<Bytes>(CHANNEL_CHUNKS);
+        let writer = spawn_writer(file, self.recipients.to_vec(), rx, self.events.clone());
+        if let Ok(mut o) = self.open.lock() {
+            *o = Some(Open {
+                temp,
+                final_name,
+                writer: Writer::Running(writer),
+            });
+        }
+        Ok(tx)
+    }
+
+    fn written(&self) -> BoxFuture<'_, Result<()>> {
+        Box::pin(async move {
+            let taken = self.open.lock().ok().and_then(|mut o| {
+                let o = o.as_mut()?;
+                Some((
+                    std::mem::replace(&mut o.writer, Writer::Taken),
+                    o.temp.path.clone(),
+                ))
+            });
+            let Some((Writer::Running(handle), path)) = taken else {
+                return Err(Error::Failed(
+                    "internal error: no backup writer running".into(),
+                ));
+            };
+            let written = writer_done(handle, &path).await?;
+            if let Some(o) = self
+                .open
+                .lock()
+                .ok()
+                .as_deref_mut()
+                .and_then(Option::as_mut)
+            {
+                o.writer = Writer::Done(written);
+            }
+            Ok(())
+        })
+    }
+
+    fn run(&self, tool: DumpTool, tx: mpsc::Sender<Bytes>) -> BoxFuture<'_, Result<()>> {
+        Box::pin(run_tool(&self.req.source, tool, tx))
+    }
 }
 
 /// Renames the written backup to its final name and writes its manifest
@@ -137,7 +177,8 @@ fn seal(
     recipients: &[age::x25519::Recipient],
     temp: TempFile,
     written: Written,
-    taken: Taken,
+    final_name: String,
+    (engine, taken): (EngineKind, Dumped),
     events: &Events,
 ) -> Result<BackupResult> {
     let Written {
@@ -146,13 +187,13 @@ fn seal(
         bytes,
         plaintext_bytes,
     } = written;
-    let artifact = temp.commit(file, &taken.final_name)?;
+    let artifact = temp.commit(file, &final_name)?;
     let manifest = manifest::Manifest {
         manifest_version: manifest::MANIFEST_VERSION,
         created_by: format!("restore-drill {}", env!("CARGO_PKG_VERSION")),
         created_at: taken.created_at,
         name: req.name.clone(),
-        engine: taken.engine,
+        engine,
         server_version: taken.server_version,
         dump: manifest::DumpInfo {
             format: taken.format,
@@ -166,7 +207,7 @@ fn seal(
             recipients: recipients.iter().map(|r| r.to_string()).collect(),
         },
         artifact: manifest::Artifact {
-            file: taken.final_name.clone(),
+            file: final_name.clone(),
             layers: vec![Layer::Age, Layer::Zstd, Layer::Dump(taken.format)],
             bytes,
             sha256,
@@ -174,7 +215,7 @@ fn seal(
         fingerprint_algorithm: taken.fingerprint_algorithm.into(),
         tables: taken.tables,
     };
-    let manifest_file = catalog::manifest_name(&taken.final_name);
+    let manifest_file = catalog::manifest_name(&final_name);
     let manifest_path =
         match catalog::atomic::write_file(&req.out_dir, &manifest_file, &manifest.to_json()) {
             Ok(p) => p,
@@ -195,7 +236,7 @@ fn seal(
         artifact,
         manifest_path,
         manifest,
-        commits_held: None,
+        commits_held: taken.commits_held,
     })
 }
 
@@ -225,12 +266,12 @@ pub(crate) fn check_out_dir(dir: &Path) -> Result<()> {
 /// message the user needs.
 async fn writer_done(
     writer: tokio::task::JoinHandle<std::io::Result<Written>>,
-    temp: &TempFile,
+    temp: &Path,
 ) -> Result<Written> {
     writer
         .await
         .map_err(|e| Error::Failed(format!("the backup writer stopped: {e}")))?
-        .map_err(|e| Error::io("write the backup to", &temp.path, e))
+        .map_err(|e| Error::io("write the backup to", temp, e))
 }
 
 fn spawn_writer(
@@ -255,54 +296,33 @@ fn spawn_writer(
     })
 }
 
-/// Runs pg_dump and sends its stdout to `tx`. Returns an error if pg_dump
-/// failed, whatever it managed to send first.
-async fn run_pg_dump(
-    req: &BackupRequest,
-    opts: &sqlx::postgres::PgConnectOptions,
-    snapshot: &str,
-    tx: mpsc::Sender<Bytes>,
-) -> Result<()> {
-    let user = opts.get_username().to_string();
-    let database = opts.get_database().unwrap_or(&user).to_string();
-    let mut args = postgres::dump_args(snapshot);
-    match &req.source {
+/// Runs the dump tool where `source` says and sends its stdout to `tx`.
+/// Returns an error if it failed, whatever it managed to send first.
+async fn run_tool(source: &DumpSource, tool: DumpTool, tx: mpsc::Sender<Bytes>) -> Result<()> {
+    match source {
         DumpSource::Container { docker, container } => {
-            let mut cmd = vec![
-                "pg_dump".to_string(),
-                format!("--username={user}"),
-                format!("--dbname={database}"),
-            ];
-            cmd.append(&mut args);
-            let out = exec(
-                docker,
-                container,
-                ExecRequest::new(cmd).user("postgres").stream_stdout(tx),
-            )
-            .await?;
+            let mut req = ExecRequest::new(tool.in_container).stream_stdout(tx);
+            if let Some(user) = tool.container_user {
+                req = req.user(user);
+            }
+            let out = exec(docker, container, req).await?;
             check_dump_output(
-                "pg_dump",
+                tool.name,
                 out.succeeded() && !out.stdout_closed,
                 out.exit_code().unwrap_or(-1),
                 &out.stderr_text(),
             )
         }
         DumpSource::Local => {
-            let parsed = url::Url::parse(&req.url)
-                .map_err(|e| Error::Usage(format!("invalid database URL: {e}")))?;
-            // Out of the user part and the query string (`?password=`) both.
-            let (url, password) = db_url::split_password(&parsed);
-            let mut cmd = tokio::process::Command::new("pg_dump");
-            cmd.arg(format!("--dbname={url}")).args(&args);
-            if let Some(p) = password {
+            let mut cmd = tokio::process::Command::new(tool.name);
+            cmd.args(&tool.local_args);
+            if let Some((var, p)) = tool.local_password {
                 // The environment, not the command line: ps shows arguments to
                 // every user of the machine.
-                cmd.env("PGPASSWORD", p);
+                cmd.env(var, p);
             }
-            let hint = "Install the PostgreSQL client of the server's major version \
-                        (Debian: apt-get install postgresql-client-NN)";
-            let ended = run_local(cmd, "pg_dump", hint, tx).await?;
-            check_dump_output("pg_dump", ended.succeeded(), ended.code, &ended.stderr)
+            let ended = run_local(cmd, tool.name, tool.install_hint, tx).await?;
+            check_dump_output(tool.name, ended.succeeded(), ended.code, &ended.stderr)
         }
     }
 }
@@ -375,12 +395,6 @@ pub(crate) async fn run_local(
         stderr,
         consumer_gone,
     })
-}
-
-pub(crate) fn percent_decode(s: &str) -> String {
-    percent_encoding::percent_decode_str(s)
-        .decode_utf8_lossy()
-        .into_owned()
 }
 
 /// Ok when the dump tool succeeded; otherwise what it said, redacted.

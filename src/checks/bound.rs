@@ -6,7 +6,8 @@
 //! the next check gets a fresh session. Waiting less is not enough: the
 //! server would go on running the query.
 
-use super::{CheckResult, CheckSession, Context, Job, Session, Status};
+use super::{CheckResult, Context, Job, Session, Status};
+use crate::engine::reader::Reader;
 use crate::engine::{self, EngineKind, Stop};
 use crate::redact::Redacted;
 use crate::scenario::Checks;
@@ -24,31 +25,39 @@ pub(super) struct Bound<'a> {
 
 /// One check session: its own login, and the open connection with its id on
 /// the server (its backend pid, its connection id) while it has one.
-pub(super) struct Bounded<C> {
+pub(super) struct Bounded {
+    engine: EngineKind,
     url: String,
-    open: Option<(C, u64)>,
+    open: Option<(Box<dyn Reader>, u64)>,
 }
 
-impl<C: CheckSession> Bounded<C> {
+impl Bounded {
     /// Opens a session of the login at `url`.
-    pub async fn open(url: String, session: Session) -> crate::error::Result<Bounded<C>> {
-        let open = Some(connect(&url, session).await?);
-        Ok(Bounded { url, open })
+    pub async fn open(
+        engine: EngineKind,
+        url: String,
+        session: Session,
+    ) -> crate::error::Result<Bounded> {
+        let open = Some(connect(engine, &url, session).await?);
+        Ok(Bounded { engine, url, open })
     }
 
     /// The open session, or a fresh one when the bound ended the last.
-    async fn ready(&mut self, session: Session) -> crate::error::Result<(&mut C, u64)> {
+    async fn ready(
+        &mut self,
+        session: Session,
+    ) -> crate::error::Result<(&mut (dyn Reader + 'static), u64)> {
         let open = match self.open.take() {
             Some(open) => open,
-            None => connect(&self.url, session).await?,
+            None => connect(self.engine, &self.url, session).await?,
         };
         let (conn, id) = self.open.insert(open);
-        Ok((conn, *id))
+        Ok((conn.as_mut(), *id))
     }
 
     /// The open connection, for work done before the checks (estimates).
-    pub fn conn(&mut self) -> Option<&mut C> {
-        self.open.as_mut().map(|(c, _)| c)
+    pub fn conn(&mut self) -> Option<&mut (dyn Reader + 'static)> {
+        self.open.as_mut().map(|(c, _)| c.as_mut())
     }
 
     /// Runs one job within the bound; past it the job's statement is
@@ -70,7 +79,7 @@ impl<C: CheckSession> Bounded<C> {
             }
         };
         let start = Instant::now();
-        let mut work = Box::pin(conn.run(job, plan, ctx));
+        let mut work = Box::pin(super::run::run_job(b.engine.engine(), conn, job, plan, ctx));
         if let Ok(results) = tokio::time::timeout(b.limit, &mut work).await {
             return results;
         }
@@ -83,8 +92,12 @@ impl<C: CheckSession> Bounded<C> {
 }
 
 /// A session of the login at `url`, with its id on the server.
-async fn connect<C: CheckSession>(url: &str, session: Session) -> crate::error::Result<(C, u64)> {
-    let mut conn = C::open(url, session).await?;
+async fn connect(
+    engine: EngineKind,
+    url: &str,
+    session: Session,
+) -> crate::error::Result<(Box<dyn Reader>, u64)> {
+    let mut conn = engine.open_reader(url, session).await?;
     let id = conn.id().await?;
     Ok((conn, id))
 }

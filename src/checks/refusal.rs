@@ -1,16 +1,16 @@
 //! A custom check refused what its role may not do (write a large object,
 //! read the server's accounts, signal or kill another session): an error
-//! built from the engine's typed refusal (`engine::refusal`), never from the
+//! built from the engine's typed refusal (`Engine::refusal`), never from the
 //! server's message.
 
 use super::Status;
-use crate::engine::{self, EngineKind};
+use crate::engine::Engine;
 use crate::scenario::SqlCheck;
 
 /// The check's result when its query was refused for its role's lack of a
 /// privilege the drill withholds; `None` for any other error.
-pub fn refused(engine: EngineKind, e: &sqlx::Error, c: &SqlCheck) -> Option<(Status, String)> {
-    let r = engine::refusal(engine, e, &c.query)?;
+pub fn refused(engine: &dyn Engine, e: &sqlx::Error, c: &SqlCheck) -> Option<(Status, String)> {
+    let r = engine.refusal(e, &c.query)?;
     Some((
         Status::Error,
         format!(

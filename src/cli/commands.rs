@@ -110,9 +110,7 @@ async fn dump_format(
 ) -> Option<crate::pipeline::DumpFormat> {
     let file = file.to_path_buf();
     tokio::task::spawn_blocking(move || {
-        let f = std::fs::File::open(&file).ok()?;
-        let reader = Box::new(std::io::BufReader::new(f));
-        crate::pipeline::open_layers(reader, &keys)
+        crate::pipeline::open_file(&file, &keys, None)
             .ok()
             .map(|o| o.format)
     })
@@ -140,17 +138,8 @@ pub async fn restore(
     let keys = Arc::new(load_keys(identities)?);
     // The dump says which engine restores it: its layers are opened once
     // here, before any container starts (a wrong key fails here too).
-    let engine = match dump_format(&file, keys.clone()).await {
-        Some(crate::pipeline::DumpFormat::MysqlSql) => EngineKind::Mariadb,
-        _ => EngineKind::Postgres,
-    };
-    let image = image.unwrap_or_else(|| {
-        match engine {
-            EngineKind::Postgres => crate::workload::generate::DEFAULT_IMAGE,
-            EngineKind::Mariadb => crate::workload::generate::DEFAULT_MARIADB_IMAGE,
-        }
-        .to_string()
-    });
+    let engine = EngineKind::for_dump(dump_format(&file, keys.clone()).await);
+    let image = image.unwrap_or_else(|| engine.default_image().to_string());
     with_run(events, keep, move |docker, run, events| async move {
         let spec = SandboxSpec::new(engine, &image);
         let sandbox = Sandbox::start(&docker, &run, &spec).await?;
@@ -212,8 +201,8 @@ pub struct FixtureArgs {
     #[arg(long, default_value = "clinic")]
     name: String,
     /// The clinic's database engine: postgres or mariadb.
-    #[arg(long, default_value = "postgres", value_parser = ["postgres", "mariadb"])]
-    engine: String,
+    #[arg(long, value_enum, default_value_t)]
+    engine: crate::engine::EngineKind,
     /// The image of the clinic's server [default: restore-drill/postgres:15, or
     /// restore-drill/mariadb:10.11 with --engine mariadb].
     #[arg(long)]
@@ -221,13 +210,8 @@ pub struct FixtureArgs {
 }
 
 pub async fn fixtures(a: FixtureArgs, events: Events) -> Result<Output> {
-    use crate::engine::EngineKind;
-    use crate::workload::generate;
     let as_of = parse_as_of(a.as_of.as_deref())?;
-    let engine = match a.engine.as_str() {
-        "mariadb" => EngineKind::Mariadb,
-        _ => EngineKind::Postgres,
-    };
+    let engine = a.engine;
     with_run(events, false, move |docker, run, events| async move {
         let r = crate::workload::generate::generate(
             &docker,
@@ -240,13 +224,9 @@ pub async fn fixtures(a: FixtureArgs, events: Events) -> Result<Output> {
                 recipients: a.recipients,
                 name: a.name,
                 engine,
-                image: a.image.unwrap_or_else(|| {
-                    match engine {
-                        EngineKind::Postgres => generate::DEFAULT_IMAGE,
-                        EngineKind::Mariadb => generate::DEFAULT_MARIADB_IMAGE,
-                    }
-                    .to_string()
-                }),
+                image: a
+                    .image
+                    .unwrap_or_else(|| engine.default_image().to_string()),
             },
             &events,
         )

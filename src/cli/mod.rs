@@ -414,21 +414,7 @@ fn inspect_output(i: &crate::inspect::Inspection) -> Output {
 }
 
 fn keep_text(s: &Sandbox) -> String {
-    let (client, from_host) = match s.engine {
-        crate::engine::EngineKind::Postgres => (
-            format!("psql -U {} -d {}", s.creds.user, s.creds.database),
-            format!("psql '{}'", s.url()),
-        ),
-        crate::engine::EngineKind::Mariadb => (
-            format!("mariadb --user=root {}", s.creds.database),
-            format!(
-                "mariadb --socket={} --user={} {}",
-                s.socket_dir.join("mysqld.sock").display(),
-                s.creds.user,
-                s.creds.database
-            ),
-        ),
-    };
+    let (client, from_host) = s.engine.client_commands(&s.creds, &s.socket_dir, &s.url());
     format!(
         "\nkept: container {} (no network; its socket is in {})\n  connect: docker exec -it {} {client}\n  from this host: {from_host}\n  remove it: docker rm -f {}   (or restore-drill gc --all)",
         s.container,

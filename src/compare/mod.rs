@@ -7,14 +7,13 @@
 
 pub mod judge;
 pub mod model;
-pub mod probe;
 pub mod query;
 mod summary;
 pub mod target;
 
 use crate::catalog::list::Candidate;
 use crate::drill;
-use crate::engine::{AnyConnection, EngineKind};
+use crate::engine::AnyConnection;
 use crate::error::{Error, Result};
 use crate::events::{Event, Events};
 use crate::keys::IdentitySource;
@@ -273,12 +272,13 @@ async fn compare_on(env: &Env<'_>, sandboxes: &[sandbox::Sandbox], f: &mut Facts
     }
     f.phase = "schema";
     for (t, sb) in f.targets.iter_mut().zip(sandboxes) {
-        let facts = tokio::time::timeout(Duration::from_secs(120), probe::schema(sb))
-            .await
-            .map_err(|_| {
-                Error::Failed(format!("{}: reading the catalogs took over 120 s", t.image))
-            })?
-            .map_err(|e| target::in_target(&t.image, e))?;
+        let facts = tokio::time::timeout(
+            Duration::from_secs(120),
+            sb.engine.schema_facts(&sb.url(), &sb.reader_url()),
+        )
+        .await
+        .map_err(|_| Error::Failed(format!("{}: reading the catalogs took over 120 s", t.image)))?
+        .map_err(|e| target::in_target(&t.image, e))?;
         t.schema = Some(facts);
     }
     keep_relevant_extensions(&mut f.targets);
@@ -296,19 +296,8 @@ async fn compare_on(env: &Env<'_>, sandboxes: &[sandbox::Sandbox], f: &mut Facts
 /// steps do (`vacuumdb --analyze-in-stages`; `ANALYZE TABLE` on MariaDB).
 async fn analyze(sb: &sandbox::Sandbox, limit: Duration) -> Result<()> {
     let mut conn = AnyConnection::connect(sb.engine, &sb.url()).await?;
-    let sql = match &mut conn {
-        AnyConnection::Postgres(_) => "ANALYZE".to_string(),
-        AnyConnection::Mariadb(c) => {
-            let tables = crate::engine::mariadb::list_tables(c).await?;
-            if tables.is_empty() {
-                return Ok(());
-            }
-            let quoted: Vec<String> = tables
-                .iter()
-                .map(|t| crate::engine::mariadb::quote_ident(t))
-                .collect();
-            format!("ANALYZE TABLE {}", quoted.join(", "))
-        }
+    let Some(sql) = conn.analyze_sql().await? else {
+        return Ok(());
     };
     tokio::time::timeout(limit, conn.execute(&sql))
         .await
@@ -339,30 +328,7 @@ fn keep_relevant_extensions(targets: &mut [TargetReport]) {
 /// (written nowhere): the first half of an upgrade by dump and restore.
 /// Evidence, not a condition: a failure leaves it unknown.
 async fn dump_seconds(sb: &sandbox::Sandbox, events: &Events) -> Option<f64> {
-    let (cmd, user) = match sb.engine {
-        EngineKind::Postgres => (
-            vec![
-                "pg_dump".to_string(),
-                "--format=custom".into(),
-                "--compress=0".into(),
-                "--file=/dev/null".into(),
-                // pg_dump would fsync its output file, which /dev/null refuses.
-                "--no-sync".into(),
-                format!("--username={}", sb.creds.user),
-                sb.creds.database.clone(),
-            ],
-            "postgres",
-        ),
-        // The clinic's own backup options (one snapshot, routines, triggers,
-        // events); root logs in by the socket as root.
-        EngineKind::Mariadb => {
-            let mut cmd = vec!["mariadb-dump".to_string(), "--user=root".into()];
-            cmd.extend(crate::backup::mariadb_dump_args());
-            cmd.push("--result-file=/dev/null".into());
-            cmd.push(sb.creds.database.clone());
-            (cmd, "root")
-        }
-    };
+    let crate::engine::ToolCommand { command: cmd, user } = sb.engine.dump_to_nowhere(&sb.creds);
     let cmd_name = cmd[0].clone();
     let started = std::time::Instant::now();
     // The default limits bound the whole dump (4 h), as they bound a restore.

@@ -2,12 +2,12 @@
 //! model. Counts, fingerprints, timings, versions and names, never a row.
 
 use crate::checks::CheckResult;
+pub use crate::engine::schema::{CollationFact, SchemaFacts};
 use crate::measure::Phase;
 use crate::redact::Redacted;
 use crate::report::{Attempt, BackupEvidence, DrillError, ScenarioInfo};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 
 /// A comparison report reads back (`Deserialize`, for the tests and anything
 /// reading a report file typed) only as this version wrote it: a `kind` other
@@ -203,29 +203,6 @@ impl QueryRun {
             QueryRun::NotRun => "not run".into(),
         }
     }
-}
-
-/// What the restored database holds and the server offers.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct SchemaFacts {
-    /// Objects per kind (tables, indexes ...), extension members left out.
-    pub objects: BTreeMap<String, i64>,
-    /// Installed extensions and their versions (MariaDB: the storage
-    /// engines the restored tables use, with their numbers of tables).
-    pub extensions: BTreeMap<String, String>,
-    /// Extensions the server offers, with their default version (only those
-    /// some target has installed are kept in the report).
-    pub available: BTreeMap<String, String>,
-    pub collations: Vec<CollationFact>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CollationFact {
-    /// e.g. `default (libc, en_US.UTF-8)`.
-    pub name: String,
-    /// The version the target's library provides now ("none (code-point
-    /// order)" for a locale without one); null when the server cannot say.
-    pub version: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -8,6 +8,7 @@ use crate::events::Events;
 use crate::faults::{self, Effect, KillSwitch};
 use crate::keys::IdentitySource;
 use crate::measure::Clock;
+use crate::pipeline::FileOpenError;
 use crate::redact::Redacted;
 use crate::restore::data::{self, DataPlace};
 use crate::restore::{self, restore_file, Delivery, RestoreError, Restored, StreamReason};
@@ -135,12 +136,7 @@ fn data_place(
 /// The dump's size, by decoding it (None if it cannot be decoded: the
 /// restore will say why).
 fn decoded_size(path: &std::path::Path, keys: &[IdentitySource]) -> Option<u64> {
-    let f = std::fs::File::open(path).ok()?;
-    let opened = crate::pipeline::open_layers(
-        Box::new(std::io::BufReader::with_capacity(1 << 20, f)),
-        keys,
-    )
-    .ok()?;
+    let opened = crate::pipeline::open_file(path, keys, None).ok()?;
     std::io::copy(&mut { opened.reader }, &mut std::io::sink()).ok()
 }
 
@@ -247,20 +243,16 @@ pub(crate) async fn verify(
     }
     let path = c.path.clone();
     let opened = tokio::task::spawn_blocking(move || {
-        let f = std::fs::File::open(&path)?;
-        Ok::<_, std::io::Error>(
-            crate::pipeline::open_layers(Box::new(std::io::BufReader::new(f)), &keys)
-                .map(|o| o.format),
-        )
+        crate::pipeline::open_file(&path, &keys, None).map(|o| o.format)
     })
     .await
     .map_err(|e| Error::Failed(format!("internal error: {e}")))?;
     Ok(match opened {
-        Err(e) => Err(Unusable::FileUnreadable {
+        Err(FileOpenError::Io(e)) => Err(Unusable::FileUnreadable {
             error: Redacted::ours(e.to_string()),
         }),
-        Ok(Err(e)) => Err(e.into()),
-        Ok(Ok(format)) => Ok(Verified {
+        Err(FileOpenError::Layers(e)) => Err(e.into()),
+        Ok(format) => Ok(Verified {
             sha256: sha,
             bytes,
             format,

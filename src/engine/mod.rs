@@ -1,28 +1,295 @@
-//! What differs between database engines: the image contract (environment,
-//! ready line, port), how to dump, restore and connect, and how to fingerprint.
+//! Everything that differs between database engines, behind one trait:
+//! [`Engine`]. Each engine is a folder (`postgres/`, `mariadb/`) holding a
+//! unit struct that implements it, with the code only that engine needs
+//! (connecting, its catalog, its archive or dump). Nothing outside `engine/`
+//! names an engine.
+//!
+//! Why a trait object and not an enum matched everywhere: an [`EngineKind`]
+//! is the engine's name (what a scenario, a manifest and a report write
+//! down), and it dereferences to its `&'static dyn Engine`, so callers write
+//! `sandbox.engine.restore_command(..)` without knowing which engine it is.
+//! The one `match` on the kind is [`EngineKind::engine`]: a third engine is a
+//! new folder, a variant and a line there. The trait is object-safe: its
+//! async methods return boxed futures (a few allocations per drill, next to
+//! a restore that takes seconds).
+//!
+//! What is shared by every engine stays here: the per-container
+//! credentials, the check sessions' logins (made through the trait), the
+//! row fingerprint (`RowSum`), URLs.
 
+pub mod db_url;
+pub mod dump;
 pub mod mariadb;
-pub mod pgarchive;
 pub mod postgres;
+pub mod reader;
 pub mod refusal;
+pub mod schema;
 
+use crate::error::Result;
+use crate::pipeline::DumpFormat;
+use futures_util::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
+use std::time::Duration;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// The engines a drill restores into. Its words (`postgres`, `mariadb`) are
+/// the same in a scenario, a report and the command line (`--engine`).
+/// PostgreSQL when a scenario or a dump does not say.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
+#[value(rename_all = "lowercase")]
 pub enum EngineKind {
+    #[default]
     Postgres,
     Mariadb,
 }
 
+impl EngineKind {
+    /// The engine's behaviour: the one place engines are listed.
+    pub fn engine(self) -> &'static dyn Engine {
+        match self {
+            EngineKind::Postgres => &postgres::Postgres,
+            EngineKind::Mariadb => &mariadb::Mariadb,
+        }
+    }
+
+    /// The engine a database URL names (PostgreSQL unless another's scheme).
+    pub fn for_url(url: &str) -> EngineKind {
+        use clap::ValueEnum;
+        EngineKind::value_variants()
+            .iter()
+            .copied()
+            .find(|k| k.names_url(url))
+            .unwrap_or_default()
+    }
+
+    /// The engine that restores a dump of this format (PostgreSQL when it
+    /// is unknown: its tools say best what a file is not).
+    pub fn for_dump(format: Option<DumpFormat>) -> EngineKind {
+        use clap::ValueEnum;
+        EngineKind::value_variants()
+            .iter()
+            .copied()
+            .find(|k| format.is_some_and(|f| k.dump_formats().contains(&f)))
+            .unwrap_or_default()
+    }
+}
+
+impl std::ops::Deref for EngineKind {
+    type Target = dyn Engine;
+    fn deref(&self) -> &Self::Target {
+        self.engine()
+    }
+}
+
 impl std::fmt::Display for EngineKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            EngineKind::Postgres => "PostgreSQL",
-            EngineKind::Mariadb => "MariaDB",
-        })
+        f.write_str(self.engine().name())
     }
+}
+
+/// What is copied into an image this tool builds, and its configuration
+/// (the same contract as the engine's official image).
+pub struct ImageRecipe {
+    /// `docker import` changes: ENV, ENTRYPOINT, CMD, EXPOSE.
+    pub changes: Vec<String>,
+    pub entrypoint: &'static str,
+    /// The server's settings: (file name, content, path in the image).
+    pub config: (&'static str, &'static str, &'static str),
+    /// A folder to make before the settings are copied in.
+    pub config_dir: Option<&'static str>,
+    /// Installed files left out (dpkg path patterns).
+    pub excluded: &'static [&'static str],
+}
+
+/// One of the engine's tools, run inside the sandbox: its command and the
+/// container user it runs as (whose socket login the tool uses).
+pub struct ToolCommand {
+    pub command: Vec<String>,
+    pub user: &'static str,
+}
+
+/// Everything that differs between engines. Implemented by one unit struct
+/// per engine folder; reached through [`EngineKind`].
+pub trait Engine: Send + Sync {
+    /// Its name in messages: `PostgreSQL`, `MariaDB`.
+    fn name(&self) -> &'static str;
+    /// Its word in a scenario's `engine` key and on the command line.
+    fn key(&self) -> &'static str;
+    /// The image a restore or a fixture uses when none is named.
+    fn default_image(&self) -> &'static str;
+    /// The dump formats its restore tools read.
+    fn dump_formats(&self) -> &'static [DumpFormat];
+
+    // Backing up a clinic's server.
+
+    /// Whether a database URL names this engine's server (its scheme).
+    fn names_url(&self, url: &str) -> bool;
+    /// Refuses a URL this engine cannot connect with, before anything runs.
+    fn check_url(&self, url: &str) -> Result<()>;
+    /// Whether a URL without a password takes it from the environment, as
+    /// the engine's own clients do (MariaDB's `MYSQL_PWD`).
+    fn password_from_env(&self) -> bool;
+    /// Dumps the database at `url` into `sink` with the manifest's
+    /// fingerprints taken in the same snapshot.
+    fn dump<'a>(
+        &'a self,
+        url: &'a str,
+        sink: &'a dyn dump::DumpSink,
+        events: &'a crate::events::Events,
+    ) -> BoxFuture<'a, Result<dump::Dumped>>;
+
+    // The container contract.
+
+    /// The administrator's login in a sandbox.
+    fn admin_user(&self) -> &'static str;
+    /// The official images' environment contract.
+    fn container_env(&self, c: &Credentials, tmpfs_data: bool) -> Vec<String>;
+    /// The server's command, where the image's default does not fit the
+    /// container's memory limit.
+    fn server_command(&self, memory_bytes: i64) -> Option<Vec<String>>;
+    /// Where the folder shared with the host is mounted in the container.
+    fn socket_mount(&self) -> &'static str;
+    /// The image's own data directory, in the container's writable layer.
+    fn disk_data_dir(&self) -> &'static str;
+    /// Where a tmpfs-backed data directory is mounted.
+    fn data_dir(&self) -> &'static str;
+    /// The line the final server logs once it accepts connections.
+    fn ready_line(&self) -> &'static str;
+    fn stop_signal(&self) -> &'static str;
+    fn port(&self) -> u16;
+    /// A URL both sqlx and the engine's own clients read, through the socket
+    /// in `socket_dir`.
+    fn url_for(&self, socket_dir: &Path, user: &str, password: &str, database: &str) -> String;
+    /// How to reach a kept sandbox: from inside it, and from this host.
+    fn client_commands(&self, c: &Credentials, socket_dir: &Path, url: &str) -> (String, String);
+    /// What an image of this engine is built from (`major`: the server's
+    /// major version where packages name it).
+    fn image_recipe(&self, major: &str) -> ImageRecipe;
+
+    // Restoring.
+
+    /// The command that reads a dump of `format` on stdin and restores it;
+    /// `None` when this engine cannot restore that format.
+    fn restore_tool(&self, c: &Credentials, format: DumpFormat) -> Option<ToolCommand>;
+    /// What fingerprints a dump of `format` as it streams to the restore
+    /// tool, where the engine can read that format on its way (`None`: the
+    /// restored tables are read back instead).
+    fn stream_fingerprinter(&self, format: DumpFormat) -> Option<StreamFingerprinter>;
+    /// An empty server's data directory with room to start.
+    fn empty_server_bytes(&self) -> u64;
+    /// Every database the restore filled, with its tables, where a dump can
+    /// restore into another database than the one the checks read (`None`:
+    /// it cannot).
+    fn restored_databases<'a>(
+        &'a self,
+        admin_url: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Vec<TablesIn>>>>;
+
+    // Roles.
+
+    /// Creates the login the checks and a comparison use, which can only read.
+    fn create_reader<'a>(
+        &'a self,
+        admin_url: &'a str,
+        c: &'a Credentials,
+        limit: Duration,
+    ) -> BoxFuture<'a, Result<()>>;
+    /// Lets the readers read the restored application (after the restore).
+    fn grant_reading<'a>(
+        &'a self,
+        admin_url: &'a str,
+        database: &'a str,
+    ) -> BoxFuture<'a, Result<()>>;
+    /// Lets the comparison's reader, made before the restore, read what the
+    /// check sessions read.
+    fn join_readers<'a>(&'a self, admin_url: &'a str, reader: &'a str)
+        -> BoxFuture<'a, Result<()>>;
+    /// Creates the login of one check session.
+    fn create_check_login<'a>(&'a self, login: CheckLogin<'a>) -> BoxFuture<'a, Result<()>>;
+    /// What a check session's role was refused, from the error `e` of the
+    /// check's `query`; `None` for any other error.
+    fn refusal(&self, e: &sqlx::Error, query: &str) -> Option<refusal::Refusal>;
+    /// The administrator's statement that stops session `id`'s work.
+    fn stop_sql(&self, id: u64, how: Stop) -> String;
+    /// Whether stopping failed only because the session had ended already.
+    fn session_gone(&self, e: &sqlx::Error) -> bool;
+    /// The server's version.
+    fn server_version<'a>(&'a self, url: &'a str) -> BoxFuture<'a, Result<String>>;
+    /// A connection for the places that send SQL text and read numbers.
+    fn connect_any<'a>(&'a self, url: &'a str) -> BoxFuture<'a, Result<AnyConnection>>;
+
+    // The checks.
+
+    /// Opens a read-only check session of the login at `url`, sized to the
+    /// sandbox.
+    fn open_reader<'a>(
+        &'a self,
+        url: &'a str,
+        session: reader::Session,
+    ) -> BoxFuture<'a, Result<Box<dyn reader::Reader>>>;
+    /// How the manifest comparison reads the restored tables.
+    fn manifest_reading(&self) -> reader::ManifestReading;
+    /// Whether a check's query failed because it tried to write.
+    fn tried_to_write(&self, e: &sqlx::Error) -> bool;
+    /// How the foreign keys were checked, when none has an orphan.
+    fn foreign_keys_note(&self, validated: usize, total: usize) -> String;
+    /// The clinic's business rules in this engine's dialect.
+    fn clinic_rules(&self) -> &'static str;
+    /// Whether a rule may ask for planner switches (`SET LOCAL enable_…`)
+    /// for its own query.
+    fn planner_switches(&self) -> bool;
+
+    // A comparison before an upgrade.
+
+    /// What the restored database holds and its server offers, read as the
+    /// administrator at `admin_url` or the reader at `reader_url`.
+    fn schema_facts<'a>(
+        &'a self,
+        admin_url: &'a str,
+        reader_url: &'a str,
+    ) -> BoxFuture<'a, Result<schema::SchemaFacts>>;
+    /// The engine's dump tool reading the restored database and writing
+    /// nowhere: the first half of an upgrade by dump and restore, timed.
+    fn dump_to_nowhere(&self, c: &Credentials) -> ToolCommand;
+
+    // The SQL dialect.
+
+    /// Quotes one identifier.
+    fn quote(&self) -> fn(&str) -> String;
+    /// The current time in UTC, as the clinic's columns keep it.
+    fn now_sql(&self) -> &'static str;
+    /// One transaction of the lost-server workload: a new appointment and
+    /// its sequence number `seq`, with the commit's time (UTC).
+    fn workload_write(&self, seq: i64) -> String;
+    /// Sets the session's statement time limit.
+    fn statement_timeout_sql(&self, secs: u64) -> String;
+
+    // The faults' engine parts.
+
+    /// Waits (unbounded: the caller bounds it) until the restore tool is
+    /// connected and has created a table.
+    fn until_restore_busy<'a>(&'a self, url: &'a str) -> BoxFuture<'a, ()>;
+    /// An initialised, empty data directory, for a full-disk rehearsal.
+    fn empty_data_bytes(&self) -> u64;
+}
+
+/// Reads a dump as it streams past and fingerprints each table's rows the
+/// way a manifest does; the error says why it could not.
+pub type StreamFingerprinter =
+    fn(&mut dyn std::io::Read) -> std::result::Result<Vec<TableFingerprint>, String>;
+
+/// A database and how many tables and views it holds.
+pub type TablesIn = (String, u64);
+
+/// One check session's login, as `Engine::create_check_login` makes it.
+pub struct CheckLogin<'a> {
+    pub admin_url: &'a str,
+    pub user: &'a str,
+    pub password: &'a str,
+    pub database: &'a str,
+    /// The server's bound on each statement.
+    pub limit: Duration,
 }
 
 /// Per-container credentials, random each time: a sandbox holds a copy of every
@@ -53,10 +320,7 @@ impl Credentials {
     pub fn random(engine: EngineKind) -> Self {
         use rand::distr::{Alphanumeric, SampleString};
         Self {
-            user: match engine {
-                EngineKind::Postgres => "drill".into(),
-                EngineKind::Mariadb => "root".into(),
-            },
+            user: engine.admin_user().into(),
             // None: the administrator logs in by the socket, in a folder only
             // the drill's user can reach (sandbox::sockets), so no password
             // sits in the container's environment.
@@ -73,20 +337,6 @@ pub fn quote_parts(name: &str, quote: fn(&str) -> String) -> String {
     name.split('.').map(quote).collect::<Vec<_>>().join(".")
 }
 
-/// Creates the login the checks use, which can only read (as the
-/// administrator at `admin_url`).
-pub async fn create_reader(
-    engine: EngineKind,
-    admin_url: &str,
-    c: &Credentials,
-    limit: std::time::Duration,
-) -> crate::error::Result<()> {
-    match engine {
-        EngineKind::Postgres => postgres::create_reader(admin_url, c, limit).await,
-        EngineKind::Mariadb => mariadb::create_reader(admin_url, c, limit).await,
-    }
-}
-
 /// Makes one login per check session, after the restore (what they may read
 /// is the restored application's schemas) and returns their URLs, the
 /// administrator's host and database at `admin_url`. Each session has its
@@ -97,15 +347,13 @@ pub async fn check_logins(
     engine: EngineKind,
     admin_url: &str,
     sessions: usize,
-    limit: std::time::Duration,
-) -> crate::error::Result<Vec<String>> {
+    limit: Duration,
+) -> Result<Vec<String>> {
     use rand::distr::{Alphanumeric, SampleString};
     let database = url_database(admin_url)?;
-    if engine == EngineKind::Postgres {
-        postgres::grant_reading(admin_url, &database).await?;
-    }
+    engine.grant_reading(admin_url, &database).await?;
     // Past the drill's bound, with room for its cancel to land first.
-    let server_limit = limit + std::time::Duration::from_secs(30);
+    let server_limit = limit + Duration::from_secs(30);
     // A suffix of their own: a comparison makes logins once per target.
     let run = Alphanumeric
         .sample_string(&mut rand::rng(), 6)
@@ -114,37 +362,31 @@ pub async fn check_logins(
     for n in 1..=sessions {
         let user = format!("drill_check_{run}_{n}");
         let password = Alphanumeric.sample_string(&mut rand::rng(), 32);
-        match engine {
-            EngineKind::Postgres => {
-                postgres::create_check_login(admin_url, &user, &password, server_limit).await?
-            }
-            EngineKind::Mariadb => {
-                let (u, p, db, l) = (&user, &password, &database, server_limit);
-                mariadb::create_check_login(admin_url, u, p, db, l).await?
-            }
-        }
+        engine
+            .create_check_login(CheckLogin {
+                admin_url,
+                user: &user,
+                password: &password,
+                database: &database,
+                limit: server_limit,
+            })
+            .await?;
         urls.push(with_login(admin_url, &user, &password)?);
     }
     Ok(urls)
 }
 
 /// Lets the comparison's reader (made before the restore) read what the
-/// check sessions read, and nothing more. MariaDB's was granted the
-/// restored database when it was made.
-pub async fn grant_reading(
-    engine: EngineKind,
-    admin_url: &str,
-    reader: &str,
-) -> crate::error::Result<()> {
-    if engine == EngineKind::Mariadb {
-        return Ok(());
-    }
-    postgres::grant_reading(admin_url, &url_database(admin_url)?).await?;
-    postgres::join_readers(admin_url, reader).await
+/// check sessions read, and nothing more.
+pub async fn grant_reading(engine: EngineKind, admin_url: &str, reader: &str) -> Result<()> {
+    engine
+        .grant_reading(admin_url, &url_database(admin_url)?)
+        .await?;
+    engine.join_readers(admin_url, reader).await
 }
 
 /// The database a URL names.
-fn url_database(url: &str) -> crate::error::Result<String> {
+fn url_database(url: &str) -> Result<String> {
     let u = url::Url::parse(url).map_err(|e| {
         crate::error::Error::Failed(format!("internal error: the sandbox's URL: {e}"))
     })?;
@@ -152,7 +394,7 @@ fn url_database(url: &str) -> crate::error::Result<String> {
 }
 
 /// The URL with another user and password.
-fn with_login(url: &str, user: &str, password: &str) -> crate::error::Result<String> {
+fn with_login(url: &str, user: &str, password: &str) -> Result<String> {
     let internal = |what: &str| {
         crate::error::Error::Failed(format!("internal error: the sandbox's URL: {what}"))
     };
@@ -161,15 +403,6 @@ fn with_login(url: &str, user: &str, password: &str) -> crate::error::Result<Str
     u.set_password(Some(password))
         .map_err(|_| internal("password"))?;
     Ok(u.to_string())
-}
-
-/// What a check session's role was refused, from the error `e` of the
-/// check's `query`; `None` for any other error.
-pub fn refusal(engine: EngineKind, e: &sqlx::Error, query: &str) -> Option<refusal::Refusal> {
-    match engine {
-        EngineKind::Postgres => postgres::refusal(e, query),
-        EngineKind::Mariadb => mariadb::refusal(e, query),
-    }
 }
 
 /// How the administrator stops a check session's work.
@@ -185,28 +418,17 @@ pub enum Stop {
 /// Stops the work of the session `id` (its backend pid or connection id) as
 /// the administrator at `admin_url`: the server's side stops, not only the
 /// drill's wait. A session already gone is stopped.
-pub async fn stop_session(
-    engine: EngineKind,
-    admin_url: &str,
-    id: u64,
-    how: Stop,
-) -> crate::error::Result<()> {
-    let sql = match (engine, how) {
-        (EngineKind::Postgres, Stop::Query) => format!("SELECT pg_cancel_backend({id})"),
-        (EngineKind::Postgres, Stop::Session) => format!("SELECT pg_terminate_backend({id})"),
-        (EngineKind::Mariadb, Stop::Query) => format!("KILL QUERY {id}"),
-        (EngineKind::Mariadb, Stop::Session) => format!("KILL CONNECTION {id}"),
-    };
+pub async fn stop_session(engine: EngineKind, admin_url: &str, id: u64, how: Stop) -> Result<()> {
+    let sql = engine.stop_sql(id, how);
     let doing = "stopping a check over the drill's time bound";
     let mut c = AnyConnection::connect(engine, admin_url).await?;
-    let patience = std::time::Duration::from_secs(10);
+    let patience = Duration::from_secs(10);
     match tokio::time::timeout(patience, c.execute(&sql)).await {
         Err(_) => Err(crate::error::Error::Environment(format!(
             "{doing}: the server did not answer within 10 s; the sandbox is stuck or overloaded"
         ))),
         Ok(Ok(())) => Ok(()),
-        // ER_NO_SUCH_THREAD: it ended on its own meanwhile.
-        Ok(Err(e)) if mariadb::error_number(&e) == Some(1094) => Ok(()),
+        Ok(Err(e)) if engine.session_gone(&e) => Ok(()),
         Ok(Err(e)) => Err(crate::error::Error::db(doing, e)),
     }
 }
@@ -214,19 +436,7 @@ pub async fn stop_session(
 /// The server's version as evidence, not a condition: a server too slow to
 /// say it within 30 s leaves it unknown.
 pub async fn server_version_within(engine: EngineKind, url: &str) -> Option<String> {
-    let asked = async {
-        match engine {
-            EngineKind::Postgres => {
-                let mut c = postgres::connect(url, std::time::Duration::from_secs(10)).await?;
-                postgres::server_version(&mut c).await
-            }
-            EngineKind::Mariadb => {
-                let mut c = mariadb::connect(url, std::time::Duration::from_secs(10)).await?;
-                mariadb::server_version(&mut c).await
-            }
-        }
-    };
-    tokio::time::timeout(std::time::Duration::from_secs(30), asked)
+    tokio::time::timeout(Duration::from_secs(30), engine.server_version(url))
         .await
         .ok()
         .and_then(|v| v.ok())
@@ -240,18 +450,12 @@ pub enum AnyConnection {
 }
 
 impl AnyConnection {
-    pub async fn connect(engine: EngineKind, url: &str) -> crate::error::Result<AnyConnection> {
-        let patience = std::time::Duration::from_secs(10);
-        Ok(match engine {
-            EngineKind::Postgres => {
-                AnyConnection::Postgres(postgres::connect(url, patience).await?)
-            }
-            EngineKind::Mariadb => AnyConnection::Mariadb(mariadb::connect(url, patience).await?),
-        })
+    pub async fn connect(engine: EngineKind, url: &str) -> Result<AnyConnection> {
+        engine.connect_any(url).await
     }
 
     /// Runs one or more statements (the simple protocol).
-    pub async fn execute(&mut self, sql: &str) -> Result<(), sqlx::Error> {
+    pub async fn execute(&mut self, sql: &str) -> std::result::Result<(), sqlx::Error> {
         use sqlx::Executor;
         match self {
             AnyConnection::Postgres(c) => c.execute(sqlx::raw_sql(sql)).await.map(|_| ()),
@@ -260,7 +464,7 @@ impl AnyConnection {
     }
 
     /// The first column of every row, read as integers.
-    pub async fn integers(&mut self, sql: &str) -> Result<Vec<i64>, sqlx::Error> {
+    pub async fn integers(&mut self, sql: &str) -> std::result::Result<Vec<i64>, sqlx::Error> {
         use sqlx::{Executor, Row};
         Ok(match self {
             AnyConnection::Postgres(c) => c
@@ -279,128 +483,89 @@ impl AnyConnection {
     }
 }
 
+impl AnyConnection {
+    /// The statement that gathers the planner's statistics of every
+    /// restored table (`vacuumdb --analyze-in-stages`; `ANALYZE TABLE` on
+    /// MariaDB); `None` when there is nothing to analyze.
+    pub async fn analyze_sql(&mut self) -> Result<Option<String>> {
+        Ok(match self {
+            AnyConnection::Postgres(_) => Some("ANALYZE".to_string()),
+            AnyConnection::Mariadb(c) => {
+                let tables = mariadb::list_tables(c).await?;
+                if tables.is_empty() {
+                    return Ok(None);
+                }
+                let quoted: Vec<String> = tables.iter().map(|t| mariadb::quote_ident(t)).collect();
+                Some(format!("ANALYZE TABLE {}", quoted.join(", ")))
+            }
+        })
+    }
+}
+
+/// Where the server says a failed query went wrong.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QueryPlace {
+    /// A character position in the statement, from 1.
+    Char(usize),
+    /// A line of the statement, from 1.
+    Line(usize),
+}
+
+/// What a failed query was, as its engine tells it apart.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueryFailure {
+    /// The session's statement time limit stopped it.
+    pub timed_out: bool,
+    /// The reader was refused a change.
+    pub refused_write: bool,
+    pub sqlstate: Option<String>,
+    pub at: Option<QueryPlace>,
+}
+
+impl AnyConnection {
+    /// Runs `sql` (the simple protocol: every value as text) and hands each
+    /// row to `line` as COPY's text format prints it.
+    pub async fn each_row_text(
+        &mut self,
+        sql: &str,
+        line: &mut (dyn FnMut(&[u8]) + Send),
+    ) -> std::result::Result<(), sqlx::Error> {
+        use futures_util::StreamExt;
+        match self {
+            AnyConnection::Postgres(c) => {
+                let mut rows = sqlx::raw_sql(sql).fetch(c);
+                while let Some(row) = rows.next().await {
+                    line(&postgres::row_text(&row?));
+                }
+            }
+            AnyConnection::Mariadb(c) => {
+                let mut rows = sqlx::raw_sql(sql).fetch(c);
+                while let Some(row) = rows.next().await {
+                    line(&mariadb::row_text(&row?));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// What the error `e` of one of this connection's queries was.
+    pub fn failure(&self, e: &sqlx::Error) -> QueryFailure {
+        match self {
+            AnyConnection::Postgres(_) => postgres::query_failure(e),
+            AnyConnection::Mariadb(_) => mariadb::query_failure(e),
+        }
+    }
+}
+
 /// Runs `sql` (one or more statements) as the administrator at `url`.
-pub async fn execute_as_admin(
-    engine: EngineKind,
-    url: &str,
-    sql: &str,
-    doing: &str,
-) -> crate::error::Result<()> {
+pub async fn execute_as_admin(engine: EngineKind, url: &str, sql: &str, doing: &str) -> Result<()> {
     let mut c = AnyConnection::connect(engine, url).await?;
     c.execute(sql)
         .await
         .map_err(|e| crate::error::Error::db(doing, e))
 }
 
-/// Where a tmpfs-backed data directory is mounted (entrypoints initialise an
-/// empty `PGDATA` / data dir there).
-const PG_TMPFS_DATA: &str = "/var/lib/postgresql/tmpfs-data";
-/// Where PostgreSQL's second socket folder, shared with the host, is mounted.
-const PG_SOCKET_MOUNT: &str = "/run/restore-drill";
-const MARIADB_TMPFS_DATA: &str = "/var/lib/mysql-tmpfs";
-
 impl EngineKind {
-    /// The official images' environment contract.
-    pub fn container_env(&self, c: &Credentials, tmpfs_data: bool) -> Vec<String> {
-        let mut env = match self {
-            // No password anywhere: the server listens on no port, and its
-            // socket is reached only through the run's private folder.
-            EngineKind::Postgres => vec![
-                format!("POSTGRES_USER={}", c.user),
-                "POSTGRES_HOST_AUTH_METHOD=trust".into(),
-                format!("POSTGRES_DB={}", c.database),
-            ],
-            // The administrator is root: restoring a dump's routines,
-            // triggers and DEFINERs needs more than one database's grants.
-            EngineKind::Mariadb => vec![
-                "MARIADB_ALLOW_EMPTY_ROOT_PASSWORD=1".into(),
-                format!("MARIADB_DATABASE={}", c.database),
-            ],
-        };
-        if tmpfs_data {
-            env.push(match self {
-                EngineKind::Postgres => format!("PGDATA={PG_TMPFS_DATA}"),
-                EngineKind::Mariadb => format!("MARIADB_DATADIR={MARIADB_TMPFS_DATA}"),
-            });
-        }
-        env
-    }
-
-    /// The server's command, where the image's default does not fit the
-    /// container's memory limit. InnoDB reads pages around the kernel's cache
-    /// (O_DIRECT), so its buffer pool is all the cache a restored MariaDB has:
-    /// half the container's memory, in the 128 MiB chunks InnoDB allocates.
-    /// PostgreSQL reads through the kernel's cache and keeps its image's.
-    pub fn server_command(&self, memory_bytes: i64) -> Option<Vec<String>> {
-        const CHUNK: i64 = 128 << 20;
-        match self {
-            // No TCP listener; the socket also in the folder shared with the
-            // host (`socket_mount`), beside the image's own for `docker exec`.
-            EngineKind::Postgres => Some(vec![
-                "-c".into(),
-                "listen_addresses=".into(),
-                "-c".into(),
-                format!("unix_socket_directories=/var/run/postgresql,{PG_SOCKET_MOUNT}"),
-            ]),
-            EngineKind::Mariadb => {
-                let pool = (memory_bytes / 2 / CHUNK).max(1) * CHUNK;
-                Some(vec![
-                    "mariadbd".into(),
-                    "--skip-networking".into(),
-                    format!("--innodb-buffer-pool-size={pool}"),
-                ])
-            }
-        }
-    }
-
-    /// Where the folder shared with the host is mounted in the container:
-    /// PostgreSQL adds a socket there; MariaDB's one socket is there already
-    /// (Debian's `/run/mysqld/mysqld.sock`), where its own clients look.
-    pub fn socket_mount(&self) -> &'static str {
-        match self {
-            EngineKind::Postgres => PG_SOCKET_MOUNT,
-            EngineKind::Mariadb => "/run/mysqld",
-        }
-    }
-
-    /// The image's own data directory, in the container's writable layer.
-    pub fn disk_data_dir(&self) -> &'static str {
-        match self {
-            EngineKind::Postgres => "/var/lib/postgresql/data",
-            EngineKind::Mariadb => "/var/lib/mysql",
-        }
-    }
-
-    pub fn data_dir(&self) -> &'static str {
-        match self {
-            EngineKind::Postgres => PG_TMPFS_DATA,
-            EngineKind::Mariadb => MARIADB_TMPFS_DATA,
-        }
-    }
-
-    /// The line the final server logs once it accepts connections.
-    pub fn ready_line(&self) -> &'static str {
-        match self {
-            EngineKind::Postgres => "database system is ready to accept connections",
-            EngineKind::Mariadb => "ready for connections",
-        }
-    }
-
-    pub fn stop_signal(&self) -> &'static str {
-        match self {
-            EngineKind::Postgres => "SIGINT",
-            // MariaDB ignores SIGINT; SIGTERM is its clean shutdown.
-            EngineKind::Mariadb => "SIGTERM",
-        }
-    }
-
-    pub fn port(&self) -> u16 {
-        match self {
-            EngineKind::Postgres => 5432,
-            EngineKind::Mariadb => 3306,
-        }
-    }
-
     /// The administrator's URL, through the socket in `socket_dir`.
     pub fn url(&self, socket_dir: &Path, c: &Credentials) -> String {
         self.url_for(socket_dir, &c.user, &c.password, &c.database)
@@ -410,23 +575,24 @@ impl EngineKind {
     pub fn reader_url(&self, socket_dir: &Path, c: &Credentials) -> String {
         self.url_for(socket_dir, &c.reader, &c.reader_password, &c.database)
     }
+}
 
-    /// A URL both sqlx and the real clients read (libpq's `host=` names a
-    /// socket folder; MariaDB's `socket=` the socket itself).
-    fn url_for(&self, socket_dir: &Path, user: &str, password: &str, database: &str) -> String {
-        let login = if password.is_empty() {
-            user.to_string()
-        } else {
-            format!("{user}:{password}")
-        };
-        let (scheme, key, socket) = match self {
-            EngineKind::Postgres => ("postgres", "host", socket_dir.to_path_buf()),
-            EngineKind::Mariadb => ("mysql", "socket", socket_dir.join("mysqld.sock")),
-        };
-        let socket: String =
-            url::form_urlencoded::byte_serialize(socket.as_os_str().as_encoded_bytes()).collect();
-        format!("{scheme}://{login}@localhost/{database}?{key}={socket}")
-    }
+/// A socket URL: `scheme://login@localhost/database?key=socket`, the socket
+/// path escaped.
+pub(crate) fn socket_url(
+    (scheme, key, socket): (&str, &str, &Path),
+    user: &str,
+    password: &str,
+    database: &str,
+) -> String {
+    let login = if password.is_empty() {
+        user.to_string()
+    } else {
+        format!("{user}:{password}")
+    };
+    let socket: String =
+        url::form_urlencoded::byte_serialize(socket.as_os_str().as_encoded_bytes()).collect();
+    format!("{scheme}://{login}@localhost/{database}?{key}={socket}")
 }
 
 /// One table's content summary: what a manifest records and a restore must match.

@@ -1,7 +1,6 @@
 //! restore-killed: the recovery server dies part-way through a restore. The
 //! kill lands mid-restore however fast the restore would otherwise finish.
 
-use crate::engine::postgres;
 use crate::events::{Event, Events, Observer};
 use std::sync::Arc;
 use std::time::Duration;
@@ -70,56 +69,8 @@ impl Observer for KillSwitch {
 pub async fn wait_for_restore_activity(engine: crate::engine::EngineKind, url: &str) {
     // One bound for the whole wait, a query that hangs included: after it
     // the kill lands wherever the restore is.
-    let watched = async {
-        match engine {
-            crate::engine::EngineKind::Postgres => until_pg_restore_busy(url).await,
-            crate::engine::EngineKind::Mariadb => until_mariadb_restore_busy(url).await,
-        }
-    };
+    let watched = engine.until_restore_busy(url);
     let _ = tokio::time::timeout(Duration::from_secs(20), watched).await;
-}
-
-/// pg_restore connected and a table created.
-async fn until_pg_restore_busy(url: &str) {
-    let Ok(mut conn) = postgres::connect(url, Duration::from_secs(5)).await else {
-        return;
-    };
-    loop {
-        let busy: Result<(i64, i64), _> = sqlx::query_as(
-            "SELECT (SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pg_restore'), \
-                    (SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
-                     WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema'))",
-        )
-        .fetch_one(&mut conn)
-        .await;
-        if matches!(busy, Ok((a, t)) if a > 0 && t > 0) {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-/// Another connection than ours, and a table in the restored database.
-async fn until_mariadb_restore_busy(url: &str) {
-    use sqlx::Executor;
-    let patience = Duration::from_secs(5);
-    let Ok(mut conn) = crate::engine::mariadb::connect(url, patience).await else {
-        return;
-    };
-    let asked = "SELECT (SELECT COUNT(*) FROM information_schema.PROCESSLIST \
-                         WHERE ID <> CONNECTION_ID() AND USER = 'root' AND COMMAND <> 'Daemon') \
-                      * (SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE())";
-    loop {
-        let busy = conn.fetch_one(sqlx::raw_sql(asked)).await;
-        let n = busy
-            .ok()
-            .and_then(|r| crate::engine::mariadb::text(&r, 0))
-            .and_then(|t| t.parse::<i64>().ok());
-        if n.is_some_and(|n| n > 0) {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 /// Kills a container (the recovery server dying mid-restore).

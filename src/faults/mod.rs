@@ -257,12 +257,8 @@ async fn small_disk(
     tmpfs_mb: Option<u64>,
     engine: crate::engine::EngineKind,
 ) -> Result<Vec<String>> {
-    // An initialised PostgreSQL cluster takes ~62 MiB (one WAL segment
-    // included); MariaDB's 125 MiB (its 96 MiB redo log included).
-    let empty: u64 = match engine {
-        crate::engine::EngineKind::Postgres => 64 << 20,
-        crate::engine::EngineKind::Mariadb => 128 << 20,
-    };
+    // An initialised, empty data directory, with room.
+    let empty: u64 = engine.empty_data_bytes();
     let bytes = match tmpfs_mb {
         Some(mb) => mb << 20,
         None => {

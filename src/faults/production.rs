@@ -98,10 +98,7 @@ impl Production {
 
     pub async fn write_appointments(&self, n: u32) -> Result<()> {
         // MariaDB's clinic keeps its times as UTC DATETIMEs.
-        let now = match self.server.engine {
-            EngineKind::Postgres => "now()",
-            EngineKind::Mariadb => "UTC_TIMESTAMP(6)",
-        };
+        let now = self.server.engine.now_sql();
         let sql = format!(
             "INSERT INTO appointments (patient_id, starts_at, duration_minutes, kind, status, created_at) \
              SELECT p.id, {now} + INTERVAL '1' DAY, 30, 'follow_up', 'booked', {now} \
@@ -210,22 +207,7 @@ impl Production {
 /// Pure: one write of the workload, one transaction: a new appointment and
 /// its sequence number, with the commit's time (UTC).
 pub fn workload_write(engine: EngineKind, seq: i64) -> String {
-    match engine {
-        EngineKind::Postgres => format!(
-            "WITH a AS (INSERT INTO appointments (patient_id, starts_at, duration_minutes, kind, status, created_at) \
-               SELECT id, now() + interval '1 day', 30, 'follow_up', 'booked', now() FROM patients ORDER BY id LIMIT 1 \
-               RETURNING id) \
-             INSERT INTO drill_workload SELECT {seq}, clock_timestamp() AT TIME ZONE 'UTC', id FROM a"
-        ),
-        EngineKind::Mariadb => format!(
-            "START TRANSACTION; \
-             INSERT INTO appointments (patient_id, starts_at, duration_minutes, kind, status, created_at) \
-               SELECT id, UTC_TIMESTAMP(6) + INTERVAL 1 DAY, 30, 'follow_up', 'booked', UTC_TIMESTAMP(6) \
-               FROM patients ORDER BY id LIMIT 1; \
-             INSERT INTO drill_workload VALUES ({seq}, UTC_TIMESTAMP(6), LAST_INSERT_ID()); \
-             COMMIT"
-        ),
-    }
+    engine.workload_write(seq)
 }
 
 /// After the restore: which of the workload's committed writes are missing.

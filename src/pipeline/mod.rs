@@ -8,6 +8,31 @@ pub mod psql_guard;
 pub mod sniff;
 
 pub use decode::{open_layers, Opened};
+
+/// Why a backup file could not be opened: the file itself, or its layers.
+#[derive(Debug)]
+pub enum FileOpenError {
+    Io(std::io::Error),
+    Layers(decode::OpenError),
+}
+
+/// Opens the backup file at `path` and its layers with `keys` (age
+/// identities tried file by file): the one place a backup file is opened.
+/// `counted` counts the file's bytes as they are read. Blocking: it reads
+/// and may decrypt.
+pub fn open_file(
+    path: &std::path::Path,
+    keys: &[crate::keys::IdentitySource],
+    counted: Option<Counter>,
+) -> Result<Opened, FileOpenError> {
+    let file = std::fs::File::open(path).map_err(FileOpenError::Io)?;
+    let input: Box<dyn Read + Send> = match counted {
+        Some(c) => Box::new(CountingReader::new(file, c)),
+        None => Box::new(file),
+    };
+    open_layers(Box::new(io::BufReader::with_capacity(1 << 20, input)), keys)
+        .map_err(FileOpenError::Layers)
+}
 pub use sniff::{DumpFormat, Layer};
 
 use sha2::{Digest, Sha256};

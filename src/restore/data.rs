@@ -20,13 +20,10 @@ pub const DUMP_FACTOR: u64 = 4;
 /// decompression bomb (thousands of times) is far past it.
 pub const FILE_FACTOR: u64 = 100;
 
-/// An empty server's data directory with room to start: PostgreSQL's cluster
-/// is about 40 MiB, MariaDB's about 125 MiB (measured for disk-full).
+/// An empty server's data directory with room to start (the engine's own
+/// measure).
 fn empty_server_bytes(engine: EngineKind) -> u64 {
-    match engine {
-        EngineKind::Postgres => 64 << 20,
-        EngineKind::Mariadb => 160 << 20,
-    }
+    engine.empty_server_bytes()
 }
 
 /// The most restored data the backup may become: the scenario's

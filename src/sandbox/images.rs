@@ -86,12 +86,6 @@ pub fn build_target_for(image: &str) -> Option<&'static str> {
     TARGETS.iter().find(|t| t.image() == image).map(|t| t.key)
 }
 
-// The files put into each image; compiled in, so the binary alone can build.
-const PG_ENTRYPOINT: &str = include_str!("../../images/postgres/entrypoint.sh");
-const PG_CONF: &str = include_str!("../../images/postgres/restore-drill.conf");
-const MARIADB_ENTRYPOINT: &str = include_str!("../../images/mariadb/entrypoint.sh");
-const MARIADB_CONF: &str = include_str!("../../images/mariadb/restore-drill.cnf");
-
 /// Debian mirrors to build from: the machine's own apt sources unless the user
 /// names one, since that is the mirror known to be reachable here.
 #[derive(Debug, Clone)]
@@ -445,25 +439,7 @@ fn sources(target: &ImageTarget, mirrors: &Mirrors) -> Vec<String> {
 /// Image configuration, the same contract as the official images. `docker
 /// import` refuses STOPSIGNAL: the sandbox sets it at container creation.
 fn image_changes(target: &ImageTarget) -> Vec<String> {
-    match target.engine {
-        EngineKind::Postgres => vec![
-            format!(
-                "ENV PATH=/usr/lib/postgresql/{}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-                target.pg_major
-            ),
-            "ENV PGDATA=/var/lib/postgresql/data".into(),
-            "ENV LANG=C.UTF-8".into(),
-            "ENTRYPOINT [\"/usr/local/bin/docker-entrypoint.sh\"]".into(),
-            "CMD [\"postgres\"]".into(),
-            "EXPOSE 5432/tcp".into(),
-        ],
-        EngineKind::Mariadb => vec![
-            "ENV LANG=C.UTF-8".into(),
-            "ENTRYPOINT [\"/usr/local/bin/docker-entrypoint.sh\"]".into(),
-            "CMD [\"mariadbd\"]".into(),
-            "EXPOSE 3306/tcp".into(),
-        ],
-    }
+    target.engine.image_recipe(target.pg_major).changes
 }
 
 fn mmdebstrap_args(target: &ImageTarget, mirrors: &Mirrors, dir: &Path) -> Result<Vec<String>> {
@@ -480,40 +456,21 @@ fn mmdebstrap_args(target: &ImageTarget, mirrors: &Mirrors, dir: &Path) -> Resul
     .map(String::from)
     .to_vec();
     args.push(format!("--include={}", target.packages));
-    match target.engine {
-        EngineKind::Postgres => {
-            let entrypoint = write_file(dir, "entrypoint.sh", PG_ENTRYPOINT)?;
-            let conf = write_file(dir, "restore-drill.conf", PG_CONF)?;
-            // JIT is off in the config; leaving LLVM out saves ~155 MB an image.
-            for p in [
-                "/usr/lib/*/libLLVM*",
-                "/usr/lib/*/libz3.so*",
-                "/usr/lib/postgresql/*/lib/bitcode/*",
-                "/usr/lib/postgresql/*/lib/llvmjit*",
-            ] {
-                args.push(format!("--dpkgopt=path-exclude={p}"));
-            }
-            args.push(hook(&format!(
-                "upload {entrypoint} /usr/local/bin/docker-entrypoint.sh"
-            )));
-            args.push(hook("chmod 755 \"$1/usr/local/bin/docker-entrypoint.sh\""));
-            args.push(hook("mkdir -p \"$1/etc/restore-drill\""));
-            args.push(hook(&format!(
-                "upload {conf} /etc/restore-drill/postgresql.conf"
-            )));
-        }
-        EngineKind::Mariadb => {
-            let entrypoint = write_file(dir, "entrypoint.sh", MARIADB_ENTRYPOINT)?;
-            let conf = write_file(dir, "restore-drill.cnf", MARIADB_CONF)?;
-            args.push(hook(&format!(
-                "upload {entrypoint} /usr/local/bin/docker-entrypoint.sh"
-            )));
-            args.push(hook("chmod 755 \"$1/usr/local/bin/docker-entrypoint.sh\""));
-            args.push(hook(&format!(
-                "upload {conf} /etc/mysql/mariadb.conf.d/99-restore-drill.cnf"
-            )));
-        }
+    let recipe = target.engine.image_recipe(target.pg_major);
+    let entrypoint = write_file(dir, "entrypoint.sh", recipe.entrypoint)?;
+    let (conf_name, conf_text, conf_path) = recipe.config;
+    let conf = write_file(dir, conf_name, conf_text)?;
+    for p in recipe.excluded {
+        args.push(format!("--dpkgopt=path-exclude={p}"));
     }
+    args.push(hook(&format!(
+        "upload {entrypoint} /usr/local/bin/docker-entrypoint.sh"
+    )));
+    args.push(hook("chmod 755 \"$1/usr/local/bin/docker-entrypoint.sh\""));
+    if let Some(d) = recipe.config_dir {
+        args.push(hook(&format!("mkdir -p \"$1{d}\"")));
+    }
+    args.push(hook(&format!("upload {conf} {conf_path}")));
     // The entrypoint's build mode creates the cluster / data directory now, so
     // a container starts in well under a second.
     args.push(hook(

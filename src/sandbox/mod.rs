@@ -17,6 +17,11 @@ pub mod sockets;
 pub use exec::{exec, Ended, ExecOutput, ExecRequest, Limits, StdinError, StdoutMode};
 pub use run::RunId;
 
+/// Where a parallel restore decodes the dump: a tmpfs inside the sandbox,
+/// so the plaintext lives in the sandbox's memory and never on the host's
+/// disk. The sandbox mounts it; the restore writes there.
+pub const STAGING_DIR: &str = "/restore-drill-staging";
+
 use crate::engine::{Credentials, EngineKind};
 use crate::error::{Error, Result};
 use bollard::models::{ContainerCreateBody, HostConfig, Mount, MountType};
@@ -40,7 +45,7 @@ pub struct SandboxSpec {
     pub cpus: f64,
     /// Size limit of a tmpfs holding the database's data directory, if any.
     pub tmpfs_bytes: Option<u64>,
-    /// A tmpfs for a parallel restore's decoded dump (`restore::STAGING_DIR`),
+    /// A tmpfs for a parallel restore's decoded dump (`STAGING_DIR`),
     /// added to the memory limit: the database keeps `memory_bytes`.
     pub staging_bytes: Option<u64>,
     pub ready_timeout: Duration,
@@ -129,13 +134,9 @@ impl Sandbox {
             engine: spec.engine,
             creds,
         };
-        crate::engine::create_reader(
-            spec.engine,
-            &sandbox.url(),
-            &sandbox.creds,
-            spec.query_timeout,
-        )
-        .await?;
+        spec.engine
+            .create_reader(&sandbox.url(), &sandbox.creds, spec.query_timeout)
+            .await?;
         Ok(sandbox)
     }
 
@@ -169,7 +170,7 @@ fn container_body(
         // Sticky and world-writable like /tmp: the restore tool's user
         // writes the dump there with umask 077.
         tmpfs.insert(
-            crate::restore::STAGING_DIR.to_string(),
+            STAGING_DIR.to_string(),
             format!("rw,size={bytes},mode=1777,noexec,nosuid,nodev"),
         );
     }

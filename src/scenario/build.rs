@@ -4,7 +4,7 @@
 
 use super::compare::{self, Compare};
 use super::raw::{
-    RawBackups, RawChecks, RawCompare, RawEngine, RawManifest, RawOutcome, RawScenario, RawSelect,
+    RawBackups, RawChecks, RawCompare, RawManifest, RawOutcome, RawScenario, RawSelect,
     RawSqlCheck, RawTarget,
 };
 use super::source::Source;
@@ -91,7 +91,7 @@ fn comparison(
     raw: Option<Spanned<RawCompare>>,
     drill_only: Vec<&str>,
     image: Option<&Spanned<String>>,
-    engine: Option<&Spanned<RawEngine>>,
+    engine: Option<&Spanned<EngineKind>>,
 ) -> Result<Option<Compare>> {
     let Some(c) = raw else {
         return Ok(None);
@@ -124,19 +124,8 @@ fn other_engine(image: &str, engine: EngineKind) -> Option<EngineKind> {
 }
 
 /// `[target] engine`, PostgreSQL when absent.
-fn engine_of(raw: Option<&Spanned<RawEngine>>) -> EngineKind {
-    match raw.map(|e| *e.get_ref()) {
-        None | Some(RawEngine::Postgres) => EngineKind::Postgres,
-        Some(RawEngine::Mariadb) => EngineKind::Mariadb,
-    }
-}
-
-/// The engine's word in a scenario's `engine` key.
-fn word(e: EngineKind) -> &'static str {
-    match e {
-        EngineKind::Postgres => "postgres",
-        EngineKind::Mariadb => "mariadb",
-    }
+fn engine_of(raw: Option<&Spanned<EngineKind>>) -> EngineKind {
+    raw.map(|e| *e.get_ref()).unwrap_or_default()
 }
 
 /// A comparison restores one backup into versions of one engine: an image
@@ -145,7 +134,7 @@ fn word(e: EngineKind) -> &'static str {
 fn one_engine(
     src: &Source,
     targets: &Spanned<Vec<String>>,
-    engine: Option<&Spanned<RawEngine>>,
+    engine: Option<&Spanned<EngineKind>>,
 ) -> Result<()> {
     let engine = engine_of(engine);
     let other = targets
@@ -159,7 +148,7 @@ fn one_engine(
         targets.span(),
         format_args!(
             "[compare] targets names {image}, a {theirs} image, but the scenario's engine is {engine} ([target] engine, default \"postgres\"): a comparison restores one backup into versions of one engine. Name only {engine} images, or set [target] engine to \"{}\" and name only {theirs} images",
-            word(theirs)
+            theirs.key()
         ),
     ))
 }
@@ -214,7 +203,7 @@ fn target(src: &Source, raw: Spanned<RawTarget>, compare: Option<&Compare>) -> R
                     format_args!(
                         "image {} is a {theirs} image, but the scenario's engine is {engine} ([target] engine, default \"postgres\"): set engine = \"{}\", or name a {engine} image",
                         i.get_ref(),
-                        word(theirs)
+                        theirs.key()
                     ),
                 ))
             }

@@ -2,6 +2,7 @@
 //! value kept with its span so that later rules can point at it.
 
 use super::source::{either, suggest};
+use crate::engine::EngineKind;
 use serde::de::value::StrDeserializer;
 use serde::de::{DeserializeOwned, Deserializer, IgnoredAny};
 use serde::Deserialize;
@@ -161,7 +162,7 @@ pub(super) struct RawKeys {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawTarget {
     #[serde(default, deserialize_with = "some_choice")]
-    pub engine: Option<Spanned<RawEngine>>,
+    pub engine: Option<Spanned<EngineKind>>,
     /// Absent in a comparison, whose images are `[compare] targets`.
     pub image: Option<Spanned<String>>,
     pub memory_mb: Option<u64>,
@@ -176,14 +177,9 @@ pub(super) struct RawTarget {
     pub database: Option<Spanned<String>>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub(super) enum RawEngine {
-    Postgres,
-    Mariadb,
-}
-
-impl Choice for RawEngine {
+/// The engine's words are the engine module's own (`EngineKind`), so a new
+/// engine is a word here with nothing written twice.
+impl Choice for EngineKind {
     const WHAT: &'static str = "engine";
 }
 

@@ -13,11 +13,12 @@ use sqlx::Executor;
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// The clinic is generated on PostgreSQL (its generator is PL/pgSQL),
+/// whatever the clinic's engine, then copied.
+const GENERATOR: EngineKind = EngineKind::Postgres;
+
 pub const SCHEMA_SQL: &str = include_str!("../../fixtures/clinic-schema.sql");
 pub const GENERATOR_SQL: &str = include_str!("../../fixtures/clinic-generate.sql");
-
-pub const DEFAULT_IMAGE: &str = "restore-drill/postgres:15";
-pub const DEFAULT_MARIADB_IMAGE: &str = "restore-drill/mariadb:10.11";
 
 pub struct GenerateRequest {
     pub out_dir: PathBuf,
@@ -70,11 +71,12 @@ pub async fn generate(
 
     let mut phase = crate::measure::Clock::new(events);
     phase.begin("fixtures: start PostgreSQL");
-    let generator_image = match req.engine {
-        EngineKind::Postgres => req.image.as_str(),
-        EngineKind::Mariadb => DEFAULT_IMAGE,
+    let generator_image = if req.engine == GENERATOR {
+        req.image.as_str()
+    } else {
+        GENERATOR.default_image()
     };
-    let mut spec = SandboxSpec::new(EngineKind::Postgres, generator_image);
+    let mut spec = SandboxSpec::new(GENERATOR, generator_image);
     spec.role = "source";
     let generator = Sandbox::start(docker, run, &spec).await?;
     phase.end();
@@ -84,10 +86,11 @@ pub async fn generate(
     phase.end();
 
     let server = match req.engine {
-        EngineKind::Postgres => generator,
-        EngineKind::Mariadb => {
+        GENERATOR => generator,
+        // The one other engine today: the rows copied into MariaDB.
+        _ => {
             phase.begin("fixtures: copy the clinic into MariaDB");
-            let mut spec = SandboxSpec::new(EngineKind::Mariadb, &req.image);
+            let mut spec = SandboxSpec::new(req.engine, &req.image);
             spec.role = "source";
             let server = Sandbox::start(docker, run, &spec).await?;
             super::mariadb::copy_clinic(docker, &generator.url(), &server).await?;

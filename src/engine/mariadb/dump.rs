@@ -1,6 +1,6 @@
-//! `backup --url mariadb://...`: mariadb-dump --single-transaction -> zstd ->
-//! age, with the manifest's fingerprints taken in a snapshot that sees exactly
-//! what the dump's snapshot sees.
+//! MariaDB's backup dump: mariadb-dump --single-transaction, with the
+//! manifest's fingerprints taken in a snapshot that sees exactly what the
+//! dump's snapshot sees (`backup` layers it: zstd, age).
 //!
 //! MariaDB cannot hand a snapshot to another session (PostgreSQL's
 //! `pg_export_snapshot`). So commits are held for the moment both snapshots
@@ -10,16 +10,12 @@
 //! its first table: mariadb-dump starts its transaction before it lists or
 //! writes any table.
 
-use super::{
-    check_dump_output, percent_decode, run_local, seal, spawn_writer, writer_done, BackupRequest,
-    BackupResult, DumpSource, Taken, CHANNEL_CHUNKS,
-};
-use crate::catalog::{self, atomic::TempFile};
-use crate::engine::{mariadb, EngineKind, TableFingerprint};
+use super::{self as mariadb, dump_args};
+use crate::engine::dump::{percent_decode, DumpSink, DumpTool, Dumped};
+use crate::engine::TableFingerprint;
 use crate::error::{Error, Result};
 use crate::events::{Event, Events};
 use crate::pipeline::DumpFormat;
-use crate::sandbox::{exec, ExecRequest};
 use bytes::Bytes;
 use chrono::Utc;
 use sqlx::mysql::MySqlConnection;
@@ -33,58 +29,45 @@ const TABLE_MARKER: &[u8] = b"\n-- Table structure for table `";
 /// How long commits may stay held while the dump starts.
 const START_LIMIT: Duration = Duration::from_secs(30);
 
-pub(super) async fn backup(
-    req: BackupRequest,
-    recipients: Vec<age::x25519::Recipient>,
-    events: &Events,
-) -> Result<BackupResult> {
+/// Chunks in flight between mariadb-dump and the watcher of its start.
+const CHANNEL_CHUNKS: usize = 16;
+
+pub async fn dump(url: &str, sink: &dyn DumpSink, events: &Events) -> Result<Dumped> {
     let mut phase = crate::measure::Clock::new(events);
     phase.begin("backup: connect");
-    let mut lock = mariadb::connect(&req.url, Duration::from_secs(5)).await?;
+    let mut lock = mariadb::connect(url, Duration::from_secs(5)).await?;
     let server_version = mariadb::server_version(&mut lock).await?;
     refuse_non_transactional(&mut lock).await?;
-    let mut snap = mariadb::connect(&req.url, Duration::from_secs(5)).await?;
+    let mut snap = mariadb::connect(url, Duration::from_secs(5)).await?;
     let created_at = Utc::now();
     phase.end();
 
-    let final_name = catalog::artifact_name(&req.name, created_at);
-    let (temp, file) = TempFile::create(&req.out_dir, &final_name)?;
-
+    let tx = sink.open(created_at)?;
     phase.begin("backup: dump, compress, encrypt, fingerprint");
-    let (tx, rx) = mpsc::channel::<Bytes>(CHANNEL_CHUNKS);
-    let writer = spawn_writer(file, recipients.clone(), rx, events.clone());
     let (dump_tx, dump_rx) = mpsc::channel::<Bytes>(CHANNEL_CHUNKS);
     let (started_tx, started_rx) = oneshot::channel();
     let watcher = tokio::spawn(watch_start(dump_rx, tx, started_tx));
     let held = hold_commits(&mut lock).await?;
-    let dump = run_dump(&req, dump_tx);
+    let dump = async {
+        let tool = mariadb_dump(url)?;
+        sink.run(tool, dump_tx).await
+    };
     let fingerprints = fingerprint_alongside(&mut lock, held, &mut snap, started_rx, events);
     let (dump_result, fp_result) = tokio::join!(dump, fingerprints);
     let _ = watcher.await;
-    let written = writer_done(writer, &temp).await?;
+    sink.written().await?;
     dump_result?;
     let (tables, paused): (Vec<TableFingerprint>, Duration) = fp_result?;
     phase.end();
-
-    let mut result = seal(
-        &req,
-        &recipients,
-        temp,
-        written,
-        Taken {
-            created_at,
-            final_name,
-            engine: EngineKind::Mariadb,
-            server_version,
-            format: DumpFormat::MysqlSql,
-            tool: "mariadb-dump",
-            fingerprint_algorithm: mariadb::FINGERPRINT_ALGORITHM,
-            tables,
-        },
-        events,
-    )?;
-    result.commits_held = Some(paused);
-    Ok(result)
+    Ok(Dumped {
+        created_at,
+        server_version,
+        format: DumpFormat::MysqlSql,
+        tool: "mariadb-dump",
+        fingerprint_algorithm: mariadb::FINGERPRINT_ALGORITHM,
+        tables,
+        commits_held: Some(paused),
+    })
 }
 
 /// Once the dump's snapshot exists, starts ours, lists the tables (DDL is
@@ -115,7 +98,7 @@ async fn fingerprint_alongside(
         "commits held {} ms while the dump's and the fingerprints' snapshots started",
         paused.as_millis()
     )));
-    let fingerprints = mariadb::fingerprint_tables(snap, &tables).await?;
+    let fingerprints = crate::engine::reader::fingerprint_tables(snap, &tables).await?;
     Ok((fingerprints, paused))
 }
 
@@ -252,66 +235,38 @@ pub fn found_marker(tail: &mut Vec<u8>, chunk: &[u8]) -> bool {
     false
 }
 
-/// The mariadb-dump options of every backup: one consistent snapshot, the
-/// routines, triggers and events with the tables, binary values as hex (a
-/// dump stays valid text), utf8mb4 whatever the server's default.
-pub fn dump_args() -> Vec<String> {
-    [
-        "--single-transaction",
-        "--routines",
-        "--triggers",
-        "--events",
-        "--hex-blob",
-        "--default-character-set=utf8mb4",
-    ]
-    .map(String::from)
-    .to_vec()
-}
-
-/// Runs mariadb-dump (inside the database's container, or this host's) and
-/// sends its output to `tx`.
-async fn run_dump(req: &BackupRequest, tx: mpsc::Sender<Bytes>) -> Result<()> {
-    let opts = mariadb::parse_url(&req.url)?;
+/// mariadb-dump, inside the database's container (root logs in by the
+/// socket as root) or this host's, against the URL's socket or host.
+fn mariadb_dump(url: &str) -> Result<DumpTool> {
+    let opts = mariadb::parse_url(url)?;
     let database = opts.get_database().unwrap_or_default().to_string();
-    match &req.source {
-        DumpSource::Container { docker, container } => {
-            let mut cmd = vec!["mariadb-dump".to_string(), "--user=root".into()];
-            cmd.extend(dump_args());
-            cmd.push(database);
-            let out = exec(docker, container, ExecRequest::new(cmd).stream_stdout(tx)).await?;
-            check_dump_output(
-                "mariadb-dump",
-                out.succeeded() && !out.stdout_closed,
-                out.exit_code().unwrap_or(-1),
-                &out.stderr_text(),
-            )
-        }
-        DumpSource::Local => {
-            let url = url::Url::parse(&req.url)
-                .map_err(|e| Error::Usage(format!("invalid database URL: {e}")))?;
-            let mut cmd = tokio::process::Command::new("mariadb-dump");
-            match url.query_pairs().find(|(k, _)| k == "socket") {
-                Some((_, socket)) => cmd
-                    .arg("--protocol=SOCKET")
-                    .arg(format!("--socket={socket}")),
-                None => cmd
-                    .arg("--protocol=TCP")
-                    .arg(format!("--host={}", url.host_str().unwrap_or("localhost")))
-                    .arg(format!("--port={}", url.port().unwrap_or(3306))),
-            };
-            cmd.arg(format!("--user={}", percent_decode(url.username())))
-                .args(dump_args())
-                .arg(database);
-            if let Some(p) = url.password() {
-                // The environment, not the command line: ps shows arguments to
-                // every user of the machine.
-                cmd.env("MYSQL_PWD", percent_decode(p));
-            }
-            let hint = "Install the MariaDB client (Debian: apt-get install mariadb-client)";
-            let ended = run_local(cmd, "mariadb-dump", hint, tx).await?;
-            check_dump_output("mariadb-dump", ended.succeeded(), ended.code, &ended.stderr)
-        }
-    }
+    let mut in_container = vec!["mariadb-dump".to_string(), "--user=root".into()];
+    in_container.extend(dump_args());
+    in_container.push(database.clone());
+    let url =
+        url::Url::parse(url).map_err(|e| Error::Usage(format!("invalid database URL: {e}")))?;
+    let mut local_args = match url.query_pairs().find(|(k, _)| k == "socket") {
+        Some((_, socket)) => vec![
+            "--protocol=SOCKET".to_string(),
+            format!("--socket={socket}"),
+        ],
+        None => vec![
+            "--protocol=TCP".to_string(),
+            format!("--host={}", url.host_str().unwrap_or("localhost")),
+            format!("--port={}", url.port().unwrap_or(3306)),
+        ],
+    };
+    local_args.push(format!("--user={}", percent_decode(url.username())));
+    local_args.extend(dump_args());
+    local_args.push(database);
+    Ok(DumpTool {
+        name: "mariadb-dump",
+        in_container,
+        container_user: None,
+        local_args,
+        local_password: url.password().map(|p| ("MYSQL_PWD", percent_decode(p))),
+        install_hint: "Install the MariaDB client (Debian: apt-get install mariadb-client)",
+    })
 }
 
 #[cfg(test)]

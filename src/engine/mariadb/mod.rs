@@ -1,6 +1,15 @@
 //! MariaDB (and MySQL): connecting, the checks' read-only user, and listing and
 //! fingerprinting tables with the same `RowSum` as PostgreSQL's COPY lines.
 
+mod contract;
+mod dump;
+mod faults;
+mod reader;
+mod restore;
+mod schema;
+
+pub use contract::Mariadb;
+
 use super::{RowSum, TableFingerprint};
 use crate::error::{Error, Result};
 use futures_util::TryStreamExt;
@@ -312,6 +321,63 @@ pub fn push_value(line: &mut Vec<u8>, index: usize, value: Option<&[u8]>) {
     }
 }
 
+/// The mariadb-dump options of every backup: one consistent snapshot, the
+/// routines, triggers and events with the tables, binary values as hex (a
+/// dump stays valid text), utf8mb4 whatever the server's default.
+pub fn dump_args() -> Vec<String> {
+    [
+        "--single-transaction",
+        "--routines",
+        "--triggers",
+        "--events",
+        "--hex-blob",
+        "--default-character-set=utf8mb4",
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+/// The same line from MariaDB's text protocol, as its table fingerprints
+/// make it (COPY's escapes included).
+pub fn row_text(row: &MySqlRow) -> Vec<u8> {
+    let mut line = Vec::new();
+    for i in 0..row.len() {
+        match row.try_get_unchecked::<Option<&[u8]>, _>(i) {
+            Ok(v) => push_value(&mut line, i, v),
+            Err(_) => {
+                push_value(&mut line, i, Some(b""));
+                line.extend_from_slice(b"\\?");
+            }
+        }
+    }
+    line
+}
+
+/// What a failed query was. MariaDB's error numbers say what its SQLSTATEs
+/// do not: 1969 ER_STATEMENT_TIMEOUT is the time limit; 1142
+/// ER_TABLEACCESS_DENIED_ERROR, 1044 ER_DBACCESS_DENIED_ERROR and 1792
+/// ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION are the reader refusing a change
+/// (its SQLSTATE, 42000, is also every syntax error's). A syntax error says
+/// its line ("... at line 3").
+pub fn query_failure(e: &sqlx::Error) -> super::QueryFailure {
+    let number = error_number(e);
+    let db = e.as_database_error();
+    super::QueryFailure {
+        timed_out: number == Some(1969),
+        refused_write: matches!(number, Some(1142 | 1044 | 1792)),
+        sqlstate: db.and_then(|d| d.code()).map(|c| c.into_owned()),
+        at: db
+            .and_then(|d| error_line(d.message()))
+            .map(super::QueryPlace::Line),
+    }
+}
+
+/// The line of the statement MariaDB's message ends with: `... at line N`.
+pub fn error_line(message: &str) -> Option<usize> {
+    let (_, n) = message.rsplit_once(" at line ")?;
+    n.trim().parse().ok().filter(|n| *n > 0)
+}
+
 /// The exact number of rows in a table.
 pub async fn count_rows(conn: &mut MySqlConnection, table: &str) -> Result<u64> {
     let row = conn
@@ -324,17 +390,6 @@ pub async fn count_rows(conn: &mut MySqlConnection, table: &str) -> Result<u64> 
     text(&row, 0)
         .and_then(|s| s.parse().ok())
         .ok_or_else(|| Error::Failed(format!("counting the rows of {table} gave no number")))
-}
-
-pub async fn fingerprint_tables(
-    conn: &mut MySqlConnection,
-    tables: &[String],
-) -> Result<Vec<TableFingerprint>> {
-    let mut out = Vec::with_capacity(tables.len());
-    for t in tables {
-        out.push(fingerprint_table(conn, t).await?);
-    }
-    Ok(out)
 }
 
 #[cfg(test)]
@@ -359,6 +414,14 @@ mod tests {
         // A value that looks like NULL is not NULL, and an empty one is empty.
         assert_ne!(line(&[Some("\\N")]), line(&[None]));
         assert_eq!(line(&[Some(""), Some("")]), "\t");
+    }
+
+    #[test]
+    fn a_syntax_error_says_its_line() {
+        let m = "You have an error in your SQL syntax; check the manual that corresponds to \
+                 your MariaDB server version for the right syntax to use near 'appointments' at line 2";
+        assert_eq!(error_line(m), Some(2));
+        assert_eq!(error_line("Unknown column 'x' in 'field list'"), None);
     }
 
     #[test]

@@ -9,7 +9,7 @@
 //! INSERT-style data) give an error, and the manifest check then fingerprints
 //! the restored tables instead: never a weaker comparison, only a slower one.
 
-use super::{RowSum, TableFingerprint};
+use crate::engine::{RowSum, TableFingerprint};
 use std::collections::HashMap;
 use std::io::Read;
 

@@ -1,6 +1,16 @@
 //! PostgreSQL: connecting, exporting a snapshot so the dump and the manifest's
 //! fingerprints describe the same data, and fingerprinting tables from COPY.
 
+pub mod archive;
+mod contract;
+mod dump;
+mod faults;
+mod reader;
+mod restore;
+mod schema;
+
+pub use contract::Postgres;
+
 use super::TableFingerprint;
 use crate::error::{Error, Result};
 use futures_util::StreamExt;
@@ -18,7 +28,7 @@ const STABLE_OUTPUT: &str = "SET datestyle = 'ISO, YMD'; SET timezone = 'UTC'; \
 /// The URL with its passwords hidden (the user part's and a `?password=`),
 /// for messages.
 pub fn redact_url(url: &str) -> String {
-    crate::backup::db_url::masked(url)
+    super::db_url::masked(url)
 }
 
 pub fn parse_url(url: &str) -> Result<PgConnectOptions> {
@@ -367,6 +377,44 @@ pub async fn fingerprint_table(conn: &mut PgConnection, table: &str) -> Result<T
     })
 }
 
+/// A row as COPY's text format would print it: columns joined by tabs, NULL
+/// as `\N`.
+pub fn row_text(row: &sqlx::postgres::PgRow) -> Vec<u8> {
+    use sqlx::ValueRef;
+    let mut line = Vec::new();
+    for i in 0..row.len() {
+        if i > 0 {
+            line.push(b'\t');
+        }
+        match row.try_get_raw(i) {
+            Ok(v) if v.is_null() => line.extend_from_slice(b"\\N"),
+            Ok(v) => line.extend_from_slice(v.as_bytes().unwrap_or_default()),
+            Err(_) => line.extend_from_slice(b"\\?"),
+        }
+    }
+    line
+}
+
+/// What a failed query was: 57014 query_canceled is the statement timeout;
+/// 25006 read_only_sql_transaction and 42501 insufficient_privilege a
+/// refused change; the server says the character it failed at.
+pub fn query_failure(e: &sqlx::Error) -> super::QueryFailure {
+    use sqlx::postgres::{PgDatabaseError, PgErrorPosition};
+    let db = e.as_database_error();
+    let code = db.and_then(|d| d.code()).map(|c| c.into_owned());
+    let pg = db.and_then(|d| d.try_downcast_ref::<PgDatabaseError>());
+    let at = match pg.and_then(|p| p.position()) {
+        Some(PgErrorPosition::Original(pos)) => Some(super::QueryPlace::Char(pos)),
+        _ => None,
+    };
+    super::QueryFailure {
+        timed_out: code.as_deref() == Some("57014"),
+        refused_write: matches!(code.as_deref(), Some("25006" | "42501")),
+        sqlstate: code,
+        at,
+    }
+}
+
 /// The exact number of rows in a table.
 pub async fn count_rows(conn: &mut PgConnection, table: &str) -> Result<u64> {
     let n: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM {}", quote_qualified(table)))
@@ -374,17 +422,6 @@ pub async fn count_rows(conn: &mut PgConnection, table: &str) -> Result<u64> {
         .await
         .map_err(|e| Error::db(format!("counting the rows of {table}"), e))?;
     Ok(n.max(0) as u64)
-}
-
-pub async fn fingerprint_tables(
-    conn: &mut PgConnection,
-    tables: &[String],
-) -> Result<Vec<TableFingerprint>> {
-    let mut out = Vec::with_capacity(tables.len());
-    for t in tables {
-        out.push(fingerprint_table(conn, t).await?);
-    }
-    Ok(out)
 }
 
 /// A repeatable-read transaction whose snapshot was exported: pg_dump
