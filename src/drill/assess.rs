@@ -72,10 +72,7 @@ fn seconds(d: chrono::Duration) -> f64 {
     d.num_milliseconds() as f64 / 1000.0
 }
 
-/// The objectives' names in the report (`detection` derives their finding
-/// kinds from these).
-pub const RTO: &str = "RTO";
-pub const RPO: &str = "RPO (backup age)";
+pub use super::{RPO, RTO};
 
 /// Each objective the scenario sets: passed, failed, or unknown when the
 /// measure is missing.

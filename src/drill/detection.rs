@@ -15,7 +15,7 @@
 //! before, with a deprecation note, because that text is display text and
 //! may change between versions.
 
-use super::assess::{RPO, RTO};
+use super::{RPO, RTO};
 use crate::checks::Status;
 use crate::report::{AttemptOutcome, Objective, Report};
 

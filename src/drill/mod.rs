@@ -31,6 +31,11 @@ use chrono::{DateTime, Utc};
 use std::sync::Arc;
 use std::time::Duration;
 
+/// The objectives' names in the report (`detection` derives their finding
+/// kinds from these).
+pub const RTO: &str = "RTO";
+pub const RPO: &str = "RPO (backup age)";
+
 #[derive(Default)]
 pub struct DrillOptions {
     /// Leave the sandbox running (the caller prints how to reach it).

@@ -1,12 +1,17 @@
 //! The built-in fonts and how text is measured with them. Text is laid out
 //! without kerning, so the width measured here is exactly the width drawn.
 
-use super::layout::Weight;
 use crate::error::{Error, Result};
 use krilla::text::{Font, GlyphId, KrillaGlyph};
 use skrifa::instance::{LocationRef, Size};
 use skrifa::metrics::GlyphMetrics;
 use skrifa::{charmap::Charmap, FontRef, MetadataProvider};
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Weight {
+    Regular,
+    Bold,
+}
 
 /// A font with the metrics used to measure and to place its glyphs: text is
 /// laid out without kerning, so the measured width is exactly the drawn one.

@@ -3,7 +3,7 @@
 //! of them down the pages (word wrap, keeping blocks whole, page breaks,
 //! table headers repeated on each page a table spans, column widths).
 
-use super::fonts::Fonts;
+use super::fonts::{Fonts, Weight};
 use crate::evidence::wording::Tone;
 
 pub(super) const PAGE_W: f32 = 595.28;
@@ -14,12 +14,6 @@ pub(super) const TOP: f32 = 56.0;
 /// Content stops here; the footer lives below.
 pub(super) const BOTTOM: f32 = PAGE_H - 76.0;
 pub(super) const LEADING: f32 = 1.4;
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(super) enum Weight {
-    Regular,
-    Bold,
-}
 
 #[derive(Clone, Copy)]
 pub(super) struct Rgb(pub(super) u8, pub(super) u8, pub(super) u8);
