@@ -8,6 +8,8 @@
 mod common;
 
 use common::*;
+use restore_drill::checks::Status;
+use restore_drill::report::{AttemptOutcome, Report, Verdict};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -23,12 +25,7 @@ fn checksums(dir: &Path) -> BTreeMap<String, String> {
 
 /// Runs a scenario; returns exit code, the JSON report and stderr, and checks
 /// that the run left no container or network behind.
-fn scenario(
-    name: &str,
-    backups: &Path,
-    keys: &[&Path],
-    reports: &Path,
-) -> (i32, serde_json::Value, String) {
+fn scenario(name: &str, backups: &Path, keys: &[&Path], reports: &Path) -> (i32, Report, String) {
     let file = format!("{}/scenarios/{name}.toml", env!("CARGO_MANIFEST_DIR"));
     let mut args = vec![
         "--json".to_string(),
@@ -44,29 +41,31 @@ fn scenario(
         args.push(k.display().to_string());
     }
     let (code, out, err) = run_tracked(&args);
-    let report: serde_json::Value = serde_json::from_str(&out)
-        .unwrap_or_else(|e| panic!("{name}: no JSON report ({e}):\n{out}\n{err}"));
-    (code, report, err)
+    assert!(!out.is_empty(), "{name}: no JSON report:\n{err}");
+    (code, report_of(&out), err)
 }
 
-fn expectation_met(r: &serde_json::Value) -> bool {
-    r["expectation"]["met"].as_bool().unwrap()
+fn expectation_met(r: &Report) -> bool {
+    r.expectation.as_ref().expect("an expectation").met
 }
 
-fn unusable_reasons(r: &serde_json::Value) -> Vec<String> {
-    r["attempts"]
-        .as_array()
-        .unwrap()
+fn unusable_reasons(r: &Report) -> Vec<String> {
+    r.attempts
         .iter()
-        .filter(|a| a["outcome"] == "unusable")
+        .filter(|a| a.outcome == AttemptOutcome::Unusable)
         .map(|a| {
             format!(
                 "{} / {}",
-                a["reason"].as_str().unwrap(),
-                a["finding"].as_str().unwrap()
+                a.reason.as_ref().expect("a reason"),
+                a.finding.as_ref().expect("a finding")
             )
         })
         .collect()
+}
+
+/// The report, whole, for a failed assertion's message.
+fn shown(r: &Report) -> String {
+    serde_json::to_string_pretty(r).unwrap_or_default()
 }
 
 /// Which identity files a case passes: the day-to-day key alone, or with the escrow key.
@@ -78,7 +77,7 @@ enum Keys {
 
 /// What a case returns: exit code, report, stderr, and the folder holding the
 /// reports (removed when dropped).
-type Ran = (i32, serde_json::Value, String, tempfile::TempDir);
+type Ran = (i32, Report, String, tempfile::TempDir);
 
 /// Generates a fixture on a clinic of `engine`, runs that engine's scenario
 /// on it (`scenarios/mariadb/NAME.toml` for MariaDB), and checks that the
@@ -101,9 +100,11 @@ fn case_on(engine: &str, name: &str, keys: Keys) -> Ran {
     };
     let (code, r, err) = scenario(&file, &backups, &ids, &reports);
     assert_eq!(checksums(&backups), before, "{name} touched the originals");
+    let fault = r.simulation.as_ref().map(|s| s.fault.as_str());
     assert!(
-        r["report_version"] == 3 && r["simulation"]["fault"] == name,
-        "{r}"
+        r.report_version == 3 && fault == Some(name),
+        "{}",
+        shown(&r)
     );
     (code, r, err, tmp)
 }
@@ -112,15 +113,12 @@ fn case_on(engine: &str, name: &str, keys: Keys) -> Ran {
 /// fault on files, from the end of the staging; for ransomware and a lost
 /// server, from the moment the store or server is lost, which comes after
 /// building and backing up production (most of the staging's time).
-fn clock_started_at(r: &serde_json::Value, event: &str) {
-    let time =
-        |v: &serde_json::Value| chrono::DateTime::parse_from_rfc3339(v.as_str().unwrap()).unwrap();
-    assert_eq!(r["clock_started"]["event"], event, "{r}");
-    assert_eq!(r["phases"][0]["name"], "simulate");
-    let staged = r["phases"][0]["seconds"].as_f64().unwrap();
-    let after = (time(&r["clock_started"]["at"]) - time(&r["phases"][0]["started_at"]))
-        .num_milliseconds() as f64
-        / 1000.0;
+fn clock_started_at(r: &Report, event: &str) {
+    assert_eq!(r.clock_started.event, event, "{}", shown(r));
+    let simulate = &r.phases[0];
+    assert_eq!(simulate.name, "simulate");
+    let staged = simulate.seconds;
+    let after = (r.clock_started.at - simulate.started_at).num_milliseconds() as f64 / 1000.0;
     let least = if event == "simulation staged" {
         staged - 0.05
     } else {
@@ -209,9 +207,9 @@ failure_scenarios! {
 
 fn corrupt_backup(e: Engine) {
     let (code, r, err, _tmp) = case_on(e.key, "corrupt-backup", Keys::Daily);
-    assert_eq!(code, 0, "{r}\n{err}");
-    assert!(expectation_met(&r), "{r}");
-    assert_eq!(r["verdict"], "unrecoverable");
+    assert_eq!(code, 0, "{}\n{err}", shown(&r));
+    assert!(expectation_met(&r), "{}", shown(&r));
+    assert_eq!(r.verdict, Verdict::Unrecoverable);
     let reasons = unusable_reasons(&r);
     assert!(
         reasons[0].contains("does not match its manifest: SHA-256"),
@@ -221,27 +219,21 @@ fn corrupt_backup(e: Engine) {
         reasons[0].contains("altered or damaged after it was made"),
         "{reasons:?}"
     );
-    assert_eq!(r["attempts"][0]["kind"], "sha256-mismatch", "{r}");
+    assert_eq!(r.attempts[0].kind.as_deref(), Some("sha256-mismatch"));
+    let actions = &r.simulation.as_ref().expect("a simulation").actions;
     assert!(
-        r["simulation"]["actions"][1]
-            .as_str()
-            .unwrap()
-            .contains("bytes changed at offsets"),
-        "{r}"
+        actions[1].as_str().contains("bytes changed at offsets"),
+        "{actions:?}"
     );
-    assert!(!r["phases"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|p| p["name"] == "restore"));
+    assert!(!r.phases.iter().any(|p| p.name == "restore"));
     clock_started_at(&r, "simulation staged");
 }
 
 fn truncated_backup(e: Engine) {
     let (code, r, err, _tmp) = case_on(e.key, "truncated-backup", Keys::Daily);
-    assert_eq!(code, 0, "{r}\n{err}");
-    assert!(expectation_met(&r), "{r}");
-    assert_eq!(r["verdict"], "unrecoverable");
+    assert_eq!(code, 0, "{}\n{err}", shown(&r));
+    assert!(expectation_met(&r), "{}", shown(&r));
+    assert_eq!(r.verdict, Verdict::Unrecoverable);
     let reasons = unusable_reasons(&r);
     assert!(reasons[0].contains("bytes on disk"), "{reasons:?}");
     assert!(reasons[0].contains("incomplete"), "{reasons:?}");
@@ -249,97 +241,105 @@ fn truncated_backup(e: Engine) {
 
 fn stale_backups(e: Engine) {
     let (code, r, err, _tmp) = case_on(e.key, "stale-backups", Keys::Daily);
-    assert_eq!(code, 0, "{r}\n{err}");
-    assert!(expectation_met(&r), "{r}");
-    assert_eq!(r["verdict"], "failed");
-    let rpo = r["objectives"]
-        .as_array()
-        .unwrap()
+    assert_eq!(code, 0, "{}\n{err}", shown(&r));
+    assert!(expectation_met(&r), "{}", shown(&r));
+    assert_eq!(r.verdict, Verdict::Failed);
+    let rpo = r
+        .objectives
         .iter()
-        .find(|o| o["name"] == "RPO (backup age)")
+        .find(|o| o.name == "RPO (backup age)")
         .unwrap();
-    assert_eq!(rpo["status"], "failed");
+    assert_eq!(rpo.status, Status::Failed);
     assert!(
-        rpo["actual_seconds"].as_f64().unwrap() > 3.0 * 86_400.0 - 60.0,
-        "{rpo}"
+        rpo.actual_seconds.unwrap() > 3.0 * 86_400.0 - 60.0,
+        "{rpo:?}"
     );
     // Restored and checked: only the backup's age fails it.
-    let checks = r["checks"].as_array().unwrap();
-    assert!(checks.len() > 10, "{r}");
-    assert!(checks.iter().all(|c| c["status"] == "passed"), "{r}");
+    assert!(r.checks.len() > 10, "{}", shown(&r));
+    assert!(
+        r.checks.iter().all(|c| c.status == Status::Passed),
+        "{}",
+        shown(&r)
+    );
 }
 
 fn lost_key(e: Engine) {
     let (code, r, err, _tmp) = case_on(e.key, "lost-key", Keys::DailyAndEscrow);
-    assert_eq!(code, 0, "{r}\n{err}");
-    assert!(expectation_met(&r), "{r}");
-    assert_eq!(r["verdict"], "passed");
-    assert!(r["backup"]["decrypted_with"]
-        .as_str()
+    assert_eq!(code, 0, "{}\n{err}", shown(&r));
+    assert!(expectation_met(&r), "{}", shown(&r));
+    assert_eq!(r.verdict, Verdict::Passed);
+    let backup = r.backup.as_ref().expect("the backup restored");
+    assert!(backup
+        .decrypted_with
+        .as_deref()
         .unwrap()
         .ends_with("escrow.key"));
     clock_started_at(&r, "simulation staged");
-    assert!(r["rto_seconds"].as_f64().unwrap() > 0.0);
+    assert!(r.rto_seconds.unwrap() > 0.0);
 }
 
 fn lost_key_without_escrow(e: Engine) {
     let (code, r, err, _tmp) = case_on(e.key, "lost-key", Keys::Daily);
-    assert_eq!(code, 1, "{r}\n{err}");
-    assert_eq!(r["verdict"], "unrecoverable");
+    assert_eq!(code, 1, "{}\n{err}", shown(&r));
+    assert_eq!(r.verdict, Verdict::Unrecoverable);
     assert!(!expectation_met(&r));
-    assert_eq!(r["expectation"]["expected"]["verdict"], "passed");
-    assert_eq!(r["expectation"]["actual"]["verdict"], "unrecoverable");
+    let e = r.expectation.as_ref().unwrap();
+    assert_eq!(e.expected.verdict.as_deref(), Some("passed"));
+    assert_eq!(e.actual.verdict.as_deref(), Some("unrecoverable"));
 }
 
 fn wrong_key(e: Engine) {
     let (code, r, err, _tmp) = case_on(e.key, "wrong-key", Keys::Daily);
-    assert_eq!(code, 0, "{r}\n{err}");
-    assert!(expectation_met(&r), "{r}");
-    assert_eq!(r["verdict"], "unrecoverable");
+    assert_eq!(code, 0, "{}\n{err}", shown(&r));
+    assert!(expectation_met(&r), "{}", shown(&r));
+    assert_eq!(r.verdict, Verdict::Unrecoverable);
     assert!(
         unusable_reasons(&r)[0].contains("None of the keys at hand can unlock this backup"),
-        "{r}"
+        "{}",
+        shown(&r)
     );
 }
 
 fn disk_full(e: Engine) {
     let (code, r, err, _tmp) = case_on(e.key, "disk-full", Keys::Daily);
-    assert_eq!(code, 0, "{r}\n{err}");
-    assert!(expectation_met(&r), "{r}");
-    assert_eq!(r["verdict"], "unrecoverable");
+    assert_eq!(code, 0, "{}\n{err}", shown(&r));
+    assert!(expectation_met(&r), "{}", shown(&r));
+    assert_eq!(r.verdict, Verdict::Unrecoverable);
     let reasons = unusable_reasons(&r);
     assert!(reasons[0].contains(e.disk_full_said), "{reasons:?}");
     assert!(reasons[0].contains("ran out of disk space"), "{reasons:?}");
-    assert_eq!(r["attempts"][0]["kind"], "disk-full", "{r}");
+    assert_eq!(r.attempts[0].kind.as_deref(), Some("disk-full"));
 }
 
 fn restore_killed(e: Engine) {
     let (code, r, err, _tmp) = case_on(e.key, "restore-killed", Keys::Daily);
-    assert_eq!(code, 0, "{r}\n{err}");
-    assert!(expectation_met(&r), "{r}");
-    assert_eq!(r["verdict"], "unrecoverable");
+    assert_eq!(code, 0, "{}\n{err}", shown(&r));
+    assert!(expectation_met(&r), "{}", shown(&r));
+    assert_eq!(r.verdict, Verdict::Unrecoverable);
     assert!(
         unusable_reasons(&r)[0].contains("stopped in the middle of the restore"),
-        "{r}"
+        "{}",
+        shown(&r)
     );
 }
 
 fn ransomware(e: Engine) {
     let (code, r, err, _tmp) = case_on(e.key, "ransomware", Keys::Daily);
-    assert_eq!(code, 0, "{r}\n{err}");
-    assert!(expectation_met(&r), "{r}");
+    assert_eq!(code, 0, "{}\n{err}", shown(&r));
+    assert!(expectation_met(&r), "{}", shown(&r));
     // Recovered, but not from the newest backups: not a passed drill.
-    assert_eq!(r["verdict"], "failed");
+    assert_eq!(r.verdict, Verdict::Failed);
     assert!(
-        r["recovered_from"]
-            .as_str()
+        r.recovered_from
+            .as_deref()
             .unwrap()
             .starts_with("offsite: "),
-        "{r}"
+        "{}",
+        shown(&r)
     );
     // Production's newer backup was one of the same engine, before it was
     // encrypted.
-    let actions = r["simulation"]["actions"].to_string();
+    let actions = format!("{:?}", r.simulation.as_ref().unwrap().actions);
     assert!(actions.contains("made a newer backup"), "{actions}");
     let reasons = unusable_reasons(&r);
     assert!(reasons.len() >= 3, "{reasons:?}");
@@ -349,25 +349,22 @@ fn ransomware(e: Engine) {
             .all(|x| x.contains("not a backup") && x.contains("ransomware")),
         "{reasons:?}"
     );
-    let attempts = r["attempts"].as_array().unwrap();
+    let attempts = &r.attempts;
     assert!(attempts
         .iter()
         .take(reasons.len())
-        .all(|a| a["location"] == "primary"));
-    assert_eq!(attempts.last().unwrap()["location"], "offsite");
+        .all(|a| a.location == "primary"));
+    assert_eq!(attempts.last().unwrap().location, "offsite");
     assert!(
-        r["rpo_cost_seconds"].as_f64().unwrap() > 0.0,
-        "{}",
-        r["rpo_cost_seconds"]
+        r.rpo_cost_seconds.unwrap() > 0.0,
+        "{:?}",
+        r.rpo_cost_seconds
     );
     // RTO runs from the encryption, not from building the production server.
     clock_started_at(&r, "primary store encrypted");
-    let simulate = r["phases"][0]["seconds"].as_f64().unwrap();
-    let recovery: f64 = r["phases"].as_array().unwrap()[1..]
-        .iter()
-        .map(|p| p["seconds"].as_f64().unwrap())
-        .sum();
-    let rto = r["rto_seconds"].as_f64().unwrap();
+    let simulate = r.phases[0].seconds;
+    let recovery: f64 = r.phases[1..].iter().map(|p| p.seconds).sum();
+    let rto = r.rto_seconds.unwrap();
     assert!(simulate > 0.0, "{simulate}");
     assert!(
         rto <= recovery + 0.5,
@@ -377,10 +374,10 @@ fn ransomware(e: Engine) {
 
 fn lost_server(e: Engine) {
     let (code, r, err, _tmp) = case_on(e.key, "lost-server", Keys::Daily);
-    assert_eq!(code, 0, "{r}\n{err}");
-    assert_eq!(r["verdict"], "passed");
-    let lost = &r["lost_writes"];
-    let log = std::fs::read_to_string(lost["log"].as_str().unwrap()).unwrap();
+    assert_eq!(code, 0, "{}\n{err}", shown(&r));
+    assert_eq!(r.verdict, Verdict::Passed);
+    let lost = r.lost_writes.as_ref().expect("lost writes counted");
+    let log = std::fs::read_to_string(&lost.log).unwrap();
     let committed: Vec<i64> = log
         .lines()
         .map(|l| {
@@ -389,31 +386,32 @@ fn lost_server(e: Engine) {
                 .unwrap()
         })
         .collect();
-    assert_eq!(lost["committed"].as_u64().unwrap(), committed.len() as u64);
+    assert_eq!(lost.committed, committed.len() as u64);
     // The single writer commits in order, so the backup holds writes 1..=k,
     // where k is the workload table's row count in the backup's manifest (taken
     // in the dump's snapshot): the log's entries after k are the lost ones.
     // The drill counted its figure from the restored database instead.
-    let in_backup = lost["in_backup_per_manifest"].as_u64().unwrap();
+    let in_backup = lost.in_backup_per_manifest.unwrap();
     let from_log = committed.iter().filter(|s| **s as u64 > in_backup).count() as u64;
-    let lost_count = lost["lost"].as_u64().unwrap();
-    assert_eq!(lost_count, from_log, "{lost}");
+    let lost_count = lost.lost;
+    assert_eq!(lost_count, from_log, "{lost:?}");
     assert_eq!(
-        r["checks"][0]["status"], "passed",
+        r.checks[0].status,
+        Status::Passed,
         "the restore equals its manifest"
     );
     assert!(
         lost_count > 0,
-        "writes after the backup must be lost: {lost}"
+        "writes after the backup must be lost: {lost:?}"
     );
     assert!(
         lost_count < committed.len() as u64,
-        "writes before the backup must survive: {lost}"
+        "writes before the backup must survive: {lost:?}"
     );
-    assert!(lost["span_seconds"].as_f64().unwrap() > 0.0);
+    assert!(lost.span_seconds.unwrap() > 0.0);
     // RTO runs from the loss: less than the whole run, which includes staging.
     clock_started_at(&r, "server lost");
-    let rto = r["rto_seconds"].as_f64().unwrap();
-    let simulate = r["phases"][0]["seconds"].as_f64().unwrap();
+    let rto = r.rto_seconds.unwrap();
+    let simulate = r.phases[0].seconds;
     assert!(rto > 0.0 && rto < simulate + 120.0, "{rto}");
 }
