@@ -147,7 +147,7 @@ fn errors(names: &[String], why: &str, seconds: f64) -> Vec<CheckResult> {
 /// Pure: the names of the results a job gives, as the report lists them.
 pub fn job_names(job: &Job, plan: &Checks) -> Vec<String> {
     match job {
-        Job::Manifest => vec!["manifest comparison".into()],
+        Job::Manifest => vec![super::MANIFEST_CHECK.into()],
         Job::ForeignKeys => vec!["referential integrity".into()],
         Job::Invariant(names, ..) => names.iter().map(|n| format!("invariant: {n}")).collect(),
         Job::Sql(k) => vec![format!("sql: {}", plan.sql[*k].name)],

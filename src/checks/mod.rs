@@ -12,7 +12,7 @@ use crate::engine::EngineKind;
 use crate::error::{Error, Result};
 use crate::events::{Event, Events};
 use crate::redact::Redacted;
-pub use crate::report::facts::{CheckResult, Status};
+pub use crate::report::facts::{CheckResult, Status, MANIFEST_CHECK};
 use crate::restore::Streamed;
 pub use crate::scenario::rules::{parse_invariants, plan_switches, rule_names, PlanSwitch};
 use crate::scenario::{Checks, Invariants};

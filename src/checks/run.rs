@@ -27,7 +27,7 @@ pub(super) async fn run_job(
     let one = match job {
         Job::Manifest => {
             let check = manifest_check(engine, conn, ctx.manifest, plan.manifest, ctx.streamed);
-            timed("manifest comparison", check).await
+            timed(super::MANIFEST_CHECK, check).await
         }
         Job::ForeignKeys => timed("referential integrity", foreign_key_check(engine, conn)).await,
         Job::Invariant(names, query, switches) => {

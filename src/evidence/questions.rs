@@ -4,7 +4,7 @@
 
 use super::pack::{Answer, AnswerStatus, Period, RecordRef};
 use super::run::{failures_open, Run};
-use crate::report::facts::Status;
+use crate::report::facts::{Status, MANIFEST_CHECK};
 use crate::report::human_seconds;
 use chrono::{Duration, NaiveDate};
 
@@ -212,7 +212,7 @@ fn exact_copies(runs: &[Run]) -> Answer {
         .filter(|r| {
             r.v.checks
                 .iter()
-                .any(|c| c.name == "manifest comparison" && c.status == Status::Passed)
+                .any(|c| c.name == MANIFEST_CHECK && c.status == Status::Passed)
         })
         .collect();
     if let Some(last) = exact.last() {

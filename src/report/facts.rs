@@ -27,6 +27,11 @@ pub enum Status {
     Unknown,
 }
 
+/// The manifest comparison's name in every report: written by the checks
+/// and read back by the evidence pack (that a restore was an exact copy), so
+/// it is spelt once.
+pub const MANIFEST_CHECK: &str = "manifest comparison";
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CheckResult {
     pub name: String,
