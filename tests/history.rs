@@ -64,20 +64,7 @@ fn drill(
     history: &Path,
     reports: &Path,
 ) -> (i32, String, String) {
-    run_tracked(&[
-        "run",
-        file,
-        "--backups",
-        backups.to_str().unwrap(),
-        "--identity",
-        key.to_str().unwrap(),
-        "--report-dir",
-        reports.to_str().unwrap(),
-        "--history",
-        history.to_str().unwrap(),
-        "--site",
-        "Main Street Eye Care",
-    ])
+    drill_recorded(file, backups, &[key], history, reports)
 }
 
 /// A copy of the recorded history for one test to change.

@@ -55,25 +55,11 @@ fn drill(name: &str) -> Drill {
     };
     generate_fixture(&backups, patients, &[&daily, &escrow]);
     let file = format!("{}/scenarios/{name}.toml", env!("CARGO_MANIFEST_DIR"));
-    let mut args: Vec<&str> = vec![
-        "run",
-        &file,
-        "--backups",
-        backups.to_str().unwrap(),
-        "--identity",
-        daily.path.to_str().unwrap(),
-        "--report-dir",
-        reports.to_str().unwrap(),
-        "--history",
-        history.to_str().unwrap(),
-        // Else the host name: the same on every machine.
-        "--site",
-        "Main Street Eye Care",
-    ];
+    let mut keys = vec![daily.path.as_path()];
     if name == "lost-key" {
-        args.extend(["--identity", escrow.path.to_str().unwrap()]);
+        keys.push(&escrow.path);
     }
-    let (code, summary, err) = run_tracked(&args);
+    let (code, summary, err) = drill_recorded(&file, &backups, &keys, &history, &reports);
     let saved: Vec<String> = files_in(&reports)
         .into_iter()
         .filter(|f| f.ends_with(".json"))

@@ -637,48 +637,32 @@ pub fn first_query_rows(t: &TargetReport) -> u64 {
     }
 }
 
-/// The JSON forms below are for tests/mariadb.rs until it reads the
-/// comparison typed (`item_of`, `every_query_answered_alike_in`).
-/// A comparison report's item of `kind` named `name`.
-pub fn comparison_item<'a>(
-    r: &'a serde_json::Value,
-    kind: &str,
-    name: &str,
-) -> &'a serde_json::Value {
-    r["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|i| i["kind"] == kind && i["name"] == name)
-        .unwrap_or_else(|| panic!("no {kind} item {name:?} in {}", r["items"]))
-}
-
-/// Every `-- query: NAME` of the queries file `queries` (relative to the
-/// crate) answered alike and timed three times on every target of the
-/// comparison report `r`; returns the names, for the caller's own count.
-pub fn every_query_answered_alike(r: &serde_json::Value, queries: &str) -> Vec<String> {
-    let text =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(queries)).unwrap();
-    let names: Vec<String> = text
-        .lines()
-        .filter_map(|l| l.strip_prefix("-- query: "))
-        .map(String::from)
-        .collect();
-    for name in &names {
-        let it = comparison_item(r, "query", name);
-        assert_eq!(it["status"], "equal", "{it}");
-        for t in r["targets"].as_array().unwrap() {
-            let run = t["queries"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .find(|q| q["name"] == name.as_str())
-                .unwrap();
-            assert_eq!(run["outcome"], "answered", "{run}");
-            assert_eq!(run["runs_ms"].as_array().unwrap().len(), 3, "{run}");
-        }
+/// `restore-drill run FILE` without --json on `backups` with `keys`, its
+/// reports in `reports` and its record in `history`, at a fixed site (else
+/// the host's name: the same on every machine).
+pub fn drill_recorded(
+    file: &str,
+    backups: &Path,
+    keys: &[&Path],
+    history: &Path,
+    reports: &Path,
+) -> (i32, String, String) {
+    let mut args: Vec<&str> = vec![
+        "run",
+        file,
+        "--backups",
+        backups.to_str().unwrap(),
+        "--report-dir",
+        reports.to_str().unwrap(),
+        "--history",
+        history.to_str().unwrap(),
+        "--site",
+        "Main Street Eye Care",
+    ];
+    for k in keys {
+        args.extend(["--identity", k.to_str().unwrap()]);
     }
-    names
+    run_tracked(&args)
 }
 
 // ---- Hand-made backups (tests/phi.rs, tests/sealed.rs) ----
