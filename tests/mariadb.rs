@@ -7,8 +7,11 @@ mod common;
 
 use common::*;
 use restore_drill::catalog::Manifest;
+use restore_drill::checks::{CheckResult, Status};
 use restore_drill::engine::{mariadb, EngineKind};
 use restore_drill::pipeline::{DumpFormat, Layer};
+use restore_drill::report::facts::{DataPlace, Delivery};
+use restore_drill::report::{Report, Verdict};
 use restore_drill::sandbox::{self, RunId, Sandbox, SandboxSpec};
 use sqlx::Executor;
 use std::path::{Path, PathBuf};
@@ -250,7 +253,7 @@ async fn live_clinic(docker: &bollard::Docker, run: &RunId) -> Sandbox {
     let mut spec = SandboxSpec::new(EngineKind::Mariadb, MARIADB);
     spec.role = "source";
     let clinic = Sandbox::start(docker, run, &spec).await.unwrap();
-    restore_drill::workload::mariadb::copy_clinic(docker, &generator.url(), &clinic)
+    restore_drill::workload::generate::copy_clinic(docker, &generator.url(), &clinic)
         .await
         .unwrap();
     clinic
@@ -415,7 +418,7 @@ async fn wrong_credentials_in_a_mariadb_url_are_a_usage_error() {
     assert!(files_in(&out).is_empty());
 }
 
-fn drill(scenario: &Path, backups: &Path, key: &Key) -> (i32, serde_json::Value, String) {
+fn drill(scenario: &Path, backups: &Path, key: &Key) -> (i32, Report, String) {
     let reports = backups.parent().unwrap().join("reports");
     let (code, out, err) = run_tracked(&[
         "--json",
@@ -429,17 +432,26 @@ fn drill(scenario: &Path, backups: &Path, key: &Key) -> (i32, serde_json::Value,
         reports.to_str().unwrap(),
         "--no-history",
     ]);
-    let r = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}\n{err}"));
-    (code, r, err)
+    (code, report_of(&out), err)
 }
 
-fn check<'a>(r: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
-    r["checks"]
-        .as_array()
-        .unwrap()
+fn check<'a>(r: &'a Report, name: &str) -> &'a CheckResult {
+    r.checks
         .iter()
-        .find(|c| c["name"] == name)
-        .unwrap_or_else(|| panic!("no check {name} in {r}"))
+        .find(|c| c.name == name)
+        .unwrap_or_else(|| panic!("no check {name} in {r:#?}"))
+}
+
+/// The first attempt's kind and reason.
+fn first_attempt(r: &Report) -> (Option<&str>, &str) {
+    let a = r
+        .attempts
+        .first()
+        .unwrap_or_else(|| panic!("no attempt: {r:#?}"));
+    (
+        a.kind.as_deref(),
+        a.reason.as_ref().map_or("", |x| x.as_str()),
+    )
 }
 
 #[test]
@@ -451,40 +463,30 @@ fn the_monthly_drill_passes_on_a_mariadb_clinic_with_every_check() {
     let scenario =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/mariadb/monthly-drill.toml");
     let (code, r, err) = drill(&scenario, &backups, &key);
-    assert_eq!(code, 0, "{r}\n{err}");
-    assert_eq!(r["verdict"], "passed", "{r}");
+    assert_eq!(code, 0, "{r:#?}\n{err}");
+    assert_eq!(r.verdict, Verdict::Passed, "{r:#?}");
     // The same report as PostgreSQL's: objectives, phases, evidence, checks.
-    for field in [
-        "rto_seconds",
-        "rpo_seconds",
-        "objectives",
-        "phases",
-        "backup",
-        "checks",
-        "target",
-    ] {
-        assert!(!r[field].is_null(), "{field} missing: {r}");
-    }
-    let version = r["target"]["server_version"].as_str().unwrap_or_default();
-    assert!(version.contains("MariaDB"), "{r}");
-    let checks = r["checks"].as_array().unwrap();
+    assert!(r.rto_seconds.is_some() && r.rpo_seconds.is_some(), "{r:#?}");
+    assert!(!r.objectives.is_empty() && !r.phases.is_empty(), "{r:#?}");
+    let version = r.target.server_version.as_deref().unwrap_or_default();
+    assert!(version.contains("MariaDB"), "{r:#?}");
     // 1 manifest + 1 foreign keys + 18 rules + 2 sql + 2 freshness, every one passed.
-    assert_eq!(checks.len(), 24, "{r}");
-    for c in checks {
-        assert_eq!(c["status"], "passed", "{c}");
+    assert_eq!(r.checks.len(), 24, "{r:#?}");
+    for c in &r.checks {
+        assert_eq!(c.status, Status::Passed, "{c:?}");
     }
-    let manifest = check(&r, "manifest comparison")["detail"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let manifest = check(&r, restore_drill::report::facts::MANIFEST_CHECK)
+        .detail
+        .as_str();
     assert!(manifest.contains("10 tables"), "{manifest}");
-    let fk = check(&r, "referential integrity")["detail"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let fk = check(&r, "referential integrity").detail.as_str();
     assert!(fk.starts_with("13 foreign keys, 0 orphans"), "{fk}");
     assert!(fk.contains("FOREIGN_KEY_CHECKS=0"), "{fk}");
-    assert_eq!(r["backup"]["restored_as"]["mode"], "stream", "{r}");
+    let restored_as = r.backup.as_ref().and_then(|b| b.restored_as.as_ref());
+    assert!(
+        matches!(restored_as, Some(Delivery::Stream { .. })),
+        "{r:#?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -522,11 +524,11 @@ async fn orphans_behind_a_key_added_without_checks_are_counted_and_named_in_a_ha
     })
     .await
     .unwrap();
-    assert_eq!(code, 1, "{r}\n{err}");
-    assert_eq!(r["verdict"], "failed", "{r}");
+    assert_eq!(code, 1, "{r:#?}\n{err}");
+    assert_eq!(r.verdict, Verdict::Failed, "{r:#?}");
     let fk = check(&r, "referential integrity");
-    assert_eq!(fk["status"], "failed", "{fk}");
-    let detail = fk["detail"].as_str().unwrap();
+    assert_eq!(fk.status, Status::Failed, "{fk:?}");
+    let detail = fk.detail.as_str();
     assert!(
         detail.contains("2 orphans across 1 of 1 foreign keys"),
         "{detail}"
@@ -552,11 +554,11 @@ fn a_dump_of_the_other_engine(engine: &str, scenario: &str, said: &str) {
     std::fs::create_dir_all(backups.parent().unwrap()).unwrap();
     generate(&backups, &key, engine, None);
     let (code, r, err) = drill(&scenario, &backups, &key);
-    assert_eq!(code, 4, "{r}\n{err}");
-    assert_eq!(r["verdict"], "unrecoverable", "{r}");
-    let reason = r["attempts"][0]["reason"].as_str().unwrap_or_default();
+    assert_eq!(code, 4, "{r:#?}\n{err}");
+    assert_eq!(r.verdict, Verdict::Unrecoverable, "{r:#?}");
+    let (kind, reason) = first_attempt(&r);
     assert!(reason.contains(said), "{engine}: {reason}");
-    assert_eq!(r["attempts"][0]["kind"], "wrong-engine", "{r}");
+    assert_eq!(kind, Some("wrong-engine"), "{r:#?}");
 }
 
 #[test]
@@ -600,9 +602,9 @@ fn a_dump_in_syntax_the_target_refuses_stops_at_its_line() {
     );
     let scenario = hand_made_scenario(tmp.path(), &backups, "", "");
     let (code, r, err) = drill(&scenario, &backups, &key);
-    assert_eq!(code, 4, "{r}\n{err}");
-    assert_eq!(r["verdict"], "unrecoverable", "{r}");
-    let reason = r["attempts"][0]["reason"].as_str().unwrap_or_default();
+    assert_eq!(code, 4, "{r:#?}\n{err}");
+    assert_eq!(r.verdict, Verdict::Unrecoverable, "{r:#?}");
+    let (_, reason) = first_attempt(&r);
     assert!(
         reason.contains("ER_UNKNOWN_COLLATION (error 1273, SQLSTATE HY000) at line 6"),
         "{reason}"
@@ -644,9 +646,9 @@ async fn a_dump_running_a_program_is_refused_at_its_line_and_nothing_runs() {
     })
     .await
     .unwrap();
-    assert_eq!(code, 4, "{r}\n{err}");
-    assert_eq!(r["attempts"][0]["kind"], "dump-runs-programs", "{r}");
-    let reason = r["attempts"][0]["reason"].as_str().unwrap_or_default();
+    assert_eq!(code, 4, "{r:#?}\n{err}");
+    let (kind, reason) = first_attempt(&r);
+    assert_eq!(kind, Some("dump-runs-programs"), "{r:#?}");
     assert!(reason.contains("at line 6"), "{reason}");
 
     let (docker, _run, _cleanup, sb) = server().await;
@@ -766,20 +768,18 @@ async fn a_dump_of_several_databases_is_checked_in_the_one_the_scenario_names() 
     let named = "database = \"opendental\"";
     for backups in [&several, &plain] {
         let (code, r, err) = drill_of(backups, named).await.unwrap();
-        assert_eq!(code, 0, "{}: {r}\n{err}", backups.display());
-        assert_eq!(check(&r, "sql: every pet")["status"], "passed", "{r}");
-        let fk = check(&r, "referential integrity")["detail"]
-            .as_str()
-            .unwrap();
+        assert_eq!(code, 0, "{}: {r:#?}\n{err}", backups.display());
+        assert_eq!(check(&r, "sql: every pet").status, Status::Passed, "{r:#?}");
+        let fk = check(&r, "referential integrity").detail.as_str();
         assert!(fk.starts_with("1 foreign keys, 0 orphans"), "{fk}");
     }
     // Without the key, or with a name the dump lacks: nothing to check.
     for (extra, wanted) in [("", "clinic"), ("database = \"opendentl\"", "opendentl")] {
         let (code, r, err) = drill_of(&several, extra).await.unwrap();
-        assert_eq!(code, 4, "{extra}: {r}\n{err}");
-        assert_eq!(r["verdict"], "unrecoverable", "{r}");
-        assert_eq!(r["attempts"][0]["kind"], "database-not-in-dump", "{r}");
-        let reason = r["attempts"][0]["reason"].as_str().unwrap_or_default();
+        assert_eq!(code, 4, "{extra}: {r:#?}\n{err}");
+        assert_eq!(r.verdict, Verdict::Unrecoverable, "{r:#?}");
+        let (kind, reason) = first_attempt(&r);
+        assert_eq!(kind, Some("database-not-in-dump"), "{r:#?}");
         assert!(
             reason.contains(&format!(
                 "it restored no table into the database \"{wanted}\": its tables went into billing, opendental"
@@ -796,9 +796,10 @@ async fn a_dump_of_several_databases_is_checked_in_the_one_the_scenario_names() 
     // only on fuse-overlayfs storage did its `mysql.user` view come back as
     // ER_TABLE_EXISTS_ERROR (server-accounts-view, still named if it does).
     let (code, r, err) = drill_of(&all, named).await.unwrap();
-    assert_eq!(r["backup"]["restored_data"]["place"], "memory", "{r}");
-    assert_eq!(code, 0, "{r}\n{err}");
-    assert_eq!(r["verdict"], "passed", "{r}");
+    let place = r.backup.as_ref().and_then(|b| b.restored_data.as_ref());
+    assert!(matches!(place, Some(DataPlace::Memory { .. })), "{r:#?}");
+    assert_eq!(code, 0, "{r:#?}\n{err}");
+    assert_eq!(r.verdict, Verdict::Passed, "{r:#?}");
 }
 
 /// Custom checks whose MariaDB errors would quote a surname: a SIGNAL whose
@@ -820,22 +821,22 @@ fn mariadb_errors_quoting_a_surname_name_only_their_codes() {
         (SELECT last_name FROM patients WHERE id = 1), '`.t')'''\nexpect = { at_least = 0 }\n";
     let scenario = hand_made_scenario(tmp.path(), &backups, "", checks);
     let (code, r, err) = drill(&scenario, &backups, &key);
-    assert_eq!(code, 2, "checks in error are a broken scenario: {r}\n{err}");
+    assert_eq!(
+        code, 2,
+        "checks in error are a broken scenario: {r:#?}\n{err}"
+    );
     let signalled = check(&r, "sql: signalled surname");
-    assert_eq!(signalled["status"], "error", "{signalled}");
+    assert_eq!(signalled.status, Status::Error, "{signalled:?}");
     assert!(
-        signalled["detail"]
-            .as_str()
-            .unwrap()
-            .contains("SQLSTATE 45000"),
-        "{signalled}"
+        signalled.detail.as_str().contains("SQLSTATE 45000"),
+        "{signalled:?}"
     );
     assert_eq!(
-        check(&r, "sql: surname as a table")["status"],
-        "error",
-        "{r}"
+        check(&r, "sql: surname as a table").status,
+        Status::Error,
+        "{r:#?}"
     );
-    for text in [r.to_string(), err] {
+    for text in [r.to_json(), err] {
         for v in ["Brien", "Hartley"] {
             assert!(!text.contains(v), "{v} in {text}");
         }

@@ -272,6 +272,57 @@ pub trait Engine: Send + Sync {
     fn until_restore_busy<'a>(&'a self, url: &'a str) -> BoxFuture<'a, ()>;
     /// An initialised, empty data directory, for a full-disk rehearsal.
     fn empty_data_bytes(&self) -> u64;
+
+    // The demo clinic (`fixtures generate`).
+
+    /// How this engine gets the demo clinic: it runs the generator, or the
+    /// generated rows are loaded into it.
+    fn demo_clinic(&self) -> DemoClinicHere;
+}
+
+/// How an engine gets the demo clinic.
+pub enum DemoClinicHere {
+    /// Its server runs the generator.
+    Generated(&'static dyn ClinicGenerator),
+    /// The generator's rows are loaded into it: the clinic's tables in its
+    /// dialect, and the administrator's command that loads one table's rows
+    /// (text on stdin, as [`ClinicGenerator::send_rows`] writes them) and
+    /// prints any warning.
+    Loaded {
+        schema: &'static str,
+        load: fn(&Credentials, &str, &[String]) -> ToolCommand,
+    },
+}
+
+/// The demo clinic's generator: the same rows for the same seed and date.
+pub trait ClinicGenerator: Send + Sync {
+    /// Generates the clinic into the empty database at `url`.
+    fn generate<'a>(&'a self, url: &'a str, clinic: DemoClinic) -> BoxFuture<'a, Result<()>>;
+    /// The generated tables in name order, with their columns.
+    fn tables<'a>(&'a self, url: &'a str) -> BoxFuture<'a, Result<Vec<GeneratedTable>>>;
+    /// Sends one table's rows into `rows` in COPY's text format (tabs, `\N`
+    /// for NULL, times in UTC without a zone); returns how many were sent.
+    fn send_rows<'a>(
+        &'a self,
+        url: &'a str,
+        table: &'a GeneratedTable,
+        rows: tokio::sync::mpsc::Sender<std::io::Result<bytes::Bytes>>,
+    ) -> BoxFuture<'a, Result<u64>>;
+}
+
+/// What the generator makes: a clinic of this many patients, from this seed,
+/// every time at or before `as_of`.
+#[derive(Debug, Clone, Copy)]
+pub struct DemoClinic {
+    pub patients: u32,
+    pub seed: i64,
+    pub as_of: chrono::DateTime<chrono::Utc>,
+}
+
+/// One generated table: its name and its columns with their types.
+pub struct GeneratedTable {
+    pub name: String,
+    pub columns: Vec<(String, String)>,
 }
 
 /// Reads a dump as it streams past and fingerprints each table's rows the

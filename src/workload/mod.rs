@@ -1,4 +1,4 @@
-//! The synthetic clinic: schema and deterministic data for fixtures and tests.
+//! The synthetic clinic: a deterministic clinic generated for fixtures, tests
+//! and benchmarks, in any engine (the engine's parts: `Engine::demo_clinic`).
 
 pub mod generate;
-pub mod mariadb;

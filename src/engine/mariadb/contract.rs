@@ -346,4 +346,11 @@ impl Engine for Mariadb {
     fn empty_data_bytes(&self) -> u64 {
         128 << 20
     }
+
+    fn demo_clinic(&self) -> crate::engine::DemoClinicHere {
+        crate::engine::DemoClinicHere::Loaded {
+            schema: super::fixture::SCHEMA_SQL,
+            load: super::fixture::load_rows,
+        }
+    }
 }

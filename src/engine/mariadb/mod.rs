@@ -4,6 +4,7 @@
 mod contract;
 mod dump;
 mod faults;
+mod fixture;
 mod reader;
 mod restore;
 mod schema;

@@ -350,4 +350,8 @@ impl Engine for Postgres {
     fn empty_data_bytes(&self) -> u64 {
         64 << 20
     }
+
+    fn demo_clinic(&self) -> crate::engine::DemoClinicHere {
+        crate::engine::DemoClinicHere::Generated(&super::generator::Generator)
+    }
 }

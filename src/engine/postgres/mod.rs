@@ -5,6 +5,7 @@ pub mod archive;
 mod contract;
 mod dump;
 mod faults;
+mod generator;
 mod reader;
 mod restore;
 mod schema;
