@@ -22,7 +22,14 @@ pub use crate::measure::Phase;
 
 /// 2: the `error` verdict and `error` section, `clock_started`.
 /// 3: `site`, `backup.recipients`, `simulation.simulated_offsite`.
-pub const REPORT_VERSION: u32 = 3;
+/// 4: `kind` (drill, rehearsal, operator-error), `host`, `contacts`,
+/// `target.engine`; `site` is "site not named" when none was given.
+pub const REPORT_VERSION: u32 = 4;
+
+/// The site of a run that named none (no `--site`, site file or scenario
+/// `site`): said as such in the history and the evidence pack, rather than
+/// a host name that reads like a clinic's.
+pub const UNNAMED_SITE: &str = "site not named";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -58,9 +65,19 @@ impl Verdict {
 pub struct Report {
     pub report_version: u32,
     pub tool: String,
-    /// The practice or server the drill is for (`--site`, else the host name):
-    /// what the drill history and evidence packs group by.
+    /// The practice the drill is for (`--site`, a site file or the
+    /// scenario's `site`; else [`UNNAMED_SITE`]): what the drill history and
+    /// evidence packs group by.
     pub site: String,
+    /// A drill, a rehearsal, or an operator error (old records: by `simulation`).
+    #[serde(default)]
+    pub kind: facts::RunKind,
+    /// The machine the drill ran on.
+    #[serde(default)]
+    pub host: Option<String>,
+    /// The clinic and its contractor, from the site file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contacts: Option<facts::Contacts>,
     pub scenario: ScenarioInfo,
     pub run_id: String,
     pub started_at: DateTime<Utc>,
@@ -270,6 +287,10 @@ pub enum AttemptOutcome {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TargetInfo {
+    /// The engine restored into, by name (`PostgreSQL`, `MariaDB`;
+    /// missing in records before version 4).
+    #[serde(default)]
+    pub engine: Option<String>,
     pub image: String,
     pub server_version: Option<String>,
 }

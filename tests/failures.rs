@@ -9,6 +9,7 @@ mod common;
 
 use common::*;
 use restore_drill::checks::Status;
+use restore_drill::report::facts::RunKind;
 use restore_drill::report::{AttemptOutcome, Report, Verdict};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -102,7 +103,7 @@ fn case_on(engine: &str, name: &str, keys: Keys) -> Ran {
     assert_eq!(checksums(&backups), before, "{name} touched the originals");
     let fault = r.simulation.as_ref().map(|s| s.fault.as_str());
     assert!(
-        r.report_version == 3 && fault == Some(name),
+        r.report_version == 4 && r.kind == RunKind::Rehearsal && fault == Some(name),
         "{}",
         shown(&r)
     );

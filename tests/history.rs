@@ -1020,3 +1020,175 @@ fn doctor_warns_when_there_is_no_history_or_it_was_tampered_with() {
     assert_eq!(code, 1, "{text}");
     assert!(text.contains("tampered with: record 3"), "{text}");
 }
+
+/// `evidence` over the default period (no --since, no --until), as a
+/// contractor runs it; `extra` adds flags.
+fn default_pack(db: &Path, out: &Path, extra: &[&str]) -> (i32, String, String) {
+    let mut args = vec![
+        "evidence",
+        "--history",
+        db.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    run(&args)
+}
+
+fn pack_json(dir: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(pack_file(dir, ".json")).unwrap()).unwrap()
+}
+
+/// The contractor's typo (`--identity keys/daliy.key`): recorded, as an
+/// operator error, and no answer of the pack moves.
+#[test]
+fn a_mistyped_key_file_is_an_operator_error_that_changes_no_answer() {
+    let tmp = tempdir();
+    let db = copy_history(tmp.path());
+    let before = tmp.path().join("before");
+    let (code, out, err) = default_pack(&db, &before, &[]);
+    assert_eq!(code, 0, "{out}\n{err}");
+
+    let typo = tmp.path().join("keys/daliy.key");
+    let clinic = shared_clinic();
+    let (code, out, err) = drill(
+        &scenario("monthly-drill.toml"),
+        &clinic.backups,
+        &typo,
+        &db,
+        &tmp.path().join("reports"),
+    );
+    assert_eq!(code, 3, "a missing key file: {out}\n{err}");
+    assert!(err.contains("daliy.key"), "{err}");
+    let (_, list, _) = history(&db, &["list"]);
+    let last = list.lines().rev().nth(1).unwrap();
+    assert!(last.contains("operator-error"), "{list}");
+    let (_, rows, _) = run(&[
+        "--json",
+        "history",
+        "--history",
+        db.to_str().unwrap(),
+        "list",
+    ]);
+    let rows: serde_json::Value = serde_json::from_str(&rows).unwrap();
+    assert_eq!(rows[3]["kind"], "operator-error", "{rows}");
+
+    let after = tmp.path().join("after");
+    let (code, out, err) = default_pack(&db, &after, &[]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let (a, b) = (pack_json(&before), pack_json(&after));
+    for part in ["questions", "summary", "failures", "drills", "rehearsals"] {
+        assert_eq!(a[part], b[part], "{part} changed");
+    }
+    assert_eq!(a["operator_errors"].as_array().unwrap().len(), 0, "{a}");
+    let listed = &b["operator_errors"][0];
+    assert_eq!(listed["step"], "load keys", "{b}");
+    assert!(
+        listed["reason"].as_str().unwrap().contains("daliy.key"),
+        "{b}"
+    );
+}
+
+/// The history began today: the default period starts at its first record
+/// and no answer counts the year before it as a year without a restore.
+#[test]
+fn a_first_day_pack_starts_at_the_first_record_and_never_says_364_days() {
+    let tmp = tempdir();
+    let out = tmp.path().join("pack");
+    let (code, text, err) = default_pack(&recorded().history, &out, &[]);
+    assert_eq!(code, 0, "{text}\n{err}");
+    let p = pack_json(&out);
+    assert_eq!(p["period"]["since"], today(), "{}", p["period"]);
+    let cis = p["questions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|q| q["id"] == "cis-11.5")
+        .unwrap();
+    assert_eq!(cis["status"], "not-evidenced", "{cis}");
+    let (_, body, _) = tool(
+        "pdftotext",
+        &[
+            "-layout".as_ref(),
+            pack_file(&out, ".pdf").as_os_str(),
+            "-".as_ref(),
+        ],
+    );
+    for text in [p.to_string(), body] {
+        assert!(!text.contains("364 days"), "{text}");
+        assert!(!text.contains("365 days"), "{text}");
+    }
+}
+
+#[test]
+fn a_site_the_history_lacks_is_exit_2_listing_the_sites_it_holds() {
+    let tmp = tempdir();
+    let out = tmp.path().join("pack");
+    let (code, text, err) =
+        default_pack(&recorded().history, &out, &["--site", "Main St Eye Care"]);
+    assert_eq!(code, 2, "{text}\n{err}");
+    assert!(
+        err.contains("--site \"Main St Eye Care\": no run of that site"),
+        "{err}"
+    );
+    assert!(err.contains("\"Main Street Eye Care\" (3 runs)"), "{err}");
+    assert!(
+        !out.exists() || files_in(&out).is_empty(),
+        "nothing written"
+    );
+}
+
+/// Two sites in one history: a pack speaks for one clinic unless told.
+#[test]
+fn a_history_of_two_sites_needs_site_or_all_sites() {
+    let tmp = tempdir();
+    let db = copy_history(tmp.path());
+    // A second site's run (an operator error is enough to name it).
+    let (code, _, err) = run(&[
+        "run",
+        &scenario("monthly-drill.toml"),
+        "--backups",
+        tmp.path().to_str().unwrap(),
+        "--identity",
+        tmp.path().join("none.key").to_str().unwrap(),
+        "--report-dir",
+        tmp.path().join("reports").to_str().unwrap(),
+        "--history",
+        db.to_str().unwrap(),
+        "--site",
+        "Oak Lane Optometry",
+    ]);
+    assert_eq!(code, 3, "{err}");
+    let (code, _, err) = default_pack(&db, &tmp.path().join("mixed"), &[]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("holds runs of 2 sites"), "{err}");
+    assert!(err.contains("\"Oak Lane Optometry\" (1 run)"), "{err}");
+    let (code, out, err) = default_pack(&db, &tmp.path().join("all"), &["--all-sites"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let (code, out, err) = default_pack(
+        &db,
+        &tmp.path().join("one"),
+        &["--site", "Main Street Eye Care"],
+    );
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert_eq!(
+        pack_json(&tmp.path().join("one"))["sites"][0],
+        "Main Street Eye Care"
+    );
+}
+
+#[test]
+fn an_unsigned_pack_is_made_with_a_loud_warning() {
+    let tmp = tempdir();
+    let (code, out, err) = default_pack(&recorded().history, &tmp.path().join("p"), &[]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(err.contains("THIS PACK IS NOT SIGNED"), "{err}");
+    let (key, _) = signing_key(tmp.path());
+    let (code, out, err) = default_pack(
+        &recorded().history,
+        &tmp.path().join("s"),
+        &["--signing-key", key.to_str().unwrap()],
+    );
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(!err.contains("NOT SIGNED"), "{err}");
+}

@@ -121,6 +121,10 @@ const VARIES: &[&str] = &[
     ".backup.created_at",
     ".backup.sha256",
     ".target.server_version",
+    // The machine the drill ran on, and its server's version in the pack.
+    ".host",
+    ".methods.hosts[]",
+    ".methods.engines[]",
     ".lost_writes.first_lost_at",
     ".lost_writes.last_lost_at",
     // The evidence pack.

@@ -5,6 +5,7 @@ use super::{exit, Output};
 use crate::error::{Error, Result};
 use crate::evidence;
 use crate::ledger::{self, anchor, chain, Ledger, Verified};
+use crate::report::facts::RunKind;
 use chrono::NaiveDate;
 use std::path::{Path, PathBuf};
 
@@ -55,9 +56,13 @@ pub struct EvidenceArgs {
     /// Last day of the period (YYYY-MM-DD); default: today (UTC).
     #[arg(long, value_parser = parse_day)]
     pub until: Option<NaiveDate>,
-    /// Only this site's runs.
-    #[arg(long)]
+    /// The site whose runs the pack covers, exactly as `history list` shows
+    /// it; needed when the history holds several sites.
+    #[arg(long, conflicts_with = "all_sites")]
     pub site: Option<String>,
+    /// One pack over every site the history holds (each run's site is shown).
+    #[arg(long)]
+    pub all_sites: bool,
     /// minisign secret key (restore-drill keys generate-signing): signs every file.
     #[arg(long)]
     pub signing_key: Option<PathBuf>,
@@ -95,8 +100,8 @@ pub async fn history(cmd: HistoryCommand, file: &HistoryFile) -> Result<Output> 
 async fn list(ledger: &mut Ledger) -> Result<Output> {
     let stored = ledger.stored().await?;
     let mut text = format!(
-        "{:>4}  {:<17} {:<20} {:<24} {:<13} {:>9} {:>9}  {}\n",
-        "id", "date (UTC)", "site", "scenario", "verdict", "RTO", "RPO", "backup taken"
+        "{:>4}  {:<16} {:<20} {:<22} {:<14} {:<8} {:>8} {:>8}  {}\n",
+        "id", "date (UTC)", "site", "scenario", "verdict", "expected", "RTO", "RPO", "backup taken"
     );
     let mut rows = Vec::new();
     for s in &stored {
@@ -107,6 +112,8 @@ async fn list(ledger: &mut Ledger) -> Result<Output> {
             "site": s.site,
             "scenario": v.as_ref().map(|v| v.scenario.name.clone()),
             "verdict": v.as_ref().map(|v| v.verdict),
+            "kind": v.as_ref().map(|v| v.run_kind()),
+            "as_expected": v.as_ref().and_then(|v| v.as_expected()),
             "rto_seconds": v.as_ref().and_then(|v| v.rto_seconds),
             "rpo_seconds": v.as_ref().and_then(|v| v.rpo_seconds),
             "backup_taken_at": v.as_ref().and_then(|v| v.backup.as_ref()).and_then(|b| b.created_at),
@@ -131,13 +138,23 @@ fn list_line(s: &chain::Stored, v: Option<&ledger::view::ReportView>) -> String 
         );
     };
     let secs = |x: Option<f64>| x.map_or("unknown".into(), crate::report::human_seconds);
+    let verdict = match v.run_kind() {
+        RunKind::OperatorError => RunKind::OperatorError.as_str(),
+        _ => v.verdict.as_str(),
+    };
+    let expected = match v.as_expected() {
+        Some(true) => "yes",
+        Some(false) => "NO",
+        None => "",
+    };
     format!(
-        "{:>4}  {:<17} {:<20} {:<24} {:<13} {:>9} {:>9}  {}\n",
+        "{:>4}  {:<16} {:<20} {:<22} {:<14} {:<8} {:>8} {:>8}  {}\n",
         s.id,
         v.started_at.format("%Y-%m-%d %H:%M"),
         clip(&s.site, 20),
-        clip(&v.scenario.name, 24),
-        v.verdict.as_str(),
+        clip(&v.scenario.name, 22),
+        verdict,
+        expected,
         secs(v.rto_seconds),
         secs(v.rpo_seconds),
         v.backup
@@ -305,11 +322,20 @@ pub async fn evidence(a: EvidenceArgs) -> Result<Output> {
         since: a.since,
         until: a.until,
         site: a.site,
+        all_sites: a.all_sites,
         signing_key: a.signing_key,
     };
     let made = evidence::make(&req).await?;
-    Ok(made_output(&made))
+    let mut out = made_output(&made);
+    if made.signatures.is_empty() {
+        out.warnings.push(crate::redact::Redacted::ours(UNSIGNED));
+    }
+    Ok(out)
 }
+
+/// Said loudly: a pack without a signature proves nothing to its reader.
+const UNSIGNED: &str = "THIS PACK IS NOT SIGNED: anyone who holds its files can change them, and a reader cannot tell. \
+Sign it with the clinic's key: restore-drill keys generate-signing --out FILE (once), then evidence --signing-key FILE";
 
 fn made_output(m: &evidence::Made) -> Output {
     let s = &m.pack.summary;

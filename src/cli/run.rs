@@ -56,6 +56,7 @@ pub async fn run(a: RunArgs, events: Events) -> Result<Output> {
         Some(p) => crate::scenario::load_site_file(p)?,
         None => crate::scenario::SiteFile::default(),
     };
+    let backups_typed = a.backups.is_some();
     let mut plan =
         crate::scenario::load(&a.scenario)?.with_overrides(crate::scenario::Overrides {
             site: a.site.or(site_file.site),
@@ -63,7 +64,7 @@ pub async fn run(a: RunArgs, events: Events) -> Result<Output> {
             identities: a.identities,
             report_dir: a.report_dir,
         })?;
-    crate::plain_text::refuse_in_drill(&a.scenario, &plan.name, &plan.site)?;
+    crate::plain_text::refuse_in_drill(&a.scenario, &plan.name, plan.site_name())?;
     let report_dir = plan
         .report_dir
         .clone()
@@ -84,6 +85,7 @@ pub async fn run(a: RunArgs, events: Events) -> Result<Output> {
     if plan.notify.is_none() {
         plan.notify = site_file.notify;
     }
+    plan.contacts = site_file.contacts;
     let extras = super::after::Extras {
         metrics: a.metrics.or_else(|| plan.metrics.clone()),
         junit: a.junit,
@@ -93,25 +95,51 @@ pub async fn run(a: RunArgs, events: Events) -> Result<Output> {
     // Made before any container starts: a folder that cannot be made fails
     // the run now (exit 3), not after a restore whose report has nowhere to go.
     create_dir(&report_dir)?;
-    let ran = drill(plan.clone(), report_dir, a.keep, events.clone()).await?;
-    let mut out = super::after::leave(ran, &extras, &plan.site, &events).await;
+    let typed = TypedInputs {
+        backups: backups_typed,
+    };
+    let ran = drill(plan.clone(), typed, report_dir, a.keep, events.clone()).await?;
+    let mut out = super::after::leave(ran, &extras, plan.site_name(), &events).await;
+    if plan.site.is_none() {
+        out.warnings
+            .push(crate::redact::Redacted::ours(UNNAMED_WARNING));
+    }
     let detection = plan.expect.as_ref().and_then(|e| e.detection.as_deref());
     let note = detection.and_then(crate::drill::detection::deprecation);
     out.warnings.extend(note.map(crate::redact::Redacted::ours));
     Ok(out)
 }
 
+/// Said once per run without a site: the history and the pack say "site not
+/// named" rather than a host name that reads like a clinic's.
+const UNNAMED_WARNING: &str = "no site named: this run is recorded as \"site not named\". \
+Name the clinic with --site NAME, or with a site file (--site-file) that also names \
+the contractor and how to reach both";
+
+/// Which of the run's inputs the operator typed on the command line.
+struct TypedInputs {
+    backups: bool,
+}
+
 /// The drill, its report written; every outcome past a valid scenario has one.
-async fn drill(plan: Plan, report_dir: PathBuf, keep: bool, events: Events) -> Result<Ran> {
+async fn drill(
+    plan: Plan,
+    typed: TypedInputs,
+    report_dir: PathBuf,
+    keep: bool,
+    events: Events,
+) -> Result<Ran> {
     let run = RunId::new();
-    // Keys and the alert's password are checked before any container starts.
-    let keys = match run_keys(&plan) {
+    // The operator's own inputs, checked before any container starts: a
+    // mistake here says nothing about the backups, so it is recorded as an
+    // operator error, never as a failed drill.
+    let keys = match operator_inputs(&plan, &typed) {
         Ok(k) => Arc::new(k),
-        Err(e) => return error_output(&plan, &run, &report_dir, "load keys", e),
+        Err((step, e)) => {
+            let kind = Some(crate::report::facts::RunKind::OperatorError);
+            return error_output(&plan, &run, &report_dir, (step, kind), e);
+        }
     };
-    if let Some(Err(e)) = plan.notify.as_ref().map(crate::notify::check_credentials) {
-        return error_output(&plan, &run, &report_dir, "read the SMTP password", e);
-    }
     let (plan2, dir2) = (plan.clone(), report_dir.clone());
     let drilled = with_run_as(
         run.clone(),
@@ -129,8 +157,31 @@ async fn drill(plan: Plan, report_dir: PathBuf, keep: bool, events: Events) -> R
     .await;
     match drilled {
         Ok(out) => Ok(out),
-        Err(e) => error_output(&plan, &run, &report_dir, stopped_in(&e), e),
+        Err(e) => error_output(&plan, &run, &report_dir, (stopped_in(&e), None), e),
     }
+}
+
+/// The key files, the alert's password file and a `--backups` folder: what
+/// the operator gave this run. Returns the keys, or the step that refused.
+fn operator_inputs(
+    plan: &Plan,
+    typed: &TypedInputs,
+) -> std::result::Result<Vec<crate::keys::IdentitySource>, (&'static str, Error)> {
+    let keys = run_keys(plan).map_err(|e| ("load keys", e))?;
+    if let Some(Err(e)) = plan.notify.as_ref().map(crate::notify::check_credentials) {
+        return Err(("read the SMTP password", e));
+    }
+    let given = plan.backups.location.as_deref().filter(|_| typed.backups);
+    if let Some(dir) = given.filter(|d| !d.is_dir()) {
+        return Err((
+            "check --backups",
+            Error::Usage(format!(
+                "--backups {}: no such folder. Check the path; the scenario's own location is used when --backups is left out",
+                crate::plain_text::shown(&dir.to_string_lossy())
+            )),
+        ));
+    }
+    Ok(keys)
 }
 
 /// Writes the workload log and the report; the exit code follows the verdict.
@@ -157,8 +208,17 @@ fn finish(outcome: crate::drill::DrillOutcome, dir: &Path) -> Result<Ran> {
 
 /// A drill that died before or around its start still leaves a report; if
 /// even that cannot be written, the original error is what the user sees.
-fn error_output(plan: &Plan, run: &RunId, dir: &Path, phase: &str, e: Error) -> Result<Ran> {
+/// `kind`: what the run counts as, where the scenario does not decide it
+/// (an operator error).
+fn error_output(
+    plan: &Plan,
+    run: &RunId,
+    dir: &Path,
+    (phase, kind): (&str, Option<crate::report::facts::RunKind>),
+    e: Error,
+) -> Result<Ran> {
     let mut report = crate::drill::error_report(plan, run, phase, &e);
+    report.kind = kind.unwrap_or(report.kind);
     let code = exit::code_for(&e);
     if let Some(err) = report.error.as_mut() {
         err.exit_code = Some(code);

@@ -438,7 +438,7 @@ fn report_of(
         report_version: model::COMPARISON_VERSION,
         kind: "comparison",
         tool: format!("restore-drill {}", env!("CARGO_PKG_VERSION")),
-        site: plan.site.clone(),
+        site: plan.site_name().to_string(),
         scenario: ScenarioInfo::of(plan),
         run_id: run.id.clone(),
         started_at: started,

@@ -185,6 +185,9 @@ fn report(verdict: Verdict) -> Report {
         report_version: 1,
         tool: "t".into(),
         site: "clinic".into(),
+        kind: Default::default(),
+        host: None,
+        contacts: None,
         scenario: ScenarioInfo {
             name: "s".into(),
             file: "s.toml".into(),
@@ -208,6 +211,7 @@ fn report(verdict: Verdict) -> Report {
         attempts: Vec::new(),
         rpo_cost_seconds: None,
         target: TargetInfo {
+            engine: None,
             image: "i".into(),
             server_version: None,
         },

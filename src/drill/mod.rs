@@ -19,6 +19,7 @@ use crate::faults::{self, Effect, Staged};
 use crate::keys::IdentitySource;
 use crate::measure::{Clock, Moment};
 use crate::redact::Redacted;
+use crate::report::facts::RunKind;
 use crate::report::{
     Attempt, AttemptOutcome, BackupEvidence, ClockStart, DrillError, LostWrites, Report,
     ScenarioInfo, TargetInfo, REPORT_VERSION,
@@ -405,7 +406,14 @@ fn assemble(
     let mut report = Report {
         report_version: REPORT_VERSION,
         tool: format!("restore-drill {}", env!("CARGO_PKG_VERSION")),
-        site: plan.site.clone(),
+        site: plan.site_name().to_string(),
+        kind: if plan.simulate.is_some() {
+            RunKind::Rehearsal
+        } else {
+            RunKind::Drill
+        },
+        host: Some(crate::sandbox::run::hostname()),
+        contacts: plan.contacts.clone(),
         scenario: ScenarioInfo::of(plan),
         run_id: run.id.clone(),
         started_at: started,
@@ -429,6 +437,7 @@ fn assemble(
         attempts: std::mem::take(&mut f.attempts),
         rpo_cost_seconds: assess::rpo_cost(f.newest_time, restored_time),
         target: TargetInfo {
+            engine: Some(plan.target.engine.name().to_string()),
             image: plan.target.image.clone(),
             server_version: f.server_version.take(),
         },

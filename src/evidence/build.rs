@@ -20,7 +20,10 @@ pub struct Scope {
 }
 
 pub fn build(records: &[Record], head: &Head, scope: &Scope, now: DateTime<Utc>) -> Pack {
-    let runs = in_scope(records, scope);
+    // Operator errors are listed on their own and reach no answer: each rule
+    // below sees only drills and rehearsals.
+    let (runs, operator): (Vec<Run>, Vec<Run>) =
+        in_scope(records, scope).into_iter().partition(Run::counts);
     let mut sites: Vec<String> = runs.iter().map(|r| r.site.to_string()).collect();
     sites.sort();
     sites.dedup();
@@ -45,7 +48,98 @@ pub fn build(records: &[Record], head: &Head, scope: &Scope, now: DateTime<Utc>)
         protection: protection(&runs),
         failures: failures(&runs),
         how_to_verify: Vec::new(),
+        // One clinic's contacts; a pack over several sites names them only.
+        contacts: single_site(&runs)
+            .then(|| runs.iter().rev().find_map(|r| r.v.contacts.clone()))
+            .flatten(),
+        methods: methods(&runs),
+        operator_errors: operator.iter().map(operator_row).collect(),
     }
+}
+
+fn single_site(runs: &[Run]) -> bool {
+    runs.windows(2).all(|w| w[0].site == w[1].site)
+}
+
+fn operator_row(r: &Run) -> OperatorErrorRow {
+    let e = r.v.error.as_ref();
+    OperatorErrorRow {
+        record: r.r.clone(),
+        site: r.site.to_string(),
+        scenario: r.v.scenario.name.clone(),
+        step: e.map_or_else(|| "start".into(), |e| e.phase.clone()),
+        reason: e.map_or_else(String::new, |e| e.reason.clone()),
+    }
+}
+
+/// What RTO measures here, said once on the pack's first page.
+pub const RTO_COVERS: &str = "From the start of recovery (or the simulated disaster) to the last \
+check passing: finding, decrypting and restoring the newest backup into a sealed, throwaway \
+server, and verifying it. Not covered: replacing the server, reinstalling the practice \
+software, reconnecting workstations.";
+
+/// The methods box, from the runs' own records: where they ran, what they
+/// restored into, and what the newest passed drill restored and checked.
+fn methods(runs: &[Run]) -> Option<Methods> {
+    let newest = runs.last()?;
+    let mut hosts: Vec<String> = runs.iter().rev().filter_map(|r| r.v.host.clone()).collect();
+    let mut engines: Vec<String> = runs.iter().rev().filter_map(|r| engine_line(r.v)).collect();
+    for list in [&mut hosts, &mut engines] {
+        let mut seen = std::collections::HashSet::new();
+        list.retain(|x| seen.insert(x.clone()));
+        // Newest first; a page-1 box holds a few.
+        if list.len() > 3 {
+            let more = list.len() - 3;
+            list.truncate(3);
+            list.push(format!("and {more} more"));
+        }
+    }
+    let restored = match runs.iter().rev().find(|r| r.passed_drill()) {
+        Some(r) => format!(
+            "the clinic database from its newest encrypted backup ({}); {} checks: every table against the backup's manifest, foreign keys, business rules, newest records",
+            r.v.backup.as_ref().map_or("name not recorded".into(), |b| file_name(&b.path)),
+            r.v.checks.len()
+        ),
+        None => format!(
+            "no drill in this period restored the data with every check passed; the newest run was {} on {}",
+            newest.v.scenario.name,
+            newest.r.date.format("%Y-%m-%d")
+        ),
+    };
+    Some(Methods {
+        hosts,
+        engines,
+        restored,
+        rto_covers: RTO_COVERS.into(),
+    })
+}
+
+/// `PostgreSQL 15.10 (Debian 15.10-1) (image restore-drill/postgres:15)`,
+/// as far as recorded; None for a run that never reached a server.
+fn engine_line(v: &ReportView) -> Option<String> {
+    let t = v.target.as_ref()?;
+    let version = t.server_version.as_deref().map(short_version)?;
+    let name = match &t.engine {
+        Some(e) if !version.contains(e.as_str()) => format!("{e} {version}"),
+        _ => version,
+    };
+    Some(match &t.image {
+        Some(i) => format!("{name} (image {i})"),
+        None => name,
+    })
+}
+
+/// A server's version string up to its first comma or "on": `PostgreSQL
+/// 15.10 (Debian 15.10-1)`, `11.4.5-MariaDB-deb12`.
+fn short_version(v: &str) -> String {
+    v.split([','])
+        .next()
+        .unwrap_or(v)
+        .split(" on ")
+        .next()
+        .unwrap_or(v)
+        .trim()
+        .to_string()
 }
 
 /// The records whose drill started within the period (both days included),
@@ -75,21 +169,21 @@ pub fn in_scope<'a>(records: &'a [Record], scope: &Scope) -> Vec<Run<'a>> {
 fn summary(runs: &[Run], period: &Period) -> Summary {
     let drills: Vec<&Run> = runs.iter().filter(|r| r.is_drill()).collect();
     let passed: Vec<&&Run> = drills.iter().filter(|r| r.v.passed()).collect();
-    let rehearsals: Vec<&Run> = runs.iter().filter(|r| !r.is_drill()).collect();
+    let rehearsals: Vec<&Run> = runs.iter().filter(|r| r.is_rehearsal()).collect();
     let last = passed.last().map(|r| r.r.clone());
     let rto = objective(&drills, "RTO", |v| v.rto_seconds);
+    let from = period.known_from();
+    let drilled = |n: usize| super::questions::plural(n as i64, "restore drill");
     let headline = match (&last, drills.len()) {
-        (_, 0) => format!(
-            "No restore was tested between {} and {}.",
-            period.since, period.until
-        ),
+        (_, 0) => format!("No restore was tested between {from} and {}.", period.until),
         (None, n) => format!(
-            "{n} restore drills between {} and {}: none succeeded.",
-            period.since, period.until
+            "{} between {from} and {}: none succeeded.",
+            drilled(n),
+            period.until
         ),
         (Some(l), n) => format!(
-            "{n} restore drills between {} and {}: {} passed. The last successful restore was on {}{}.",
-            period.since,
+            "{} between {from} and {}: {} passed. The last successful restore was on {}{}.",
+            drilled(n),
             period.until,
             passed.len(),
             l.date.format("%Y-%m-%d"),
@@ -109,6 +203,7 @@ fn summary(runs: &[Run], period: &Period) -> Summary {
             .count() as u32,
         last_successful_restore: last,
         rpo: objective(&drills, "RPO", |v| v.rpo_seconds),
+        four: super::four::answers(runs, period, &rto),
         rto,
         headline,
     }
@@ -137,6 +232,17 @@ fn objective(
         })
         .count() as u32;
     let met = (!measured.is_empty()).then_some(missed == 0);
+    let misses = drills
+        .iter()
+        .filter_map(|r| {
+            let o = r.v.objective(name)?;
+            (o.status != Status::Passed).then(|| Miss {
+                record: r.r.clone(),
+                seconds: value(r.v),
+                target_seconds: o.target_seconds,
+            })
+        })
+        .collect();
     ObjectiveSummary {
         target_seconds: target,
         worst_seconds: measured.iter().map(|(_, s)| *s).reduce(f64::max),
@@ -148,6 +254,7 @@ fn objective(
         met,
         measured: measured.len() as u32,
         missed,
+        misses,
     }
 }
 
@@ -358,6 +465,112 @@ fn failures(runs: &[Run]) -> Vec<FailureRow> {
             next_pass: next_success(r, &runs[i + 1..]).map(|n| n.r.clone()),
         })
         .collect()
+}
+
+/// Why `evidence` will not choose the site itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SiteRefusal {
+    /// `--site` names no site the history holds; these are the ones it does.
+    NoSuchSite {
+        asked: String,
+        known: Vec<(String, usize)>,
+    },
+    /// Several sites and neither `--site` nor `--all-sites`.
+    SeveralSites { known: Vec<(String, usize)> },
+}
+
+impl SiteRefusal {
+    pub fn message(&self, history: &std::path::Path) -> String {
+        let list = |known: &[(String, usize)]| {
+            known
+                .iter()
+                .map(|(s, n)| {
+                    format!(
+                        "  \"{}\" ({n} {})",
+                        crate::plain_text::shown(s),
+                        if *n == 1 { "run" } else { "runs" }
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        match self {
+            SiteRefusal::NoSuchSite { asked, known } if known.is_empty() => format!(
+                "--site \"{}\": the history {} holds no run yet. Run a drill first (restore-drill run)",
+                crate::plain_text::shown(asked),
+                history.display()
+            ),
+            SiteRefusal::NoSuchSite { asked, known } => format!(
+                "--site \"{}\": no run of that site in the history {}. It holds these sites; give one exactly as written:\n{}",
+                crate::plain_text::shown(asked),
+                history.display(),
+                list(known)
+            ),
+            SiteRefusal::SeveralSites { known } => format!(
+                "the history {} holds runs of {} sites, and a pack speaks for one clinic. Give --site NAME for one of them, or --all-sites for one pack over all:\n{}",
+                history.display(),
+                known.len(),
+                list(known)
+            ),
+        }
+    }
+}
+
+/// The sites the history holds, with their number of runs, by name.
+pub fn known_sites(records: &[Record]) -> Vec<(String, usize)> {
+    let mut known: Vec<(String, usize)> = Vec::new();
+    for r in records {
+        match known.iter_mut().find(|(s, _)| *s == r.stored.site) {
+            Some((_, n)) => *n += 1,
+            None => known.push((r.stored.site.clone(), 1)),
+        }
+    }
+    known.sort();
+    known
+}
+
+/// Which site a pack covers: `--site` as the history writes it; without
+/// it, the history's only site; several only with `--all-sites` (None:
+/// every site).
+pub fn choose_site(
+    records: &[Record],
+    asked: Option<&str>,
+    all_sites: bool,
+) -> std::result::Result<Option<String>, SiteRefusal> {
+    let known = known_sites(records);
+    match asked {
+        Some(a) if known.iter().any(|(s, _)| s == a) => Ok(Some(a.to_string())),
+        Some(a) => Err(SiteRefusal::NoSuchSite {
+            asked: a.to_string(),
+            known,
+        }),
+        None if all_sites || known.len() <= 1 => Ok(None),
+        None => Err(SiteRefusal::SeveralSites { known }),
+    }
+}
+
+/// The day of the history's first record of `site` (any site: None).
+pub fn first_record(records: &[Record], site: Option<&str>) -> Option<NaiveDate> {
+    records
+        .iter()
+        .filter(|r| site.is_none_or(|s| s == r.stored.site))
+        .map(|r| r.report.started_at.date_naive())
+        .min()
+}
+
+/// The period a pack covers: without `--since`, from the first record (at
+/// most twelve months back); a history that starts inside the period is
+/// said to (`records_from`), so no answer counts unrecorded days as days
+/// without a restore.
+pub fn honest_period(asked: Period, since_given: bool, first: Option<NaiveDate>) -> Period {
+    let Some(first) = first.filter(|f| *f > asked.since && *f <= asked.until) else {
+        return asked;
+    };
+    Period {
+        since: if since_given { asked.since } else { first },
+        until: asked.until,
+        records_from: Some(first),
+    }
 }
 
 /// The default period: the twelve months up to and including `today`.

@@ -21,7 +21,9 @@ pub(crate) struct Chart {
 pub(crate) struct ChartPoint {
     /// 0..1 along the period.
     pub x: f64,
-    /// None: the drill failed before a recovery time could be measured.
+    /// None: the drill failed before a recovery time could be measured;
+    /// drawn in a row of its own under the dates, never on the axis, where
+    /// it would read as a very fast restore.
     pub seconds: Option<f64>,
     pub passed: bool,
 }
@@ -43,6 +45,8 @@ pub(crate) fn chart(pack: &Pack) -> Chart {
             passed: d.verdict == "passed",
         })
         .collect();
+    let mut points = points;
+    dodge(&mut points);
     let objective = pack.summary.rto.target_seconds;
     let top = points
         .iter()
@@ -58,6 +62,24 @@ pub(crate) fn chart(pack: &Pack) -> Chart {
         x_ticks: x_ticks(pack.period.since, pack.period.until, start, span),
         points,
         objective,
+    }
+}
+
+/// The least distance between two marks, as a share of the width: drills a
+/// few hours apart would otherwise draw one mark over the other, and a
+/// passed drill's disc could hide under a failed one's triangle.
+pub(crate) const MARK_GAP: f64 = 0.018;
+
+/// Moves marks apart along x, keeping their order, so none hides another;
+/// marks pushed past the right edge are pulled back from it.
+fn dodge(points: &mut [ChartPoint]) {
+    points.sort_by(|a, b| a.x.total_cmp(&b.x));
+    for i in 1..points.len() {
+        points[i].x = points[i].x.max(points[i - 1].x + MARK_GAP);
+    }
+    let n = points.len();
+    for (i, p) in points.iter_mut().enumerate() {
+        p.x = p.x.min(1.0 - (n - 1 - i) as f64 * MARK_GAP).max(0.0);
     }
 }
 
@@ -137,4 +159,27 @@ fn x_ticks(
             )
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(x: f64) -> ChartPoint {
+        ChartPoint {
+            x,
+            seconds: Some(1.0),
+            passed: true,
+        }
+    }
+
+    #[test]
+    fn marks_at_the_same_moment_are_drawn_apart_and_inside_the_plot() {
+        let mut p = vec![at(1.0), at(0.5), at(0.5), at(1.0), at(0.5)];
+        dodge(&mut p);
+        for w in p.windows(2) {
+            assert!(w[1].x - w[0].x >= MARK_GAP - 1e-9, "{} {}", w[0].x, w[1].x);
+        }
+        assert!(p.iter().all(|q| (0.0..=1.0).contains(&q.x)));
+    }
 }

@@ -6,8 +6,9 @@
 use super::chart::{chart, Chart};
 use super::pack::{Answer, DrillRow, FailureRow, Pack, Rehearsal};
 use super::wording::{
-    datetime, duration, figures, kind, measured, next_pass, protection, record, short_hash,
-    single_site, sites, status_word, title, verdict, yes_no, Figure, Tone, NO_RESTORE,
+    datetime, duration, figures, kind, measured, methods, next_pass, period_line, protection,
+    record, rehearsal_title, run_verdict, short_hash, single_site, sites, status_word, title,
+    verdict, who, yes_no, Figure, Tone, NO_RESTORE, OPERATOR_ERRORS,
 };
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 
@@ -26,11 +27,13 @@ pub fn render(pack: &Pack) -> String {
             body {
                 main {
                     (cover(pack))
+                    (chart_figure(&chart(pack)))
                     (questions(pack))
                     (drills(pack))
                     (rehearsals(pack))
                     (protection_section(pack))
                     (failures(pack))
+                    (operator_errors(pack))
                     (how_to_verify(pack))
                 }
                 (footer(pack))
@@ -54,17 +57,61 @@ fn cover(pack: &Pack) -> Markup {
         section.cover {
             p.eyebrow { "Restore drill evidence" }
             h1 { (sites(pack)) }
-            p.period {
-                "Backup restore tests from " (pack.period.since) " to " (pack.period.until)
-            }
+            p.period { (period_line(pack)) }
+            (pairs(None, &who(pack)))
             @if pack.summary.restores_tested == 0 {
                 p.none-tested { (NO_RESTORE) }
             }
-            p.headline { (pack.summary.headline) }
+            dl.four {
+                @for said in &pack.summary.four {
+                    dt { (said.question) }
+                    dd { (said.answer) }
+                }
+            }
             div.figures {
                 @for f in figures(pack) { (card(&f)) }
             }
-            (chart_figure(&chart(pack)))
+            (pairs(Some("How these drills were run"), &methods(pack)))
+        }
+    }
+}
+
+/// Label and value pairs on a panel: who, and how the drills were run.
+fn pairs(title: Option<&str>, pairs: &[(&str, String)]) -> Markup {
+    html! {
+        div.box {
+            @if let Some(t) = title { h3 { (t) } }
+            dl {
+                @for (label, value) in pairs {
+                    dt { (label) }
+                    dd { (value) }
+                }
+            }
+        }
+    }
+}
+
+fn operator_errors(pack: &Pack) -> Markup {
+    html! {
+        @if !pack.operator_errors.is_empty() {
+            section #operator-errors {
+                h2 { "Appendix: operator errors (not counted)" }
+                p.note { (OPERATOR_ERRORS) }
+                table {
+                    thead { tr { th { "Date" } th { "Site" } th { "Scenario" } th { "Step" } th { "What was wrong" } } }
+                    tbody {
+                        @for e in &pack.operator_errors {
+                            tr {
+                                td.nowrap { (datetime(&e.record.date)) }
+                                td { (e.site) }
+                                td { (e.scenario) }
+                                td { (e.step) }
+                                td { (e.reason) }
+                            }
+                        }
+                    }
+                }
+            }
         }
     }
 }
@@ -84,11 +131,13 @@ fn card(f: &Figure) -> Markup {
 
 // The chart, drawn in a 640 x 250 box scaled to the page width.
 const SVG_W: f64 = 640.0;
-const SVG_H: f64 = 250.0;
+const SVG_H: f64 = 270.0;
 const PX0: f64 = 48.0;
 const PY0: f64 = 34.0;
 const PW: f64 = SVG_W - PX0 - 10.0;
-const PH: f64 = SVG_H - PY0 - 40.0;
+const PH: f64 = SVG_H - PY0 - 60.0;
+/// The row of drills that measured no time, under the dates.
+const LANE: f64 = PY0 + PH + 48.0;
 
 fn chart_figure(c: &Chart) -> Markup {
     let y = |s: f64| PY0 + PH - s / c.y_max * PH;
@@ -108,8 +157,12 @@ fn chart_figure(c: &Chart) -> Markup {
                         "objective " (duration(t))
                     }
                 }
+                @if c.points.iter().any(|p| p.seconds.is_none()) {
+                    line.grid x1=(PX0) x2=(PX0 + PW) y1=(LANE) y2=(LANE) {}
+                    text.tick x=(PX0 - 6.0) y=(LANE + 3.5) text-anchor="end" { "no time" }
+                }
                 @for p in &c.points {
-                    (mark(PX0 + p.x * PW, p.seconds.map_or(PY0 + PH, y), p.passed, p.seconds))
+                    (mark(PX0 + p.x * PW, p.seconds.map_or(LANE, y), p.passed, p.seconds))
                 }
                 @if c.points.is_empty() {
                     text.tick x=(PX0 + PW / 2.0) y=(PY0 + PH / 2.0) text-anchor="middle" { (NO_RESTORE) }
@@ -141,7 +194,7 @@ fn axes(c: &Chart, y: &dyn Fn(f64) -> f64) -> Markup {
             text.tick x=(fmt(PX0 + fx * PW)) y=(PY0 + PH + 16.0)
                 text-anchor=(if *fx < 0.05 { "start" } else if *fx > 0.95 { "end" } else { "middle" }) { (label) }
         }
-        text.tick x=(PX0) y=(SVG_H - 4.0) { "date of the drill (UTC)" }
+        text.tick x=(PX0 + PW) y=(PY0 + PH + 31.0) text-anchor="end" { "date of the drill (UTC)" }
     }
 }
 
@@ -171,7 +224,7 @@ fn legend() -> Markup {
         circle.pass cx=(x) cy="12" r="4" {}
         text.tick x=(x + 9.0) y="15.5" { "passed" }
         polygon.fail points={ (x + 70.0) ",6.5 " (x + 75.2) ",15.5 " (x + 64.8) ",15.5" } {}
-        text.tick x=(x + 80.0) y="15.5" { "did not pass (no time: on the axis)" }
+        text.tick x=(x + 80.0) y="15.5" { "did not pass (no time measured: the row under the dates)" }
     }
 }
 
@@ -237,12 +290,7 @@ fn drills(pack: &Pack) -> Markup {
 }
 
 fn drill_row(d: &DrillRow, show_site: bool) -> Markup {
-    let (v, tone) = verdict(&d.verdict);
-    let expected = match d.as_expected {
-        Some(true) => " (as expected)",
-        Some(false) => " (NOT as expected)",
-        None => "",
-    };
+    let (v, tone) = run_verdict(d);
     let (rto, rto_tone) = measured(d.rto_seconds, d.rto_target_seconds);
     let (rpo, rpo_tone) = measured(d.rpo_seconds, d.rpo_target_seconds);
     html! {
@@ -251,7 +299,7 @@ fn drill_row(d: &DrillRow, show_site: bool) -> Markup {
             @if show_site { td { (d.site) } }
             td { (d.scenario) }
             td { (kind(d)) }
-            td { (status(&format!("{v}{expected}"), tone)) }
+            td { (status(&v, tone)) }
             td class=(tone_class(rto_tone)) { (rto) }
             td class=(tone_class(rpo_tone)) { (rpo) }
             td { (d.backup_taken_at.as_ref().map_or("unknown".into(), datetime)) }
@@ -279,7 +327,7 @@ fn rehearsal(r: &Rehearsal) -> Markup {
     };
     html! {
         article.block {
-            h3 { (r.fault) ": " (r.scenario) }
+            h3 { (rehearsal_title(r)) }
             p.source { "Record " (record(&r.record)) }
             dl {
                 dt { "As expected" } dd { (status(word, tone)) }
@@ -365,7 +413,10 @@ fn how_to_verify(pack: &Pack) -> Markup {
             @if pack.how_to_verify.is_empty() {
                 p.empty { "No verification steps were recorded." }
             }
-            @for line in &pack.how_to_verify { p.verify { (line) } }
+            @for step in &pack.how_to_verify {
+                p.verify { (step.say) }
+                @if let Some(c) = &step.command { pre { code { (c) } } }
+            }
         }
     }
 }
@@ -429,7 +480,14 @@ table { width: 100%; border-collapse: collapse; font-size: 13px; margin: 6px 0 1
 th { text-align: left; font-size: 11.5px; color: var(--muted); border-bottom: 1.5px solid var(--muted); padding: 6px 8px 6px 0; }
 td { border-bottom: 1px solid var(--rule); padding: 6px 8px 6px 0; vertical-align: top; }
 .nowrap { white-space: nowrap; }
-.verify { overflow-wrap: anywhere; }
+.verify { overflow-wrap: anywhere; margin-top: 8px; }
+pre { background: var(--panel); padding: 6px 10px; margin: 2px 0 8px; white-space: pre-wrap; }
+pre code { font-size: 13px; }
+.box { background: var(--panel); padding: 10px 16px; margin: 14px 0; }
+.box h3 { margin: 2px 0 4px; }
+.box dl { margin-top: 2px; }
+dl.four { grid-template-columns: 210px 1fr; margin: 18px 0; }
+dl.four dt { color: var(--ink); font-weight: bold; }
 body > footer { margin-top: 48px; padding-top: 10px; padding-bottom: 32px;
   border-top: 1px solid var(--rule); font-size: 12px; color: var(--muted); }
 .hash { overflow-wrap: anywhere; }

@@ -7,6 +7,7 @@
 
 pub mod build;
 pub mod chart;
+mod four;
 pub mod html;
 pub mod manifest;
 pub mod pack;
@@ -33,6 +34,8 @@ pub struct Request {
     pub since: Option<NaiveDate>,
     pub until: Option<NaiveDate>,
     pub site: Option<String>,
+    /// One pack over every site the history holds.
+    pub all_sites: bool,
     pub signing_key: Option<PathBuf>,
 }
 
@@ -53,7 +56,11 @@ pub fn period(since: Option<NaiveDate>, until: Option<NaiveDate>) -> Result<Peri
             "--since {since} is after --until {until}: the period would be empty"
         )));
     }
-    Ok(Period { since, until })
+    Ok(Period {
+        since,
+        until,
+        records_from: None,
+    })
 }
 
 /// Makes the pack. Everything that can be refused (period, key, output
@@ -75,9 +82,12 @@ pub async fn make(req: &Request) -> Result<Made> {
     prepare_out(&req.out)?;
     let mut ledger = Ledger::open(&req.history).await?;
     let (head, records) = ledger.verified().await?.into_intact(&req.history)?;
+    let site = build::choose_site(&records, req.site.as_deref(), req.all_sites)
+        .map_err(|refusal| Error::Usage(refusal.message(&req.history)))?;
+    let first = build::first_record(&records, site.as_deref());
     let scope = Scope {
-        period,
-        site: req.site.clone(),
+        period: build::honest_period(period, req.since.is_some(), first),
+        site,
     };
     let mut pack = build::build(&records, &head, &scope, Utc::now());
     let stem = stem(&pack);
@@ -168,20 +178,33 @@ fn trusted_comment(pack: &Pack) -> String {
     )
 }
 
-fn how_to_verify(stem: &str, signed: bool) -> Vec<String> {
+fn how_to_verify(stem: &str, signed: bool) -> Vec<pack::VerifyStep> {
+    let step = |say: String, command: Option<String>| pack::VerifyStep { say, command };
     let mut v = Vec::new();
     if signed {
-        v.push(format!(
-            "Each file is signed, and so is the list of the pack's files with their SHA-256 ({stem}{}). With the clinic's public key (KEY.pub): minisign -V -p KEY.pub -m {stem}.pdf (and the same for {stem}.html, {stem}.json and the list), or all at once, a missing or added file included: restore-drill evidence verify DIR --public-key KEY.pub",
-            manifest::SUFFIX
+        v.push(step(
+            format!(
+                "Each file is signed, and so is the list of the pack's files with their SHA-256 ({stem}{}). With the clinic's public key (KEY.pub), all at once, a missing or added file included:",
+                manifest::SUFFIX
+            ),
+            Some("restore-drill evidence verify DIR --public-key KEY.pub".into()),
+        ));
+        v.push(step(
+            "Or one file at a time with minisign (the same for the HTML, the JSON and the list):"
+                .into(),
+            Some(format!("minisign -V -p KEY.pub -m {stem}.pdf")),
         ));
     } else {
-        v.push("This pack is not signed: it was made without --signing-key, so its files can be checked against the history but not against a key.".into());
+        v.push(step("This pack is not signed: it was made without --signing-key, so its files can be checked against the history but not against a key.".into(), None));
     }
-    v.push(format!(
-        "On the machine that keeps the drill history: restore-drill history verify --against {stem}.json checks that the history is intact and still holds the head record this pack names (nothing was cut off or rewritten since)."
+    v.push(step(
+        "On the machine that keeps the drill history, this checks that the history is intact and still holds the head record this pack names (nothing was cut off or rewritten since):".into(),
+        Some(format!("restore-drill history verify --against {stem}.json")),
     ));
-    v.push("Each drill's report file hashes (sha256sum) to the report SHA-256 its history record holds; restore-drill history show ID prints both.".into());
+    v.push(step(
+        "Each drill's report file hashes (sha256sum) to the report SHA-256 its history record holds; this prints both:".into(),
+        Some("restore-drill history show ID".into()),
+    ));
     v
 }
 

@@ -6,7 +6,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 /// 1: the first pack format.
-pub const PACK_VERSION: u32 = 1;
+/// 2: `contacts`, `methods`, `operator_errors`, `period.records_from`.
+pub const PACK_VERSION: u32 = 2;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Pack {
@@ -31,7 +32,52 @@ pub struct Pack {
     /// Every run that did not pass, and the run that next passed.
     pub failures: Vec<FailureRow>,
     /// How to check this pack and the history it came from.
-    pub how_to_verify: Vec<String>,
+    pub how_to_verify: Vec<VerifyStep>,
+    /// Who the clinic and its contractor are, from the newest run's site file.
+    #[serde(default)]
+    pub contacts: Option<crate::report::facts::Contacts>,
+    /// How the drills were run: where, on what, and what RTO covers.
+    #[serde(default)]
+    pub methods: Option<Methods>,
+    /// Runs that stopped on the operator's own input before a backup was
+    /// chosen: listed, never counted in an answer.
+    #[serde(default)]
+    pub operator_errors: Vec<OperatorErrorRow>,
+}
+
+/// One step of checking a pack: what it shows, and the command, if any,
+/// set apart so it is copied as a whole.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct VerifyStep {
+    pub say: String,
+    #[serde(default)]
+    pub command: Option<String>,
+}
+
+/// The methods box: what a drill restored, where and on what.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Methods {
+    /// The machines the period's runs ran on.
+    pub hosts: Vec<String>,
+    /// The engines restored into, with their versions and images.
+    pub engines: Vec<String>,
+    /// What one drill restores and checks, from the newest passed drill.
+    pub restored: String,
+    /// What the measured RTO covers, and what it does not.
+    pub rto_covers: String,
+}
+
+/// A run that stopped on its own input (a mistyped key file, a `--backups`
+/// folder that does not exist).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OperatorErrorRow {
+    pub record: RecordRef,
+    pub site: String,
+    pub scenario: String,
+    /// The step that refused the input.
+    pub step: String,
+    /// What was wrong (the tool's own words, redacted when recorded).
+    pub reason: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -40,6 +86,18 @@ pub struct Period {
     pub since: NaiveDate,
     /// Last day included.
     pub until: NaiveDate,
+    /// The day of the history's first record for the pack's sites, when it
+    /// is after `since`: nothing is known before it, and no answer counts
+    /// the days before it as days without a restore.
+    #[serde(default)]
+    pub records_from: Option<NaiveDate>,
+}
+
+impl Period {
+    /// The first day anything could have been recorded.
+    pub fn known_from(&self) -> NaiveDate {
+        self.records_from.map_or(self.since, |d| d.max(self.since))
+    }
 }
 
 /// The ledger's head when the pack was made: a later history that no longer
@@ -78,6 +136,16 @@ pub struct Summary {
     pub rpo: ObjectiveSummary,
     /// One sentence a person who is not technical reads first.
     pub headline: String,
+    /// The underwriter's four questions, one sentence each.
+    #[serde(default)]
+    pub four: Vec<Said>,
+}
+
+/// A question and its answer in one sentence.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Said {
+    pub question: String,
+    pub answer: String,
 }
 
 /// An objective over the period: the target and the worst value measured in a
@@ -93,17 +161,22 @@ pub struct ObjectiveSummary {
     /// their own target (targets can change over a period).
     pub measured: u32,
     pub missed: u32,
+    /// Each miss against the objective of its own drill, oldest first.
+    #[serde(default)]
+    pub misses: Vec<Miss>,
 }
 
-/// What kind of run a record is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum RunKind {
-    /// A restore drill of the real backups.
-    Drill,
-    /// A failure scenario, rehearsed on scratch copies.
-    Rehearsal,
+/// One drill that missed its objective.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Miss {
+    pub record: RecordRef,
+    /// None: not measured (an unmeasured objective is not met).
+    pub seconds: Option<f64>,
+    pub target_seconds: f64,
 }
+
+/// What kind of run a record is (the report's own).
+pub use crate::report::facts::RunKind;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DrillRow {

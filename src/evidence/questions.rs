@@ -328,32 +328,67 @@ fn quarterly(runs: &[Run], period: &Period) -> Answer {
         a.answer = "No successful restore in this period.".into();
         return a;
     }
-    let (gap, from, to) = longest_gap(&ok, period);
-    a.evidence = refs(ok);
+    a.evidence = refs(ok.iter().copied());
+    let from = period.known_from();
+    let known = (period.until - from).num_days() + 1;
+    if known < QUARTER_DAYS {
+        a.answer = format!(
+            "The history holds {} from {from}{}: shorter than a quarter, so quarterly testing cannot be shown yet.",
+            plural(known, "day"),
+            no_record_before(period)
+        );
+        return a;
+    }
+    let (gap, start, end) = longest_gap(&ok, from, period.until);
     if gap <= QUARTER_DAYS {
         a.status = AnswerStatus::Yes;
         a.answer = format!(
-            "Yes: no stretch of the period went more than {gap} days without a successful restore (limit {QUARTER_DAYS})."
+            "Yes: from {from}{} no stretch went more than {} without a successful restore (limit {QUARTER_DAYS}).",
+            no_record_before(period),
+            plural(gap, "day")
         );
     } else {
         a.status = AnswerStatus::No;
         a.answer = format!(
-            "No: {gap} days passed without a successful restore, from {from} to {to} (a quarter is at most {QUARTER_DAYS})."
+            "No: {} passed without a successful restore, from {start} to {end} (a quarter is at most {QUARTER_DAYS}){}.",
+            plural(gap, "day"),
+            no_record_before(period)
         );
     }
     a
 }
 
-/// The longest stretch without a passed drill: from the period's start to
+/// `, no record before DATE` when the history starts inside the period.
+pub(crate) fn no_record_before(period: &Period) -> String {
+    match period.records_from {
+        Some(d) if d > period.since => format!(" (no record before {d})"),
+        _ => String::new(),
+    }
+}
+
+/// `1 day`, `3 days`.
+pub(crate) fn plural(n: i64, one: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{n} {one}s")
+    }
+}
+
+/// The longest stretch without a passed drill: from the first day known to
 /// the first, between consecutive ones, and from the last to the period's end.
-fn longest_gap(ok: &[&Run], period: &Period) -> (i64, NaiveDate, NaiveDate) {
-    let mut days: Vec<NaiveDate> = vec![period.since];
+pub(crate) fn longest_gap(
+    ok: &[&Run],
+    from: NaiveDate,
+    until: NaiveDate,
+) -> (i64, NaiveDate, NaiveDate) {
+    let mut days: Vec<NaiveDate> = vec![from];
     days.extend(ok.iter().map(|r| r.r.date.date_naive()));
-    days.push(period.until);
+    days.push(until);
     days.windows(2)
         .map(|w| ((w[1] - w[0]).num_days(), w[0], w[1]))
         .max_by_key(|(g, _, _)| *g)
-        .unwrap_or((0, period.since, period.until))
+        .unwrap_or((0, from, until))
 }
 
 fn within_72_hours(runs: &[Run]) -> Answer {

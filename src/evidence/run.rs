@@ -14,15 +14,20 @@ pub struct Run<'a> {
 
 impl Run<'_> {
     pub fn kind(&self) -> RunKind {
-        if self.v.simulation.is_some() {
-            RunKind::Rehearsal
-        } else {
-            RunKind::Drill
-        }
+        self.v.run_kind()
     }
 
     pub fn is_drill(&self) -> bool {
         self.kind() == RunKind::Drill
+    }
+
+    pub fn is_rehearsal(&self) -> bool {
+        self.kind() == RunKind::Rehearsal
+    }
+
+    /// Counted by the evidence: a drill or a rehearsal, not an operator error.
+    pub fn counts(&self) -> bool {
+        self.kind() != RunKind::OperatorError
     }
 
     /// A restore drill whose verdict is passed: restored, every check and
@@ -33,10 +38,7 @@ impl Run<'_> {
 
     /// A rehearsal that turned out as the scenario expects; None for a drill.
     pub fn as_expected(&self) -> Option<bool> {
-        self.v
-            .simulation
-            .as_ref()
-            .map(|_| self.v.expectation.as_ref().is_some_and(|e| e.met))
+        self.v.as_expected()
     }
 
     /// Succeeded on its own terms: a drill passed, a rehearsal as expected.
@@ -51,18 +53,21 @@ impl Run<'_> {
 
 /// What resolves a failure: for a drill, the next restore drill that passed;
 /// for a rehearsal, the next rehearsal of the same fault as expected.
+/// An operator error is not a failure: nothing resolves it.
 pub fn next_success<'a, 'b>(failed: &Run, later: &'b [Run<'a>]) -> Option<&'b Run<'a>> {
     later.iter().find(|n| match failed.kind() {
         RunKind::Drill => n.passed_drill(),
         RunKind::Rehearsal => n.fault() == failed.fault() && n.as_expected() == Some(true),
+        RunKind::OperatorError => false,
     })
 }
 
-/// Failed runs that nothing later resolved (see `next_success`).
+/// Failed runs that nothing later resolved (see `next_success`); operator
+/// errors are not failures of the backups and are left out.
 pub fn failures_open<'a>(runs: &'a [Run<'a>]) -> Vec<&'a Run<'a>> {
     runs.iter()
         .enumerate()
-        .filter(|(i, r)| !r.succeeded() && next_success(r, &runs[i + 1..]).is_none())
+        .filter(|(i, r)| r.counts() && !r.succeeded() && next_success(r, &runs[i + 1..]).is_none())
         .map(|(_, r)| r)
         .collect()
 }

@@ -84,6 +84,7 @@ fn pack(reports: &[serde_json::Value], since: &str, until: &str) -> Pack {
         period: Period {
             since: day(since),
             until: day(until),
+            records_from: None,
         },
         site: None,
     };
@@ -288,10 +289,166 @@ fn a_site_filter_keeps_only_that_sites_runs() {
         period: Period {
             since: day("2026-01-01"),
             until: day("2026-01-31"),
+            records_from: None,
         },
         site: Some("clinic".into()),
     };
     let p = build(&recs, &head, &scope, chrono::Utc::now());
     assert_eq!(p.drills.len(), 1);
     assert_eq!(p.sites, ["clinic"]);
+}
+
+fn operator_error(date: &str) -> serde_json::Value {
+    let mut r = report(date, "error", None);
+    r["kind"] = json!("operator-error");
+    r["error"] = json!({"phase": "load keys", "reason": "cannot read keys/daliy.key", "kind": "environment"});
+    r["objectives"] = json!([]);
+    r["checks"] = json!([]);
+    r["backup"] = serde_json::Value::Null;
+    r
+}
+
+#[test]
+fn an_operator_error_is_listed_and_changes_no_answer() {
+    let drills = [
+        report("2026-01-10", "passed", Some(30.0)),
+        report("2026-02-10", "passed", Some(40.0)),
+    ];
+    let without = pack(&drills, "2026-01-01", "2026-03-31");
+    let with = pack(
+        &[
+            drills[0].clone(),
+            drills[1].clone(),
+            operator_error("2026-02-11"),
+        ],
+        "2026-01-01",
+        "2026-03-31",
+    );
+    let text = |p: &Pack| {
+        serde_json::to_string(&(&p.questions, &p.summary, &p.failures, &p.drills)).expect("json")
+    };
+    assert_eq!(text(&with), text(&without));
+    assert_eq!(status(&with, "hipaa-164.308-a-7-ii-D"), AnswerStatus::Yes);
+    assert_eq!(with.operator_errors.len(), 1);
+    assert_eq!(with.operator_errors[0].step, "load keys");
+    assert_eq!(with.operator_errors[0].record.id, 3);
+}
+
+#[test]
+fn a_failed_drill_unlike_an_operator_error_turns_testing_to_no() {
+    let mut failed = report("2026-02-11", "error", None);
+    failed["error"] =
+        json!({"phase": "restore", "reason": "Docker went away", "kind": "environment"});
+    let p = pack(
+        &[report("2026-01-10", "passed", Some(30.0)), failed],
+        "2026-01-01",
+        "2026-03-31",
+    );
+    assert_eq!(status(&p, "hipaa-164.308-a-7-ii-D"), AnswerStatus::No);
+    assert!(p.operator_errors.is_empty());
+}
+
+/// A history begun today, packed with the default period: it starts at the
+/// first record, and no answer counts the year before it.
+#[test]
+fn a_first_day_pack_counts_no_day_before_the_first_record() {
+    let recs = records(&[report("2026-12-03", "passed", Some(30.0))]);
+    let asked = Period {
+        since: super::build::default_since(day("2026-12-03")),
+        until: day("2026-12-03"),
+        records_from: None,
+    };
+    let first = super::build::first_record(&recs, None);
+    let period = super::build::honest_period(asked, false, first);
+    assert_eq!(period.since, day("2026-12-03"));
+    assert_eq!(period.records_from, Some(day("2026-12-03")));
+    let head = Head {
+        records: 1,
+        id: Some(1),
+        hash: "head".into(),
+    };
+    let scope = Scope { period, site: None };
+    let p = build(&recs, &head, &scope, chrono::Utc::now());
+    let cis = p
+        .questions
+        .iter()
+        .find(|q| q.id == "cis-11.5")
+        .expect("cis");
+    assert_eq!(cis.status, AnswerStatus::NotEvidenced, "{}", cis.answer);
+    assert!(
+        cis.answer.contains("1 day from 2026-12-03"),
+        "{}",
+        cis.answer
+    );
+    let all = serde_json::to_string(&p).expect("json");
+    assert!(!all.contains("364 days"), "{all}");
+    assert!(!all.contains("2025-12"), "{all}");
+}
+
+/// `--since` before the history's start: the days before it are said to
+/// hold no record, not counted as a gap.
+#[test]
+fn a_period_reaching_before_the_history_says_no_record_before() {
+    let recs = records(&[
+        report("2026-03-01", "passed", Some(30.0)),
+        report("2026-05-01", "passed", Some(30.0)),
+        report("2026-07-01", "passed", Some(30.0)),
+    ]);
+    let asked = Period {
+        since: day("2025-08-01"),
+        until: day("2026-07-31"),
+        records_from: None,
+    };
+    let period = super::build::honest_period(asked, true, super::build::first_record(&recs, None));
+    assert_eq!(period.since, day("2025-08-01"));
+    let head = Head {
+        records: 3,
+        id: Some(3),
+        hash: "head".into(),
+    };
+    let p = build(
+        &recs,
+        &head,
+        &Scope { period, site: None },
+        chrono::Utc::now(),
+    );
+    let cis = p
+        .questions
+        .iter()
+        .find(|q| q.id == "cis-11.5")
+        .expect("cis");
+    assert_eq!(cis.status, AnswerStatus::Yes, "{}", cis.answer);
+    assert!(
+        cis.answer.contains("(no record before 2026-03-01)"),
+        "{}",
+        cis.answer
+    );
+}
+
+#[test]
+fn a_site_the_history_lacks_is_refused_with_the_sites_it_holds() {
+    let mut recs = records(&[
+        report("2026-01-10", "passed", Some(30.0)),
+        report("2026-02-10", "passed", Some(30.0)),
+    ]);
+    recs[1].stored.site = "Main Street Eye Care".into();
+    let refusal = super::build::choose_site(&recs, Some("Main St Eye Care"), false)
+        .expect_err("no such site");
+    let text = refusal.message(std::path::Path::new("h.sqlite"));
+    assert!(
+        text.contains("--site \"Main St Eye Care\": no run of that site"),
+        "{text}"
+    );
+    assert!(text.contains("\"Main Street Eye Care\" (1 run)"), "{text}");
+    assert!(text.contains("\"clinic\" (1 run)"), "{text}");
+    let several = super::build::choose_site(&recs, None, false).expect_err("two sites");
+    assert!(matches!(
+        several,
+        super::build::SiteRefusal::SeveralSites { .. }
+    ));
+    assert_eq!(super::build::choose_site(&recs, None, true), Ok(None));
+    assert_eq!(
+        super::build::choose_site(&recs, Some("clinic"), false),
+        Ok(Some("clinic".into()))
+    );
 }

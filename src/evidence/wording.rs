@@ -26,10 +26,10 @@ pub(crate) fn title(pack: &Pack) -> String {
 }
 
 pub(crate) fn sites(pack: &Pack) -> String {
-    if pack.sites.is_empty() {
-        "no site".to_string()
-    } else {
-        pack.sites.join(", ")
+    match pack.sites.as_slice() {
+        [] => "no site".to_string(),
+        [one] if one == crate::report::UNNAMED_SITE => "Site not named".to_string(),
+        all => all.join(", "),
     }
 }
 
@@ -39,7 +39,9 @@ pub(crate) fn duration(seconds: f64) -> String {
         let s = format!("{v:.1}");
         format!("{} {unit}", s.strip_suffix(".0").unwrap_or(&s))
     };
-    if seconds < 59.5 {
+    if seconds < 9.95 {
+        one(seconds, "s")
+    } else if seconds < 59.5 {
         format!("{seconds:.0} s")
     } else if seconds < 3570.0 {
         one(seconds / 60.0, "min")
@@ -77,11 +79,37 @@ pub(crate) fn verdict(v: &str) -> (String, Tone) {
     (v.to_uppercase(), tone)
 }
 
+/// A run's verdict as a reader should take it: a rehearsal says first
+/// whether it went as planned, in a neutral tone when it did (a planned
+/// `unrecoverable` is not a failure), then what it ended as.
+pub(crate) fn run_verdict(d: &DrillRow) -> (String, Tone) {
+    match d.as_expected {
+        Some(true) => (format!("AS EXPECTED ({})", d.verdict), Tone::Neutral),
+        Some(false) => (format!("NOT AS EXPECTED ({})", d.verdict), Tone::Bad),
+        None => verdict(&d.verdict),
+    }
+}
+
+/// `wrong-key: wrong key` says the same twice: the fault once, and the
+/// scenario's name beside it only when it says more.
+pub(crate) fn rehearsal_title(r: &super::pack::Rehearsal) -> String {
+    let same = |s: &str| s.to_lowercase().replace(['-', '_'], " ");
+    if same(&r.scenario).contains(&same(&r.fault)) {
+        r.scenario.clone()
+    } else {
+        format!("{}: {}", r.fault, r.scenario)
+    }
+}
+
+/// Under the operator errors' table.
+pub(crate) const OPERATOR_ERRORS: &str = "These runs stopped on their own input before a backup was chosen (a mistyped key file, a backup folder given on the command line that does not exist). They say nothing about the backups and count in no answer above.";
+
 pub(crate) fn kind(row: &DrillRow) -> String {
     match (row.kind, &row.fault) {
         (RunKind::Drill, _) => "Restore drill".into(),
         (RunKind::Rehearsal, Some(f)) => format!("Rehearsal: {f}"),
         (RunKind::Rehearsal, None) => "Rehearsal".into(),
+        (RunKind::OperatorError, _) => "Operator error".into(),
     }
 }
 
@@ -108,19 +136,68 @@ pub(crate) fn figures(pack: &Pack) -> Vec<Figure> {
     let s = &pack.summary;
     vec![
         restores_figure(pack),
-        last_restore_figure(s.last_successful_restore.as_ref()),
-        objective_figure("Recovery time (RTO), worst", &s.rto),
-        objective_figure("Data-loss window (RPO), worst", &s.rpo),
+        objective_figure("Recovery time (RTO), latest successful drill", &s.rto),
+        objective_figure("Data-loss window (RPO), latest successful drill", &s.rpo),
         rehearsal_figure(pack),
-        Figure {
-            label: "Runs in the period",
-            value: s.runs.to_string(),
-            status: None,
-            detail: format!(
-                "{} restore drills, {} failure rehearsals",
-                s.restores_tested, s.rehearsals
+    ]
+}
+
+/// Under the title: the period, and where the history starts inside it.
+pub(crate) fn period_line(pack: &Pack) -> String {
+    format!(
+        "Backup restore tests from {} to {}{}",
+        pack.period.since,
+        pack.period.until,
+        super::questions::no_record_before(&pack.period)
+    )
+}
+
+/// Who the pack is about and who ran the drills, as the site file names
+/// them; said plainly when it does not.
+pub(crate) fn who(pack: &Pack) -> Vec<(&'static str, String)> {
+    let unnamed = "not named (run the drills with a site file: --site-file)";
+    if pack.sites.len() > 1 {
+        return vec![(
+            "Clinics",
+            format!(
+                "{} sites in one pack (each run's site is in the drills table); contacts are in each site's own pack",
+                pack.sites.len()
             ),
-        },
+        )];
+    }
+    let c = pack.contacts.as_ref();
+    let line =
+        |p: Option<&crate::report::facts::Party>| p.map(|p| p.line()).filter(|l| !l.is_empty());
+    vec![
+        (
+            "Clinic",
+            line(c.and_then(|c| c.clinic.as_ref()))
+                .unwrap_or_else(|| format!("{}; contact {unnamed}", sites(pack))),
+        ),
+        (
+            "Drills run by",
+            line(c.and_then(|c| c.contractor.as_ref())).unwrap_or_else(|| unnamed.into()),
+        ),
+    ]
+}
+
+/// The methods box: what was restored, where, on what, and what RTO covers.
+pub(crate) fn methods(pack: &Pack) -> Vec<(&'static str, String)> {
+    let Some(m) = &pack.methods else {
+        return vec![("Restored", "nothing in this period".into())];
+    };
+    let list = |v: &[String]| {
+        if v.is_empty() {
+            "not recorded (runs before restore-drill recorded it)".to_string()
+        } else {
+            v.join("; ")
+        }
+    };
+    vec![
+        ("Restored", m.restored.clone()),
+        ("Where", format!("on {}", list(&m.hosts))),
+        ("Into", list(&m.engines)),
+        ("RTO covers", m.rto_covers.clone()),
     ]
 }
 
@@ -142,41 +219,53 @@ fn restores_figure(pack: &Pack) -> Figure {
             format!("{} of {} passed", s.restores_passed, s.restores_tested)
         },
         status: Some(status),
-        detail: "restore drills of the real backups".into(),
-    }
-}
-
-fn last_restore_figure(last: Option<&RecordRef>) -> Figure {
-    match last {
-        Some(r) => Figure {
-            label: "Last successful restore",
-            value: r.date.format("%Y-%m-%d").to_string(),
-            status: None,
-            detail: format!("{} UTC, record #{}", r.date.format("%H:%M"), r.id),
-        },
-        None => Figure {
-            label: "Last successful restore",
-            value: "None".into(),
-            status: Some(("NOT EVIDENCED".into(), Tone::Bad)),
-            detail: "no restore passed in the period".into(),
+        detail: match &s.last_successful_restore {
+            Some(r) => format!(
+                "restore drills of the real backups; the latest success {}",
+                datetime(&r.date)
+            ),
+            None => "restore drills of the real backups; none succeeded".into(),
         },
     }
 }
 
+/// The latest successful drill's value against the latest objective, and
+/// every miss against the objective its own drill had.
 fn objective_figure(label: &'static str, o: &ObjectiveSummary) -> Figure {
-    let value = o.worst_seconds.map_or("Not measured".into(), duration);
+    let value = o.latest_seconds.map_or("Not measured".into(), duration);
     let status = match (o.target_seconds, o.met) {
         (None, _) => ("NO OBJECTIVE SET".to_string(), Tone::Neutral),
-        (Some(_), Some(true)) => ("MET".to_string(), Tone::Good),
+        (Some(_), Some(true)) => ("MET IN EVERY DRILL".to_string(), Tone::Good),
         (Some(_), Some(false)) => (
             format!("MISSED IN {} OF {} DRILLS", o.missed, o.measured),
             Tone::Bad,
         ),
         (Some(_), None) => ("NOT EVIDENCED".to_string(), Tone::Warn),
     };
-    let detail = match o.target_seconds {
-        Some(t) => format!("objective {} (the latest drill's)", duration(t)),
+    let objective = match o.target_seconds {
+        Some(t) => format!("objective {}", duration(t)),
         None => "no objective was set".into(),
+    };
+    let misses: Vec<String> = o
+        .misses
+        .iter()
+        .map(|m| {
+            let got = m.seconds.map_or("not measured".into(), duration);
+            format!(
+                "{got} against {} on {}",
+                duration(m.target_seconds),
+                m.record.date.format("%m-%d")
+            )
+        })
+        .collect();
+    let detail = match misses.len() {
+        0 => objective,
+        1..=2 => format!("{objective}; missed: {}", misses.join(", ")),
+        n => format!(
+            "{objective}; missed: {}, and {} more (Failures)",
+            misses[..2].join(", "),
+            n - 2
+        ),
     };
     Figure {
         label,
@@ -191,7 +280,7 @@ fn rehearsal_figure(pack: &Pack) -> Figure {
     let status = if s.rehearsals == 0 {
         ("NONE REHEARSED".to_string(), Tone::Warn)
     } else if s.rehearsals_as_expected == s.rehearsals {
-        ("ALL AS EXPECTED".to_string(), Tone::Good)
+        ("ALL AS EXPECTED".to_string(), Tone::Neutral)
     } else {
         let off = s.rehearsals.saturating_sub(s.rehearsals_as_expected);
         (format!("{off} NOT AS EXPECTED"), Tone::Bad)

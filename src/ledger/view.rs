@@ -7,7 +7,7 @@
 //! Verdicts and statuses read typed, with the report's own enums: a value
 //! this version does not know reads as `Unknown`, which is not passed.
 
-use crate::report::facts::Status;
+use crate::report::facts::{Contacts, RunKind, Status};
 use crate::report::{AttemptOutcome, Verdict};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -20,6 +20,15 @@ pub struct ReportView {
     #[serde(default)]
     pub site: Option<String>,
     pub scenario: ScenarioView,
+    /// Missing before report version 4: then told by `simulation`.
+    #[serde(default)]
+    pub kind: Option<RunKind>,
+    #[serde(default)]
+    pub host: Option<String>,
+    #[serde(default)]
+    pub contacts: Option<Contacts>,
+    #[serde(default)]
+    pub target: Option<TargetView>,
     pub run_id: String,
     pub started_at: DateTime<Utc>,
     pub finished_at: DateTime<Utc>,
@@ -53,6 +62,16 @@ pub struct ReportView {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct ScenarioView {
     pub name: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct TargetView {
+    #[serde(default)]
+    pub engine: Option<String>,
+    #[serde(default)]
+    pub image: Option<String>,
+    #[serde(default)]
+    pub server_version: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -153,6 +172,24 @@ impl BackupView {
 impl ReportView {
     pub fn passed(&self) -> bool {
         self.verdict == Verdict::Passed
+    }
+
+    /// What the run was: as recorded, else (older records) a rehearsal when
+    /// it simulated a fault and a drill otherwise.
+    pub fn run_kind(&self) -> RunKind {
+        match (self.kind, &self.simulation) {
+            (Some(k), _) => k,
+            (None, Some(_)) => RunKind::Rehearsal,
+            (None, None) => RunKind::Drill,
+        }
+    }
+
+    /// A rehearsal's outcome against its scenario's expectation (no
+    /// expectation recorded: not as expected); None for a drill or an
+    /// operator error, which expect nothing.
+    pub fn as_expected(&self) -> Option<bool> {
+        (self.run_kind() == RunKind::Rehearsal)
+            .then(|| self.expectation.as_ref().is_some_and(|e| e.met))
     }
 
     /// The location of the copy that restored (`primary`, `offsite`).

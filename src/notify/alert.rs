@@ -308,6 +308,9 @@ mod tests {
             report_version: 3,
             tool: "t".into(),
             site: "Main Street Eye Care".into(),
+            kind: Default::default(),
+            host: None,
+            contacts: None,
             scenario: ScenarioInfo {
                 name: "monthly restore drill".into(),
                 file: "monthly-drill.toml".into(),
@@ -340,6 +343,7 @@ mod tests {
             attempts: Vec::new(),
             rpo_cost_seconds: None,
             target: TargetInfo {
+                engine: None,
                 image: "restore-drill/postgres:15".into(),
                 server_version: None,
             },

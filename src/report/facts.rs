@@ -27,6 +27,69 @@ pub enum Status {
     Unknown,
 }
 
+/// What a recorded run was. Evidence counts drills and rehearsals; an
+/// operator error (the run stopped on its own input before a backup was
+/// chosen: a mistyped key file, a `--backups` folder that does not exist)
+/// says nothing about the backups, so it is listed but never counted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RunKind {
+    /// A restore drill of the real backups.
+    #[default]
+    Drill,
+    /// A failure scenario, rehearsed on scratch copies.
+    Rehearsal,
+    /// Stopped on the operator's own input before a backup was chosen.
+    OperatorError,
+}
+
+impl RunKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunKind::Drill => "drill",
+            RunKind::Rehearsal => "rehearsal",
+            RunKind::OperatorError => "operator-error",
+        }
+    }
+}
+
+/// Who a site file names: the clinic and the contractor who runs its
+/// drills, as an underwriter would want to reach them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Contacts {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clinic: Option<Party>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contractor: Option<Party>,
+}
+
+/// An organisation and the person to ask there.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Party {
+    /// The organisation (for the clinic: its legal or trading name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The person responsible.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub person: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+}
+
+impl Party {
+    /// One line: `Northside IT, Jo Bloggs, jo@example.com, 555-0100`.
+    pub fn line(&self) -> String {
+        [&self.name, &self.person, &self.email, &self.phone]
+            .into_iter()
+            .flatten()
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
 /// The manifest comparison's name in every report: written by the checks
 /// and read back by the evidence pack (that a restore was an exact copy), so
 /// it is spelt once.

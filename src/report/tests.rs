@@ -8,7 +8,8 @@ use serde_json::json;
 
 fn written() -> serde_json::Value {
     json!({
-        "report_version": 3, "tool": "restore-drill 0.1.0", "site": "clinic",
+        "report_version": 4, "tool": "restore-drill 0.1.0", "site": "clinic",
+        "kind": "drill", "host": "drill-host",
         "scenario": {"name": "monthly restore drill", "file": "m.toml"},
         "run_id": "r1", "started_at": "2026-12-01T02:00:00Z",
         "finished_at": "2026-12-01T02:05:00Z", "verdict": "passed",
@@ -25,7 +26,7 @@ fn written() -> serde_json::Value {
         "recovered_from": "primary: b",
         "attempts": [{"path": "b", "location": "primary", "outcome": "restored", "reason": null, "finding": null}],
         "rpo_cost_seconds": 0.0,
-        "target": {"image": "restore-drill/postgres:16", "server_version": "16.4"}
+        "target": {"engine": "PostgreSQL", "image": "restore-drill/postgres:16", "server_version": "16.4"}
     })
 }
 

@@ -45,7 +45,8 @@ pub(super) fn plan(src: &Source, raw: RawScenario) -> Result<Plan> {
     Ok(Plan {
         file: src.path.to_path_buf(),
         name: raw.name,
-        site: raw.site.unwrap_or_else(crate::sandbox::run::hostname),
+        site: raw.site,
+        contacts: None,
         description: raw.description,
         backups: backups(src, raw.backups)?,
         keys,

@@ -28,9 +28,12 @@ use std::time::Duration;
 pub struct Plan {
     pub file: PathBuf,
     pub name: String,
-    /// The practice or server drilled (`site` in the file, `--site`, else the
-    /// host name): recorded in the report and the drill history.
-    pub site: String,
+    /// The practice drilled (`site` in the file, a site file's, `--site`):
+    /// recorded in the report and the drill history; None: not named, and
+    /// recorded as such (`report::UNNAMED_SITE`).
+    pub site: Option<String>,
+    /// The clinic and its contractor, from a site file.
+    pub contacts: Option<crate::report::facts::Contacts>,
     pub description: Option<String>,
     pub backups: BackupSource,
     pub keys: Keys,
@@ -276,11 +279,12 @@ pub fn load(path: &Path) -> Result<Plan> {
     parse(path, &text)
 }
 
-/// A site file, validated: `site` and `[notify]` for every scenario run
-/// with it (`run --site-file`).
+/// A site file, validated: `site`, `[clinic]`, `[contractor]` and
+/// `[notify]` for every scenario run with it (`run --site-file`).
 #[derive(Debug, Clone, Default)]
 pub struct SiteFile {
     pub site: Option<String>,
+    pub contacts: Option<crate::report::facts::Contacts>,
     pub notify: Option<Notify>,
 }
 
@@ -293,9 +297,42 @@ pub fn load_site_file(path: &Path) -> Result<SiteFile> {
     })?;
     let src = source::Source { path, text: &text };
     let raw: raw::RawSiteFile = toml::from_str(&text).map_err(|e| src.toml_error(&e))?;
+    let party =
+        |p: Option<toml::Spanned<raw::RawParty>>| p.map(|p| site_party(&src, p)).transpose();
+    let (clinic, contractor) = (party(raw.clinic)?, party(raw.contractor)?);
+    let contacts = (clinic.is_some() || contractor.is_some())
+        .then_some(crate::report::facts::Contacts { clinic, contractor });
     Ok(SiteFile {
         site: raw.site,
+        contacts,
         notify: raw.notify.map(|n| notify::parse(&src, n)).transpose()?,
+    })
+}
+
+/// `[clinic]` or `[contractor]`: printed on the evidence pack's first page,
+/// so each value is one line of at most 100 printable characters.
+fn site_party(
+    src: &source::Source,
+    p: toml::Spanned<raw::RawParty>,
+) -> Result<crate::report::facts::Party> {
+    let span = p.span();
+    let p = p.into_inner();
+    for v in [&p.name, &p.person, &p.email, &p.phone]
+        .into_iter()
+        .flatten()
+    {
+        if v.trim().is_empty() || v.chars().count() > 100 || v.chars().any(char::is_control) {
+            return Err(src.at(
+                span.clone(),
+                "each of name, person, email and phone is one line of 1 to 100 printable characters",
+            ));
+        }
+    }
+    Ok(crate::report::facts::Party {
+        name: p.name,
+        person: p.person,
+        email: p.email,
+        phone: p.phone,
     })
 }
 
@@ -309,11 +346,18 @@ pub fn parse(path: &Path, text: &str) -> Result<Plan> {
 
 impl Plan {
     /// Applies command-line overrides and checks that what a run needs is there.
+    /// The site as reports and the history record it.
+    pub fn site_name(&self) -> &str {
+        self.site.as_deref().unwrap_or(crate::report::UNNAMED_SITE)
+    }
+
     pub fn with_overrides(mut self, o: Overrides) -> Result<Plan> {
         if let Some(s) = o.site {
-            self.site = s;
+            self.site = Some(s);
         }
-        check_site(&self.site)?;
+        if let Some(site) = &self.site {
+            check_site(site)?;
+        }
         if let Some(b) = o.backups {
             self.backups.location = Some(b);
         }

@@ -44,7 +44,19 @@ pub(super) struct RawCompare {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawSiteFile {
     pub site: Option<String>,
+    pub clinic: Option<Spanned<RawParty>>,
+    pub contractor: Option<Spanned<RawParty>>,
     pub notify: Option<Spanned<RawNotify>>,
+}
+
+/// `[clinic]` or `[contractor]` in a site file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawParty {
+    pub name: Option<String>,
+    pub person: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
 }
 
 /// Only the fault: which other keys `[simulate]` may hold depends on it, so

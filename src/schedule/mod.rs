@@ -60,7 +60,7 @@ pub fn plan(r: &Request, program: &Path) -> Result<Job> {
     })?;
     // Every text the units, the crontab line and the drill's reports will
     // hold; the paths are checked as they are found, below and in `visible`.
-    crate::plain_text::refuse_in_drill(&scenario, &drill.name, &drill.site)?;
+    crate::plain_text::refuse_in_drill(&scenario, &drill.name, drill.site_name())?;
     let writes = written_folders(r)?;
     let checked = Checked {
         scenario: &scenario,

@@ -3,12 +3,14 @@
 //! time against its objective.
 
 use super::layout::{
-    fit, rule, text_op, tone_color, Layout, Op, Row, BODY, INK, LEFT, MUTED, PANEL, RED, RULE,
-    SMALL, WIDTH,
+    cells_rows, fit, rule, text_op, tone_color, Cell, Layout, Op, Row, Style, BODY, INK, LEFT,
+    MUTED, PANEL, RED, RULE, SMALL, WIDTH,
 };
-use crate::evidence::chart::{chart, Chart};
+use crate::evidence::chart::Chart;
 use crate::evidence::pack::Pack;
-use crate::evidence::wording::{duration, figures, sites, Figure, NO_RESTORE};
+use crate::evidence::wording::{
+    duration, figures, methods, period_line, sites, who, Figure, NO_RESTORE,
+};
 
 pub(super) fn page_one(l: &mut Layout, pack: &Pack) {
     l.paragraph(
@@ -16,47 +18,85 @@ pub(super) fn page_one(l: &mut Layout, pack: &Pack) {
         SMALL.bold().sized(8.5).colored(MUTED),
     );
     l.gap(4.0);
-    l.paragraph(&sites(pack), BODY.bold().sized(22.0));
-    l.paragraph(
-        &format!(
-            "Backup restore tests from {} to {}",
-            pack.period.since, pack.period.until
-        ),
-        BODY.sized(12.0).colored(MUTED),
-    );
-    l.gap(16.0);
+    // One line: several sites' names get a smaller size rather than a
+    // second line.
+    let title = sites(pack);
+    let size = if l.wrap(&title, BODY.bold().sized(22.0), WIDTH).len() > 1 {
+        15.0
+    } else {
+        22.0
+    };
+    l.paragraph(&title, BODY.bold().sized(size));
+    l.paragraph(&period_line(pack), BODY.sized(12.0).colored(MUTED));
+    l.gap(10.0);
+    boxed(l, None, &who(pack));
+    l.gap(12.0);
     if pack.summary.restores_tested == 0 {
-        l.paragraph(NO_RESTORE, BODY.bold().sized(20.0).colored(RED));
+        l.paragraph(NO_RESTORE, BODY.bold().sized(18.0).colored(RED));
         l.gap(6.0);
     }
-    let headline = l.text_rows(
-        &pack.summary.headline,
-        BODY.sized(12.5),
-        LEFT + 12.0,
-        WIDTH - 12.0,
-    );
-    let h: f32 = headline.iter().map(|r| r.height).sum();
-    l.place(
-        vec![Row {
-            height: 0.0,
-            ops: vec![Op::Rect {
-                x: LEFT,
-                y: 0.0,
-                w: 3.0,
-                h,
-                color: RULE,
-            }],
-        }],
-        false,
-    );
-    l.place(headline, true);
-    l.gap(20.0);
+    for said in &pack.summary.four {
+        let rows = pairs_rows(l, &said.question, &said.answer, BODY.sized(10.0));
+        l.place(rows, true);
+        l.gap(3.0);
+    }
+    l.gap(10.0);
     figure_grid(l, &figures(pack));
-    l.gap(22.0);
-    chart_block(l, &chart(pack));
+    l.gap(6.0);
+    boxed(l, Some("How these drills were run"), &methods(pack));
 }
 
-pub(super) const CARD_H: f32 = 84.0;
+/// Label and value pairs on a panel, with an optional title: who the pack
+/// is about, and how its drills were run.
+fn boxed(l: &mut Layout, title: Option<&str>, pairs: &[(&str, String)]) {
+    let mut rows = Vec::new();
+    rows.push(Row::gap(6.0));
+    if let Some(t) = title {
+        rows.extend(l.text_rows(t, BODY.bold().sized(10.0), LEFT + 10.0, WIDTH - 20.0));
+        rows.push(Row::gap(2.0));
+    }
+    for (label, value) in pairs {
+        rows.extend(pairs_rows(l, label, value, BODY.sized(9.0)));
+    }
+    rows.push(Row::gap(6.0));
+    let h = rows.iter().map(|r| r.height).sum();
+    let panel = Row {
+        height: 0.0,
+        ops: vec![Op::Rect {
+            x: LEFT,
+            y: 0.0,
+            w: WIDTH,
+            h,
+            color: PANEL,
+        }],
+    };
+    rows.insert(0, panel);
+    l.place(rows, true);
+}
+
+/// A label in bold on the left, its wrapped value beside it.
+fn pairs_rows(l: &Layout, label: &str, value: &str, style: Style) -> Vec<Row> {
+    let label_w = 125.0;
+    cells_rows(
+        l,
+        &[
+            Cell {
+                text: label,
+                style: style.bold(),
+                x: LEFT + 10.0,
+                width: label_w - 16.0,
+            },
+            Cell {
+                text: value,
+                style,
+                x: LEFT + label_w,
+                width: WIDTH - label_w - 10.0,
+            },
+        ],
+    )
+}
+
+pub(super) const CARD_H: f32 = 92.0;
 pub(super) const CARD_GAP: f32 = 10.0;
 
 pub(super) fn figure_grid(l: &mut Layout, figures: &[Figure]) {
@@ -99,16 +139,28 @@ pub(super) fn card(l: &Layout, f: &Figure, x: f32, w: f32) -> Vec<Op> {
         ops.push(text_op(x + pad, y, st, fit(l, word, st, inner)));
         y += 13.0;
     }
-    ops.push(text_op(x + pad, y, label, fit(l, &f.detail, label, inner)));
+    // Two lines of detail at most: a miss list longer than that is in full
+    // under Failures.
+    let lines = l.wrap(&f.detail, label, inner);
+    for (i, line) in lines.iter().take(2).enumerate() {
+        let last = i == 1 && lines.len() > 2;
+        let text = if last {
+            fit(l, &format!("{line} …"), label, inner)
+        } else {
+            line.clone()
+        };
+        ops.push(text_op(x + pad, y + i as f32 * 11.0, label, text));
+    }
     ops
 }
 
 // The chart, drawn from `evidence::chart`'s scales.
 
-pub(super) const CHART_H: f32 = 185.0;
+pub(super) const CHART_H: f32 = 200.0;
 pub(super) const PLOT_LEFT: f32 = 46.0;
 pub(super) const PLOT_TOP: f32 = 30.0;
-pub(super) const PLOT_BOTTOM: f32 = 30.0;
+/// The dates, their caption, and the row of drills with no time.
+pub(super) const PLOT_BOTTOM: f32 = 48.0;
 
 pub(super) fn chart_block(l: &mut Layout, c: &Chart) {
     let title = l.text_rows(
@@ -150,9 +202,21 @@ pub(super) fn chart_ops(l: &Layout, c: &Chart) -> Vec<Op> {
         let lw = l.fonts.regular.width(&label, 7.5);
         ops.push(text_op(x0 + w - lw, y - 3.5, SMALL.sized(7.5), label));
     }
+    let lane = y0 + h + 40.0;
+    if c.points.iter().any(|p| p.seconds.is_none()) {
+        let label = "no time";
+        let lw = l.fonts.regular.width(label, 7.5);
+        ops.push(text_op(
+            x0 - 6.0 - lw,
+            lane + 2.5,
+            SMALL.sized(7.5),
+            label.into(),
+        ));
+        ops.push(rule(x0, lane, w, RULE, 0.5));
+    }
     for p in &c.points {
         let x = x0 + p.x as f32 * w;
-        let y = p.seconds.map_or(y0 + h, ys);
+        let y = p.seconds.map_or(lane, ys);
         ops.push(Op::Mark {
             x,
             y,
@@ -196,12 +260,9 @@ pub(super) fn axes_ops(l: &Layout, c: &Chart, x0: f32, w: f32, y0: f32, h: f32) 
         let lx = (x - lw / 2.0).clamp(x0 - 4.0, x0 + w - lw);
         ops.push(text_op(lx, y0 + h + 14.0, tick, label.clone()));
     }
-    ops.push(text_op(
-        x0,
-        y0 + h + 27.0,
-        tick,
-        "date of the drill (UTC)".into(),
-    ));
+    let caption = "date of the drill (UTC)";
+    let cw = l.fonts.regular.width(caption, tick.size);
+    ops.push(text_op(x0 + w - cw, y0 + h + 27.0, tick, caption.into()));
     ops
 }
 
@@ -216,7 +277,10 @@ pub(super) fn legend_ops(l: &Layout, right: f32, y: f32) -> Vec<Op> {
     let st = SMALL.sized(7.5);
     let items = [
         (true, "passed"),
-        (false, "did not pass (no time: on the axis)"),
+        (
+            false,
+            "did not pass (no time measured: the row under the dates)",
+        ),
     ];
     let item_w = |t: &str| 10.0 + l.fonts.regular.width(t, st.size) + 14.0;
     let mut x = right - items.iter().map(|(_, t)| item_w(t)).sum::<f32>() + 14.0;

@@ -11,6 +11,8 @@ use skrifa::{charmap::Charmap, FontRef, MetadataProvider};
 pub(super) enum Weight {
     Regular,
     Bold,
+    /// Commands, set apart so that they are copied whole.
+    Mono,
 }
 
 /// A font with the metrics used to measure and to place its glyphs: text is
@@ -82,6 +84,7 @@ impl Face {
 pub(super) struct Fonts {
     pub(super) regular: Face,
     pub(super) bold: Face,
+    pub(super) mono: Face,
 }
 
 impl Fonts {
@@ -89,6 +92,7 @@ impl Fonts {
         Ok(Fonts {
             regular: Face::load(dejavu::sans::regular(), "DejaVu Sans")?,
             bold: Face::load(dejavu::sans::bold(), "DejaVu Sans Bold")?,
+            mono: Face::load(dejavu::sans_mono::regular(), "DejaVu Sans Mono")?,
         })
     }
 
@@ -96,6 +100,7 @@ impl Fonts {
         match weight {
             Weight::Regular => &self.regular,
             Weight::Bold => &self.bold,
+            Weight::Mono => &self.mono,
         }
     }
 }

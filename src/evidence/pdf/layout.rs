@@ -58,6 +58,13 @@ pub(super) const CELL: Style = Style {
     color: INK,
 };
 
+/// A command line: monospace on a light panel.
+pub(super) const CODE: Style = Style {
+    size: 7.5,
+    weight: Weight::Mono,
+    color: INK,
+};
+
 impl Style {
     pub(super) fn bold(self) -> Style {
         Style {

@@ -15,12 +15,13 @@ mod pages;
 
 use crate::error::Result;
 use crate::evidence::pack::Pack;
-use cover::page_one;
+use cover::{chart_block, page_one};
 use draw::write_pdf;
 use fonts::Fonts;
 use layout::{Layout, Op};
 use pages::{
-    drills, failures, footer_ops, how_to_verify, protection_section, questions, rehearsals,
+    drills, failures, footer_ops, how_to_verify, operator_errors, protection_section, questions,
+    rehearsals,
 };
 
 /// Renders the pack as an A4 PDF (PDF/A-2b: fonts embedded, no transparency).
@@ -29,11 +30,13 @@ pub fn render(pack: &Pack) -> Result<Vec<u8>> {
     let mut l = Layout::new(&fonts);
     page_one(&mut l, pack);
     l.new_page();
+    chart_block(&mut l, &crate::evidence::chart::chart(pack));
     questions(&mut l, pack);
     drills(&mut l, pack);
     rehearsals(&mut l, pack);
     protection_section(&mut l, pack);
     failures(&mut l, pack);
+    operator_errors(&mut l, pack);
     how_to_verify(&mut l, pack);
     let n = l.pages.len();
     let pages: Vec<Vec<Op>> = l

@@ -4,12 +4,12 @@
 
 use super::layout::{
     baseline, cells_rows, fit, rows_height, rule, table, text_op, tone_color, Cell, Layout, Op,
-    Row, Style, BODY, BOTTOM, CELL, LEFT, MUTED, RED, RULE, SMALL, TOP, WIDTH,
+    Row, Style, BODY, BOTTOM, CELL, CODE, LEFT, MUTED, PANEL, RED, RULE, SMALL, TOP, WIDTH,
 };
 use crate::evidence::pack::{Answer, DrillRow, FailureRow, Pack, Rehearsal};
 use crate::evidence::wording::{
-    datetime, duration, kind, measured, next_pass, protection, record, short_hash, single_site,
-    status_word, verdict, yes_no, Tone,
+    datetime, duration, kind, measured, next_pass, protection, record, rehearsal_title,
+    run_verdict, short_hash, single_site, status_word, verdict, yes_no, Tone, OPERATOR_ERRORS,
 };
 
 /// A section title, kept on the page with the first `next` points of what
@@ -142,12 +142,7 @@ pub(super) fn drill_columns() -> Vec<(&'static str, f32)> {
 }
 
 pub(super) fn drill_cells(d: &DrillRow) -> Vec<(String, Style)> {
-    let (v, tone) = verdict(&d.verdict);
-    let v = match d.as_expected {
-        Some(true) => format!("{v} (as expected)"),
-        Some(false) => format!("{v} (NOT as expected)"),
-        None => v,
-    };
+    let (v, tone) = run_verdict(d);
     let (rto, rto_tone) = measured(d.rto_seconds, d.rto_target_seconds);
     let (rpo, rpo_tone) = measured(d.rpo_seconds, d.rpo_target_seconds);
     vec![
@@ -179,11 +174,11 @@ pub(super) fn rehearsals(l: &mut Layout, pack: &Pack) {
 
 pub(super) fn rehearsal_rows(l: &Layout, r: &Rehearsal) -> Vec<Row> {
     let (word, tone) = if r.as_expected {
-        ("AS EXPECTED", Tone::Good)
+        ("AS EXPECTED", Tone::Neutral)
     } else {
         ("NOT AS EXPECTED", Tone::Bad)
     };
-    let title = format!("{}: {}", r.fault, r.scenario);
+    let title = rehearsal_title(r);
     let mut rows = l.text_rows(&title, BODY.bold().sized(10.0), LEFT, WIDTH);
     rows.extend(l.text_rows(&format!("Record {}", record(&r.record)), SMALL, LEFT, WIDTH));
     rows.push(Row::gap(3.0));
@@ -349,15 +344,90 @@ pub(super) fn failure_rows(l: &Layout, f: &FailureRow) -> Vec<Row> {
     rows
 }
 
+/// The last section, kept whole with its heading: a last page never holds
+/// a few stray lines of it.
 pub(super) fn how_to_verify(l: &mut Layout, pack: &Pack) {
-    heading(l, "How to verify", 0.0);
+    let mut rows = Vec::new();
     if pack.how_to_verify.is_empty() {
-        empty_note(l, "No verification steps were recorded.");
+        rows.extend(l.text_rows(
+            "No verification steps were recorded.",
+            BODY.colored(MUTED),
+            LEFT,
+            WIDTH,
+        ));
     }
-    for line in &pack.how_to_verify {
-        l.paragraph(line, BODY);
-        l.gap(4.0);
+    for step in &pack.how_to_verify {
+        rows.extend(l.text_rows(&step.say, BODY, LEFT, WIDTH));
+        if let Some(c) = &step.command {
+            rows.extend(command_rows(l, c));
+        }
+        rows.push(Row::gap(6.0));
     }
+    heading(l, "How to verify", rows_height(&rows));
+    l.place(rows, true);
+}
+
+/// A command in monospace on a panel, broken only between words: a line
+/// that must wrap continues on the next, indented.
+pub(super) fn command_rows(l: &Layout, command: &str) -> Vec<Row> {
+    let pad = 8.0;
+    let lines = l.wrap(command, CODE, WIDTH - 2.0 * pad - 12.0);
+    let h = CODE.line_height();
+    let mut rows = vec![Row::gap(3.0)];
+    for (i, line) in lines.into_iter().enumerate() {
+        let indent = if i == 0 { 0.0 } else { 12.0 };
+        rows.push(Row {
+            height: h,
+            ops: vec![
+                Op::Rect {
+                    x: LEFT,
+                    y: 0.0,
+                    w: WIDTH,
+                    h,
+                    color: PANEL,
+                },
+                text_op(LEFT + pad + indent, baseline(CODE), CODE, line),
+            ],
+        });
+    }
+    rows.push(Row::gap(3.0));
+    rows
+}
+
+/// Runs that stopped on the operator's own input: listed so that nothing
+/// recorded is hidden, and said to count in no answer.
+pub(super) fn operator_errors(l: &mut Layout, pack: &Pack) {
+    if pack.operator_errors.is_empty() {
+        return;
+    }
+    heading(
+        l,
+        "Appendix: operator errors (not counted)",
+        5.0 * CELL.line_height(),
+    );
+    l.paragraph(OPERATOR_ERRORS, BODY.colored(MUTED));
+    l.gap(6.0);
+    let columns = [
+        ("Date", 1.0),
+        ("Site", 1.0),
+        ("Scenario", 1.0),
+        ("Step", 1.0),
+        ("What was wrong", 3.0),
+    ];
+    let rows = pack
+        .operator_errors
+        .iter()
+        .map(|e| {
+            vec![
+                (datetime(&e.record.date), CELL),
+                (e.site.clone(), CELL),
+                (e.scenario.clone(), CELL),
+                (e.step.clone(), CELL),
+                (e.reason.clone(), CELL),
+            ]
+        })
+        .collect();
+    table(l, &columns, rows);
 }
 
 /// Ledger head, tool, date and "Page N of M" under the content.
