@@ -58,6 +58,9 @@ fn the_monthly_drill_passes_on_a_fresh_fixture_with_a_complete_report() {
     assert_eq!(r.report_version, 4);
     assert_eq!(r.verdict, Verdict::Passed);
     assert_eq!(r.kind, RunKind::Drill);
+    // No --site, no site file, none in the scenario: said, and not the host name.
+    assert_eq!(r.site, restore_drill::report::UNNAMED_SITE);
+    assert!(err.contains("no site named"), "{err}");
     assert!(r.host.as_deref().is_some_and(|h| !h.is_empty()), "{r:?}");
     assert_eq!(r.target.engine.as_deref(), Some("PostgreSQL"));
     let rto = r.rto_seconds.unwrap();

@@ -8,7 +8,7 @@ use super::pack::{Answer, DrillRow, FailureRow, Pack, Rehearsal};
 use super::wording::{
     datetime, duration, figures, kind, measured, methods, next_pass, period_line, protection,
     record, rehearsal_title, run_verdict, short_hash, single_site, sites, status_word, title,
-    verdict, who, yes_no, Figure, Tone, NO_RESTORE, OPERATOR_ERRORS,
+    verdict, who, yes_no, Figure, Tone, LEGEND_FAIL, NO_RESTORE, OPERATOR_ERRORS,
 };
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 
@@ -219,12 +219,12 @@ fn mark(x: f64, y: f64, passed: bool, seconds: Option<f64>) -> Markup {
 /// Laid out for DejaVu Sans at 11px, the widest of the fonts likely used.
 /// The objective line is labelled where it is drawn.
 fn legend() -> Markup {
-    let x = SVG_W - 330.0;
+    let x = SVG_W - 360.0;
     html! {
         circle.pass cx=(x) cy="12" r="4" {}
         text.tick x=(x + 9.0) y="15.5" { "passed" }
         polygon.fail points={ (x + 70.0) ",6.5 " (x + 75.2) ",15.5 " (x + 64.8) ",15.5" } {}
-        text.tick x=(x + 80.0) y="15.5" { "did not pass (no time measured: the row under the dates)" }
+        text.tick x=(x + 80.0) y="15.5" { (LEGEND_FAIL) }
     }
 }
 

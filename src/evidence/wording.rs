@@ -101,6 +101,9 @@ pub(crate) fn rehearsal_title(r: &super::pack::Rehearsal) -> String {
     }
 }
 
+/// The chart's legend for a mark that did not pass.
+pub(crate) const LEGEND_FAIL: &str = "did not pass (no time: the row under the dates)";
+
 /// Under the operator errors' table.
 pub(crate) const OPERATOR_ERRORS: &str = "These runs stopped on their own input before a backup was chosen (a mistyped key file, a backup folder given on the command line that does not exist). They say nothing about the backups and count in no answer above.";
 

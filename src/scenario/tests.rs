@@ -453,3 +453,45 @@ fn a_checks_time_bound_has_a_default_and_is_read() {
     let plan = parse(Path::new("x.toml"), &text).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(plan.checks.timeout, Duration::from_secs(30));
 }
+
+fn site_file(text: &str) -> Result<SiteFile> {
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = dir.path().join("site.toml");
+    std::fs::write(&path, text).expect("write");
+    load_site_file(&path)
+}
+
+#[test]
+fn the_shipped_site_file_names_the_clinic_and_its_contractor() {
+    let text = include_str!("../../packaging/site.toml");
+    let s = site_file(text).expect("the example site file is valid");
+    assert_eq!(s.site.as_deref(), Some("Main Street Eye Care"));
+    let c = s.contacts.expect("contacts");
+    let clinic = c.clinic.expect("clinic");
+    assert_eq!(clinic.name.as_deref(), Some("Main Street Eye Care LLC"));
+    assert_eq!(
+        c.contractor.expect("contractor").line(),
+        "Northside IT Services, Sam Lee, sam@northside-it.example, +1 555 0199"
+    );
+}
+
+#[test]
+fn a_contact_of_two_lines_is_refused_at_its_table() {
+    let e = site_file("site = \"x\"\n\n[contractor]\nname = \"a\\nb\"\n")
+        .expect_err("two lines")
+        .to_string();
+    assert!(e.contains("site.toml:3"), "{e}");
+    assert!(
+        e.contains("one line of 1 to 100 printable characters"),
+        "{e}"
+    );
+}
+
+#[test]
+fn an_unknown_contact_key_is_refused_with_its_line() {
+    let e = site_file("[clinic]\nname = \"a\"\nfax = \"1\"\n")
+        .expect_err("unknown key")
+        .to_string();
+    assert!(e.contains("site.toml:3"), "{e}");
+    assert!(e.contains("fax"), "{e}");
+}

@@ -9,7 +9,7 @@ use super::layout::{
 use crate::evidence::chart::Chart;
 use crate::evidence::pack::Pack;
 use crate::evidence::wording::{
-    duration, figures, methods, period_line, sites, who, Figure, NO_RESTORE,
+    duration, figures, methods, period_line, sites, who, Figure, LEGEND_FAIL, NO_RESTORE,
 };
 
 pub(super) fn page_one(l: &mut Layout, pack: &Pack) {
