@@ -275,13 +275,7 @@ pub(super) fn trim_number(v: f64) -> String {
 /// objective line is labelled where it is drawn.
 pub(super) fn legend_ops(l: &Layout, right: f32, y: f32) -> Vec<Op> {
     let st = SMALL.sized(7.5);
-    let items = [
-        (true, "passed"),
-        (
-            false,
-            "did not pass (no time measured: the row under the dates)",
-        ),
-    ];
+    let items = [(true, "passed"), (false, LEGEND_FAIL)];
     let item_w = |t: &str| 10.0 + l.fonts.regular.width(t, st.size) + 14.0;
     let mut x = right - items.iter().map(|(_, t)| item_w(t)).sum::<f32>() + 14.0;
     let mut ops = Vec::new();
