@@ -26,10 +26,7 @@ pub use crate::measure::Phase;
 /// `target.engine`; `site` is "site not named" when none was given.
 pub const REPORT_VERSION: u32 = 4;
 
-/// The site of a run that named none (no `--site`, site file or scenario
-/// `site`): said as such in the history and the evidence pack, rather than
-/// a host name that reads like a clinic's.
-pub const UNNAMED_SITE: &str = "site not named";
+pub use facts::UNNAMED_SITE;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -27,6 +27,11 @@ pub enum Status {
     Unknown,
 }
 
+/// The site of a run that named none (no `--site`, site file or scenario
+/// `site`): said as such in the history and the evidence pack, rather than
+/// a host name that reads like a clinic's.
+pub const UNNAMED_SITE: &str = "site not named";
+
 /// What a recorded run was. Evidence counts drills and rehearsals; an
 /// operator error (the run stopped on its own input before a backup was
 /// chosen: a mistyped key file, a `--backups` folder that does not exist)

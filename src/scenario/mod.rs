@@ -348,7 +348,9 @@ impl Plan {
     /// Applies command-line overrides and checks that what a run needs is there.
     /// The site as reports and the history record it.
     pub fn site_name(&self) -> &str {
-        self.site.as_deref().unwrap_or(crate::report::UNNAMED_SITE)
+        self.site
+            .as_deref()
+            .unwrap_or(crate::report::facts::UNNAMED_SITE)
     }
 
     pub fn with_overrides(mut self, o: Overrides) -> Result<Plan> {
