@@ -9,8 +9,9 @@
 //! the report, `ledger`, `evidence`, `notify` and `export`; beside them
 //! `backup` and `workload` (making backups and the synthetic clinic),
 //! `compare` (one backup restored into several targets before an upgrade),
-//! `schedule`, `inspect`, `doctor`, and `redact` (the one place outward text
-//! is built). `cli` is the only part that prints.
+//! `schedule`, `inspect`, `doctor`, `state` (where the history and reports
+//! go by default), `words` (counts and sizes in messages), and `redact` (the
+//! one place outward text is built). `cli` is the only part that prints.
 
 pub mod backup;
 pub mod catalog;
@@ -38,7 +39,9 @@ pub mod restore;
 pub mod sandbox;
 pub mod scenario;
 pub mod schedule;
+pub mod state;
 pub mod unusable;
+pub mod words;
 pub mod workload;
 
 pub use error::{Error, ErrorKind, Result};

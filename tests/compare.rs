@@ -502,7 +502,7 @@ fn fewer_than_two_targets_is_a_usage_error_at_the_list() {
     assert_eq!(code, 2, "{out}\n{err}");
     assert!(
         err.contains(&format!(
-            "{}:7:11: [compare] targets names 1 image(s); a comparison needs at least two",
+            "{}:7:11: [compare] targets names 1 image; a comparison needs at least two",
             path.display()
         )),
         "{err}"

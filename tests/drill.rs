@@ -219,8 +219,12 @@ expect = { between = [100, 200] }
     assert_eq!(fk.status, Status::Failed, "{fk:?}");
     let d = fk.detail.as_str();
     assert!(
-        d.contains("visits_owner_fkey (lab.visits -> lab.owners): 1 orphans"),
+        d.contains("visits_owner_fkey (lab.visits -> lab.owners): 1 orphan"),
         "{d}"
+    );
+    assert!(
+        !d.contains("1 orphans"),
+        "one orphan is counted as one: {d}"
     );
     assert!(d.contains("of 3 foreign keys"), "{d}");
     assert_eq!(check("sql: pets restored").status, Status::Passed);
@@ -312,7 +316,7 @@ async fn the_clinic_rules_catch_a_broken_record_each_under_their_planner_switche
     assert_eq!(rules.len(), 18, "{:?}", r.checks);
     for (name, c) in rules {
         let (status, detail) = match broken.contains(&name) {
-            true => (restore_drill::checks::Status::Failed, "1 rows violate it"),
+            true => (restore_drill::checks::Status::Failed, "1 row violates it"),
             false => (restore_drill::checks::Status::Passed, "0 violations"),
         };
         assert_eq!(c.status, status, "{name}: {}", c.detail);
@@ -473,6 +477,45 @@ fn an_unreadable_scenario_is_exit_2() {
     assert!(err.contains("Permission denied"), "{err}");
 }
 
+/// Without --report-dir or `[report] dir` (the shipped scenarios name none),
+/// the report goes to the state folder beside the history: for a user,
+/// $XDG_STATE_HOME/restore-drill/reports, not a folder beside the scenario or
+/// the current one.
+#[test]
+fn a_report_goes_to_the_state_folder_by_default() {
+    let tmp = tempdir();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let state = tmp.path().join("state");
+    let backups = tmp.path().join("b");
+    std::fs::create_dir(&backups).unwrap();
+    // A key that is not there: the run stops before any container, with a
+    // report that says why.
+    let out = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg(env!("CARGO_BIN_EXE_restore-drill"))
+        .env("XDG_STATE_HOME", &state)
+        .env("HOME", tmp.path())
+        .current_dir(tmp.path())
+        .args(["run", &scenario_path("monthly-drill.toml"), "--no-history"])
+        .args(["--backups", backups.to_str().unwrap()])
+        .args([
+            "--identity",
+            tmp.path().join("missing.key").to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let (code, out, err) = decode(out);
+    assert_ne!(code, 0, "{out}\n{err}");
+    let reports = state.join("restore-drill/reports");
+    let written = files_in(&reports);
+    assert!(
+        written.iter().any(|f| f.ends_with(".json")),
+        "{written:?}\n{out}\n{err}"
+    );
+    assert!(!tmp.path().join("restore-drill-reports").exists());
+}
+
 /// `[expect] detection` in the old display spelling is still valid (exit 0),
 /// with a warning naming the stable kind to write; the new spelling has none.
 #[test]
@@ -504,6 +547,163 @@ fn validate_warns_of_the_old_detection_spelling_and_names_the_kind() {
     let (code, _, err) = run(&["validate", &scenario_path("stale-backups.toml")]);
     assert_eq!(code, 0, "{err}");
     assert!(!err.contains("warning"), "{err}");
+}
+
+/// `validate` before the first run: the images the scenario restores into,
+/// where its alerts go, the site file it runs with. One case each.
+mod validate_before_the_first_run {
+    use super::*;
+
+    /// The monthly drill with `edit` applied, written into `dir`.
+    fn monthly_with(dir: &Path, edit: impl FnOnce(String) -> String) -> PathBuf {
+        let text = std::fs::read_to_string(scenario_path("monthly-drill.toml")).unwrap();
+        let path = dir.join("drill.toml");
+        std::fs::write(&path, edit(text)).unwrap();
+        path
+    }
+
+    #[test]
+    fn a_present_image_is_said_present_and_no_notify_is_said_too() {
+        let (code, out, err) = run(&["validate", &scenario_path("monthly-drill.toml")]);
+        assert_eq!(code, 0, "{out}\n{err}");
+        assert!(
+            out.contains("image    restore-drill/postgres:15: present"),
+            "{out}"
+        );
+        assert!(out.contains("notify   none: no alert is sent"), "{out}");
+    }
+
+    #[test]
+    fn a_missing_image_is_named_with_the_next_step_and_exit_3() {
+        let tmp = tempdir();
+        let path = monthly_with(tmp.path(), |t| {
+            t.replace("restore-drill/postgres:15", "clinic/postgres:15-missing")
+        });
+        let (code, out, err) = run(&["validate", path.to_str().unwrap()]);
+        assert_eq!(code, 3, "{out}\n{err}");
+        assert!(
+            out.contains(": valid."),
+            "the scenario itself is valid: {out}"
+        );
+        assert!(
+            out.contains("image    clinic/postgres:15-missing: MISSING, and not an image restore-drill builds"),
+            "{out}"
+        );
+        assert!(
+            out.contains("docker pull clinic/postgres:15-missing"),
+            "{out}"
+        );
+        assert!(
+            err.contains("this Docker engine lacks 1 image: clinic/postgres:15-missing"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn each_target_of_a_comparison_is_checked() {
+        let tmp = tempdir();
+        let text = std::fs::read_to_string(scenario_path("upgrade-check.toml")).unwrap();
+        let path = tmp.path().join("upgrade.toml");
+        // The queries file is found beside the scenario.
+        let queries = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+        let text = text
+            .replace("restore-drill/postgres:17", "restore-drill/postgres:99")
+            .replace("../fixtures/", &format!("{}/", queries.display()));
+        std::fs::write(&path, text).unwrap();
+        let (code, out, err) = run(&["validate", path.to_str().unwrap()]);
+        assert_eq!(code, 3, "{out}\n{err}");
+        assert!(
+            out.contains("image    restore-drill/postgres:15: present"),
+            "{out}"
+        );
+        assert!(
+            out.contains("image    restore-drill/postgres:99: MISSING"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn docker_out_of_reach_is_not_checked_and_not_valid_silently() {
+        let (code, out, err) = decode(
+            bin()
+                .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+                .args(["validate", &scenario_path("monthly-drill.toml")])
+                .output()
+                .unwrap(),
+        );
+        assert_eq!(code, 3, "{out}\n{err}");
+        assert!(
+            out.contains("image    restore-drill/postgres:15: NOT CHECKED, Docker could not be asked: Docker is not reachable at unix:///nonexistent/docker.sock"),
+            "{out}"
+        );
+        assert!(err.contains("its images could not be checked"), "{err}");
+    }
+
+    #[test]
+    fn the_scenarios_notify_is_shown_with_no_secret() {
+        let tmp = tempdir();
+        let path = monthly_with(tmp.path(), |t| {
+            format!(
+                "{t}\n[notify]\non = \"always\"\nwebhook = \"https://chat.example/hooks/T0001/aVeryLongSecretToken123?token=s3cret\"\n\
+                 [notify.email]\nsmtp = \"smtp://mail.example.org\"\nfrom = \"drills@clinic.example\"\n\
+                 to = [\"it@contractor.example\"]\nuser = \"drills\"\npassword_env = \"SMTP_PASSWORD\"\n"
+            )
+        });
+        let (code, out, err) = run(&["validate", path.to_str().unwrap()]);
+        assert_eq!(code, 0, "{out}\n{err}");
+        assert!(
+            out.contains("notify   after every run, from the scenario: webhook https://chat.example:443/hooks/T0001/aVer…; email smtp://mail.example.org:587 (from drills@clinic.example to it@contractor.example; starttls; login drills, password from $SMTP_PASSWORD)"),
+            "{out}"
+        );
+        assert!(
+            !out.contains("SecretToken") && !out.contains("s3cret"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn the_site_file_is_read_and_shown_and_its_notify_is_the_runs() {
+        let tmp = tempdir();
+        let site = tmp.path().join("site.toml");
+        std::fs::write(
+            &site,
+            "site = \"Main Street Eye Care\"\n[notify]\nwebhook = \"https://chat.example/hooks/abc\"\n",
+        )
+        .unwrap();
+        let (code, out, err) = run(&[
+            "validate",
+            &scenario_path("monthly-drill.toml"),
+            "--site-file",
+            site.to_str().unwrap(),
+        ]);
+        assert_eq!(code, 0, "{out}\n{err}");
+        assert!(
+            out.contains(&format!(
+                "site     {}: site \"Main Street Eye Care\"; [notify] when a run does not end as expected (exit code not 0): webhook https://chat.example:443/hooks/abc",
+                site.display()
+            )),
+            "{out}"
+        );
+        assert!(
+            out.contains("notify   when a run does not end as expected (exit code not 0), from the site file: webhook https://chat.example:443/hooks/abc"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn a_site_file_that_cannot_be_read_is_exit_2() {
+        let (code, out, err) = run(&[
+            "validate",
+            &scenario_path("monthly-drill.toml"),
+            "--site-file",
+            "/nonexistent/site.toml",
+        ]);
+        assert_eq!(code, 2, "{out}\n{err}");
+        assert!(
+            err.contains("cannot read the site file /nonexistent/site.toml"),
+            "{err}"
+        );
+    }
 }
 
 #[test]

@@ -313,6 +313,9 @@ async fn a_mariadb_backup_taken_during_writes_restores_to_its_manifest() {
     stop.store(true, Ordering::Relaxed);
     writer.await.unwrap();
     assert_eq!(code, 0, "{stdout}\n{stderr}");
+    // The summary names the engine it dumped, not PostgreSQL.
+    assert!(stdout.contains("dumped:   MariaDB "), "{stdout}");
+    assert!(!stdout.contains("PostgreSQL"), "{stdout}");
     assert!(
         during > 0,
         "the writer must have committed during the backup"
@@ -530,7 +533,7 @@ async fn orphans_behind_a_key_added_without_checks_are_counted_and_named_in_a_ha
     assert_eq!(fk.status, Status::Failed, "{fk:?}");
     let detail = fk.detail.as_str();
     assert!(
-        detail.contains("2 orphans across 1 of 1 foreign keys"),
+        detail.contains("2 orphans across 1 of 1 foreign key"),
         "{detail}"
     );
     assert!(
@@ -771,7 +774,7 @@ async fn a_dump_of_several_databases_is_checked_in_the_one_the_scenario_names() 
         assert_eq!(code, 0, "{}: {r:#?}\n{err}", backups.display());
         assert_eq!(check(&r, "sql: every pet").status, Status::Passed, "{r:#?}");
         let fk = check(&r, "referential integrity").detail.as_str();
-        assert!(fk.starts_with("1 foreign keys, 0 orphans"), "{fk}");
+        assert!(fk.starts_with("1 foreign key, 0 orphans"), "{fk}");
     }
     // Without the key, or with a name the dump lacks: nothing to check.
     for (extra, wanted) in [("", "clinic"), ("database = \"opendentl\"", "opendentl")] {

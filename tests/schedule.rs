@@ -48,13 +48,17 @@ fn setup(v: &Visible) -> (PathBuf, PathBuf, PathBuf) {
 }
 
 fn install(v: &Visible, extra: &[&str]) -> (i32, String, String) {
+    install_recording_in(v, &v.0.join("state/history.sqlite"), extra)
+}
+
+/// `install` with the drill history at `history`.
+fn install_recording_in(v: &Visible, history: &Path, extra: &[&str]) -> (i32, String, String) {
     let (scenario, key, backups) = (
         v.0.join("monthly-drill.toml"),
         v.0.join("daily.key"),
         v.0.join("backups"),
     );
     let units = v.0.join("units");
-    let history = v.0.join("state/history.sqlite");
     let mut args = vec![
         "schedule",
         "install",
@@ -132,7 +136,7 @@ fn installed_units_pass_systemd_analyze_and_a_second_install_replaces_them() {
     let (code, out, _) = run(&["schedule", "list", "--unit-dir", units.to_str().unwrap()]);
     assert_eq!(code, 0);
     assert!(
-        out.contains("restore-drill-monthly-drill") && out.contains("1 schedules"),
+        out.contains("restore-drill-monthly-drill") && out.contains("1 schedule in"),
         "{out}"
     );
 
@@ -240,7 +244,25 @@ mod a_scenario_the_service_would_not_see {
             hidden
         });
         assert_eq!(code, 2, "{err}");
-        assert!(err.contains("private /tmp"), "{err}");
+        assert!(err.contains("a private /tmp of its own"), "{err}");
+    }
+
+    /// Under /var/tmp: PrivateTmp= gives the service its own /var/tmp too,
+    /// and the refusal says so (not "private /tmp").
+    #[test]
+    fn under_var_tmp() {
+        let tmp = tempfile::Builder::new().tempdir_in("/var/tmp").unwrap();
+        let (code, err) = install_unseen("unseen-var-tmp", |dir| {
+            let hidden = tmp.path().join("drill.toml");
+            std::fs::copy(dir.join("monthly-drill.toml"), &hidden).unwrap();
+            hidden
+        });
+        assert_eq!(code, 2, "{err}");
+        assert!(
+            err.contains("is under /var/tmp: the scheduled service runs with PrivateTmp=yes, which gives it its own /tmp and its own /var/tmp"),
+            "{err}"
+        );
+        assert!(!err.contains("private /tmp"), "{err}");
     }
 
     #[test]
@@ -259,6 +281,104 @@ mod a_scenario_the_service_would_not_see {
         });
         assert_eq!(code, 2, "{err}");
         assert!(err.contains("broken.toml:3"), "{err}");
+    }
+}
+
+/// What the drill writes (history, reports, metrics) under /tmp or /var/tmp
+/// would be removed with the service's private copies of them when each run
+/// ends: refused, one test each, naming the flag, the path and why; nothing
+/// is written and no folder is made.
+mod a_written_path_in_a_private_temporary_folder {
+    use super::*;
+
+    #[derive(Clone, Copy)]
+    enum Kind {
+        History,
+        Reports,
+        Metrics,
+    }
+
+    fn refused(tag: &str, kind: Kind, temporary: &str) {
+        let v = Visible::new(tag);
+        setup(&v);
+        let tmp = tempfile::Builder::new().tempdir_in(temporary).unwrap();
+        let (flag, path) = match kind {
+            Kind::History => ("--history", tmp.path().join("state/history.sqlite")),
+            Kind::Reports => ("--report-dir", tmp.path().join("reports")),
+            Kind::Metrics => ("--metrics", tmp.path().join("prom/drill.prom")),
+        };
+        let p = path.to_str().unwrap();
+        let (code, out, err) = match kind {
+            Kind::History => install_recording_in(&v, &path, &[]),
+            _ => install(&v, &[flag, p]),
+        };
+        assert_eq!(code, 2, "{flag} under {temporary}: {out}\n{err}");
+        let why = if temporary == "/tmp" {
+            "which gives it a private /tmp of its own"
+        } else {
+            "which gives it its own /tmp and its own /var/tmp"
+        };
+        let said = format!(
+            "{flag} {p} is under {temporary}: the scheduled service runs with PrivateTmp=yes, {why}, removed when each run ends"
+        );
+        assert!(err.contains(&said), "{flag} under {temporary}:\n{err}");
+        if temporary == "/var/tmp" {
+            assert!(!err.contains("private /tmp"), "{err}");
+        }
+        assert!(
+            err.contains("Choose a folder outside /tmp and /var/tmp"),
+            "{err}"
+        );
+        assert!(!v.0.join("units").exists(), "no unit is written");
+        assert!(
+            !v.0.join("state/reports").exists() && files_in(tmp.path()).is_empty(),
+            "no folder is made"
+        );
+    }
+
+    #[test]
+    fn history_under_tmp() {
+        refused("w-history-tmp", Kind::History, "/tmp");
+    }
+
+    #[test]
+    fn history_under_var_tmp() {
+        refused("w-history-var-tmp", Kind::History, "/var/tmp");
+    }
+
+    #[test]
+    fn reports_under_tmp() {
+        refused("w-reports-tmp", Kind::Reports, "/tmp");
+    }
+
+    #[test]
+    fn reports_under_var_tmp() {
+        refused("w-reports-var-tmp", Kind::Reports, "/var/tmp");
+    }
+
+    #[test]
+    fn metrics_under_tmp() {
+        refused("w-metrics-tmp", Kind::Metrics, "/tmp");
+    }
+
+    #[test]
+    fn metrics_under_var_tmp() {
+        refused("w-metrics-var-tmp", Kind::Metrics, "/var/tmp");
+    }
+
+    /// A link that leads into /tmp is judged where it leads.
+    #[test]
+    fn reports_through_a_link_into_tmp() {
+        let v = Visible::new("w-reports-link");
+        setup(&v);
+        let tmp = tempfile::Builder::new().tempdir_in("/tmp").unwrap();
+        let link = v.0.join("to-tmp");
+        std::os::unix::fs::symlink(tmp.path(), &link).unwrap();
+        let reports = link.join("reports");
+        let (code, _, err) = install(&v, &["--report-dir", reports.to_str().unwrap()]);
+        assert_eq!(code, 2, "{err}");
+        assert!(err.contains("is under /tmp"), "{err}");
+        assert!(files_in(tmp.path()).is_empty(), "no folder is made");
     }
 }
 

@@ -543,6 +543,7 @@ fn monthly() -> String {
 #[test]
 fn a_control_character_in_the_site_is_refused_before_anything_starts() {
     let tmp = tempdir();
+    let reports = tmp.path().join("reports");
     let (code, _, err) = bin()
         .current_dir(tmp.path())
         .args([
@@ -551,13 +552,15 @@ fn a_control_character_in_the_site_is_refused_before_anything_starts() {
             "--site",
             "Main Street\u{202E}eraC eyE",
             "--no-history",
+            "--report-dir",
+            reports.to_str().unwrap(),
         ])
         .output()
         .map(decode)
         .unwrap();
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("the site `Main Street\\u{202E}eraC eyE` holds a bidirectional control character (character 12)"), "{err}");
-    assert!(!tmp.path().join("restore-drill-reports").exists());
+    assert!(!reports.exists(), "no report folder is made");
 }
 
 #[test]
@@ -573,9 +576,16 @@ fn a_control_character_in_the_scenario_name_is_refused_before_anything_starts() 
         ),
     )
     .unwrap();
+    let reports = tmp.path().join("reports");
     let (code, _, err) = bin()
         .current_dir(tmp.path())
-        .args(["run", named.to_str().unwrap(), "--no-history"])
+        .args([
+            "run",
+            named.to_str().unwrap(),
+            "--no-history",
+            "--report-dir",
+            reports.to_str().unwrap(),
+        ])
         .output()
         .map(decode)
         .unwrap();
@@ -584,7 +594,7 @@ fn a_control_character_in_the_scenario_name_is_refused_before_anything_starts() 
         err.contains("the scenario's name `monthly\\nrestore drill` holds a line break"),
         "{err}"
     );
-    assert!(!tmp.path().join("restore-drill-reports").exists());
+    assert!(!reports.exists(), "no report folder is made");
 }
 
 #[test]

@@ -8,6 +8,7 @@ use crate::engine::reader::ForeignKey;
 use crate::engine::{Engine, TableFingerprint};
 use crate::redact::Redacted;
 use crate::scenario::{Expect, Freshness, ManifestPolicy, SqlCheck};
+use crate::words::plural;
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
 
@@ -30,7 +31,13 @@ pub fn judge_rules(
                 Err(e) => (Status::Error, format!("the rule's query failed: {e}")),
                 Ok(c) => match c.get(k) {
                     Some(Ok(0)) => (Status::Passed, format!("0 violations{shared}")),
-                    Some(Ok(n)) => (Status::Failed, format!("{n} rows violate it{shared}")),
+                    Some(Ok(n)) => (
+                        Status::Failed,
+                        format!(
+                            "{}{shared}",
+                            plural(*n, "row violates it", "rows violate it")
+                        ),
+                    ),
                     Some(Err(e)) => (
                         Status::Error,
                         format!(
@@ -143,14 +150,18 @@ pub fn compare(expected: &[TableFingerprint], restored: &[TableFingerprint]) -> 
     let mut problems = Vec::new();
     for (name, w) in &want {
         match got.get(name) {
-            None => problems.push(format!("{name}: missing ({} rows expected)", w.rows)),
+            None => problems.push(format!(
+                "{name}: missing ({} expected)",
+                plural(w.rows, "row", "rows")
+            )),
             Some(g) if g.rows != w.rows => problems.push(format!(
-                "{name}: {} rows restored, {} in the manifest",
-                g.rows, w.rows
+                "{name}: {} restored, {} in the manifest",
+                plural(g.rows, "row", "rows"),
+                w.rows
             )),
             Some(g) if g.fingerprint != w.fingerprint => problems.push(format!(
-                "{name}: content fingerprint differs ({} rows in both)",
-                g.rows
+                "{name}: content fingerprint differs ({} in both)",
+                plural(g.rows, "row", "rows")
             )),
             Some(_) => {}
         }
@@ -165,8 +176,9 @@ pub fn compare(expected: &[TableFingerprint], restored: &[TableFingerprint]) -> 
         (
             Status::Passed,
             format!(
-                "{} tables, {rows} rows: every count and fingerprint equals the manifest's",
-                expected.len()
+                "{}, {}: every count and fingerprint equals the manifest's",
+                plural(expected.len(), "table", "tables"),
+                plural(rows, "row", "rows")
             ),
         )
     } else {
@@ -195,8 +207,11 @@ pub fn judge_foreign_keys(
             Some(Ok(n)) => {
                 total += n;
                 orphaned.push(format!(
-                    "{} ({} -> {}): {n} orphans",
-                    fk.name, fk.child, fk.parent
+                    "{} ({} -> {}): {}",
+                    fk.name,
+                    fk.child,
+                    fk.parent,
+                    plural(*n, "orphan", "orphans")
                 ));
             }
             Some(Err(e)) => orphaned.push(format!("{}: cannot be checked: {e}", fk.name)),
@@ -206,9 +221,10 @@ pub fn judge_foreign_keys(
         return (
             Status::Failed,
             format!(
-                "{total} orphans across {} of {} foreign keys: {}",
+                "{} across {} of {}: {}",
+                plural(total, "orphan", "orphans"),
                 orphaned.len(),
-                fks.len(),
+                plural(fks.len(), "foreign key", "foreign keys"),
                 orphaned.join("; ")
             ),
         );
@@ -217,7 +233,10 @@ pub fn judge_foreign_keys(
     let how = engine.foreign_keys_note(validated, fks.len());
     (
         Status::Passed,
-        format!("{} foreign keys, 0 orphans ({how})", fks.len()),
+        format!(
+            "{}, 0 orphans ({how})",
+            plural(fks.len(), "foreign key", "foreign keys")
+        ),
     )
 }
 

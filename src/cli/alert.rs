@@ -11,6 +11,7 @@ use crate::notify::{Alert, Delivery, Outcome};
 use crate::redact::Redacted;
 use crate::report::Report;
 use crate::scenario::Notify;
+use crate::words::plural;
 use std::path::{Path, PathBuf};
 
 pub(super) async fn alert(
@@ -69,10 +70,10 @@ fn tell(mut out: Output, deliveries: &[Delivery], report_path: &Path, alert: &Al
         out.text.push_str(&format!("\nalert    {}", line(d)));
         if let Outcome::Failed { reason } = &d.outcome {
             out.warnings.push(Redacted::ours(format!(
-                "the {} alert to {} was not delivered ({} attempts): {reason}; the drill's result stands",
+                "the {} alert to {} was not delivered ({}): {reason}; the drill's result stands",
                 d.channel.as_str(),
                 d.target,
-                d.attempts
+                plural(d.attempts, "attempt", "attempts")
             )));
         }
     }
@@ -100,10 +101,7 @@ async fn interrupted() -> &'static str {
 
 /// `webhook https://chat.example:443/hooks/abc: delivered (1 attempt)`.
 fn line(d: &Delivery) -> String {
-    let attempts = match d.attempts {
-        1 => "1 attempt".to_string(),
-        n => format!("{n} attempts"),
-    };
+    let attempts = plural(d.attempts, "attempt", "attempts");
     let outcome = match &d.outcome {
         Outcome::Delivered => "delivered".to_string(),
         Outcome::Failed { reason } => format!("FAILED: {reason}"),

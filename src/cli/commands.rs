@@ -6,6 +6,7 @@ use super::{
 use crate::error::{Error, Result};
 use crate::events::Events;
 use crate::sandbox::{docker, gc, images, Sandbox, SandboxSpec};
+use crate::words::plural;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -28,44 +29,6 @@ pub async fn backup(
     )
     .await?;
     Ok(backup_output(&r))
-}
-
-pub fn validate(scenario: &Path) -> Result<Output> {
-    let plan = crate::scenario::load(scenario)?;
-    let into = match &plan.compare {
-        Some(c) => format!(
-            "compares {} (the baseline) with {}, {} application queries,",
-            c.targets[0],
-            c.targets[1..].join(", "),
-            c.queries.len()
-        ),
-        None => format!("restores into {}", plan.target.image),
-    };
-    let text = format!(
-        "{}: valid. Scenario {:?}: {into} from {}; {} custom checks{}",
-        scenario.display(),
-        plan.name,
-        plan.backups
-            .location
-            .as_ref()
-            .map(|l| l.display().to_string())
-            .unwrap_or_else(|| "the --backups directory".into()),
-        plan.checks.sql.len(),
-        if plan.checks.invariants.is_some() {
-            ", invariants"
-        } else {
-            ""
-        }
-    );
-    let mut out = Output::new(
-        text,
-        serde_json::json!({"file": scenario, "valid": true, "name": plan.name}),
-    );
-    // The old spelling of an expected detection is valid, and said so.
-    let detection = plan.expect.as_ref().and_then(|e| e.detection.as_deref());
-    let note = detection.and_then(crate::drill::detection::deprecation);
-    out.warnings.extend(note.map(crate::redact::Redacted::ours));
-    Ok(out)
 }
 
 pub async fn list(dir: PathBuf) -> Result<Output> {
@@ -187,17 +150,22 @@ pub fn keys_public(file: &Path) -> Result<Output> {
 
 #[derive(clap::Args)]
 pub struct FixtureArgs {
+    /// Directory the clinic's backup and its manifest go to.
     #[arg(long)]
     out: PathBuf,
+    /// How many patients the clinic has (exams, invoices ... follow from it).
     #[arg(long, default_value_t = 2000)]
     patients: u32,
+    /// age public key (age1...) the backup is encrypted to; repeat for an escrow key.
     #[arg(long = "recipient", required = true)]
     recipients: Vec<String>,
+    /// Seed of the generator: the same seed and --as-of give the same clinic.
     #[arg(long, default_value_t = 1)]
     seed: i64,
     /// The clinic's "today" (YYYY-MM-DD, UTC midnight); default today. Same seed and date, same data.
     #[arg(long)]
     as_of: Option<String>,
+    /// File name stem of the backup: NAME-YYYYMMDDTHHMMSSZ.dump.zst.age
     #[arg(long, default_value = "clinic")]
     name: String,
     /// The clinic's database engine: postgres or mariadb.
@@ -286,15 +254,15 @@ pub async fn gc(all: bool) -> Result<Output> {
     let docker = docker::connect().await?;
     let removed = gc::gc(&docker, all, None).await?;
     let mut text = format!(
-        "removed {} containers and {} networks of {} runs",
-        removed.containers,
-        removed.networks,
-        removed.runs.len()
+        "removed {} and {} of {}",
+        plural(removed.containers, "container", "containers"),
+        plural(removed.networks, "network", "networks"),
+        plural(removed.runs.len(), "run", "runs")
     );
     if !removed.live_runs.is_empty() {
         text.push_str(&format!(
-            "; kept {} runs that are still alive or were kept with --keep (use --all to remove them too)",
-            removed.live_runs.len()
+            "; kept {} still alive or kept with --keep (use --all to remove them too)",
+            plural(removed.live_runs.len(), "run", "runs")
         ));
     }
     let json = serde_json::json!({

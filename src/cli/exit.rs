@@ -66,6 +66,17 @@ pub fn for_comparison(v: crate::compare::model::CompareVerdict, error: Option<&E
     }
 }
 
+/// `validate`: 3 when an image the scenario names is missing or could not
+/// be checked (a run would stop there with 3), else 0.
+pub fn for_images(images: &[crate::sandbox::images::Availability]) -> u8 {
+    use crate::sandbox::images::Availability;
+    if images.iter().all(|a| *a == Availability::Present) {
+        OK
+    } else {
+        ENVIRONMENT
+    }
+}
+
 /// `doctor`: 3 when the machine needs fixing, else 1 when drills are overdue
 /// or never passed, else 0.
 pub fn for_doctor(checks: &[crate::doctor::Check]) -> u8 {

@@ -28,7 +28,10 @@ pub enum HistoryCommand {
     /// Every recorded run: date, site, scenario, verdict, RTO, RPO, backup time.
     List,
     /// One record: its hashes and the report it holds.
-    Show { id: i64 },
+    Show {
+        /// The record's number, as `history list` shows it.
+        id: i64,
+    },
     /// Recompute the hash chain; with --against, also check a head that left the machine.
     Verify {
         /// A file that carries the history's head: an evidence pack's JSON, an
@@ -74,7 +77,9 @@ pub struct EvidenceArgs {
 pub enum EvidenceCommand {
     /// Check every file of the packs in DIR against its .minisig.
     Verify {
+        /// The folder holding the packs (evidence-*.json, .pdf, .html and their .minisig).
         dir: PathBuf,
+        /// The minisign public key (KEY.pub from `keys generate-signing`) the packs were signed for.
         #[arg(long)]
         public_key: PathBuf,
     },

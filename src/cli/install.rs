@@ -206,6 +206,10 @@ fn files_section(roff: &mut Roff) {
             "/var/lib/restore-drill/history.sqlite",
             "the drill history when run as root (else under $XDG_STATE_HOME/restore-drill/)",
         ),
+        (
+            "/var/lib/restore-drill/reports/",
+            "the drill reports when run as root, unless --report-dir or the scenario's [report] dir says otherwise (else under $XDG_STATE_HOME/restore-drill/)",
+        ),
     ] {
         roff.control("TP", []);
         roff.text([italic(path)]);

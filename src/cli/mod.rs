@@ -6,16 +6,22 @@ mod alert;
 mod commands;
 mod compare;
 pub mod exit;
+#[cfg(test)]
+mod help_tests;
 mod history;
 mod install;
 mod progress;
+#[cfg(test)]
+mod render_tests;
 mod run;
 mod saved;
 mod schedule;
+mod validate;
 
 use crate::error::{Error, Result};
 use crate::events::Events;
 use crate::sandbox::{self, docker, gc, RunId, Sandbox};
+use crate::words::{self, plural};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -48,13 +54,19 @@ enum Command {
     /// Run a restore drill: select, verify, restore into a throwaway container, check, report.
     /// A scenario with [compare] restores the backup into several images and compares them.
     Run(run::RunArgs),
-    /// Check a scenario file without running it.
-    Validate { scenario: PathBuf },
+    /// Check a scenario without running it, and what its first run needs here:
+    /// the images it restores into, where its alerts go, the site file.
+    Validate(validate::ValidateArgs),
     /// List the backups in a location, newest first.
-    List { dir: PathBuf },
-    /// Back up a PostgreSQL database: pg_dump (custom format) | zstd | age, plus a manifest.
+    List {
+        /// The backup location (folder) to list.
+        dir: PathBuf,
+    },
+    /// Back up a PostgreSQL or MariaDB/MySQL database (the URL's scheme says which):
+    /// its own dump tool | zstd | age, plus a manifest.
     Backup {
-        /// postgres://USER:PASSWORD@HOST:PORT/DATABASE
+        /// postgres://USER:PASSWORD@HOST:PORT/DATABASE, or mariadb:// (mysql://)
+        /// for MariaDB or MySQL.
         #[arg(long)]
         url: String,
         /// Directory the backup and its manifest go to.
@@ -69,6 +81,7 @@ enum Command {
     },
     /// Show a backup's layers; with a key, stream through it and list its contents.
     Inspect {
+        /// The backup file to look into.
         file: PathBuf,
         /// age identity file; repeat to try several in order.
         #[arg(long = "identity")]
@@ -76,7 +89,9 @@ enum Command {
     },
     /// Restore one backup file into a throwaway database container (the engine of its dump).
     Restore {
+        /// The backup file to restore.
         file: PathBuf,
+        /// age identity file; repeat to try several in order.
         #[arg(long = "identity")]
         identities: Vec<PathBuf>,
         /// Image to restore into [default: restore-drill/postgres:15, or
@@ -125,7 +140,10 @@ enum Command {
     /// Check that this machine is ready for drills, and that drills still pass often enough.
     Doctor(DoctorArgs),
     /// Print the shell completion script for SHELL on stdout.
-    Completions { shell: clap_complete::Shell },
+    Completions {
+        /// The shell the script is for.
+        shell: clap_complete::Shell,
+    },
     /// Write the man pages (restore-drill.1, restore-drill-run.1 ...) into a folder.
     // Hidden: packagers need it, a clinic's contractor does not.
     #[command(hide = true)]
@@ -138,6 +156,8 @@ enum Command {
 
 #[derive(clap::Args)]
 struct DoctorArgs {
+    /// age identity file a drill will use: checked readable, private (mode 600)
+    /// and holding a key; repeat for each.
     #[arg(long = "identity")]
     identities: Vec<PathBuf>,
     /// Directories whose free space matters (backups, reports).
@@ -158,14 +178,19 @@ struct DoctorArgs {
 enum KeysCommand {
     /// Create an identity file (mode 600) and print its public key.
     Generate {
+        /// The identity file to create (never overwritten).
         #[arg(long)]
         out: PathBuf,
     },
-    /// Print the public key(s) of an identity file.
-    Public { file: PathBuf },
+    /// Print the public key of each identity in an identity file.
+    Public {
+        /// The identity file to read.
+        file: PathBuf,
+    },
     /// Create a minisign key pair for signing evidence packs: FILE (mode 600) and FILE.pub.
     GenerateSigning {
-        #[arg(long)]
+        /// The secret key file to create; the public key goes to FILE.pub (never overwritten).
+        #[arg(long, value_name = "FILE")]
         out: PathBuf,
     },
 }
@@ -180,6 +205,7 @@ enum FixturesCommand {
 enum ImagesCommand {
     /// Build postgres:15, postgres:17, mariadb:10.11, mariadb:11 (all when none is named).
     Build {
+        /// The images to build, by name (postgres:15 ...); all when none is named.
         targets: Vec<String>,
         /// Build even when the image is present.
         #[arg(long)]
@@ -275,7 +301,7 @@ async fn dispatch(cli: Cli, events: Events) -> Result<Output> {
             name,
         } => commands::backup(url, out, recipients, name, &events).await,
         Command::Run(args) => run::run(args, events).await,
-        Command::Validate { scenario } => commands::validate(&scenario),
+        Command::Validate(args) => validate::validate(args).await,
         Command::List { dir } => commands::list(dir).await,
         Command::Inspect { file, identities } => commands::inspect(file, &identities).await,
         Command::Restore {
@@ -349,15 +375,21 @@ fn layers_text(layers: &[crate::pipeline::Layer]) -> String {
 }
 
 fn backup_output(r: &crate::backup::BackupResult) -> Output {
+    let m = &r.manifest;
     let mut text = format!(
-        "backup:   {}\nmanifest: {}\nsha256:   {}\nsize:     {} bytes ({} dump bytes), {} tables, {} rows",
+        "backup:   {}\nmanifest: {}\nsha256:   {}\ndumped:   {} {} with {} ({})\n\
+         size:     {}; the dump {} before compression\ncontents: {}, {}",
         r.artifact.display(),
         r.manifest_path.display(),
-        r.manifest.artifact.sha256,
-        r.manifest.artifact.bytes,
-        r.manifest.dump.bytes,
-        r.manifest.tables.len(),
-        r.manifest.tables.iter().map(|t| t.rows).sum::<u64>()
+        m.artifact.sha256,
+        m.engine,
+        m.server_version,
+        m.dump.tool,
+        m.dump.format,
+        words::bytes(m.artifact.bytes),
+        words::bytes(m.dump.bytes),
+        plural(m.tables.len(), "table", "tables"),
+        plural(m.tables.iter().map(|t| t.rows).sum::<u64>(), "row", "rows")
     );
     if let Some(held) = r.commits_held {
         text.push_str(&format!(
@@ -376,9 +408,9 @@ fn backup_output(r: &crate::backup::BackupResult) -> Output {
 
 fn inspect_output(i: &crate::inspect::Inspection) -> Output {
     let mut text = format!(
-        "file:   {} ({} bytes)\nlayers: {}",
+        "file:   {}, {}\nlayers: {}",
         i.file,
-        i.bytes,
+        words::bytes(i.bytes),
         layers_text(&i.layers)
     );
     if let Some(stop) = &i.stopped {
@@ -386,17 +418,19 @@ fn inspect_output(i: &crate::inspect::Inspection) -> Output {
     }
     if let Some(d) = &i.dump {
         text.push_str(&format!(
-            "\ndump:   {} , {} bytes, sha256 {}",
-            d.format, d.dump_bytes, d.sha256
+            "\ndump:   {}, {}, sha256 {}",
+            d.format,
+            words::bytes(d.dump_bytes),
+            d.sha256
         ));
         if let Some(a) = &d.archive {
             text.push_str(&format!(
-                "\narchive {} of database {:?}, server {}, pg_dump {}; {} entries",
+                "\narchive {} of database {:?}, server {}, pg_dump {}; {}",
                 a.archive_version,
                 a.database,
                 a.server_version,
                 a.pg_dump_version,
-                a.entries.len()
+                plural(a.entries.len(), "entry", "entries")
             ));
             for e in &a.entries {
                 text.push_str(&format!("\n  {:<16} {}.{}", e.kind, e.schema, e.name));
@@ -448,10 +482,10 @@ where
     if let Ok(swept) = gc::gc(&docker, false, Some(&run)).await {
         if swept.containers + swept.networks > 0 {
             events.event(crate::events::Event::note(format!(
-                "removed {} containers and {} networks left by {} dead runs",
-                swept.containers,
-                swept.networks,
-                swept.runs.len()
+                "removed {} and {} left by {}",
+                plural(swept.containers, "container", "containers"),
+                plural(swept.networks, "network", "networks"),
+                plural(swept.runs.len(), "dead run", "dead runs")
             )));
         }
     }

@@ -14,6 +14,7 @@ use std::sync::Arc;
 
 #[derive(clap::Args)]
 pub struct RunArgs {
+    /// The scenario file (TOML) that says what to restore, where, and what to check.
     scenario: PathBuf,
     /// Backup location (overrides the scenario's).
     #[arg(long)]
@@ -21,7 +22,8 @@ pub struct RunArgs {
     /// age identity file (overrides the scenario's); repeat to try several in order.
     #[arg(long = "identity")]
     identities: Vec<PathBuf>,
-    /// Where the JSON report is written (default: the scenario's, else ./restore-drill-reports).
+    /// Where the JSON report is written (default: the scenario's [report] dir, else
+    /// /var/lib/restore-drill/reports as root, else the XDG state directory).
     #[arg(long)]
     report_dir: Option<PathBuf>,
     /// Leave the restored database running and print how to connect to it.
@@ -68,7 +70,7 @@ pub async fn run(a: RunArgs, events: Events) -> Result<Output> {
     let report_dir = plan
         .report_dir
         .clone()
-        .unwrap_or_else(|| PathBuf::from("restore-drill-reports"));
+        .unwrap_or_else(crate::state::reports_dir);
     if plan.compare.is_some() {
         if a.keep {
             return Err(Error::Usage(

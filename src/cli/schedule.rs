@@ -12,12 +12,15 @@ pub enum ScheduleCommand {
     Install(Box<InstallArgs>),
     /// The schedules installed in the unit folder.
     List {
+        /// Where the units are.
         #[arg(long, default_value = schedule::SYSTEM_UNIT_DIR)]
         unit_dir: PathBuf,
     },
     /// Remove a schedule's service and timer.
     Remove {
+        /// The schedule's name, as `schedule list` shows it (the restore-drill- prefix may be left out).
         name: String,
+        /// Where the units are.
         #[arg(long, default_value = schedule::SYSTEM_UNIT_DIR)]
         unit_dir: PathBuf,
     },
@@ -25,7 +28,9 @@ pub enum ScheduleCommand {
 
 #[derive(clap::Args)]
 pub struct InstallArgs {
+    /// The scenario the scheduled runs drill (it must stay where it is, outside /tmp).
     scenario: PathBuf,
+    /// How often the drill runs.
     #[arg(long, value_enum, default_value = "monthly")]
     every: units::Every,
     /// Time of day, HH:MM (24-hour, the machine's time zone); the monthly run is on the 1st.
@@ -34,10 +39,13 @@ pub struct InstallArgs {
     /// Name of the units (default: from the scenario file's name).
     #[arg(long)]
     name: Option<String>,
+    /// Backup location each run drills (overrides the scenario's).
     #[arg(long)]
     backups: Option<PathBuf>,
+    /// age identity file the runs use (overrides the scenario's); repeat to try several in order.
     #[arg(long = "identity")]
     identities: Vec<PathBuf>,
+    /// The practice or server drilled, as the reports and the history name it.
     #[arg(long)]
     site: Option<String>,
     /// A site file (`site`, `[notify]`) the runs use.
@@ -73,8 +81,8 @@ pub async fn schedule(cmd: ScheduleCommand) -> Result<Output> {
                 ));
             }
             text.push_str(&format!(
-                "{} schedules in {}",
-                listed.len(),
+                "{} in {}",
+                crate::words::plural(listed.len(), "schedule", "schedules"),
                 unit_dir.display()
             ));
             Ok(Output::new(text, json!(listed)))
@@ -91,12 +99,16 @@ pub async fn schedule(cmd: ScheduleCommand) -> Result<Output> {
 }
 
 async fn install(a: InstallArgs) -> Result<Output> {
-    let history = a.history.unwrap_or_else(crate::ledger::default_path);
-    let report_dir = a.report_dir.unwrap_or_else(|| {
-        history
+    // Reports beside a history named with --history; else both in the
+    // state folder, as `run` puts them.
+    let report_dir = match (a.report_dir, &a.history) {
+        (Some(dir), _) => dir,
+        (None, Some(h)) => h
             .parent()
-            .map_or_else(|| PathBuf::from("reports"), |d| d.join("reports"))
-    });
+            .map_or_else(|| PathBuf::from("reports"), |d| d.join("reports")),
+        (None, None) => crate::state::reports_dir(),
+    };
+    let history = a.history.unwrap_or_else(crate::ledger::default_path);
     let req = schedule::Request {
         scenario: a.scenario,
         every: a.every,

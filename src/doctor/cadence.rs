@@ -5,6 +5,7 @@
 
 use super::{Area, Check};
 use crate::ledger::view::ReportView;
+use crate::words::{self, plural};
 use chrono::{DateTime, Utc};
 
 /// What the cadence is judged on.
@@ -41,10 +42,10 @@ fn alerts(rows: &[crate::ledger::DeliveryRow]) -> Option<Check> {
         .filter(|r| !r.delivered)
         .map(|r| {
             format!(
-                "{} {} after {} attempts: {}",
+                "{} {} after {}: {}",
                 r.channel,
                 r.target,
-                r.attempts,
+                plural(r.attempts, "attempt", "attempts"),
                 r.reason.as_deref().unwrap_or("no reason recorded")
             )
         })
@@ -85,13 +86,17 @@ fn last_pass(s: &Seen) -> Check {
         let detail = if s.runs.is_empty() {
             "no drill has run: the history is empty. Run one (restore-drill run SCENARIO), then schedule it (restore-drill schedule install SCENARIO)".into()
         } else {
-            format!("no restore drill has ever passed ({} runs recorded). See restore-drill history list", s.runs.len())
+            format!(
+                "no restore drill has ever passed ({} recorded). See restore-drill history list",
+                plural(s.runs.len(), "run", "runs")
+            )
         };
         return check(NAME, false, detail);
     };
     let days = (s.now - v.started_at).num_seconds() as f64 / 86_400.0;
     let when = format!(
-        "{days:.0} days ago ({}, record #{id}, {:?})",
+        "{} ago ({}, record #{id}, {:?})",
+        words::days(days),
         v.started_at.format("%Y-%m-%d"),
         v.scenario.name
     );
@@ -100,8 +105,8 @@ fn last_pass(s: &Seen) -> Check {
             NAME,
             false,
             format!(
-                "{when}: older than {} days. Run a drill now, and check its schedule (restore-drill schedule list)",
-                s.max_age_days
+                "{when}: older than {}. Run a drill now, and check its schedule (restore-drill schedule list)",
+                plural(s.max_age_days, "day", "days")
             ),
         )
     } else {

@@ -7,6 +7,7 @@
 
 use super::{Area, Check};
 use crate::sandbox::run::{run_is_alive, was_kept, LABEL_ROLE, LABEL_RUN};
+use crate::words::plural;
 use bollard::query_parameters::ListContainersOptionsBuilder;
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
@@ -69,7 +70,11 @@ pub fn judge(seen: &[Seen], now: DateTime<Utc>) -> Vec<Check> {
         checks.push(check(
             "kept sandboxes",
             true,
-            format!("{kept} containers kept with --keep hold restored patient data; remove them when done: restore-drill gc --all"),
+            format!(
+                "{} kept with --keep {} restored patient data; remove them when done: restore-drill gc --all",
+                plural(kept, "container", "containers"),
+                if kept == 1 { "holds" } else { "hold" }
+            ),
         ));
     }
     checks
@@ -154,7 +159,7 @@ mod tests {
         assert!(c.detail.ends_with("Fix: restore-drill gc"), "{}", c.detail);
         assert!(checks
             .iter()
-            .any(|c| c.ok && c.detail.starts_with("1 containers kept")));
+            .any(|c| c.ok && c.detail.starts_with("1 container kept with --keep holds")));
         assert!(judge(&list[1..2], Utc::now()).iter().all(|c| c.ok));
     }
 }

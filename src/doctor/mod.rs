@@ -5,6 +5,7 @@ pub mod cadence;
 pub mod leftovers;
 
 use crate::sandbox::{docker, images};
+use crate::words::plural;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
@@ -168,12 +169,12 @@ pub async fn cadence(history: &Path, max_age_days: u32) -> Vec<Check> {
                 Ok(None) => Ok(()),
                 Err(e) => Err(e.to_string()),
             };
+            let records_text = plural(head.records, "record", "records");
             let check = match held {
-                Ok(()) => history_check(true, format!("{} records, chain intact", head.records)),
-                Err(why) => history_check(
-                    false,
-                    format!("{} records, chain intact, but {why}", head.records),
-                ),
+                Ok(()) => history_check(true, format!("{records_text}, chain intact")),
+                Err(why) => {
+                    history_check(false, format!("{records_text}, chain intact, but {why}"))
+                }
             };
             (check, records)
         }

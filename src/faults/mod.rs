@@ -22,6 +22,7 @@ use crate::redact::Redacted;
 use crate::report::Simulation;
 use crate::sandbox::RunId;
 use crate::scenario::{Fault, Plan};
+use crate::words::plural;
 use files::{blocking, file_name};
 use production::{Production, WorkloadLog};
 use std::path::PathBuf;
@@ -113,7 +114,10 @@ pub async fn stage(
         Fault::TruncatedBackup { fraction } => truncate(&staged, *fraction).await?,
         Fault::StaleBackups { days } => {
             staged.effect = Effect::ClockAhead(Duration::from_secs_f64(days * 86_400.0));
-            vec![format!("the backup job stopped silently: the drill runs as if {days} days had passed since the newest backup")]
+            vec![format!(
+                "the backup job stopped silently: the drill runs as if {} had passed since the newest backup",
+                plural(*days, "day", "days")
+            )]
         }
         Fault::LostKey => lose_first_key(&mut staged)?,
         Fault::WrongKey => wrong_key(&mut staged),
@@ -347,7 +351,8 @@ async fn ransomware(
     let (count, bytes) = blocking(move || files::encrypt_like_ransomware(&dir)).await?;
     staged.disaster = Disaster::StoreEncrypted(Moment::now());
     said.push(format!(
-        "ransomware encrypted {count} files ({bytes} bytes) of the primary backup store, renamed them *.locked and left a ransom note"
+        "ransomware encrypted {} ({bytes} bytes) of the primary backup store, renamed them *.locked and left a ransom note",
+        plural(count, "file", "files")
     ));
     production.destroy().await?;
     said.push("ransomware encrypted the production server: it is gone".into());

@@ -83,17 +83,9 @@ pub struct Record {
 }
 
 /// `--history`, else `RESTORE_DRILL_HISTORY` (clap reads it), else the
-/// system's place as root and the user's XDG state directory otherwise.
+/// state folder: the system's as root, the user's XDG one otherwise.
 pub fn default_path() -> PathBuf {
-    if nix::unistd::Uid::effective().is_root() {
-        return PathBuf::from("/var/lib/restore-drill/history.sqlite");
-    }
-    let state = std::env::var_os("XDG_STATE_HOME")
-        .map(PathBuf::from)
-        .filter(|p| p.is_absolute())
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state")))
-        .unwrap_or_else(|| PathBuf::from("."));
-    state.join("restore-drill/history.sqlite")
+    crate::state::dir().join("history.sqlite")
 }
 
 pub struct Ledger {

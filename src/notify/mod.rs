@@ -57,6 +57,55 @@ pub enum Outcome {
     },
 }
 
+/// Where a `[notify]` sends, as `validate` shows it before the first run.
+/// No secret: a webhook's token is shortened as in the delivery record, and
+/// the SMTP password is named by where it is kept, never read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Destination {
+    pub channel: Channel,
+    /// `scheme://host:port/path`, as a `Delivery` names it.
+    pub target: String,
+    /// Email only: sender, recipients, transport security and login.
+    pub detail: Option<String>,
+}
+
+/// Each channel of `plan`, webhook first (the order alerts are listed in).
+pub fn destinations(plan: &Notify) -> Vec<Destination> {
+    let hook = plan.webhook.as_ref().map(|url| Destination {
+        channel: Channel::Webhook,
+        target: webhook::display_url(url),
+        detail: None,
+    });
+    let mail = plan.email.as_ref().map(|e| Destination {
+        channel: Channel::Email,
+        target: email::target(e),
+        detail: Some(email_detail(e)),
+    });
+    hook.into_iter().chain(mail).collect()
+}
+
+/// `from A to B, C; starttls; login USER, password from $VAR`.
+fn email_detail(e: &crate::scenario::Email) -> String {
+    let to: Vec<String> = e.to.iter().map(ToString::to_string).collect();
+    let login = match &e.login {
+        None => "no login".to_string(),
+        Some(l) => format!(
+            "login {}, password {}",
+            l.user,
+            match &l.password {
+                PasswordSource::Env(var) => format!("from ${var}"),
+                PasswordSource::File(path) => format!("in {}", path.display()),
+            }
+        ),
+    };
+    format!(
+        "from {} to {}; {}; {login}",
+        e.from,
+        to.join(", "),
+        e.tls.as_str()
+    )
+}
+
 /// Sends `alert` on every channel of `plan` at once, each bounded by
 /// `SCHEDULE`; one `Delivery` per channel, webhook first.
 pub async fn send(plan: &Notify, alert: &Alert) -> Vec<Delivery> {

@@ -174,6 +174,41 @@ pub async fn image_present(docker: &Docker, image: &str) -> Result<bool> {
     }
 }
 
+/// Whether an image a scenario names is on the Docker engine, and if not,
+/// whether this tool can build it. A drill never builds or pulls an image:
+/// `Sandbox::start` stops with an environment error (exit 3) when it is
+/// missing.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "status", rename_all = "kebab-case")]
+pub enum Availability {
+    Present,
+    /// Missing; `restore-drill images build TARGET` makes it.
+    Buildable {
+        target: &'static str,
+    },
+    /// Missing, and not one of the images this tool builds.
+    Missing,
+    /// The engine could not be asked (not reachable, permission denied).
+    Unchecked {
+        reason: String,
+    },
+}
+
+/// Asks the engine about `image`; never fails: what could not be found out
+/// is `Unchecked`, with why.
+pub async fn availability(docker: &Docker, image: &str) -> Availability {
+    match image_present(docker, image).await {
+        Ok(true) => Availability::Present,
+        Ok(false) => match build_target_for(image) {
+            Some(target) => Availability::Buildable { target },
+            None => Availability::Missing,
+        },
+        Err(e) => Availability::Unchecked {
+            reason: e.to_string(),
+        },
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Built {
     pub image: String,

@@ -63,8 +63,8 @@ pub(super) fn parse(src: &Source, raw: RawCompare) -> Result<Compare> {
         return Err(src.at(
             raw.targets.span(),
             format_args!(
-                "[compare] targets names {} image(s); a comparison needs at least two: the baseline (today's version) first, then the version to upgrade to, e.g. [\"restore-drill/postgres:15\", \"restore-drill/postgres:17\"]",
-                raw.targets.get_ref().len()
+                "[compare] targets names {}; a comparison needs at least two: the baseline (today's version) first, then the version to upgrade to, e.g. [\"restore-drill/postgres:15\", \"restore-drill/postgres:17\"]",
+                crate::words::plural(raw.targets.get_ref().len(), "image", "images")
             ),
         ));
     }

@@ -2,11 +2,13 @@
 //! that "monthly" happens without anyone typing a command. Plan (every path
 //! checked as the service will see it), then write the units.
 
+mod private;
 pub mod units;
 
 use crate::catalog::atomic::{create_dir, DirMode};
 use crate::error::{Error, Result};
 use crate::plain_text::refuse_controls_in_path;
+use private::Written;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use units::{At, Every, Job};
@@ -105,10 +107,8 @@ fn command(r: &Request, c: &Checked, program: &Path) -> Result<Vec<String>> {
     for i in c.identities {
         flag("--identity", i);
     }
-    flag("--history", &absolute(&r.history)?);
-    flag("--report-dir", &absolute(&r.report_dir)?);
-    if let Some(m) = &r.metrics {
-        flag("--metrics", &absolute(m)?);
+    for (kind, path) in written_paths(r) {
+        flag(kind.flag(), &written(kind, path)?);
     }
     if let Some(f) = c.site_file {
         flag("--site-file", f);
@@ -119,8 +119,8 @@ fn command(r: &Request, c: &Checked, program: &Path) -> Result<Vec<String>> {
     Ok(command)
 }
 
-/// An existing path, absolute, outside the private /tmp the service gets,
-/// and plain text (it is written into the units).
+/// An existing path, absolute, outside the private temporary folders the
+/// service gets, and plain text (it is written into the units).
 fn visible(p: &Path, what: &str) -> Result<PathBuf> {
     refuse_controls_in_path(&format!("the {what}"), p)?;
     let abs = p.canonicalize().map_err(|e| {
@@ -129,10 +129,12 @@ fn visible(p: &Path, what: &str) -> Result<PathBuf> {
             p.display()
         ))
     })?;
-    if abs.starts_with("/tmp") || abs.starts_with("/var/tmp") {
+    if let Some(tmp) = private::folder_of(&abs) {
         return Err(Error::Usage(format!(
-            "the {what} {} is under a temporary folder: the scheduled service runs with a private /tmp and would not see it. Move it (for example under /etc/restore-drill/ or /srv/)",
-            abs.display()
+            "the {what} {} is under {}: {}, so the service would not see it. Move it (for example under /etc/restore-drill/ or /srv/)",
+            abs.display(),
+            tmp.path(),
+            tmp.why()
         )));
     }
     // Through a link, the target is what the unit names.
@@ -140,21 +142,48 @@ fn visible(p: &Path, what: &str) -> Result<PathBuf> {
     Ok(abs)
 }
 
-/// An absolute path of a file the drill writes, as plain text: it is written
-/// into the units too.
-fn absolute(p: &Path) -> Result<PathBuf> {
+/// What the drill writes: the history, the reports' folder, the metrics file.
+fn written_paths(r: &Request) -> Vec<(Written, &Path)> {
+    let mut paths = vec![
+        (Written::History, r.history.as_path()),
+        (Written::Reports, r.report_dir.as_path()),
+    ];
+    paths.extend(r.metrics.as_deref().map(|m| (Written::Metrics, m)));
+    paths
+}
+
+/// An absolute path of something the drill writes, as plain text (it is
+/// written into the units too), and outside the service's private temporary
+/// folders, where what it wrote would be removed when each run ends.
+fn written(kind: Written, p: &Path) -> Result<PathBuf> {
     let abs = std::path::absolute(p).map_err(|e| Error::io("resolve", p, e))?;
-    refuse_controls_in_path("the path --history, --report-dir or --metrics", &abs)?;
+    refuse_controls_in_path(&format!("the path {}", kind.flag()), &abs)?;
+    if let Some(tmp) = private::folder_of(&private::resolved(&abs)) {
+        return Err(Error::Usage(format!(
+            "{} {} is under {}: {}, removed when each run ends, and {} with it. \
+             Choose a folder outside /tmp and /var/tmp, or leave {} out for {}",
+            kind.flag(),
+            abs.display(),
+            tmp.path(),
+            tmp.why(),
+            kind.what(),
+            kind.flag(),
+            kind.default_text()
+        )));
+    }
     Ok(abs)
 }
 
 /// The folders the drill writes (history, reports, metrics), created now:
 /// systemd refuses to start a service whose ReadWritePaths are missing.
+/// Every path is checked before any folder is made.
 fn written_folders(r: &Request) -> Result<Vec<PathBuf>> {
-    let mut dirs = vec![absolute(&r.report_dir)?];
-    for file in std::iter::once(&r.history).chain(r.metrics.as_ref()) {
-        if let Some(d) = absolute(file)?.parent() {
-            dirs.push(d.to_path_buf());
+    let mut dirs = Vec::new();
+    for (kind, path) in written_paths(r) {
+        let abs = written(kind, path)?;
+        match kind {
+            Written::Reports => dirs.push(abs),
+            Written::History | Written::Metrics => dirs.extend(abs.parent().map(Path::to_path_buf)),
         }
     }
     dirs.sort();

@@ -161,7 +161,10 @@ pub async fn generate(
     let generator = Sandbox::start(docker, run, &spec).await?;
     phase.end();
 
-    phase.begin(format!("fixtures: generate {} patients", req.patients));
+    phase.begin(format!(
+        "fixtures: generate {}",
+        crate::words::plural(req.patients, "patient", "patients")
+    ));
     load_clinic(&generator.url(), req.patients, req.seed, req.as_of).await?;
     phase.end();
 
