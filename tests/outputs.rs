@@ -124,9 +124,10 @@ fn junit_has_one_failure_for_the_one_failing_check() {
     // The monthly drill with one more custom check, one that cannot pass.
     let file = scenario(tmp.path(), false);
     let text = std::fs::read_to_string(&file).unwrap();
-    let check = "[[checks.sql]]\nname = \"no patients at all\"\n\
-                 query = \"SELECT count(*) FROM patients\"\nexpect = { equals = 0 }\n\n[report]";
-    std::fs::write(&file, text.replace("[report]", check)).unwrap();
+    let check = "\n[[checks.sql]]\nname = \"no patients at all\"\n\
+                 query = \"SELECT count(*) FROM patients\"\nexpect = { equals = 0 }\n";
+    assert!(text.contains("[[checks.sql]]"), "the scenario's own checks");
+    std::fs::write(&file, format!("{text}{check}")).unwrap();
     let (code, out, err) = drill(
         &file,
         tmp.path(),

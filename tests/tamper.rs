@@ -527,7 +527,7 @@ fn a_deleted_history_is_named_by_doctor_and_the_next_run_starts_no_new_chain() {
         "a passed drill that could not be recorded: {out}\n{err}"
     );
     assert!(
-        err.contains("held 1 records") && err.contains("move the marker away first"),
+        err.contains("held 1 record ") && err.contains("move the marker away first"),
         "{err}"
     );
     assert!(!db.exists(), "no new chain was started");
@@ -848,7 +848,7 @@ fn an_emptied_history_is_not_appended_to_and_the_marker_is_named() {
     );
     let (_, text, _) = run(&["doctor", "--history", db.to_str().unwrap()]);
     assert!(
-        text.contains("says it held 1 records") && text.contains("ends at record 0"),
+        text.contains("says it held 1 record ") && text.contains("ends at record 0"),
         "{text}"
     );
 }

@@ -128,8 +128,8 @@ async fn list(ledger: &mut Ledger) -> Result<Output> {
         rows.push(row);
     }
     text.push_str(&format!(
-        "{} records in {}",
-        stored.len(),
+        "{} in {}",
+        crate::words::plural(stored.len(), "record", "records"),
         ledger.path().display()
     ));
     Ok(Output::new(text, serde_json::Value::Array(rows)))
@@ -216,7 +216,11 @@ async fn verify(ledger: &mut Ledger, against: Option<&Path>, key: Option<&Path>)
             return Ok(out);
         }
     };
-    let text = format!("{} records, chain intact, head {}", head.records, head.hash);
+    let text = format!(
+        "{}, chain intact, head {}",
+        crate::words::plural(head.records, "record", "records"),
+        head.hash
+    );
     let json = serde_json::json!({"intact": true, "records": head.records, "head_id": head.id, "head_hash": head.hash});
     let out = Output::new(text, json);
     match against {

@@ -89,6 +89,7 @@ fn worked(runs: &[Run], drills: &[&Run], passed: &[&Run]) -> String {
     let Some(last) = passed.last() else {
         return match drills.len() {
             0 => "Not evidenced: nothing was restored.".into(),
+            1 => "No: the one drill did not restore the data with every check passed.".into(),
             n => format!("No: none of the {n} drills restored the data with every check passed."),
         };
     };

@@ -427,7 +427,7 @@ fn footer(pack: &Pack) -> Markup {
             p { "Ledger head " code.hash { (pack.ledger.head_hash) } }
             p {
                 (pack.tool) " · generated " (datetime(&pack.generated_at)) " · "
-                (pack.ledger.records) " records, head record "
+                (crate::words::plural(pack.ledger.records, "record", "records")) ", head record "
                 (pack.ledger.head_id.map_or("none".into(), |id| format!("#{id}")))
             }
         }

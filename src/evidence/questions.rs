@@ -71,14 +71,18 @@ fn restore_tested(runs: &[Run]) -> Answer {
         (0, _) => a.answer = "No restore drill was run in this period.".into(),
         (n, None) => {
             a.status = AnswerStatus::No;
-            a.answer = format!("{n} restore drills were run in this period and none restored the data with every check passed.");
+            a.answer = format!(
+                "{} run in this period, and none restored the data with every check passed.",
+                crate::words::plural(n, "restore drill was", "restore drills were")
+            );
             a.evidence = refs(all);
         }
         (n, Some(last)) => {
             a.status = AnswerStatus::Yes;
             a.answer = format!(
-                "Data: {} of {n} restore drills restored the clinic database from its backups into a separate server and verified it; the latest on {}. Server configuration is not part of these drills.",
+                "Data: {} of {} restored the clinic database from its backups into a separate server and verified it; the latest on {}. Server configuration is not part of these drills.",
                 ok.len(),
+                plural(n as i64, "restore drill"),
                 day(last)
             );
             a.evidence = refs(ok);
@@ -118,8 +122,8 @@ fn tested_recently(runs: &[Run], period: &Period) -> Answer {
         None => {
             a.status = AnswerStatus::No;
             a.answer = format!(
-                "{} restore drills in the 6 months up to {}, none successful.",
-                recent.len(),
+                "{} in the 6 months up to {}, none successful.",
+                plural(recent.len() as i64, "restore drill"),
                 period.until
             );
             a.evidence = refs(recent);
@@ -140,8 +144,8 @@ fn offline_copy(runs: &[Run]) -> Answer {
         Some(last) => {
             a.status = AnswerStatus::Yes;
             a.answer = format!(
-                "A copy kept at the separate offsite location was restored and verified {} time(s), the latest on {}. Whether that location is offline is a fact of the clinic's setup, not measured here.",
-                proven.len(),
+                "A copy kept at the separate offsite location was restored and verified {}, the latest on {}. Whether that location is offline is a fact of the clinic's setup, not measured here.",
+                crate::words::plural(proven.len(), "time", "times"),
                 day(last)
             );
             a.evidence = refs(proven);
@@ -218,8 +222,8 @@ fn exact_copies(runs: &[Run]) -> Answer {
     if let Some(last) = exact.last() {
         a.status = AnswerStatus::Yes;
         a.answer = format!(
-            "{} restores were compared table by table (row counts and content fingerprints) with the manifest written when the backup was taken, and matched; the latest on {}.",
-            exact.len(),
+            "{} compared table by table (row counts and content fingerprints) with the manifest written when the backup was taken, and matched; the latest on {}.",
+            crate::words::plural(exact.len(), "restore was", "restores were"),
             day(last)
         );
         a.evidence = refs(exact);
@@ -297,9 +301,9 @@ fn testing_procedures(runs: &[Run]) -> Answer {
         Some(last) if last.v.passed() && unresolved.is_empty() => {
             a.status = AnswerStatus::Yes;
             a.answer = format!(
-                "{} restore drills and {} rehearsals in this period; every failure was followed by a passing run of the same scenario; the latest drill, on {}, passed.",
-                all.len(),
-                runs.len() - all.len(),
+                "{} and {} in this period; every failure was followed by a passing run of the same scenario; the latest drill, on {}, passed.",
+                plural(all.len() as i64, "restore drill"),
+                plural((runs.len() - all.len()) as i64, "rehearsal"),
                 day(last)
             );
             a.evidence = refs(runs);
@@ -307,8 +311,12 @@ fn testing_procedures(runs: &[Run]) -> Answer {
         Some(_) => {
             a.status = AnswerStatus::No;
             a.answer = format!(
-                "{} failed run(s) have not been followed by a passing run of the same scenario.",
-                unresolved.len().max(1)
+                "{} not been followed by a passing run of the same scenario.",
+                crate::words::plural(
+                    unresolved.len().max(1),
+                    "failed run has",
+                    "failed runs have"
+                )
             );
             a.evidence = refs(unresolved);
         }
@@ -368,11 +376,7 @@ pub(crate) fn no_record_before(period: &Period) -> String {
 
 /// `1 day`, `3 days`.
 pub(crate) fn plural(n: i64, one: &str) -> String {
-    if n == 1 {
-        format!("1 {one}")
-    } else {
-        format!("{n} {one}s")
-    }
+    crate::words::plural(n, one, &format!("{one}s"))
 }
 
 /// The longest stretch without a passed drill: from the first day known to

@@ -94,10 +94,10 @@ pub fn refuse_lost_head(history: &Path, m: &Marker, held: Option<&str>) -> Resul
 /// The history is gone but its marker is not.
 pub fn missing(history: &Path, m: &Marker) -> String {
     format!(
-        "the drill history {} is missing, but its marker {} says it held {} records (head record {}, hash {}, written {}): it was deleted or moved. Restore the history from a copy to that path; to start a new history on purpose, move the marker away first (keep it: it names the lost history's head). No new history was started",
+        "the drill history {} is missing, but its marker {} says it held {} (head record {}, hash {}, written {}): it was deleted or moved. Restore the history from a copy to that path; to start a new history on purpose, move the marker away first (keep it: it names the lost history's head). No new history was started",
         history.display(),
         path(history).display(),
-        m.head.record,
+        crate::words::plural(m.head.record, "record", "records"),
         m.head.record,
         &m.head.hash[..m.head.hash.len().min(16)],
         m.recorded_at
@@ -116,9 +116,9 @@ pub fn judge(history: &Path, m: &Marker, records: &[Stored]) -> Result<(), Strin
             m.recorded_at
         )),
         None => Err(format!(
-            "its marker {} says it held {} records on {}, but it ends at record {}: records were cut off, or an older copy was put back. If you put back a copy on purpose, move the marker away",
+            "its marker {} says it held {} on {}, but it ends at record {}: records were cut off, or an older copy was put back. If you put back a copy on purpose, move the marker away",
             p.display(),
-            m.head.record,
+            crate::words::plural(m.head.record, "record", "records"),
             m.recorded_at,
             records.last().map_or(0, |r| r.id)
         )),

@@ -436,8 +436,8 @@ pub(super) fn footer_ops(l: &Layout, pack: &Pack, page: usize, pages: usize) -> 
     let y = BOTTOM + 24.0;
     let head = format!("Ledger head {}", pack.ledger.head_hash);
     let records = format!(
-        "{} records, head record {}",
-        pack.ledger.records,
+        "{}, head record {}",
+        crate::words::plural(pack.ledger.records, "record", "records"),
         pack.ledger
             .head_id
             .map_or("none".into(), |id| format!("#{id}"))
