@@ -667,7 +667,8 @@ mod validate_before_the_first_run {
         let site = tmp.path().join("site.toml");
         std::fs::write(
             &site,
-            "site = \"Main Street Eye Care\"\n[notify]\nwebhook = \"https://chat.example/hooks/abc\"\n",
+            "site = \"Main Street Eye Care\"\n[notify]\nwebhook = \"https://chat.example/hooks/abc\"\n\
+             [contractor]\nname = \"Northside IT\"\nemail = \"sam@northside-it.example\"\n",
         )
         .unwrap();
         let (code, out, err) = run(&[
@@ -686,6 +687,14 @@ mod validate_before_the_first_run {
         );
         assert!(
             out.contains("notify   when a run does not end as expected (exit code not 0), from the site file: webhook https://chat.example:443/hooks/abc"),
+            "{out}"
+        );
+        assert!(
+            out.contains("contractor: Northside IT, sam@northside-it.example"),
+            "{out}"
+        );
+        assert!(
+            out.contains("clinic: not named (the evidence pack will say so)"),
             "{out}"
         );
     }

@@ -256,13 +256,24 @@ fn site_file_text(path: &Path, f: &SiteFile) -> (String, serde_json::Value) {
         Some(n) => format!("[notify] {}: {}", when(n.on), destinations_text(n)),
         None => "no [notify]".to_string(),
     };
+    let party = |label: &str, p: Option<&crate::report::facts::Party>| match p {
+        Some(p) => format!("\n         {label}: {}", p.line()),
+        None => format!("\n         {label}: not named (the evidence pack will say so)"),
+    };
+    let c = f.contacts.as_ref();
+    let contacts = format!(
+        "{}{}",
+        party("clinic", c.and_then(|c| c.clinic.as_ref())),
+        party("contractor", c.and_then(|c| c.contractor.as_ref()))
+    );
     let json = json!({
         "path": path,
         "site": f.site,
+        "contacts": f.contacts,
         "notify": f.notify.as_ref().map(|n| notify_json(n, NotifyFrom::SiteFile)),
     });
     (
-        format!("site     {}: {site}; {notify}", path.display()),
+        format!("site     {}: {site}; {notify}{contacts}", path.display()),
         json,
     )
 }
