@@ -17,6 +17,18 @@ pub enum ErrorKind {
     Failed,
 }
 
+impl ErrorKind {
+    /// As a report's `error.kind` spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::Usage => "usage",
+            ErrorKind::Environment => "environment",
+            ErrorKind::Unrecoverable => "unrecoverable",
+            ErrorKind::Failed => "failed",
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("{0}")]

@@ -9,8 +9,13 @@ pub enum Event {
     PhaseStarted { name: String },
     /// It ended, with its monotonic duration.
     PhaseFinished { name: String, seconds: f64 },
-    /// Bytes moved so far in the current phase, out of `total` when known.
+    /// Bytes moved so far in the current phase (a restore: dump bytes
+    /// streamed into the restore tool), out of `total` when known. A phase
+    /// that sends none moved no bytes, and shows none.
     Progress { done: u64, total: Option<u64> },
+    /// How far a restore has read its backup file (what restore-killed
+    /// waits for); not shown.
+    BackupRead { bytes: u64 },
     /// A line worth showing (never patient data: counts, names of tables,
     /// paths), redacted like everything else that leaves the process.
     Note(crate::redact::Redacted),

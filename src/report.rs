@@ -10,8 +10,12 @@
 //! records of every version through `ledger::view` instead.
 
 pub mod facts;
+mod summary;
 #[cfg(test)]
 mod tests;
+
+pub(crate) use summary::{check_line, objective_line, skipped_text, status_word};
+pub use summary::{headline, span_words};
 
 use crate::redact::Redacted;
 use chrono::{DateTime, Utc};
@@ -23,10 +27,16 @@ pub use crate::measure::Phase;
 /// 2: the `error` verdict and `error` section, `clock_started`.
 /// 3: `site`, `backup.recipients`, `simulation.simulated_offsite`.
 /// 4: `kind` (drill, rehearsal, operator-error), `host`, `contacts`,
-/// `target.engine`; `site` is "site not named" when none was given.
+/// `target.engine`, `skipped` (the files in the backup locations that are
+/// not backups); `site` is "site not named" when none was given.
 pub const REPORT_VERSION: u32 = 4;
 
 pub use facts::UNNAMED_SITE;
+
+/// The objectives' names in the report: the summary finds RTO and RPO by
+/// them, and `drill::detection` derives their finding kinds from them.
+pub const RTO: &str = "RTO";
+pub const RPO: &str = "RPO (backup age)";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -99,6 +109,10 @@ pub struct Report {
     pub recovered_from: Option<String>,
     /// Every backup tried, in order, with why it failed.
     pub attempts: Vec<Attempt>,
+    /// Files in the backup locations that are not backups (a ransom note, a
+    /// manifest without its backup): not tried.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<SkippedFile>,
     /// Extra data loss from restoring an older copy than the newest backup.
     pub rpo_cost_seconds: Option<f64>,
     pub target: TargetInfo,
@@ -132,7 +146,7 @@ impl DrillError {
         DrillError {
             phase: phase.into(),
             reason: Redacted::ours(e.to_string()),
-            kind: format!("{:?}", e.kind()).to_lowercase(),
+            kind: e.kind().as_str().to_string(),
             exit_code: None,
         }
     }
@@ -272,6 +286,14 @@ pub struct Attempt {
     pub finding: Option<Redacted>,
 }
 
+/// A file in a backup location skipped as not a backup.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SkippedFile {
+    pub path: String,
+    pub location: String,
+    pub kind: facts::NotABackup,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum AttemptOutcome {
@@ -295,155 +317,6 @@ pub struct TargetInfo {
 impl Report {
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).unwrap_or_default()
-    }
-
-    /// The summary a person reads at the end of a drill.
-    pub fn summary(&self) -> String {
-        let mut s = self.summary_head();
-        s.push_str(&self.summary_findings());
-        s.push_str(&self.summary_tables());
-        if let Some(e) = &self.expectation {
-            s.push_str(&expectation_text(e));
-        }
-        s
-    }
-
-    /// What was drilled, on which backup, and what the simulation did.
-    fn summary_head(&self) -> String {
-        let mut s = String::new();
-        let verdict = self.verdict.as_str().to_uppercase();
-        s.push_str(&format!("drill {:?}: {verdict}\n", self.scenario.name));
-        if let Some(e) = &self.error {
-            s.push_str(&format!("error during {}: {}\n", e.phase, e.reason));
-        }
-        if let Some(b) = &self.backup {
-            s.push_str(&b.summary_line());
-        }
-        if let Some(r) = &self.recovered_from {
-            s.push_str(&format!("restored from {r} into {}\n", self.target.image));
-        }
-        if let Some(sim) = &self.simulation {
-            s.push_str(&format!("simulated {}:\n", sim.fault));
-            for a in &sim.actions {
-                s.push_str(&format!("  - {a}\n"));
-            }
-        }
-        s
-    }
-
-    /// Unusable backups, what falling back cost, lost writes, RTO and RPO.
-    fn summary_findings(&self) -> String {
-        let mut s = String::new();
-        for a in self
-            .attempts
-            .iter()
-            .filter(|a| a.outcome == AttemptOutcome::Unusable)
-        {
-            s.push_str(&format!(
-                "unusable ({}) {}:\n  {}\n  evidence: {}\n",
-                a.location,
-                a.path,
-                a.finding.as_ref().map_or("", |f| f.as_str()),
-                a.reason.as_ref().map_or("", |r| r.as_str())
-            ));
-        }
-        if let Some(c) = self.rpo_cost_seconds.filter(|c| *c > 0.0) {
-            s.push_str(&format!(
-                "restoring an older copy cost {} of extra data loss\n",
-                fmt_secs(Some(c))
-            ));
-        }
-        if let Some(l) = &self.lost_writes {
-            s.push_str(&format!(
-                "lost writes: {} of {} committed writes are missing ({} of work)\n",
-                l.lost,
-                l.committed,
-                fmt_secs(l.span_seconds)
-            ));
-        }
-        s.push_str(&format!(
-            "RTO      {}\nRPO      {}\n(both from {}, {})\n",
-            fmt_secs(self.rto_seconds),
-            fmt_secs(self.rpo_seconds),
-            self.clock_started.event,
-            self.clock_started.at.format("%Y-%m-%d %H:%M:%S UTC")
-        ));
-        s
-    }
-
-    /// Phases, checks and objectives, one line each.
-    fn summary_tables(&self) -> String {
-        let mut s = String::from("\nphase                        seconds\n");
-        for p in &self.phases {
-            s.push_str(&format!("{:<28} {:>8.2}\n", p.name, p.seconds));
-        }
-        s.push_str("\nstatus   check\n");
-        for c in &self.checks {
-            s.push_str(&check_line(c));
-        }
-        for o in &self.objectives {
-            s.push_str(&objective_line(o));
-        }
-        s
-    }
-}
-
-/// A check as the summaries list it: `STATUS   NAME: DETAIL`.
-pub(crate) fn check_line(c: &CheckResult) -> String {
-    format!("{:<8} {}: {}\n", status_word(c.status), c.name, c.detail)
-}
-
-/// An objective as the summaries list it, with its target.
-pub(crate) fn objective_line(o: &Objective) -> String {
-    format!(
-        "{:<8} objective {}: {} (target {})\n",
-        status_word(o.status),
-        o.name,
-        fmt_secs(o.actual_seconds),
-        fmt_secs(Some(o.target_seconds))
-    )
-}
-
-/// Expected beside actual, for a failure scenario.
-fn expectation_text(e: &ExpectationResult) -> String {
-    let mut s = format!(
-        "\nexpected vs actual: {}\n",
-        if e.met {
-            "as expected"
-        } else {
-            "NOT as expected"
-        }
-    );
-    let row = |name: &str, a: &Option<String>, b: &Option<String>| {
-        a.as_ref().map(|exp| {
-            format!(
-                "  {name:<15} expected {exp:?}, actual {:?}\n",
-                b.as_deref().unwrap_or("-")
-            )
-        })
-    };
-    let (x, y) = (&e.expected, &e.actual);
-    for line in [
-        row("verdict", &x.verdict, &y.verdict),
-        row("recovered from", &x.recovered_from, &y.recovered_from),
-        row("detection", &x.detection, &y.detection),
-        row("decrypted with", &x.decrypted_with, &y.decrypted_with),
-    ]
-    .into_iter()
-    .flatten()
-    {
-        s.push_str(&line);
-    }
-    s
-}
-
-pub(crate) fn status_word(s: Status) -> &'static str {
-    match s {
-        Status::Passed => "ok",
-        Status::Failed => "FAILED",
-        Status::Unknown => "UNKNOWN",
-        Status::Skipped => "skipped",
-        Status::Error => "ERROR",
     }
 }
 

@@ -51,10 +51,10 @@ pub enum Unusable {
     Empty,
     /// Not a backup: no layer or dump this tool knows, after `after`.
     NotABackup { after: String },
-    /// Encrypted, and no identity was given.
-    NoIdentity,
+    /// Encrypted, and no identity was at hand to try.
+    NoIdentity { keys: KeysAtHand },
     /// Encrypted to other recipients than the identities at hand.
-    WrongKey,
+    WrongKey { keys: KeysAtHand },
     /// The age header is damaged or cut.
     AgeHeaderDamaged { error: Redacted },
     /// A layer could not even be opened.
@@ -123,6 +123,91 @@ pub enum Unusable {
     },
 }
 
+/// The keys a backup that would not open met: what the operator needs to
+/// pick the right identity file. Public keys only, never a secret.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct KeysAtHand {
+    /// Each identity file tried, in order: its path (or `$VAR` for a
+    /// passphrase) and the public keys of the identities it holds.
+    pub tried: Vec<(String, Vec<String>)>,
+    /// Identity files the operator gave that a lost-key simulation took away.
+    pub lost: Vec<String>,
+    /// The recipients the backup's manifest lists; None without a manifest.
+    pub recipients: Option<Vec<String>>,
+}
+
+impl KeysAtHand {
+    /// The identity files `keys` (tried in this order), the recipients a
+    /// manifest lists, and the files a simulation took away.
+    pub fn new(
+        keys: &[crate::keys::IdentitySource],
+        recipients: Option<Vec<String>>,
+        lost: Vec<String>,
+    ) -> Self {
+        KeysAtHand {
+            tried: keys
+                .iter()
+                .map(|k| (k.path.display().to_string(), k.public.clone()))
+                .collect(),
+            lost,
+            recipients,
+        }
+    }
+
+    /// `wrong.key (age1abcd…wxyz)`, each file tried.
+    fn tried_text(&self) -> String {
+        let files: Vec<String> = self
+            .tried
+            .iter()
+            .map(|(path, public)| match public.as_slice() {
+                [] => format!("{path} (a passphrase)"),
+                keys => format!("{path} ({})", abbreviated(keys)),
+            })
+            .collect();
+        crate::keys::listing(&files)
+    }
+
+    /// ` to age1abcd…wxyz and age1efgh…ijkl (the recipients its manifest
+    /// lists)`, or why they are not known.
+    fn recipients_text(&self) -> String {
+        match &self.recipients {
+            Some(r) if !r.is_empty() => {
+                format!(" to {} (the recipients its manifest lists)", abbreviated(r))
+            }
+            Some(_) => " (its manifest lists no recipient)".into(),
+            None => " (no manifest beside it says to which recipients)".into(),
+        }
+    }
+}
+
+fn abbreviated(keys: &[String]) -> String {
+    let short: Vec<String> = keys.iter().map(|k| crate::keys::abbreviate(k)).collect();
+    crate::keys::listing(&short)
+}
+
+/// The reason for a backup that no key at hand opens: which identity files
+/// were tried (or why none was), and which recipients would open it.
+fn key_reason(keys: &KeysAtHand, wrong: bool) -> String {
+    let to = keys.recipients_text();
+    let way_out = "the identity file of one of those recipients (the file `keys generate` made, a line AGE-SECRET-KEY-1...)";
+    if wrong {
+        return format!(
+            "none of the identity files tried opens it: tried {}; it was encrypted{to}. Pass {way_out} with --identity, such as the escrow key",
+            keys.tried_text()
+        );
+    }
+    if keys.lost.is_empty() {
+        return format!(
+            "it is encrypted with age{to}, but no identity file was given: pass {way_out} with --identity"
+        );
+    }
+    format!(
+        "it is encrypted with age{to}, and no identity is left to try: {} {} lost in this simulation and no other identity file was given. Pass the escrow key too (--identity ESCROW-KEYFILE), {way_out}",
+        crate::keys::listing(&keys.lost),
+        if keys.lost.len() == 1 { "is" } else { "are" }
+    )
+}
+
 /// What a stuck restore was waiting for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stall {
@@ -139,8 +224,12 @@ impl From<OpenError> for Unusable {
         match e {
             OpenError::Empty => Unusable::Empty,
             OpenError::NotABackup { after } => Unusable::NotABackup { after },
-            OpenError::NoIdentity => Unusable::NoIdentity,
-            OpenError::WrongKey => Unusable::WrongKey,
+            OpenError::NoIdentity => Unusable::NoIdentity {
+                keys: KeysAtHand::default(),
+            },
+            OpenError::WrongKey => Unusable::WrongKey {
+                keys: KeysAtHand::default(),
+            },
             OpenError::AgeHeader(m) => Unusable::AgeHeaderDamaged {
                 error: Redacted::ours(m),
             },
@@ -159,6 +248,17 @@ impl From<OpenError> for Unusable {
 }
 
 impl Unusable {
+    /// The same, with the keys that were at hand when a key was the
+    /// trouble: what lets the message name the files tried and the
+    /// recipients needed. Other kinds are unchanged.
+    pub fn knowing(self, at_hand: KeysAtHand) -> Unusable {
+        match self {
+            Unusable::NoIdentity { .. } => Unusable::NoIdentity { keys: at_hand },
+            Unusable::WrongKey { .. } => Unusable::WrongKey { keys: at_hand },
+            other => other,
+        }
+    }
+
     /// A layer's decoder failed after `at` plaintext bytes: a cut when it had
     /// read all of its input, damage when it had not.
     pub fn layer_failed(layer: Layer, at_end: bool, message: &str, at: u64) -> Unusable {
@@ -189,8 +289,8 @@ impl Unusable {
             NotABackup { after } => format!(
                 "it is not a backup: after {after} it holds neither a dump nor a layer this tool knows (first bytes are not age, zstd, gzip, pg_dump custom format or SQL)"
             ),
-            NoIdentity => "it is encrypted with age but no identity was given: pass --identity KEYFILE".into(),
-            WrongKey => "none of the identities given can decrypt it (it was encrypted to other recipients): use the identity that matches one of its recipients, or the escrow key".into(),
+            NoIdentity { keys } => key_reason(keys, false),
+            WrongKey { keys } => key_reason(keys, true),
             AgeHeaderDamaged { error } => format!("its age header is damaged or cut short: {error}"),
             LayerUnreadable { layer, error } => format!("its {layer} layer cannot be read: {error}"),
             TooDeep => "its layers nest deeper than any backup: refusing a hostile input".into(),
@@ -246,7 +346,7 @@ impl Unusable {
             FileUnreadable { .. } => "The backup file cannot be read where it is stored.".into(),
             Empty => "The backup file is empty: the backup job wrote nothing.".into(),
             NotABackup { .. } | TooDeep => "This file is not a usable backup: it may have been encrypted by ransomware, replaced, or it was never a backup.".into(),
-            NoIdentity | WrongKey => "None of the keys at hand can unlock this backup: without the right key (or the escrow key) it is lost.".into(),
+            NoIdentity { .. } | WrongKey { .. } => "None of the keys at hand can unlock this backup: without the right key (or the escrow key) it is lost.".into(),
             AgeHeaderDamaged { .. } => "The backup is damaged inside: its age layer could not be opened.".into(),
             LayerUnreadable { layer, .. } => format!("The backup is damaged inside: its {layer} layer could not be opened."),
             StreamCut { layer, .. } => format!("The backup is incomplete: its {layer} layer ends early, so the file was cut off while it was being written or copied."),
@@ -277,8 +377,8 @@ impl Unusable {
             ShaMismatch { .. } => "sha256-mismatch",
             Empty => "empty",
             NotABackup { .. } => "not-a-backup",
-            NoIdentity => "no-identity",
-            WrongKey => "wrong-key",
+            NoIdentity { .. } => "no-identity",
+            WrongKey { .. } => "wrong-key",
             AgeHeaderDamaged { .. } => "age-header-damaged",
             LayerUnreadable { .. } => "layer-unreadable",
             TooDeep => "too-deep",
@@ -404,7 +504,12 @@ mod tests {
 
     #[test]
     fn open_errors_keep_their_meaning() {
-        assert_eq!(Unusable::from(OpenError::WrongKey), Unusable::WrongKey);
+        assert_eq!(
+            Unusable::from(OpenError::WrongKey),
+            Unusable::WrongKey {
+                keys: KeysAtHand::default()
+            }
+        );
         assert!(Unusable::from(OpenError::Empty).finding().contains("empty"));
         let n = Unusable::from(OpenError::NotABackup {
             after: "age".into(),
@@ -472,8 +577,12 @@ mod tests {
             Unusable::NotABackup {
                 after: String::new(),
             },
-            Unusable::NoIdentity,
-            Unusable::WrongKey,
+            Unusable::NoIdentity {
+                keys: KeysAtHand::default(),
+            },
+            Unusable::WrongKey {
+                keys: KeysAtHand::default(),
+            },
             Unusable::AgeHeaderDamaged { error: r.clone() },
             Unusable::LayerUnreadable {
                 layer: Layer::Age,

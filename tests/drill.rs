@@ -8,7 +8,7 @@ mod common;
 use chrono::Datelike;
 use common::*;
 use restore_drill::checks::Status;
-use restore_drill::report::facts::{Delivery, RunKind};
+use restore_drill::report::facts::{Delivery, NotABackup, RunKind};
 use restore_drill::report::Verdict;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -783,9 +783,12 @@ fn a_file_that_does_not_match_its_manifest_is_refused_before_restoring() {
     );
 }
 
+/// A wrong key names the file tried with its public key, and the
+/// recipients the manifest lists, shortened: what tells the operator which
+/// key to fetch.
 #[test]
-fn a_key_of_other_recipients_is_unrecoverable() {
-    let (tmp, backups, _key) = fixture(100);
+fn a_key_of_other_recipients_is_unrecoverable_naming_the_key_tried_and_the_recipients() {
+    let (tmp, backups, key) = fixture(100);
     let wrong = make_key(tmp.path(), "wrong");
     let (code, out, err) = drill(
         &scenario_path("monthly-drill.toml"),
@@ -796,14 +799,83 @@ fn a_key_of_other_recipients_is_unrecoverable() {
     assert_eq!(code, 4, "{out}{err}");
     let r = report_of(&out);
     assert_eq!(r.verdict, Verdict::Unrecoverable);
+    assert_eq!(r.attempts[0].kind.as_deref(), Some("wrong-key"));
+    let reason = r.attempts[0].reason.as_ref().unwrap().as_str();
+    let short = restore_drill::keys::abbreviate;
+    for said in [
+        "none of the identity files tried opens it",
+        &format!("tried {} ({})", wrong.path.display(), short(&wrong.public)),
+        &format!(
+            "encrypted to {} (the recipients its manifest lists)",
+            short(&key.public)
+        ),
+        "keys generate",
+    ] {
+        assert!(reason.contains(said), "{said:?} not in: {reason}");
+    }
+    assert!(!reason.contains(&key.public), "a whole key: {reason}");
+}
+
+/// No --identity at all: said as such, with the recipients that would open it.
+#[test]
+fn no_identity_given_is_unrecoverable_naming_the_recipients() {
+    let (tmp, backups, key) = fixture(100);
+    let reports = backups.parent().unwrap().join("reports");
+    // The shipped scenarios name identity files of their own: one without.
+    let scenario = tmp.path().join("no-keys.toml");
+    std::fs::write(
+        &scenario,
+        "name = \"x\"\n[backups]\n[target]\nimage = \"restore-drill/postgres:15\"\n",
+    )
+    .unwrap();
+    let (code, out, err) = run_tracked(&[
+        "--json",
+        "run",
+        scenario.to_str().unwrap(),
+        "--backups",
+        backups.to_str().unwrap(),
+        "--report-dir",
+        reports.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 4, "{out}{err}");
+    let r = report_of(&out);
+    assert_eq!(r.attempts[0].kind.as_deref(), Some("no-identity"));
+    let reason = r.attempts[0].reason.as_ref().unwrap().as_str();
+    let to = format!(
+        "encrypted with age to {} (the recipients its manifest lists), but no identity file was given: pass",
+        restore_drill::keys::abbreviate(&key.public)
+    );
+    assert!(reason.contains(&to), "{reason}");
+    assert!(reason.contains("with --identity"), "{reason}");
+}
+
+/// A public key (`age1...`) passed as --identity is named for what it is,
+/// not "non-identity data on line 1", and not refused for its mode first
+/// (a public key is readable by all, and chmod 600 would be the wrong fix).
+#[test]
+fn a_public_key_given_as_the_identity_is_exit_2_named_as_a_public_key() {
+    let (tmp, backups, key) = fixture(10);
+    let public = tmp.path().join("daily.pub");
+    std::fs::write(&public, format!("{}\n", key.public)).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&public, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let (code, _, err) = drill(&scenario_path("monthly-drill.toml"), &backups, &public, &[]);
+    assert_eq!(code, 2, "{err}");
+    let short = restore_drill::keys::abbreviate(&key.public);
     assert!(
-        r.attempts[0]
-            .reason
-            .as_ref()
-            .unwrap()
-            .as_str()
-            .contains("none of the identities given can decrypt it"),
-        "{out}"
+        err.contains(&format!(
+            "holds a public key ({short}), a recipient, not an identity"
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains("made by `restore-drill keys generate`"),
+        "{err}"
+    );
+    assert!(err.contains("AGE-SECRET-KEY-1"), "{err}");
+    assert!(
+        !err.contains("non-identity") && !err.contains("chmod"),
+        "{err}"
     );
 }
 
@@ -855,10 +927,30 @@ fn an_empty_file_named_like_a_backup_is_unrecoverable() {
     assert!(reason.contains("the file is empty"), "{reason}");
 }
 
+/// A note in the backup folder is not tried as a backup: it is skipped and
+/// said to be, and with nothing else there nothing can be restored.
 #[test]
-fn a_text_file_is_unrecoverable() {
-    let reason = unrecoverable_because("notes.txt", b"the backup job moved to the new NAS\n");
-    assert!(reason.contains("it is not a backup"), "{reason}");
+fn a_text_file_is_skipped_as_a_note_and_alone_is_unrecoverable() {
+    let tmp = tempdir();
+    let key = make_key(tmp.path(), "k");
+    let dir = tmp.path().join("b");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::write(
+        dir.join("notes.txt"),
+        b"the backup job moved to the new NAS\n",
+    )
+    .unwrap();
+    let (code, out, err) = drill(&scenario_path("monthly-drill.toml"), &dir, &key.path, &[]);
+    assert_eq!(code, 4, "{out}{err}");
+    let r = report_of(&out);
+    assert_eq!(r.verdict, Verdict::Unrecoverable);
+    assert!(r.attempts.is_empty(), "a note was tried: {out}");
+    assert_eq!(r.skipped.len(), 1, "{out}");
+    assert_eq!(r.skipped[0].kind, NotABackup::Note);
+    assert!(
+        err.contains("(skipped 1 file that is not a backup: 1 note)"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -895,6 +987,7 @@ fn list_shows_backups_newest_first_with_their_manifest_state() {
     assert_eq!(l[0]["time_source"], "manifest");
     assert_eq!(l[1]["file"], "notes.txt");
     assert_eq!(l[1]["manifest"], false);
+    assert_eq!(l[1]["not_a_backup"], "note");
     let _ = key;
 }
 
@@ -1061,4 +1154,72 @@ fn a_drill_without_docker_reports_the_error_verdict() {
     assert_eq!(r.verdict, Verdict::Error);
     assert_eq!(r.error.as_ref().unwrap().exit_code, Some(3));
     assert_eq!(files_in(&reports).len(), 1);
+}
+
+/// A drill that passed fits one screen (verdict, backup, RTO and RPO
+/// against their objectives, the checks as a count, report and history);
+/// `--verbose` adds every phase and check after it.
+#[test]
+fn a_passing_drill_fits_one_screen_and_verbose_adds_every_phase_and_check() {
+    let (tmp, backups, key) = fixture(100);
+    let reports = tmp.path().join("reports");
+    let history = tmp.path().join("history.sqlite");
+    let scenario = scenario_path("monthly-drill.toml");
+    let (code, out, err) = run_tracked(&[
+        "run",
+        &scenario,
+        "--backups",
+        backups.to_str().unwrap(),
+        "--identity",
+        key.path.to_str().unwrap(),
+        "--report-dir",
+        reports.to_str().unwrap(),
+        "--history",
+        history.to_str().unwrap(),
+        "--verbose",
+    ]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let (summary, details) = out
+        .split_once("\n\nphase ")
+        .expect("the details after the summary");
+    let lines: Vec<&str> = summary.lines().collect();
+    assert!(lines.len() <= 12, "{} lines:\n{summary}", lines.len());
+    assert!(
+        lines[0]
+            .starts_with("monthly restore drill: PASSED (restored from the primary copy, backup "),
+        "{summary}"
+    );
+    let checks = lines
+        .iter()
+        .find(|l| l.starts_with("checks   "))
+        .expect("the checks' count");
+    assert!(
+        checks.ends_with("passed (--verbose lists each)"),
+        "{checks}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("RTO      ") && l.ends_with(": met")),
+        "{summary}"
+    );
+    assert!(
+        lines.iter().any(|l| l.starts_with("report   ")),
+        "{summary}"
+    );
+    assert!(
+        !summary.contains("ok       "),
+        "a passed check in the summary:\n{summary}"
+    );
+    for row in [
+        "restore ",
+        "ok       manifest comparison: ",
+        "ok       referential integrity: ",
+        "ok       objective RTO: ",
+    ] {
+        assert!(
+            details.contains(row),
+            "{row:?} not in the details:\n{details}"
+        );
+    }
 }

@@ -9,7 +9,7 @@ mod common;
 
 use common::*;
 use restore_drill::checks::Status;
-use restore_drill::report::facts::RunKind;
+use restore_drill::report::facts::{NotABackup, RunKind};
 use restore_drill::report::{AttemptOutcome, Report, Verdict};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -107,7 +107,25 @@ fn case_on(engine: &str, name: &str, keys: Keys) -> Ran {
         "{}",
         shown(&r)
     );
+    first_line_says_whether_as_expected(&r, name);
     (code, r, err, tmp)
+}
+
+/// Every rehearsal's terminal summary (the one `run` prints, from this very
+/// report) opens with whether it went as the clinic expects, not with its
+/// verdict: `ransomware: AS EXPECTED (restored from the offsite copy, ...)`.
+fn first_line_says_whether_as_expected(r: &Report, name: &str) {
+    let summary = r.summary();
+    let first = summary.lines().next().unwrap_or_default();
+    let word = match r.expectation.as_ref().map(|e| e.met) {
+        Some(true) => "AS EXPECTED",
+        Some(false) => "NOT AS EXPECTED",
+        None => panic!("{name} has no [expect]: {}", shown(r)),
+    };
+    assert!(
+        first.starts_with(&format!("{}: {word} (", r.scenario.name)) && first.ends_with(')'),
+        "{name}: {first}\n{summary}"
+    );
 }
 
 /// RTO and RPO count from the disaster, never from before the staging: for a
@@ -280,10 +298,28 @@ fn lost_key(e: Engine) {
 }
 
 fn lost_key_without_escrow(e: Engine) {
-    let (code, r, err, _tmp) = case_on(e.key, "lost-key", Keys::Daily);
+    let (code, r, err, tmp) = case_on(e.key, "lost-key", Keys::Daily);
     assert_eq!(code, 1, "{}\n{err}", shown(&r));
     assert_eq!(r.verdict, Verdict::Unrecoverable);
     assert!(!expectation_met(&r));
+    // The key given is named lost, not "no identity was given", with the
+    // recipients that would open the backup.
+    let reason = unusable_reasons(&r)[0].clone();
+    let daily = tmp.path().join("daily.key");
+    let lost = format!(
+        "no identity is left to try: {} is lost in this simulation and no other identity file was given",
+        daily.display()
+    );
+    assert!(reason.contains(&lost), "{reason}");
+    assert!(
+        reason.contains("(the recipients its manifest lists)"),
+        "{reason}"
+    );
+    assert!(reason.contains("--identity ESCROW-KEYFILE"), "{reason}");
+    assert!(
+        !reason.contains("no identity file was given: pass"),
+        "{reason}"
+    );
     let e = r.expectation.as_ref().unwrap();
     assert_eq!(e.expected.verdict.as_deref(), Some("passed"));
     assert_eq!(e.actual.verdict.as_deref(), Some("unrecoverable"));
@@ -294,10 +330,19 @@ fn wrong_key(e: Engine) {
     assert_eq!(code, 0, "{}\n{err}", shown(&r));
     assert!(expectation_met(&r), "{}", shown(&r));
     assert_eq!(r.verdict, Verdict::Unrecoverable);
+    let reason = &unusable_reasons(&r)[0];
     assert!(
-        unusable_reasons(&r)[0].contains("None of the keys at hand can unlock this backup"),
+        reason.contains("None of the keys at hand can unlock this backup"),
         "{}",
         shown(&r)
+    );
+    assert!(
+        reason.contains("none of the identity files tried opens it: tried someone-elses.key (age1"),
+        "{reason}"
+    );
+    assert!(
+        reason.contains("(the recipients its manifest lists)"),
+        "{reason}"
     );
 }
 
@@ -342,13 +387,56 @@ fn ransomware(e: Engine) {
     // encrypted.
     let actions = format!("{:?}", r.simulation.as_ref().unwrap().actions);
     assert!(actions.contains("made a newer backup"), "{actions}");
+    // The encrypted backups are tried and found unusable; the ransom note
+    // and the encrypted manifests are skipped as not backups, together.
     let reasons = unusable_reasons(&r);
-    assert!(reasons.len() >= 3, "{reasons:?}");
+    assert!(reasons.len() >= 2, "{reasons:?}");
     assert!(
         reasons
             .iter()
             .all(|x| x.contains("not a backup") && x.contains("ransomware")),
         "{reasons:?}"
+    );
+    assert!(
+        r.attempts
+            .iter()
+            .all(|a| !a.path.contains("manifest") && !a.path.ends_with(".txt")),
+        "{}",
+        shown(&r)
+    );
+    let skipped = |k: NotABackup| r.skipped.iter().filter(|s| s.kind == k).count();
+    assert_eq!(skipped(NotABackup::Note), 1, "{}", shown(&r));
+    assert_eq!(
+        skipped(NotABackup::Manifest),
+        reasons.len(),
+        "{}",
+        shown(&r)
+    );
+    let summary = r.summary();
+    assert!(
+        summary.starts_with("ransomware: AS EXPECTED (restored from the offsite copy, "),
+        "{summary}"
+    );
+    let line = format!(
+        "skipped {} files that are not backups: 1 note, {} manifests\n",
+        reasons.len() + 1,
+        reasons.len()
+    );
+    assert!(summary.contains(&line), "{summary}");
+    assert_eq!(
+        summary.matches("unusable (primary)").count(),
+        1,
+        "{summary}"
+    );
+    let detection = r
+        .expectation
+        .as_ref()
+        .and_then(|e| e.actual.detection.clone());
+    assert_eq!(
+        detection.as_deref(),
+        Some(format!("not-a-backup ({} backups)", reasons.len()).as_str()),
+        "{}",
+        shown(&r)
     );
     let attempts = &r.attempts;
     assert!(attempts

@@ -166,6 +166,8 @@ const FILTERS: &[(&str, &str)] = &[
     // This test's folder and the drill's scratch copy of the backups.
     (r#"[^\s"]*/restore-drill-test-[A-Za-z0-9]+"#, "[TMP]"),
     (r#"[^\s"]*/restore-drill-scratch-[A-Za-z0-9]+"#, "[SCRATCH]"),
+    // Public keys as messages shorten them (each test makes its own keys).
+    (r"\bage1[a-z0-9]{4}…[a-z0-9]{4}\b", "age1[KEY]"),
     // Hashes: SHA-256 of a backup, a history record's hash (whole or short).
     (r"\b[0-9a-f]{64}\b", "[HASH]"),
     (r"\(hash [0-9a-f]{16}\)", "(hash [HASH])"),
@@ -179,8 +181,17 @@ const FILTERS: &[(&str, &str)] = &[
     (r"\d{4}-\d{2}-\d{2}", "[DATE]"),
     // A report's run id, in its file name.
     (r"\[STAMP\]-[0-9a-f]{12}\b", "[STAMP]-[RUN]"),
-    // Durations in seconds, and the phase table's seconds column.
+    // Durations in seconds, and the phase table's seconds column; spans in
+    // words (the first line's data lost, the backup's age).
     (r"\b\d+(\.\d+)? s\b", "[N] s"),
+    (
+        r"\b\d+(\.\d+)? (second|minute|hour|day)s? of data lost",
+        "[SPAN] of data lost",
+    ),
+    (
+        r"backup \d+(\.\d+)? (second|minute|hour|day)s? old",
+        "backup [SPAN] old",
+    ),
     (r"(?m)^([a-z][a-z ]*[a-z]) +\d+\.\d\d$", "$1 [N]"),
     // How old the newest row is when the backup is taken: the time of day.
     (r"\d+(\.\d+)? h older", "[N] h older"),

@@ -10,6 +10,8 @@ use serde::{Deserialize, Serialize};
 use std::path::Path;
 
 pub const MANIFEST_VERSION: u32 = 1;
+/// What a backup's name is followed by in its manifest's (`catalog::manifest_name`).
+pub const SUFFIX: &str = ".manifest.json";
 pub const FINGERPRINT_ALGORITHM: &str =
     "xxh3-128, wrapping sum over the rows of COPY TO STDOUT (text, UTC, ISO dates)";
 

@@ -17,7 +17,7 @@ pub fn artifact_name(name: &str, at: DateTime<Utc>) -> String {
 /// The manifest sits beside its backup under the backup's name plus a suffix,
 /// so hand-named backups can have one too.
 pub fn manifest_name(artifact: &str) -> String {
-    format!("{artifact}.manifest.json")
+    format!("{artifact}{}", manifest::SUFFIX)
 }
 
 /// A backup name must be a plain file-name stem: no path separators, no

@@ -120,8 +120,10 @@ async fn run_queued(
             let Some((i, job)) = next else { break };
             for r in conn.run(job, plan, ctx, b).await {
                 events.event(Event::note(format!(
-                    "check {}: {:?} ({:.1} s)",
-                    r.name, r.status, r.seconds
+                    "check {}: {} ({:.1} s)",
+                    r.name,
+                    r.status.as_str(),
+                    r.seconds
                 )));
                 done.push((i, r));
             }

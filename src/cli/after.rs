@@ -42,6 +42,7 @@ pub async fn leave(ran: Ran, x: &Extras, site: &str, events: &Events) -> Output 
         report_json,
         report_path,
     } = ran;
+    out.details = Some(report.details());
     let mut json: Value = serde_json::from_str(&out.json).unwrap_or_default();
     // The history first: its new head goes into the metrics, the JUnit file
     // and the alert, which leave the machine. The ledger stays open for the

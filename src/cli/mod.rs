@@ -40,6 +40,10 @@ struct Cli {
     /// No progress output on stderr.
     #[arg(long, short, global = true)]
     quiet: bool,
+    /// After a drill's summary, list every phase and every check (the
+    /// summary itself lists only the checks that did not pass).
+    #[arg(long, short, global = true)]
+    verbose: bool,
     /// Write what databases and restore tools said, word for word, to FILE
     /// (mode 600). It may hold patient data: reports, alerts and the history
     /// never carry it, and this file is for debugging only.
@@ -242,13 +246,16 @@ pub fn main() -> ExitCode {
         );
     }
     let events: Events = Arc::new(progress::Progress::new(cli.quiet));
-    let json = cli.json;
+    let (json, verbose) = (cli.json, cli.verbose);
     match runtime.block_on(dispatch(cli, events)) {
         Ok(output) => {
             if json {
                 println!("{}", output.json);
             } else if !output.text.is_empty() {
                 println!("{}", output.text);
+            }
+            if let Some(details) = output.details.as_ref().filter(|_| verbose && !json) {
+                println!("\n{}", details.trim_end());
             }
             for w in &output.warnings {
                 eprintln!("warning: {w}");
@@ -278,6 +285,8 @@ struct Output {
     /// What went wrong beside the work without changing its exit code (an
     /// alert not delivered): said on stderr, one line each.
     warnings: Vec<crate::redact::Redacted>,
+    /// What `--verbose` adds after the text (a drill's every phase and check).
+    details: Option<String>,
 }
 
 impl Output {
@@ -288,6 +297,7 @@ impl Output {
             code: exit::OK,
             error: None,
             warnings: Vec::new(),
+            details: None,
         }
     }
 }

@@ -104,8 +104,8 @@ pub fn objectives(o: &Objectives, rto: Option<f64>, rpo: Option<f64>) -> Vec<Obj
 
 /// Everything the drill detected, as text: unusable backups (their kind and
 /// their reason), failed checks and objectives, and an error that stopped
-/// it. The report's `actual.detection`, and what a detection in the
-/// deprecated spelling is looked for in (`detection`).
+/// it: what a detection in the deprecated spelling is looked for in
+/// (`detection`).
 fn detections(r: &Report) -> Vec<String> {
     let unusable = r
         .attempts
@@ -123,19 +123,17 @@ fn detections(r: &Report) -> Vec<String> {
         r.objectives
             .iter()
             .filter(|o| o.status != Status::Passed)
-            .map(|o| format!("{} objective {:?}", o.name, o.status)),
+            .map(|o| format!("{} objective {}", o.name, o.status.as_str())),
     );
     out.extend(r.error.iter().map(|e| e.reason.to_string()));
     out
 }
 
 /// What happened, in the terms a scenario's `[expect]` uses: what was
-/// detected as finding kinds, or as the texts the old spelling is matched in.
-fn actual(r: &Report, detected: &[String], expected: Option<&str>) -> Expectation {
-    let words = match expected {
-        Some(d) if !super::detection::is_kind(d) => detected.to_vec(),
-        _ => super::detection::kinds(r),
-    };
+/// detected as finding kinds, each once with its count (never every file's
+/// reason, whatever spelling the scenario expects in).
+fn actual(r: &Report) -> Expectation {
+    let words = super::detection::described(r);
     let recovered_location = r
         .recovered_from
         .as_ref()
@@ -157,7 +155,7 @@ fn actual(r: &Report, detected: &[String], expected: Option<&str>) -> Expectatio
 /// that did not hold is named.
 pub fn expectation(expected: &Expectation, r: &Report) -> ExpectationResult {
     let detected = detections(r);
-    let actual = actual(r, &detected, expected.detection.as_deref());
+    let actual = actual(r);
     let mut mismatches = Vec::new();
     if let Some(v) = &expected.verdict {
         if Some(v) != actual.verdict.as_ref() {

@@ -14,7 +14,7 @@ use crate::restore::data::{self, DataPlace};
 use crate::restore::{self, restore_file, Delivery, RestoreError, Restored, StreamReason};
 use crate::sandbox::{self, Limits, RunId, Sandbox, SandboxSpec};
 use crate::scenario::Plan;
-use crate::unusable::Unusable;
+use crate::unusable::{KeysAtHand, Unusable};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -45,7 +45,11 @@ pub enum Tried {
 
 pub async fn attempt(ctx: &Ctx<'_>, clock: &mut Clock, c: &Candidate) -> Result<Tried> {
     clock.begin("verify artifact");
-    let verified = match verify(c, ctx.keys.clone()).await? {
+    let lost = match ctx.effect {
+        Effect::KeysLost(lost) => lost.clone(),
+        _ => Vec::new(),
+    };
+    let verified = match verify(c, ctx.keys.clone(), lost).await? {
         Ok(v) => v,
         Err(unusable) => {
             return Ok(Tried::Unusable {
@@ -216,10 +220,13 @@ fn describe(e: RestoreError) -> String {
 /// Size and SHA-256 against the manifest, before anything is decrypted: a cut
 /// at a zstd frame boundary or a swapped file shows here and nowhere else.
 /// Then the layers are opened, so "not a backup" and "wrong key" are known
-/// before any container starts.
+/// before any container starts; a key that does not fit is told with the
+/// files tried (and `lost`, those a simulation took away) and the
+/// recipients the manifest lists.
 pub(crate) async fn verify(
     c: &Candidate,
     keys: Arc<Vec<IdentitySource>>,
+    lost: Vec<String>,
 ) -> Result<Result<Verified, Unusable>> {
     if let Some(e) = &c.manifest_error {
         return Ok(Err(Unusable::ManifestUnreadable {
@@ -241,6 +248,8 @@ pub(crate) async fn verify(
     if let Err(u) = against_manifest(c, &sha, bytes) {
         return Ok(Err(u));
     }
+    let recipients = c.manifest.as_ref().map(|m| m.encryption.recipients.clone());
+    let at_hand = KeysAtHand::new(&keys, recipients, lost);
     let path = c.path.clone();
     let opened = tokio::task::spawn_blocking(move || {
         crate::pipeline::open_file(&path, &keys, None).map(|o| o.format)
@@ -251,7 +260,7 @@ pub(crate) async fn verify(
         Err(FileOpenError::Io(e)) => Err(Unusable::FileUnreadable {
             error: Redacted::ours(e.to_string()),
         }),
-        Err(FileOpenError::Layers(e)) => Err(e.into()),
+        Err(FileOpenError::Layers(e)) => Err(Unusable::from(e).knowing(at_hand)),
         Ok(format) => Ok(Verified {
             sha256: sha,
             bytes,

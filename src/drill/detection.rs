@@ -10,10 +10,11 @@
 //!   `check-error`.
 //!
 //! Anything else is the older spelling, text that must appear in what was
-//! detected (an unusable backup's reason, a failed check's detail, an
-//! objective as `RPO (backup age) objective Failed`): still matched as
-//! before, with a deprecation note, because that text is display text and
-//! may change between versions.
+//! detected (an unusable backup's reason, a failed check's detail): still
+//! matched as before, with a deprecation note, because that text is display
+//! text and may change between versions. An objective's old spelling
+//! (`RPO (backup age) objective Failed`, an enum's debug form) is matched as
+//! the kind it stands for.
 
 use super::{RPO, RTO};
 use crate::checks::Status;
@@ -39,10 +40,13 @@ pub fn is_kind(detection: &str) -> bool {
 /// Whether the drill detected what `expected` names: a finding kind exactly,
 /// else (the deprecated spelling) text within what was detected.
 pub fn detected(expected: &str, r: &Report, texts: &[String]) -> bool {
-    if is_kind(expected) {
-        kinds(r).iter().any(|k| k == expected)
-    } else {
-        texts.iter().any(|t| t.contains(expected))
+    let kind = match is_kind(expected) {
+        true => Some(expected.to_string()),
+        false => legacy_objective(expected),
+    };
+    match kind {
+        Some(k) => kinds(r).contains(&k),
+        None => texts.iter().any(|t| t.contains(expected)),
     }
 }
 
@@ -65,6 +69,42 @@ pub fn kinds(r: &Report) -> Vec<String> {
             out.push(k);
         }
     }
+    out
+}
+
+/// What was detected, as a line short enough to read: each kind once, with
+/// how many backups or checks showed it (`not-a-backup (2 backups)`), and
+/// the phase an error stopped the drill in.
+pub fn described(r: &Report) -> Vec<String> {
+    let count_of = |kind: &str| -> (usize, &str) {
+        let unusable = r
+            .attempts
+            .iter()
+            .filter(|a| a.outcome == AttemptOutcome::Unusable && a.kind.as_deref() == Some(kind))
+            .count();
+        if unusable > 0 {
+            return (unusable, "backups");
+        }
+        let status = kind.strip_prefix("check-").unwrap_or_default();
+        let checks = r
+            .checks
+            .iter()
+            .filter(|c| !c.status.is_ok() && c.status.as_str() == status)
+            .count();
+        (checks, "checks")
+    };
+    let mut out: Vec<String> = kinds(r)
+        .into_iter()
+        .map(|k| match count_of(&k) {
+            (n, what) if n > 1 => format!("{k} ({n} {what})"),
+            _ => k,
+        })
+        .collect();
+    out.extend(
+        r.error
+            .iter()
+            .map(|e| format!("error (during {})", e.phase)),
+    );
     out
 }
 
@@ -100,9 +140,9 @@ fn legacy_objective(text: &str) -> Option<String> {
         .iter()
         .find(|(name, _)| text.starts_with(&format!("{name} objective")))?
         .1;
-    let status = [("Failed", "failed"), ("Unknown", "unknown")]
+    let status = [("failed", "failed"), ("unknown", "unknown")]
         .iter()
-        .find(|(debug, _)| text.ends_with(debug))?
+        .find(|(word, _)| text.to_lowercase().ends_with(word))?
         .1;
     Some(format!("{which}-objective-{status}"))
 }

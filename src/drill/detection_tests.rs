@@ -93,3 +93,24 @@ fn the_shipped_stale_backups_scenarios_name_the_kind() {
         assert!(deprecation(&d).is_none(), "{f}");
     }
 }
+
+#[test]
+fn what_was_detected_reads_as_kinds_once_with_counts_in_any_spelling() {
+    let locked = |n: u32| {
+        json!({"path": format!("primary/clinic-{n}.dump.zst.age.locked"), "location": "primary",
+               "outcome": "unusable", "kind": "not-a-backup",
+               "reason": "it is not a backup: after the start of the file it holds neither a dump nor a layer this tool knows", "finding": "f"})
+    };
+    let r = report(
+        json!([{"name": "RTO", "target_seconds": 900.0, "actual_seconds": null, "status": "unknown"}]),
+        json!([locked(1), locked(2), locked(3)]),
+    );
+    let want = "not-a-backup (3 backups) | rto-objective-unknown";
+    for spelling in ["not-a-backup", "it is not a backup"] {
+        let got = expectation(&expect(spelling), &r);
+        assert!(got.met, "{spelling}");
+        assert_eq!(got.actual.detection.as_deref(), Some(want), "{spelling}");
+    }
+    // An objective's old spelling, in an enum's debug form, is the kind.
+    assert!(expectation(&expect("RTO objective Unknown"), &r).met);
+}

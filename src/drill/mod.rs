@@ -22,7 +22,7 @@ use crate::redact::Redacted;
 use crate::report::facts::RunKind;
 use crate::report::{
     Attempt, AttemptOutcome, BackupEvidence, ClockStart, DrillError, LostWrites, Report,
-    ScenarioInfo, TargetInfo, REPORT_VERSION,
+    ScenarioInfo, SkippedFile, TargetInfo, REPORT_VERSION,
 };
 use crate::sandbox::{self, RunId, Sandbox};
 use crate::scenario::{Plan, Select};
@@ -34,8 +34,7 @@ use std::time::Duration;
 
 /// The objectives' names in the report (`detection` derives their finding
 /// kinds from these).
-pub const RTO: &str = "RTO";
-pub const RPO: &str = "RPO (backup age)";
+pub use crate::report::{RPO, RTO};
 
 #[derive(Default)]
 pub struct DrillOptions {
@@ -66,6 +65,8 @@ struct Facts {
     clock_ahead: Duration,
     staged: Option<Staged>,
     attempts: Vec<Attempt>,
+    /// Files skipped at selection as not backups.
+    skipped: Vec<SkippedFile>,
     evidence: Option<BackupEvidence>,
     recovered: Option<(String, Candidate)>,
     newest_time: Option<DateTime<Utc>>,
@@ -84,6 +85,7 @@ impl Facts {
             clock_ahead: Duration::ZERO,
             staged: None,
             attempts: Vec::new(),
+            skipped: Vec::new(),
             evidence: None,
             recovered: None,
             newest_time: None,
@@ -182,7 +184,9 @@ async fn drive(
         None => (plan_locations(env.plan)?, keys),
     };
     clock.begin("select");
-    let candidates = select(&locations, env.plan)?;
+    let selection = select(&locations, env.plan)?;
+    f.skipped = selection.skipped.clone();
+    let candidates = selection.candidates_or_unrecoverable(&locations, env.plan)?;
     f.newest_time = candidates.iter().filter_map(|(_, c)| c.time).max();
     let tries = env.plan.backups.tries(candidates.len());
     let effect = f.staged.as_ref().map_or(Effect::None, |s| s.effect.clone());
@@ -276,23 +280,53 @@ pub(crate) fn plan_locations(plan: &Plan) -> Result<Vec<Location>> {
     Ok(l)
 }
 
+/// What selection found: the backups to try, in order, and the files
+/// skipped as not backups.
+pub(crate) struct Selection {
+    pub candidates: Vec<(String, Candidate)>,
+    pub skipped: Vec<SkippedFile>,
+}
+
 /// Backups to try, in order: each location's newest first, the primary
-/// location before the next. No backup anywhere is an unrecoverable situation,
-/// not an empty success.
-pub(crate) fn select(locations: &[Location], plan: &Plan) -> Result<Vec<(String, Candidate)>> {
-    let mut out = Vec::new();
+/// location before the next; files that are not backups set aside.
+pub(crate) fn select(locations: &[Location], plan: &Plan) -> Result<Selection> {
+    let mut out = Selection {
+        candidates: Vec::new(),
+        skipped: Vec::new(),
+    };
     for loc in locations {
-        let all = list::scan(&loc.path, plan.backups.name_prefix.as_deref())?;
-        out.extend(
-            all.into_iter()
+        let found = list::scan_all(&loc.path, plan.backups.name_prefix.as_deref())?;
+        out.candidates.extend(
+            found
+                .candidates
+                .into_iter()
                 .filter(|c| match plan.backups.select {
                     Select::Latest => true,
                     Select::LatestBefore(t) => c.time.is_some_and(|ct| ct < t),
                 })
                 .map(|c| (loc.name.clone(), c)),
         );
+        out.skipped
+            .extend(found.skipped.into_iter().map(|s| SkippedFile {
+                path: s.path.display().to_string(),
+                location: loc.name.clone(),
+                kind: s.kind,
+            }));
     }
-    if out.is_empty() {
+    Ok(out)
+}
+
+impl Selection {
+    /// The backups to try. None anywhere is an unrecoverable situation, not
+    /// an empty success, and the error says what was skipped.
+    pub(crate) fn candidates_or_unrecoverable(
+        self,
+        locations: &[Location],
+        plan: &Plan,
+    ) -> Result<Vec<(String, Candidate)>> {
+        if !self.candidates.is_empty() {
+            return Ok(self.candidates);
+        }
         let where_ = locations
             .iter()
             .map(|l| l.path.display().to_string())
@@ -302,11 +336,14 @@ pub(crate) fn select(locations: &[Location], plan: &Plan) -> Result<Vec<(String,
             Select::Latest => String::new(),
             Select::LatestBefore(t) => format!(" before {}", t.to_rfc3339()),
         };
-        return Err(Error::Unrecoverable(format!(
-            "no backup found in {where_}{before}: nothing can be restored. Check the backup job and the location (--backups DIR)"
-        )));
+        let skipped = match crate::report::skipped_text(&self.skipped) {
+            Some(s) => format!(" ({s})"),
+            None => String::new(),
+        };
+        Err(Error::Unrecoverable(format!(
+            "no backup found in {where_}{before}{skipped}: nothing can be restored. Check the backup job and the location (--backups DIR)"
+        )))
     }
-    Ok(out)
 }
 
 pub(crate) fn evidence(
@@ -435,6 +472,7 @@ fn assemble(
             .as_ref()
             .map(|(loc, c)| format!("{loc}: {}", c.file_name())),
         attempts: std::mem::take(&mut f.attempts),
+        skipped: std::mem::take(&mut f.skipped),
         rpo_cost_seconds: assess::rpo_cost(f.newest_time, restored_time),
         target: TargetInfo {
             engine: Some(plan.target.engine.name().to_string()),

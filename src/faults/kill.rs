@@ -46,8 +46,8 @@ impl KillSwitch {
 
 impl Observer for KillSwitch {
     fn event(&self, event: Event) {
-        if let Event::Progress { done, .. } = &event {
-            if *done >= self.after {
+        if let Event::BackupRead { bytes } = &event {
+            if *bytes >= self.after {
                 if let Ok(mut st) = self.state.lock() {
                     if !st.fired {
                         st.fired = true;

@@ -45,6 +45,9 @@ pub enum Effect {
     KillAfter(u64),
     /// Production was lost while a workload wrote to it: count what is lost.
     ServerLost(WorkloadLog),
+    /// These identity files were given but are lost (lost-key): a backup
+    /// that nothing else opens says so, rather than "no identity was given".
+    KeysLost(Vec<String>),
 }
 
 /// A staged failure: where the drill reads, with which keys, what else
@@ -232,6 +235,7 @@ fn lose_first_key(staged: &mut Staged) -> Result<Vec<String>> {
                 "the day-to-day key {} is lost; only the keys after it remain",
                 k.path.display()
             ));
+            staged.effect = Effect::KeysLost(vec![k.path.display().to_string()]);
             continue;
         }
         let path = k.path.display().to_string();
@@ -247,13 +251,21 @@ fn lose_first_key(staged: &mut Staged) -> Result<Vec<String>> {
     Ok(said)
 }
 
+/// The name the wrong-key simulation's made-up key goes by in messages (no
+/// such file exists).
+const WRONG_KEY: &str = "someone-elses.key";
+
 fn wrong_key(staged: &mut Staged) -> Vec<String> {
     let id = age::x25519::Identity::generate();
+    let public = vec![id.to_public().to_string()];
     staged.keys = Arc::new(vec![IdentitySource {
-        path: PathBuf::from("(a key that belongs to something else)"),
+        path: PathBuf::from(WRONG_KEY),
         identities: vec![Box::new(id)],
+        public,
     }]);
-    vec!["the only key at hand is one that opens none of these backups".into()]
+    vec![format!(
+        "the only key at hand is {WRONG_KEY}, made up by the simulation: it opens none of these backups"
+    )]
 }
 
 async fn small_disk(

@@ -341,6 +341,7 @@ mod tests {
             backup: None,
             recovered_from: Some("primary: clinic-20261102T020000Z.dump.zst.age".into()),
             attempts: Vec::new(),
+            skipped: Vec::new(),
             rpo_cost_seconds: None,
             target: TargetInfo {
                 engine: None,

@@ -188,6 +188,37 @@ pub enum TimeSource {
     Unknown,
 }
 
+/// What a file in a backup location is when it is not a backup: skipped at
+/// selection, not tried, and listed together in the report and the terminal.
+/// A backup that ransomware encrypted is not one of these: it is tried, and
+/// found unusable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NotABackup {
+    /// Text that opens as no dump: a ransom note, a README, a log.
+    Note,
+    /// A manifest without its backup beside it, or one renamed (encrypted
+    /// by ransomware, `*.manifest.json.locked`).
+    Manifest,
+    /// Read back only: a kind this version does not know.
+    #[serde(other)]
+    Unknown,
+}
+
+impl NotABackup {
+    /// `note` / `notes`, as the grouped line counts them.
+    pub fn noun(self, count: usize) -> &'static str {
+        match (self, count == 1) {
+            (NotABackup::Note, true) => "note",
+            (NotABackup::Note, false) => "notes",
+            (NotABackup::Manifest, true) => "manifest",
+            (NotABackup::Manifest, false) => "manifests",
+            (NotABackup::Unknown, true) => "other file",
+            (NotABackup::Unknown, false) => "other files",
+        }
+    }
+}
+
 /// How the dump reaches the database, chosen before the sandbox starts (its
 /// memory depends on it).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -21,7 +21,7 @@ use crate::pipeline::psql_guard::PsqlGuard;
 use crate::pipeline::{self, Counter, CountingReader, DumpFormat, FileOpenError, Layer};
 use crate::redact::Redacted;
 use crate::sandbox::{exec, Ended, ExecRequest, Limits, Sandbox};
-use crate::unusable::Unusable;
+use crate::unusable::{KeysAtHand, Unusable};
 use bytes::Bytes;
 use serde::Serialize;
 use std::io::Read;
@@ -109,19 +109,8 @@ pub async fn restore_file(
     limits: Limits,
     delivery: &Delivery,
 ) -> Result<Restored, RestoreError> {
-    let total = std::fs::metadata(path).map(|m| m.len()).ok();
     let file_bytes = Counter::default();
-    // Open the layers first (on a blocking thread: it reads and may decrypt) so
-    // a wrong key or a non-backup fails before any restore tool starts.
-    let (at, counted) = (path.to_path_buf(), file_bytes.clone());
-    let opened =
-        tokio::task::spawn_blocking(move || pipeline::open_file(&at, &keys, Some(counted)))
-            .await
-            .map_err(|e| Error::Failed(format!("internal error opening the backup: {e}")))?
-            .map_err(|e| match e {
-                FileOpenError::Io(e) => RestoreError::Infra(Error::io("open the backup", path, e)),
-                FileOpenError::Layers(e) => RestoreError::Unusable(e.into()),
-            })?;
+    let opened = open(path, keys, file_bytes.clone()).await?;
     let (layers, format, decrypted_by) =
         (opened.layers.clone(), opened.format, opened.decrypted_by);
     let tool =
@@ -138,7 +127,7 @@ pub async fn restore_file(
     let dump_bytes = Counter::default();
     let reader = CountingReader::new(opened.reader, dump_bytes.clone());
     let (tap, reading) = tap(sandbox.engine, format);
-    let progress = (file_bytes.clone(), total, events.clone());
+    let progress = Told::new(file_bytes.clone(), events.clone());
     let producer = tokio::task::spawn_blocking(move || produce(reader, format, tx, progress, tap));
     let (produced, run) = match &delivery {
         Delivery::Parallel { jobs, .. } => {
@@ -161,6 +150,36 @@ pub async fn restore_file(
         delivery,
         streamed,
     })
+}
+
+/// Opens the backup's layers (on a blocking thread: it reads and may
+/// decrypt) before any restore tool starts, so a wrong key or a file that is
+/// not a backup fails first; a key that does not fit is told with the keys
+/// tried and the recipients the manifest beside it lists.
+async fn open(
+    path: &Path,
+    keys: Arc<Vec<IdentitySource>>,
+    counted: Counter,
+) -> Result<pipeline::Opened, RestoreError> {
+    let at_hand = KeysAtHand::new(&keys, recipients_beside(path), Vec::new());
+    let at = path.to_path_buf();
+    tokio::task::spawn_blocking(move || pipeline::open_file(&at, &keys, Some(counted)))
+        .await
+        .map_err(|e| Error::Failed(format!("internal error opening the backup: {e}")))?
+        .map_err(|e| match e {
+            FileOpenError::Io(e) => RestoreError::Infra(Error::io("open the backup", path, e)),
+            FileOpenError::Layers(e) => RestoreError::Unusable(Unusable::from(e).knowing(at_hand)),
+        })
+}
+
+/// The recipients the manifest beside a backup lists, if it has a readable
+/// one: what a key that does not fit is told with.
+fn recipients_beside(path: &Path) -> Option<Vec<String>> {
+    let name = path.file_name()?.to_string_lossy().into_owned();
+    let manifest = path.with_file_name(crate::catalog::manifest_name(&name));
+    crate::catalog::Manifest::read(&manifest)
+        .ok()
+        .map(|m| m.encryption.recipients)
 }
 
 type Producer = tokio::task::JoinHandle<Produced>;
@@ -220,7 +239,7 @@ async fn staged(
     if staging.ended != Ended::Exited(0) || staging.stdin_error.is_some() {
         remove_staged(sandbox, tool.user).await;
         return Err(Error::Failed(format!(
-            "decoding the dump into the sandbox's memory failed ({:?}): {}. The staging area is sized from the manifest; re-run, and report it if it repeats",
+            "decoding the dump into the sandbox's memory failed ({}): {}. The staging area is sized from the manifest; re-run, and report it if it repeats",
             staging.ended, staging.said.text()
         )));
     }
@@ -306,18 +325,65 @@ impl Read for ChannelReader {
     }
 }
 
+/// What the stream tells as it goes, every MiB: the dump bytes that went
+/// into the restore (the progress a person watches: the file's own counter
+/// moves in steps of the file's 1 MiB read buffer, which a backup compressed
+/// ten times over fills once for ten MiB of dump, and stood still for most of
+/// a restore), and how far the file was read (what restore-killed waits for).
+struct Told {
+    events: Events,
+    file_bytes: Counter,
+    streamed: u64,
+    next_shown: u64,
+    next_read: u64,
+}
+
+impl Told {
+    fn new(file_bytes: Counter, events: Events) -> Self {
+        Told {
+            events,
+            file_bytes,
+            streamed: 0,
+            next_shown: 0,
+            next_read: 0,
+        }
+    }
+
+    /// `n` more dump bytes went into the restore.
+    fn sent(&mut self, n: usize) {
+        self.streamed += n as u64;
+        if self.streamed >= self.next_shown {
+            self.shown();
+            self.next_shown = self.streamed + (1 << 20);
+        }
+        let read = self.file_bytes.get();
+        if read >= self.next_read {
+            self.events.event(Event::BackupRead { bytes: read });
+            self.next_read = read + (1 << 20);
+        }
+    }
+
+    /// The count so far; at the end, the last bytes too, so the counter ends
+    /// at the dump's size.
+    fn shown(&self) {
+        self.events.event(Event::Progress {
+            done: self.streamed,
+            total: None,
+        });
+    }
+}
+
 /// Reads the decoded dump in whole chunks and hands them to the exec; the
 /// first error is sent on too, which closes the tool's input at once.
 fn produce(
     mut reader: impl Read,
     format: DumpFormat,
     tx: mpsc::Sender<std::io::Result<Bytes>>,
-    (file_bytes, total, events): (Counter, Option<u64>, Events),
+    mut told: Told,
     mut tap: Tap,
 ) -> Produced {
     let mut tail = Tail::default();
     let mut guard = (format == DumpFormat::PostgresSql).then(PsqlGuard::new);
-    let mut next_report = 0u64;
     loop {
         let mut buf = vec![0u8; CHUNK];
         let n = match read_full(&mut reader, &mut buf) {
@@ -336,6 +402,7 @@ fn produce(
             }
         };
         if n == 0 {
+            told.shown();
             let held = guard.as_mut().and_then(PsqlGuard::finish);
             if held.is_some_and(|b| tx.blocking_send(Ok(b)).is_err()) {
                 return Produced::ConsumerGone;
@@ -357,11 +424,7 @@ fn produce(
         if tx.blocking_send(Ok(chunk)).is_err() {
             return Produced::ConsumerGone;
         }
-        let done = file_bytes.get();
-        if done >= next_report {
-            events.event(Event::Progress { done, total });
-            next_report = done + (1 << 20);
-        }
+        told.sent(n);
     }
 }
 

@@ -123,6 +123,15 @@ pub enum Ended {
     Abandoned,
 }
 
+impl std::fmt::Display for Ended {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Ended::Exited(c) => write!(f, "exit code {c}"),
+            Ended::Abandoned => f.write_str("still running when its time ran out"),
+        }
+    }
+}
+
 #[derive(Debug)]
 pub struct ExecOutput {
     pub ended: Ended,
