@@ -246,3 +246,47 @@ fn exit_0_before_the_end_of_the_backup_is_not_a_restore() {
         Ok(())
     );
 }
+
+/// Records what the stream tells.
+#[derive(Default)]
+struct Heard(std::sync::Mutex<Vec<Event>>);
+
+impl crate::events::Observer for Heard {
+    fn event(&self, e: Event) {
+        if let Ok(mut v) = self.0.lock() {
+            v.push(e);
+        }
+    }
+}
+
+#[test]
+fn the_restores_counter_is_the_dump_streamed_live_to_its_end() {
+    // A backup compressed ten times over: its file counter stands at the
+    // first 1 MiB read while 2.5 MiB of dump go into the restore.
+    let file = Counter::default();
+    let mut one_mib = CountingReader::new(&[0u8; 1 << 20][..], file.clone());
+    std::io::copy(&mut one_mib, &mut std::io::sink()).expect("count");
+    let heard = std::sync::Arc::new(Heard::default());
+    let mut told = Told::new(file, heard.clone());
+    for _ in 0..10 {
+        told.sent(CHUNK);
+    }
+    told.shown();
+    let events = heard.0.lock().expect("events");
+    let shown: Vec<u64> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Progress { done, .. } => Some(*done),
+            _ => None,
+        })
+        .collect();
+    let mib = 1 << 20;
+    assert_eq!(
+        shown,
+        [mib / 4, mib + mib / 4, 2 * mib + mib / 4, 10 * CHUNK as u64]
+    );
+    // restore-killed reads the file's position from its own event.
+    assert!(events
+        .iter()
+        .any(|e| matches!(e, Event::BackupRead { bytes } if *bytes == mib)));
+}
