@@ -422,7 +422,7 @@ async fn keep_leaves_the_sandbox_running_and_says_how_to_reach_it() {
     // sandbox, since the run that made it had exited.
     let (code, text, err) = tokio::task::spawn_blocking(|| run(&["gc"])).await.unwrap();
     assert_eq!(code, 0, "{err}");
-    assert!(text.contains("were kept with --keep"), "{text}");
+    assert!(text.contains("still alive or kept with --keep"), "{text}");
     let info = docker
         .inspect_container(&container, None)
         .await

@@ -358,10 +358,11 @@ fn failed_delivery(f: &Finished, tmp: &Path, channel: &str) -> serde_json::Value
     let d = record["notifications"][0].clone();
     assert_eq!(d["channel"], channel);
     assert_eq!(d["outcome"]["status"], "failed", "{d}");
+    let attempts = d["attempts"].as_u64().unwrap();
     let warned = format!(
-        "warning: the {channel} alert to {} was not delivered ({} attempts): ",
+        "warning: the {channel} alert to {} was not delivered ({attempts} {}): ",
         d["target"].as_str().unwrap(),
-        d["attempts"]
+        if attempts == 1 { "attempt" } else { "attempts" }
     );
     assert!(f.stderr.contains(&warned), "{warned}\n{}", f.stderr);
     d
