@@ -58,7 +58,8 @@ pub async fn run(a: RunArgs, events: Events) -> Result<Output> {
         Some(p) => crate::scenario::load_site_file(p)?,
         None => crate::scenario::SiteFile::default(),
     };
-    let backups_typed = a.backups.is_some();
+    // What the operator typed, before the plan merges it with the scenario.
+    let typed_backups = a.backups.clone();
     let mut plan =
         crate::scenario::load(&a.scenario)?.with_overrides(crate::scenario::Overrides {
             site: a.site.or(site_file.site),
@@ -97,10 +98,14 @@ pub async fn run(a: RunArgs, events: Events) -> Result<Output> {
     // Made before any container starts: a folder that cannot be made fails
     // the run now (exit 3), not after a restore whose report has nowhere to go.
     create_dir(&report_dir)?;
-    let typed = TypedInputs {
-        backups: backups_typed,
-    };
-    let ran = drill(plan.clone(), typed, report_dir, a.keep, events.clone()).await?;
+    let ran = drill(
+        plan.clone(),
+        typed_backups.as_deref(),
+        report_dir,
+        a.keep,
+        events.clone(),
+    )
+    .await?;
     let mut out = super::after::leave(ran, &extras, plan.site_name(), &events).await;
     if plan.site.is_none() {
         out.warnings
@@ -118,15 +123,10 @@ const UNNAMED_WARNING: &str = "no site named: this run is recorded as \"site not
 Name the clinic with --site NAME, or with a site file (--site-file) that also names \
 the contractor and how to reach both";
 
-/// Which of the run's inputs the operator typed on the command line.
-struct TypedInputs {
-    backups: bool,
-}
-
 /// The drill, its report written; every outcome past a valid scenario has one.
 async fn drill(
     plan: Plan,
-    typed: TypedInputs,
+    typed_backups: Option<&Path>,
     report_dir: PathBuf,
     keep: bool,
     events: Events,
@@ -135,7 +135,7 @@ async fn drill(
     // The operator's own inputs, checked before any container starts: a
     // mistake here says nothing about the backups, so it is recorded as an
     // operator error, never as a failed drill.
-    let keys = match operator_inputs(&plan, &typed) {
+    let keys = match operator_inputs(&plan, typed_backups) {
         Ok(k) => Arc::new(k),
         Err((step, e)) => {
             let kind = Some(crate::report::facts::RunKind::OperatorError);
@@ -163,18 +163,18 @@ async fn drill(
     }
 }
 
-/// The key files, the alert's password file and a `--backups` folder: what
-/// the operator gave this run. Returns the keys, or the step that refused.
+/// The key files, the alert's password file and the `--backups` folder
+/// typed on the command line: what the operator gave this run. Returns the
+/// keys, or the step that refused.
 fn operator_inputs(
     plan: &Plan,
-    typed: &TypedInputs,
+    typed_backups: Option<&Path>,
 ) -> std::result::Result<Vec<crate::keys::IdentitySource>, (&'static str, Error)> {
     let keys = run_keys(plan).map_err(|e| ("load keys", e))?;
     if let Some(Err(e)) = plan.notify.as_ref().map(crate::notify::check_credentials) {
         return Err(("read the SMTP password", e));
     }
-    let given = plan.backups.location.as_deref().filter(|_| typed.backups);
-    if let Some(dir) = given.filter(|d| !d.is_dir()) {
+    if let Some(dir) = typed_backups.filter(|d| !d.is_dir()) {
         return Err((
             "check --backups",
             Error::Usage(format!(

@@ -30,6 +30,10 @@ pub fn build(records: &[Record], head: &Head, scope: &Scope, now: DateTime<Utc>)
     if sites.is_empty() {
         sites.extend(scope.site.clone());
     }
+    // One clinic's contacts; a pack over several sites names them only.
+    let contacts = (sites.len() == 1)
+        .then(|| runs.iter().rev().find_map(|r| r.v.contacts.clone()))
+        .flatten();
     Pack {
         pack_version: PACK_VERSION,
         tool: format!("restore-drill {}", env!("CARGO_PKG_VERSION")),
@@ -48,17 +52,10 @@ pub fn build(records: &[Record], head: &Head, scope: &Scope, now: DateTime<Utc>)
         protection: protection(&runs),
         failures: failures(&runs),
         how_to_verify: Vec::new(),
-        // One clinic's contacts; a pack over several sites names them only.
-        contacts: single_site(&runs)
-            .then(|| runs.iter().rev().find_map(|r| r.v.contacts.clone()))
-            .flatten(),
+        contacts,
         methods: methods(&runs),
         operator_errors: operator.iter().map(operator_row).collect(),
     }
-}
-
-fn single_site(runs: &[Run]) -> bool {
-    runs.windows(2).all(|w| w[0].site == w[1].site)
 }
 
 fn operator_row(r: &Run) -> OperatorErrorRow {
@@ -173,7 +170,7 @@ fn summary(runs: &[Run], period: &Period) -> Summary {
     let last = passed.last().map(|r| r.r.clone());
     let rto = objective(&drills, "RTO", |v| v.rto_seconds);
     let from = period.known_from();
-    let drilled = |n: usize| super::questions::plural(n as i64, "restore drill");
+    let drilled = |n: usize| crate::words::plural(n, "restore drill", "restore drills");
     let headline = match (&last, drills.len()) {
         (_, 0) => format!("No restore was tested between {from} and {}.", period.until),
         (None, n) => format!(

@@ -3,9 +3,10 @@
 //! period's runs. Pure: the same runs always read the same.
 
 use super::pack::{ObjectiveSummary, Period, Said};
-use super::questions::{longest_gap, no_record_before, plural};
+use super::questions::{longest_gap, no_record_before};
 use super::run::{failures_open, Run};
 use super::wording::duration as human_seconds;
+use crate::words::plural;
 
 pub fn answers(runs: &[Run], period: &Period, rto: &ObjectiveSummary) -> Vec<Said> {
     let drills: Vec<&Run> = runs.iter().filter(|r| r.is_drill()).collect();
@@ -32,7 +33,7 @@ fn tested(drills: &[&Run], period: &Period) -> String {
         ),
         n => format!(
             "Yes: {} of the real backups from {} to {}{}, each restoring the clinic database into a separate, sealed server and checking it.",
-            plural(n as i64, "restore drill"),
+            plural(n, "restore drill", "restore drills"),
             period.known_from(),
             period.until,
             no_record_before(period)
@@ -48,21 +49,21 @@ fn how_often(drills: &[&Run], passed: &[&Run], period: &Period) -> String {
     }
     let counted = format!(
         "{} in {}",
-        plural(drills.len() as i64, "drill"),
-        plural(days, "day")
+        plural(drills.len(), "drill", "drills"),
+        plural(days, "day", "days")
     );
     if passed.is_empty() {
         return format!("{counted}, none successful.");
     }
-    let (gap, start, end) = longest_gap(passed, from, period.until);
     if days < 92 {
         return format!(
             "{counted} (the history starts on {from}): too short to show a quarterly rhythm yet."
         );
     }
+    let (gap, start, end) = longest_gap(passed, from, period.until);
     format!(
         "{counted}; the longest stretch without a successful restore was {} ({start} to {end}; a quarter is at most 92).",
-        plural(gap, "day")
+        plural(gap, "day", "days")
     )
 }
 
@@ -100,13 +101,13 @@ fn worked(runs: &[Run], drills: &[&Run], passed: &[&Run]) -> String {
         (_, 0) => String::from("; each failure was followed by a passing run"),
         (_, n) => format!(
             "; {} not yet followed by a passing run",
-            plural(n as i64, "failure")
+            plural(n, "failure", "failures")
         ),
     };
     format!(
         "{} of {} passed, the latest on {}{after}.",
         passed.len(),
-        plural(drills.len() as i64, "drill"),
+        plural(drills.len(), "drill", "drills"),
         last.r.date.format("%Y-%m-%d")
     )
 }

@@ -6,6 +6,7 @@ use super::pack::{Answer, AnswerStatus, Period, RecordRef};
 use super::run::{failures_open, Run};
 use crate::report::facts::{Status, MANIFEST_CHECK};
 use crate::report::human_seconds;
+use crate::words::plural;
 use chrono::{Duration, NaiveDate};
 
 const INSURER: &str = "Cyber-insurance application (ransomware supplement)";
@@ -73,7 +74,7 @@ fn restore_tested(runs: &[Run]) -> Answer {
             a.status = AnswerStatus::No;
             a.answer = format!(
                 "{} run in this period, and none restored the data with every check passed.",
-                crate::words::plural(n, "restore drill was", "restore drills were")
+                plural(n, "restore drill was", "restore drills were")
             );
             a.evidence = refs(all);
         }
@@ -82,7 +83,7 @@ fn restore_tested(runs: &[Run]) -> Answer {
             a.answer = format!(
                 "Data: {} of {} restored the clinic database from its backups into a separate server and verified it; the latest on {}. Server configuration is not part of these drills.",
                 ok.len(),
-                plural(n as i64, "restore drill"),
+                plural(n, "restore drill", "restore drills"),
                 day(last)
             );
             a.evidence = refs(ok);
@@ -123,7 +124,7 @@ fn tested_recently(runs: &[Run], period: &Period) -> Answer {
             a.status = AnswerStatus::No;
             a.answer = format!(
                 "{} in the 6 months up to {}, none successful.",
-                plural(recent.len() as i64, "restore drill"),
+                plural(recent.len(), "restore drill", "restore drills"),
                 period.until
             );
             a.evidence = refs(recent);
@@ -145,7 +146,7 @@ fn offline_copy(runs: &[Run]) -> Answer {
             a.status = AnswerStatus::Yes;
             a.answer = format!(
                 "A copy kept at the separate offsite location was restored and verified {}, the latest on {}. Whether that location is offline is a fact of the clinic's setup, not measured here.",
-                crate::words::plural(proven.len(), "time", "times"),
+                plural(proven.len(), "time", "times"),
                 day(last)
             );
             a.evidence = refs(proven);
@@ -223,7 +224,7 @@ fn exact_copies(runs: &[Run]) -> Answer {
         a.status = AnswerStatus::Yes;
         a.answer = format!(
             "{} compared table by table (row counts and content fingerprints) with the manifest written when the backup was taken, and matched; the latest on {}.",
-            crate::words::plural(exact.len(), "restore was", "restores were"),
+            plural(exact.len(), "restore was", "restores were"),
             day(last)
         );
         a.evidence = refs(exact);
@@ -302,8 +303,8 @@ fn testing_procedures(runs: &[Run]) -> Answer {
             a.status = AnswerStatus::Yes;
             a.answer = format!(
                 "{} and {} in this period; every failure was followed by a passing run of the same scenario; the latest drill, on {}, passed.",
-                plural(all.len() as i64, "restore drill"),
-                plural((runs.len() - all.len()) as i64, "rehearsal"),
+                plural(all.len(), "restore drill", "restore drills"),
+                plural(runs.len() - all.len(), "rehearsal", "rehearsals"),
                 day(last)
             );
             a.evidence = refs(runs);
@@ -312,7 +313,7 @@ fn testing_procedures(runs: &[Run]) -> Answer {
             a.status = AnswerStatus::No;
             a.answer = format!(
                 "{} not been followed by a passing run of the same scenario.",
-                crate::words::plural(
+                plural(
                     unresolved.len().max(1),
                     "failed run has",
                     "failed runs have"
@@ -342,7 +343,7 @@ fn quarterly(runs: &[Run], period: &Period) -> Answer {
     if known < QUARTER_DAYS {
         a.answer = format!(
             "The history holds {} from {from}{}: shorter than a quarter, so quarterly testing cannot be shown yet.",
-            plural(known, "day"),
+            plural(known, "day", "days"),
             no_record_before(period)
         );
         return a;
@@ -353,13 +354,13 @@ fn quarterly(runs: &[Run], period: &Period) -> Answer {
         a.answer = format!(
             "Yes: from {from}{} no stretch went more than {} without a successful restore (limit {QUARTER_DAYS}).",
             no_record_before(period),
-            plural(gap, "day")
+            plural(gap, "day", "days")
         );
     } else {
         a.status = AnswerStatus::No;
         a.answer = format!(
             "No: {} passed without a successful restore, from {start} to {end} (a quarter is at most {QUARTER_DAYS}){}.",
-            plural(gap, "day"),
+            plural(gap, "day", "days"),
             no_record_before(period)
         );
     }
@@ -372,11 +373,6 @@ pub(crate) fn no_record_before(period: &Period) -> String {
         Some(d) if d > period.since => format!(" (no record before {d})"),
         _ => String::new(),
     }
-}
-
-/// `1 day`, `3 days`.
-pub(crate) fn plural(n: i64, one: &str) -> String {
-    crate::words::plural(n, one, &format!("{one}s"))
 }
 
 /// The longest stretch without a passed drill: from the first day known to

@@ -62,12 +62,12 @@ pub fn next_success<'a, 'b>(failed: &Run, later: &'b [Run<'a>]) -> Option<&'b Ru
     })
 }
 
-/// Failed runs that nothing later resolved (see `next_success`); operator
-/// errors are not failures of the backups and are left out.
+/// Failed runs that nothing later resolved (see `next_success`). Operator
+/// errors never reach here: `build` leaves them out of every rule.
 pub fn failures_open<'a>(runs: &'a [Run<'a>]) -> Vec<&'a Run<'a>> {
     runs.iter()
         .enumerate()
-        .filter(|(i, r)| r.counts() && !r.succeeded() && next_success(r, &runs[i + 1..]).is_none())
+        .filter(|(i, r)| !r.succeeded() && next_success(r, &runs[i + 1..]).is_none())
         .map(|(_, r)| r)
         .collect()
 }
