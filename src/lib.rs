@@ -26,6 +26,7 @@ pub mod events;
 pub mod evidence;
 pub mod export;
 pub mod faults;
+pub mod fleet;
 pub mod inspect;
 pub mod keys;
 pub mod ledger;

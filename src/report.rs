@@ -15,7 +15,7 @@ mod summary;
 mod tests;
 
 pub(crate) use summary::{check_line, objective_line, skipped_text, status_word};
-pub use summary::{headline, span_words};
+pub use summary::{headline, outcome, span_words};
 
 use crate::redact::Redacted;
 use chrono::{DateTime, Utc};
@@ -312,6 +312,9 @@ pub struct TargetInfo {
     pub engine: Option<String>,
     pub image: String,
     pub server_version: Option<String>,
+    /// The fleet's Docker engine the drill ran on, by its name in the fleet file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub docker_engine: Option<String>,
 }
 
 impl Report {

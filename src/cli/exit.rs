@@ -16,6 +16,15 @@ pub const ENVIRONMENT: u8 = 3;
 /// No recoverable backup.
 pub const UNRECOVERABLE: u8 = 4;
 
+/// A fleet's exit code: its worst site's. Proven trouble outranks unknown:
+/// a backup that cannot be restored (4), then a drill that failed (1), then
+/// a drill that could not run (3: environment; 2: the operator's input).
+pub fn worst(codes: impl IntoIterator<Item = u8>) -> u8 {
+    const RANK: [u8; 5] = [OK, USAGE, ENVIRONMENT, FAILED, UNRECOVERABLE];
+    let rank = |c: u8| RANK.iter().position(|&r| r == c).unwrap_or(RANK.len());
+    codes.into_iter().max_by_key(|&c| rank(c)).unwrap_or(OK)
+}
+
 pub fn code_for(e: &Error) -> u8 {
     for_kind(e.kind())
 }

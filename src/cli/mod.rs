@@ -6,6 +6,7 @@ mod alert;
 mod commands;
 mod compare;
 pub mod exit;
+mod fleet;
 #[cfg(test)]
 mod help_tests;
 mod history;
@@ -120,6 +121,11 @@ enum Command {
     },
     /// A signed evidence pack (PDF, HTML, JSON) of a period's drills, for an insurer or auditor.
     Evidence(history::EvidenceArgs),
+    /// Many clinics' drills on a pool of Docker engines, from a fleet file.
+    Fleet {
+        #[command(subcommand)]
+        command: fleet::FleetCommand,
+    },
     /// Run a drill on a schedule: systemd service and timer (or a crontab line).
     Schedule {
         #[command(subcommand)]
@@ -332,6 +338,7 @@ async fn dispatch(cli: Cli, events: Events) -> Result<Output> {
         Command::History { file, command } => history::history(command, &file).await,
         Command::Evidence(args) => history::evidence(args).await,
         Command::Schedule { command } => schedule::schedule(command).await,
+        Command::Fleet { command } => fleet::fleet(command, events).await,
         Command::Fixtures {
             command: FixturesCommand::Generate(args),
         } => commands::fixtures(args, events).await,

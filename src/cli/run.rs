@@ -148,12 +148,7 @@ async fn drill(
         events,
         keep,
         move |docker, run, events| async move {
-            let opts = crate::drill::DrillOptions {
-                keep,
-                before_checks_sql: None,
-            };
-            let outcome = crate::drill::run(&docker, &run, &plan2, keys, opts, &events).await;
-            finish(outcome, &dir2)
+            drill_on(&docker, &run, &plan2, keys, keep, &dir2, &events).await
         },
     )
     .await;
@@ -163,10 +158,29 @@ async fn drill(
     }
 }
 
+/// The drill itself on `docker`, its report written: `run`'s and each of a
+/// fleet's sites'. The caller removes what the run created.
+pub(super) async fn drill_on(
+    docker: &bollard::Docker,
+    run: &RunId,
+    plan: &Plan,
+    keys: Arc<Vec<crate::keys::IdentitySource>>,
+    keep: bool,
+    report_dir: &Path,
+    events: &Events,
+) -> Result<Ran> {
+    let opts = crate::drill::DrillOptions {
+        keep,
+        before_checks_sql: None,
+    };
+    let outcome = crate::drill::run(docker, run, plan, keys, opts, events).await;
+    finish(outcome, report_dir)
+}
+
 /// The key files, the alert's password file and the `--backups` folder
 /// typed on the command line: what the operator gave this run. Returns the
 /// keys, or the step that refused.
-fn operator_inputs(
+pub(super) fn operator_inputs(
     plan: &Plan,
     typed_backups: Option<&Path>,
 ) -> std::result::Result<Vec<crate::keys::IdentitySource>, (&'static str, Error)> {
@@ -212,7 +226,7 @@ fn finish(outcome: crate::drill::DrillOutcome, dir: &Path) -> Result<Ran> {
 /// even that cannot be written, the original error is what the user sees.
 /// `kind`: what the run counts as, where the scenario does not decide it
 /// (an operator error).
-fn error_output(
+pub(super) fn error_output(
     plan: &Plan,
     run: &RunId,
     dir: &Path,

@@ -215,6 +215,7 @@ fn report(verdict: Verdict) -> Report {
             engine: None,
             image: "i".into(),
             server_version: None,
+            docker_engine: None,
         },
         simulation: None,
         lost_writes: None,

@@ -478,6 +478,7 @@ fn assemble(
             engine: Some(plan.target.engine.name().to_string()),
             image: plan.target.image.clone(),
             server_version: f.server_version.take(),
+            docker_engine: plan.target.docker_engine.clone(),
         },
         simulation: f.staged.as_ref().map(|s| s.simulation.clone()),
         lost_writes: f.lost_writes.take(),

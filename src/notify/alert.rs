@@ -347,6 +347,7 @@ mod tests {
                 engine: None,
                 image: "restore-drill/postgres:15".into(),
                 server_version: None,
+                docker_engine: None,
             },
             simulation: None,
             lost_writes: None,

@@ -104,16 +104,18 @@ impl Report {
 /// offsite copy, 1 day of data lost)`, `monthly restore drill: PASSED
 /// (restored from the primary copy, backup 5 hours old)`.
 pub fn headline(r: &Report) -> String {
+    format!("{}: {}", r.scenario.name, outcome(r))
+}
+
+/// `PASSED (restored from the primary copy, backup 5 hours old)`: the
+/// headline without the scenario's name, as a fleet's line per site says it.
+pub fn outcome(r: &Report) -> String {
     let word = match &r.expectation {
         Some(e) if e.met => "AS EXPECTED".to_string(),
         Some(_) => "NOT AS EXPECTED".to_string(),
         None => r.verdict.as_str().to_uppercase(),
     };
-    format!(
-        "{}: {word} ({})",
-        r.scenario.name,
-        outcome_facts(r).join(", ")
-    )
+    format!("{word} ({})", outcome_facts(r).join(", "))
 }
 
 /// What the drill came to, from the report's own facts: where it recovered

@@ -238,6 +238,7 @@ fn target(src: &Source, raw: Spanned<RawTarget>, compare: Option<&Compare>) -> R
             .max_restored_gb
             .map(|g| max_restored(src, g))
             .transpose()?,
+        docker_engine: None,
     })
 }
 

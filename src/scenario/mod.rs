@@ -6,6 +6,7 @@
 mod build;
 mod compare;
 mod fault;
+pub mod fleet;
 mod notify;
 mod raw;
 pub mod rules;
@@ -171,6 +172,9 @@ pub struct Target {
     /// `[target] max_restored_gb`, in bytes; absent, the bound follows the
     /// dump (`restore::data::bound`).
     pub max_restored_bytes: Option<u64>,
+    /// The fleet's engine the drill runs on, by its name in the fleet file
+    /// (None: `run`'s one engine).
+    pub docker_engine: Option<String>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -266,6 +270,11 @@ fn check_site(site: &str) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+/// "; did you mean `c`?" for the word in `choices` nearest `got`, if near.
+pub fn suggest_word(got: &str, choices: &[&str]) -> String {
+    source::suggest(got, choices)
 }
 
 /// Reads and validates a scenario file.

@@ -1,0 +1,64 @@
+//! Reaching a fleet's engines: each by its own address (a local socket, TCP
+//! with a client certificate, or ssh), the API version negotiated, and every
+//! contact bounded so that an engine that stopped answering is found out in
+//! seconds, not when a drill's own timeouts run out.
+
+use crate::error::{Error, Result};
+use crate::scenario::fleet::{EngineHost, EngineSpec};
+use bollard::Docker;
+use std::time::Duration;
+
+/// How long the first contact with an engine may take.
+const CONNECT: Duration = Duration::from_secs(15);
+/// How long an engine may take to answer a ping before it counts as lost.
+const PING: Duration = Duration::from_secs(5);
+/// bollard's per-request timeout, in seconds, as for the local engine.
+const REQUEST_TIMEOUT_S: u64 = 120;
+
+/// Connects to `spec`'s engine and negotiates the API version.
+pub async fn connect(spec: &EngineSpec) -> Result<Docker> {
+    let docker = client(&spec.host).map_err(|e| unreachable(spec, &e.to_string()))?;
+    match tokio::time::timeout(CONNECT, docker.negotiate_version()).await {
+        Ok(Ok(d)) => Ok(d),
+        Ok(Err(e)) => Err(unreachable(spec, &e.to_string())),
+        Err(_) => Err(unreachable(
+            spec,
+            &format!("no answer within {} s", CONNECT.as_secs()),
+        )),
+    }
+}
+
+fn client(host: &EngineHost) -> std::result::Result<Docker, bollard::errors::Error> {
+    let version = bollard::API_DEFAULT_VERSION;
+    match host {
+        EngineHost::Unix(path) => {
+            Docker::connect_with_unix(&path.to_string_lossy(), REQUEST_TIMEOUT_S, version)
+        }
+        EngineHost::Tcp { address, tls } => Docker::connect_with_ssl(
+            address,
+            &tls.key,
+            &tls.cert,
+            &tls.ca,
+            REQUEST_TIMEOUT_S,
+            version,
+        ),
+        EngineHost::Ssh(target) => {
+            Docker::connect_with_ssh(&format!("ssh://{target}"), REQUEST_TIMEOUT_S, version, None)
+        }
+    }
+}
+
+/// Whether the engine still answers, within a few seconds.
+pub async fn answers(docker: &Docker) -> bool {
+    matches!(tokio::time::timeout(PING, docker.ping()).await, Ok(Ok(_)))
+}
+
+/// An engine that cannot be reached: which one, and what to do.
+pub fn unreachable(spec: &EngineSpec, why: &str) -> Error {
+    Error::Environment(format!(
+        "engine {:?} ({}, {}) is not reachable: {why}. Start it or fix its address; its drills go to the other engines",
+        spec.name,
+        spec.host.url(),
+        spec.origin
+    ))
+}
