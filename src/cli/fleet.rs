@@ -25,6 +25,49 @@ pub enum FleetCommand {
     /// Drill every due site of a fleet file on its engines, at most
     /// --max-parallel at once; one line per site, exit code the worst site's.
     Run(FleetRunArgs),
+    /// One systemd service and timer for the whole fleet (`fleet run`, daily
+    /// by default: the fleet drills the sites that are due). `schedule list`
+    /// and `schedule remove` list and remove it.
+    Schedule {
+        #[command(subcommand)]
+        command: FleetScheduleCommand,
+    },
+    /// Remove what drills left on the fleet's engines: containers of runs
+    /// that were killed, or that ran on an engine lost mid-drill.
+    Gc {
+        /// The fleet file whose engines are swept.
+        fleet: PathBuf,
+    },
+}
+
+#[derive(clap::Subcommand)]
+pub enum FleetScheduleCommand {
+    /// Write the fleet's service and timer (or print a crontab line).
+    Install(FleetScheduleArgs),
+}
+
+#[derive(clap::Args)]
+pub struct FleetScheduleArgs {
+    /// The fleet file (it must stay where it is, outside /tmp).
+    fleet: PathBuf,
+    /// How often the fleet runs; each run drills only the sites that are due.
+    #[arg(long, value_enum, default_value = "daily")]
+    every: crate::schedule::units::Every,
+    /// Time of day, HH:MM (24-hour, the machine's time zone).
+    #[arg(long, default_value = "03:00")]
+    at: String,
+    /// Name of the units (default: from the fleet file's name).
+    #[arg(long)]
+    name: Option<String>,
+    /// The drill history (default: the fleet file's `history`, else as for `run`).
+    #[arg(long)]
+    history: Option<PathBuf>,
+    /// Where the units are written.
+    #[arg(long, default_value = crate::schedule::SYSTEM_UNIT_DIR)]
+    unit_dir: PathBuf,
+    /// Print a crontab line instead of writing systemd units.
+    #[arg(long)]
+    cron: bool,
 }
 
 #[derive(clap::Args)]
@@ -50,6 +93,10 @@ pub struct FleetRunArgs {
 pub async fn fleet(cmd: FleetCommand, events: Events) -> Result<Output> {
     match cmd {
         FleetCommand::Run(a) => run(a, events).await,
+        FleetCommand::Schedule {
+            command: FleetScheduleCommand::Install(a),
+        } => schedule(a).await,
+        FleetCommand::Gc { fleet } => gc(&fleet).await,
     }
 }
 
@@ -90,7 +137,7 @@ async fn run(a: FleetRunArgs, events: Events) -> Result<Output> {
         drill,
         &events,
     )
-    .await;
+    .await?;
     Ok(summary(&fleet, &standings, &due, operator, outcome))
 }
 
@@ -267,6 +314,12 @@ impl runner::Drill for SiteDrill {
         })
     }
 
+    fn stopped(&self, i: usize, run: &RunId, why: Error) -> Result<Ran> {
+        let site = &self.fleet.sites[i];
+        let dir = report_dir(&self.fleet, site);
+        error_output(&site.plan, run, &dir, ("interrupted", None), why)
+    }
+
     fn settle<'a>(
         &'a self,
         i: usize,
@@ -289,7 +342,11 @@ impl runner::Drill for SiteDrill {
 async fn settled(tried: Result<Ran>, site: &Site, history: &Path, events: &Events) -> SiteDone {
     match tried {
         Ok(ran) => {
-            let outcome = crate::report::outcome(&ran.report);
+            let mut outcome = crate::report::outcome(&ran.report);
+            if ran.report.kind == RunKind::OperatorError {
+                // Not a drill of the backups: said as what it is.
+                outcome = outcome.replacen("ERROR", "OPERATOR ERROR", 1);
+            }
             let report = Some(ran.report_path.clone());
             SiteDone {
                 out: leave(ran, site, history, events).await,
@@ -326,7 +383,7 @@ fn summary(
     for o in outcome.sites {
         let (engine, done) = match o.end {
             SiteEnd::Ran { engine, done } => (Some(engine), Some(done)),
-            SiteEnd::NoEngine => (None, None),
+            SiteEnd::NoEngine(why) => (None, Some(no_engine(why))),
         };
         rows.push(SiteRow {
             site: o.site,
@@ -339,7 +396,14 @@ fn summary(
     let not_due: Vec<usize> = (0..fleet.sites.len())
         .filter(|i| !due.contains(i))
         .collect();
-    let text = summary_text(fleet, &rows, &outcome.lost, &not_due, standings);
+    let mut text = summary_text(fleet, &rows, &outcome.lost, &not_due, standings);
+    if let Some(why) = outcome.interrupted {
+        let left = due.len() - rows.len();
+        text.push_str(&format!(
+            "\nstopped by {why}: drills under way were stopped and removed; {} not started",
+            crate::words::plural(left, "site", "sites")
+        ));
+    }
     let json = json!({
         "fleet": fleet.name,
         "sites": rows.iter().map(|r| r.json(fleet)).collect::<Vec<_>>(),
@@ -351,7 +415,28 @@ fn summary(
     });
     let mut out = Output::new(text, json);
     out.code = exit::worst(rows.iter().map(SiteRow::code));
+    if let Some(why) = outcome.interrupted {
+        out.code = exit::worst([out.code, exit::code_for(&Error::Interrupted(why))]);
+    }
     out
+}
+
+/// A site no engine could take: not drilled, no report (nothing ran), and
+/// an environment error's exit code.
+fn no_engine(why: crate::fleet::place::Nowhere) -> SiteDone {
+    use crate::fleet::place::Nowhere;
+    let reason = match why {
+        Nowhere::AllLost => "every engine that could take it is lost",
+        Nowhere::NoImage => "no engine that answers holds its image: load it there (docker save | docker load) or run restore-drill images build on it",
+    };
+    let mut out = Output::new(String::new(), json!({ "error": reason }));
+    out.code = exit::ENVIRONMENT;
+    out.error = Some(crate::redact::Redacted::ours(reason));
+    SiteDone {
+        out,
+        outcome: format!("NOT DRILLED ({reason})"),
+        report: None,
+    }
 }
 
 struct SiteRow {
@@ -368,10 +453,10 @@ impl SiteRow {
     }
 
     fn outcome(&self) -> String {
-        match &self.done {
-            Some(d) => d.outcome.clone(),
-            None => "NOT DRILLED (no engine that answers can take it)".into(),
-        }
+        self.done
+            .as_ref()
+            .map(|d| d.outcome.clone())
+            .unwrap_or_default()
     }
 
     fn json(&self, fleet: &Fleet) -> serde_json::Value {
@@ -416,6 +501,9 @@ fn summary_text(
         }
         text.push_str(&line);
         text.push('\n');
+        if let Some(e) = r.done.as_ref().and_then(|d| d.out.error.as_ref()) {
+            text.push_str(&format!("  {:width$}  {e}\n", ""));
+        }
     }
     for l in lost {
         text.push_str(&lost_line(l, &fleet.file));
@@ -444,4 +532,51 @@ fn lost_line(l: &runner::LostEngine, file: &Path) -> String {
     }
     s.push('\n');
     s
+}
+
+async fn schedule(a: FleetScheduleArgs) -> Result<Output> {
+    let req = crate::schedule::fleet::FleetRequest {
+        fleet: a.fleet,
+        every: a.every,
+        at: crate::schedule::units::parse_at(&a.at)?,
+        name: a.name,
+        history: a.history,
+    };
+    let program = std::env::current_exe()
+        .map_err(|e| Error::Environment(format!("cannot find this program's path: {e}")))?;
+    let job = crate::schedule::fleet::plan_fleet(&req, &program)?;
+    super::schedule::installed(job, a.cron, &a.unit_dir, a.every, &a.at).await
+}
+
+/// Sweeps every engine of the fleet that answers; one that does not is said.
+async fn gc(file: &Path) -> Result<Output> {
+    let fleet = crate::scenario::fleet::load_fleet(file)?;
+    let mut lines = Vec::new();
+    let mut rows = Vec::new();
+    let mut code = exit::OK;
+    for spec in &fleet.engines {
+        let swept = match crate::fleet::engines::connect(spec).await {
+            Ok(docker) => crate::sandbox::gc::gc(&docker, false, None).await,
+            Err(e) => Err(e),
+        };
+        match swept {
+            Ok(r) => {
+                lines.push(format!(
+                    "engine {}: removed {} and {}",
+                    spec.name,
+                    crate::words::plural(r.containers, "container", "containers"),
+                    crate::words::plural(r.networks, "network", "networks")
+                ));
+                rows.push(json!({"engine": spec.name, "containers": r.containers, "networks": r.networks}));
+            }
+            Err(e) => {
+                code = exit::ENVIRONMENT;
+                lines.push(format!("engine {}: not swept: {e}", spec.name));
+                rows.push(json!({"engine": spec.name, "error": e.to_string()}));
+            }
+        }
+    }
+    let mut out = Output::new(lines.join("\n"), json!({ "engines": rows }));
+    out.code = code;
+    Ok(out)
 }

@@ -126,16 +126,28 @@ async fn install(a: InstallArgs) -> Result<Output> {
         crate::error::Error::Environment(format!("cannot find this program's path: {e}"))
     })?;
     let job = schedule::plan(&req, &program)?;
-    if a.cron {
+    installed(job, a.cron, &a.unit_dir, a.every, &a.at).await
+}
+
+/// Writes a planned job's units (or prints its crontab line) and says so:
+/// a scenario's schedule and a fleet's alike.
+pub(super) async fn installed(
+    job: units::Job,
+    cron: bool,
+    unit_dir: &std::path::Path,
+    every: units::Every,
+    at: &str,
+) -> Result<Output> {
+    if cron {
         let line = units::cron(&job);
         return Ok(Output::new(line.clone(), json!({"cron": line})));
     }
-    let done = schedule::install(&job, &a.unit_dir).await?;
+    let done = schedule::install(&job, unit_dir).await?;
     let mut text = format!(
         "{} runs every {} at {} (a run missed while the machine was off runs at boot; up to 30 min random delay)\n  {}\n  {}",
         done.name,
-        a.every.word(),
-        a.at,
+        every.word(),
+        at,
         done.service.display(),
         done.timer.display()
     );

@@ -2,7 +2,7 @@
 //! keeps the engines' loads and asks; nothing here waits or connects.
 
 use crate::scenario::fleet::EngineSpec;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// What an engine holds now, as the runner counts it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -18,8 +18,11 @@ pub struct Load {
 /// What one drill needs of an engine.
 #[derive(Debug, Clone, Copy)]
 pub struct Need<'a> {
+    pub sandboxes: usize,
     pub memory_bytes: u64,
     pub require: &'a BTreeMap<String, String>,
+    /// The image the sandbox starts from: an engine without it cannot run it.
+    pub image: &'a str,
 }
 
 /// Where a drill can go.
@@ -29,32 +32,50 @@ pub enum Placement {
     On(usize),
     /// Engines that could take it are full: after a drill ends, ask again.
     Wait,
-    /// No engine still answering carries its labels and holds its memory.
-    Nowhere,
+    /// No engine can take it, and why.
+    Nowhere(Nowhere),
+}
+
+/// Why no engine can take a drill, most telling first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Nowhere {
+    /// Engines that carry its labels and hold its memory were all lost.
+    AllLost,
+    /// Those that answer lack its image.
+    NoImage,
 }
 
 /// Whether `e` could ever run the drill: its labels, and its memory when empty.
 pub fn suits(e: &EngineSpec, need: &Need) -> bool {
     need.require.iter().all(|(k, v)| e.labels.get(k) == Some(v))
         && e.memory_bytes >= need.memory_bytes
+        && e.sandboxes >= need.sandboxes
 }
 
 /// Whether `e` has room for the drill beside what it holds now.
 fn has_room(e: &EngineSpec, load: &Load, need: &Need) -> bool {
-    load.sandboxes < e.sandboxes && load.memory_bytes + need.memory_bytes <= e.memory_bytes
+    load.sandboxes + need.sandboxes <= e.sandboxes
+        && load.memory_bytes + need.memory_bytes <= e.memory_bytes
 }
 
 /// The suitable engine with room and the most free sandbox places (then
 /// the most free memory, then the first in the file): drills spread out
 /// rather than stacking on the first engine.
-pub fn place(engines: &[EngineSpec], loads: &[Load], need: &Need) -> Placement {
-    let alive = || {
+/// `images`: the images each engine holds.
+pub fn place(
+    engines: &[EngineSpec],
+    loads: &[Load],
+    images: &[BTreeSet<String>],
+    need: &Need,
+) -> Placement {
+    let answering = || {
         engines
             .iter()
             .zip(loads)
             .enumerate()
             .filter(|(_, (e, l))| !l.lost && suits(e, need))
     };
+    let alive = || answering().filter(|(i, _)| images[*i].contains(need.image));
     let best = alive()
         .filter(|(_, (e, l))| has_room(e, l, need))
         .max_by_key(|(i, (e, l))| {
@@ -65,7 +86,8 @@ pub fn place(engines: &[EngineSpec], loads: &[Load], need: &Need) -> Placement {
     match best {
         Some((i, _)) => Placement::On(i),
         None if alive().next().is_some() => Placement::Wait,
-        None => Placement::Nowhere,
+        None if answering().next().is_some() => Placement::Nowhere(Nowhere::NoImage),
+        None => Placement::Nowhere(Nowhere::AllLost),
     }
 }
 
@@ -92,9 +114,15 @@ mod tests {
 
     fn need(memory_bytes: u64, require: &BTreeMap<String, String>) -> Need<'_> {
         Need {
+            sandboxes: 1,
             memory_bytes,
             require,
+            image: "pg",
         }
+    }
+
+    fn images(n: usize) -> Vec<BTreeSet<String>> {
+        vec![["pg".to_string()].into(); n]
     }
 
     #[test]
@@ -104,7 +132,12 @@ mod tests {
         let mut loads = [Load::default(); 2];
         let mut placed = Vec::new();
         for _ in 0..4 {
-            let Placement::On(i) = place(&engines, &loads, &need(2 * GIB, &none)) else {
+            let Placement::On(i) = place(
+                &engines,
+                &loads,
+                &images(engines.len()),
+                &need(2 * GIB, &none),
+            ) else {
                 panic!("expected room for four drills");
             };
             loads[i].sandboxes += 1;
@@ -112,7 +145,10 @@ mod tests {
             placed.push(i);
         }
         assert_eq!(placed, [0, 1, 0, 1]);
-        assert_eq!(place(&engines, &loads, &need(GIB, &none)), Placement::Wait);
+        assert_eq!(
+            place(&engines, &loads, &images(engines.len()), &need(GIB, &none)),
+            Placement::Wait
+        );
     }
 
     #[test]
@@ -125,10 +161,18 @@ mod tests {
             lost: false,
         }];
         assert_eq!(
-            place(&engines, &loads, &need(2 * GIB, &none)),
+            place(
+                &engines,
+                &loads,
+                &images(engines.len()),
+                &need(2 * GIB, &none)
+            ),
             Placement::Wait
         );
-        assert_eq!(place(&engines, &loads, &need(GIB, &none)), Placement::On(0));
+        assert_eq!(
+            place(&engines, &loads, &images(engines.len()), &need(GIB, &none)),
+            Placement::On(0)
+        );
     }
 
     #[test]
@@ -139,17 +183,33 @@ mod tests {
         ];
         let east: BTreeMap<_, _> = [("region".to_string(), "east".to_string())].into();
         let mut loads = [Load::default(); 2];
-        assert_eq!(place(&engines, &loads, &need(GIB, &east)), Placement::On(0));
+        assert_eq!(
+            place(&engines, &loads, &images(engines.len()), &need(GIB, &east)),
+            Placement::On(0)
+        );
         loads[0].lost = true;
         assert_eq!(
-            place(&engines, &loads, &need(GIB, &east)),
-            Placement::Nowhere
+            place(&engines, &loads, &images(engines.len()), &need(GIB, &east)),
+            Placement::Nowhere(Nowhere::AllLost)
         );
         let none = BTreeMap::new();
-        assert_eq!(place(&engines, &loads, &need(GIB, &none)), Placement::On(1));
         assert_eq!(
-            place(&engines, &loads, &need(16 * GIB, &none)),
-            Placement::Nowhere
+            place(&engines, &loads, &images(engines.len()), &need(GIB, &none)),
+            Placement::On(1)
+        );
+        assert_eq!(
+            place(
+                &engines,
+                &loads,
+                &images(engines.len()),
+                &need(16 * GIB, &none)
+            ),
+            Placement::Nowhere(Nowhere::AllLost)
+        );
+        let without = vec![BTreeSet::new(); 2];
+        assert_eq!(
+            place(&engines, &loads, &without, &need(GIB, &none)),
+            Placement::Nowhere(Nowhere::NoImage)
         );
     }
 }

@@ -3,19 +3,21 @@
 //! has its engine pinged; an engine that no longer answers is lost, takes no
 //! more drills, and that drill starts again on another engine. Every drill
 //! is its own run (its own run id and labels), and what a run created is
-//! removed when it ends, on whichever engine it ran.
+//! removed when it ends, on whichever engine it ran; Ctrl-C or SIGTERM stops
+//! every drill under way and removes what they created.
 //!
 //! The runner knows nothing of reports or histories: the caller's `Drill`
 //! runs one site's drill on one engine and says whether it ended in an
 //! environment error, which is all the runner needs to decide.
 
 use super::engines;
-use super::place::{place, Load, Need, Placement};
+use super::place::{place, Load, Need, Nowhere, Placement};
+use crate::error::{Error, Result};
 use crate::events::{Event, Events};
 use crate::sandbox::{gc, RunId};
 use crate::scenario::fleet::{EngineSpec, Site};
 use bollard::Docker;
-use std::collections::VecDeque;
+use std::collections::{BTreeSet, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -28,21 +30,24 @@ pub struct Attempt<T> {
     pub environment_error: bool,
 }
 
-type Boxed<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+type Boxed<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+type Local<'a, T> = Pin<Box<dyn Future<Output = T> + 'a>>;
 
 /// What runs one site's drill on one engine (the CLI's `run`): `attempt`
 /// drills and writes the report; `settle` records it in the history and
 /// alerts, only for the attempt that counts (not one whose engine was lost).
 pub trait Drill: Send + Sync + 'static {
     type Tried: Send + 'static;
-    type Done: Send + 'static;
+    type Done;
     fn attempt(
         &self,
         site: usize,
         engine: &EngineSpec,
         docker: Docker,
         run: RunId,
-    ) -> Boxed<Attempt<Self::Tried>>;
+    ) -> Boxed<'static, Attempt<Self::Tried>>;
+    /// A drill stopped before its end (Ctrl-C, SIGTERM): its report says so.
+    fn stopped(&self, site: usize, run: &RunId, why: Error) -> Self::Tried;
     /// Runs in the runner's own loop, one site at a time: the history's
     /// appends and the alerts never race.
     fn settle<'a>(
@@ -50,21 +55,23 @@ pub trait Drill: Send + Sync + 'static {
         site: usize,
         engine: &'a EngineSpec,
         tried: Self::Tried,
-    ) -> Pin<Box<dyn Future<Output = Self::Done> + 'a>>;
+    ) -> Local<'a, Self::Done>;
 }
 
 /// An engine of the pool, once contacted.
 struct Engine {
     spec: EngineSpec,
     docker: Option<Docker>,
+    /// The images it holds, of those the drills need.
+    images: BTreeSet<String>,
 }
 
 /// How one site ended.
 pub enum SiteEnd<T> {
     /// Its drill ran to an end on `engine` (whatever the verdict).
     Ran { engine: String, done: T },
-    /// No engine that answers can take it (they were all lost).
-    NoEngine,
+    /// No engine can take it.
+    NoEngine(Nowhere),
 }
 
 pub struct SiteOutcome<T> {
@@ -89,6 +96,8 @@ pub struct FleetOutcome<T> {
     /// In the order of the sites given.
     pub sites: Vec<SiteOutcome<T>>,
     pub lost: Vec<LostEngine>,
+    /// Set when a signal stopped the fleet: sites not started are not drilled.
+    pub interrupted: Option<&'static str>,
 }
 
 /// A drill under way.
@@ -111,47 +120,24 @@ pub async fn run<D: Drill>(
     max_parallel: usize,
     drill: Arc<D>,
     events: &Events,
-) -> FleetOutcome<D::Done> {
-    let (engines, mut lost) = contact(specs).await;
-    let mut r = Runner {
-        loads: engines
-            .iter()
-            .map(|e| Load {
-                lost: e.docker.is_none(),
-                ..Load::default()
-            })
-            .collect(),
-        engines,
-        queue: sites.iter().map(|&s| (s, Vec::new())).collect(),
-        running: JoinSet::new(),
-        ends: Vec::new(),
-        max_parallel: max_parallel.max(1),
-    };
-    loop {
-        r.start_what_fits(all, drill.clone(), events);
-        let Some(joined) = r.running.join_next().await else {
-            break;
-        };
-        let Ok((started, done)) = joined else {
-            // A drill task that panicked: its site cannot be told apart
-            // here, so the panic itself is the bug to report.
-            continue;
-        };
-        let done = match done {
-            Some(tried) => {
-                let spec = &r.engines[started.engine].spec;
-                Some(drill.settle(started.site, spec, tried).await)
-            }
-            None => None,
-        };
-        r.finished(started, done, &mut lost, events);
+) -> Result<FleetOutcome<D::Done>> {
+    let images: BTreeSet<String> = sites
+        .iter()
+        .map(|&s| all[s].plan.target.image.clone())
+        .collect();
+    let (engines, lost) = contact(specs, &images, events).await;
+    let mut r = Runner::new(engines, sites, max_parallel, lost);
+    let interrupted = r.drive(all, &drill, events).await?;
+    if let Some(why) = interrupted {
+        r.stop_all(&drill, why).await;
     }
     r.ends
         .sort_by_key(|o| sites.iter().position(|&s| s == o.site));
-    FleetOutcome {
+    Ok(FleetOutcome {
         sites: r.ends,
-        lost,
-    }
+        lost: r.lost,
+        interrupted,
+    })
 }
 
 struct Runner<D: Drill> {
@@ -160,58 +146,112 @@ struct Runner<D: Drill> {
     /// Sites waiting for an engine, with the engines they were moved from.
     queue: VecDeque<(usize, Vec<String>)>,
     running: JoinSet<Finished<D::Tried>>,
+    /// The drills under way, to stop and clean up after a signal.
+    in_flight: Vec<Started>,
     ends: Vec<SiteOutcome<D::Done>>,
+    lost: Vec<LostEngine>,
     max_parallel: usize,
 }
 
 impl<D: Drill> Runner<D> {
+    fn new(
+        engines: Vec<Engine>,
+        sites: &[usize],
+        max_parallel: usize,
+        lost: Vec<LostEngine>,
+    ) -> Self {
+        Runner {
+            loads: engines
+                .iter()
+                .map(|e| Load {
+                    lost: e.docker.is_none(),
+                    ..Load::default()
+                })
+                .collect(),
+            engines,
+            queue: sites.iter().map(|&s| (s, Vec::new())).collect(),
+            running: JoinSet::new(),
+            in_flight: Vec::new(),
+            ends: Vec::new(),
+            lost,
+            max_parallel: max_parallel.max(1),
+        }
+    }
+
+    /// Starts what fits and settles what ends until nothing is left; returns
+    /// the signal that stopped it early, if one did.
+    async fn drive(
+        &mut self,
+        all: &[Site],
+        drill: &Arc<D>,
+        events: &Events,
+    ) -> Result<Option<&'static str>> {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut sigterm = signal(SignalKind::terminate())
+            .map_err(|e| Error::Environment(format!("cannot watch for SIGTERM: {e}")))?;
+        loop {
+            self.start_what_fits(all, drill, events);
+            let joined = tokio::select! {
+                j = self.running.join_next() => j,
+                _ = tokio::signal::ctrl_c() => return Ok(Some("Ctrl-C")),
+                _ = sigterm.recv() => return Ok(Some("SIGTERM")),
+            };
+            let Some(joined) = joined else {
+                return Ok(None);
+            };
+            // A drill task that panicked cannot be told apart here; the rest
+            // of the fleet goes on.
+            if let Ok((started, tried)) = joined {
+                self.finished(started, tried, drill, events).await;
+            }
+        }
+    }
+
     /// Starts queued drills while places are free; a site no engine can
     /// take ends now, one whose engines are busy waits for a drill to end.
-    fn start_what_fits(&mut self, all: &[Site], drill: Arc<D>, events: &Events) {
+    fn start_what_fits(&mut self, all: &[Site], drill: &Arc<D>, events: &Events) {
         let specs: Vec<EngineSpec> = self.engines.iter().map(|e| e.spec.clone()).collect();
+        let images: Vec<BTreeSet<String>> = self.engines.iter().map(|e| e.images.clone()).collect();
         let mut waiting = VecDeque::new();
         while let Some((site, moved_from)) = self.queue.pop_front() {
             if self.running.len() >= self.max_parallel {
                 waiting.push_back((site, moved_from));
                 continue;
             }
-            let need_of = need(&all[site]);
+            let (sandboxes, memory_bytes) = need(&all[site]);
             let n = Need {
-                memory_bytes: need_of.1,
+                sandboxes,
+                memory_bytes,
                 require: &all[site].require,
+                image: &all[site].plan.target.image,
             };
-            match place(&specs, &self.loads, &n) {
+            match place(&specs, &self.loads, &images, &n) {
                 Placement::On(engine) => {
                     let at = (site, engine, moved_from);
-                    self.start(at, need_of, drill.clone(), events, &all[site].name)
+                    self.start(
+                        at,
+                        (sandboxes, memory_bytes),
+                        drill,
+                        events,
+                        &all[site].name,
+                    )
                 }
                 Placement::Wait => waiting.push_back((site, moved_from)),
-                Placement::Nowhere => self.ends.push(SiteOutcome {
+                Placement::Nowhere(why) => self.ends.push(SiteOutcome {
                     site,
                     moved_from,
-                    end: SiteEnd::NoEngine,
+                    end: SiteEnd::NoEngine(why),
                 }),
             }
         }
         self.queue = waiting;
-        if self.running.is_empty() {
-            // Nothing runs, so nothing will free a place: what still waits
-            // can never start (it needs more than an empty engine holds).
-            for (site, moved_from) in self.queue.drain(..) {
-                self.ends.push(SiteOutcome {
-                    site,
-                    moved_from,
-                    end: SiteEnd::NoEngine,
-                });
-            }
-        }
     }
 
     fn start(
         &mut self,
         (site, engine, moved_from): (usize, usize, Vec<String>),
         need: (usize, u64),
-        drill: Arc<D>,
+        drill: &Arc<D>,
         events: &Events,
         name: &str,
     ) {
@@ -233,6 +273,8 @@ impl<D: Drill> Runner<D> {
             need,
             moved_from,
         };
+        self.in_flight.push(started.clone_ids());
+        let drill = drill.clone();
         self.running.spawn(async move {
             let attempt = drill
                 .attempt(site, &spec, docker.clone(), run.clone())
@@ -246,47 +288,92 @@ impl<D: Drill> Runner<D> {
     }
 }
 
+impl Started {
+    fn clone_ids(&self) -> Started {
+        Started {
+            site: self.site,
+            engine: self.engine,
+            run: self.run.clone(),
+            need: self.need,
+            moved_from: self.moved_from.clone(),
+        }
+    }
+}
+
 impl<D: Drill> Runner<D> {
-    /// A drill ended: its places are free again; one whose engine was lost
-    /// under it is queued again for another engine.
-    fn finished(
+    /// A drill ended: its places are free again; it is settled, or, when its
+    /// engine was lost under it, queued again for another engine.
+    async fn finished(
         &mut self,
         s: Started,
-        done: Option<D::Done>,
-        lost: &mut Vec<LostEngine>,
+        tried: Option<D::Tried>,
+        drill: &Arc<D>,
         events: &Events,
     ) {
+        self.in_flight.retain(|f| f.run.id != s.run.id);
         let load = &mut self.loads[s.engine];
         load.sandboxes -= s.need.0;
         load.memory_bytes -= s.need.1;
-        let engine = &self.engines[s.engine];
-        let name = engine.spec.name.clone();
-        if let Some(done) = done {
+        let spec = &self.engines[s.engine].spec;
+        if let Some(tried) = tried {
+            let done = drill.settle(s.site, spec, tried).await;
+            let engine = spec.name.clone();
             self.ends.push(SiteOutcome {
                 site: s.site,
                 moved_from: s.moved_from,
-                end: SiteEnd::Ran { engine: name, done },
+                end: SiteEnd::Ran { engine, done },
             });
             return;
         }
-        if !self.loads[s.engine].lost {
-            self.loads[s.engine].lost = true;
+        let name = spec.name.clone();
+        self.engine_lost(s.engine, &s.run, events);
+        let mut moved_from = s.moved_from;
+        moved_from.push(name);
+        self.queue.push_front((s.site, moved_from));
+    }
+
+    /// Marks an engine lost (once) and notes the run left on it.
+    fn engine_lost(&mut self, engine: usize, run: &RunId, events: &Events) {
+        let spec = &self.engines[engine].spec;
+        if !self.loads[engine].lost {
+            self.loads[engine].lost = true;
             events.event(Event::note(format!(
-                "engine {name} stopped answering: its drills move to the other engines"
+                "engine {} stopped answering: its drills move to the other engines",
+                spec.name
             )));
-            lost.push(LostEngine {
-                name: name.clone(),
-                host: engine.spec.host.url(),
+            self.lost.push(LostEngine {
+                name: spec.name.clone(),
+                host: spec.host.url(),
                 why: "stopped answering during a drill".into(),
                 runs_left: Vec::new(),
             });
         }
-        if let Some(l) = lost.iter_mut().find(|l| l.name == name) {
-            l.runs_left.push(s.run.id.clone());
+        if let Some(l) = self.lost.iter_mut().find(|l| l.name == spec.name) {
+            l.runs_left.push(run.id.clone());
         }
-        let mut moved_from = s.moved_from;
-        moved_from.push(name);
-        self.queue.push_front((s.site, moved_from));
+    }
+
+    /// After a signal: every drill under way is stopped, what it created is
+    /// removed, and each leaves a report that says it was interrupted.
+    async fn stop_all(&mut self, drill: &Arc<D>, why: &'static str) {
+        self.running.abort_all();
+        while self.running.join_next().await.is_some() {}
+        for s in std::mem::take(&mut self.in_flight) {
+            if let Some(docker) = &self.engines[s.engine].docker {
+                let _ = gc::cleanup_run(docker, &s.run).await;
+            }
+            let tried = drill.stopped(s.site, &s.run, Error::Interrupted(why));
+            let spec = &self.engines[s.engine].spec;
+            let done = drill.settle(s.site, spec, tried).await;
+            self.ends.push(SiteOutcome {
+                site: s.site,
+                moved_from: s.moved_from,
+                end: SiteEnd::Ran {
+                    engine: spec.name.clone(),
+                    done,
+                },
+            });
+        }
     }
 }
 
@@ -303,31 +390,54 @@ pub fn need(site: &Site) -> (usize, u64) {
     (places, site.memory_bytes() * places as u64)
 }
 
-/// Connects to every engine at once; one that does not answer is lost from
+/// Connects to every engine at once, sweeps what killed runs left on it, and
+/// notes which of `images` it holds; one that does not answer is lost from
 /// the start.
-async fn contact(specs: &[EngineSpec]) -> (Vec<Engine>, Vec<LostEngine>) {
+async fn contact(
+    specs: &[EngineSpec],
+    images: &BTreeSet<String>,
+    events: &Events,
+) -> (Vec<Engine>, Vec<LostEngine>) {
     let tries = specs
         .iter()
-        .map(|s| async move { (s, engines::connect(s).await) });
+        .map(|s| async move { (s, prepare(s, images).await) });
     let mut engines = Vec::new();
     let mut lost = Vec::new();
     for (spec, result) in futures_util::future::join_all(tries).await {
-        let docker = match result {
-            Ok(d) => Some(d),
+        let (docker, held) = match result {
+            Ok((d, held)) => (Some(d), held),
             Err(e) => {
+                events.event(Event::note(e.to_string()));
                 lost.push(LostEngine {
                     name: spec.name.clone(),
                     host: spec.host.url(),
                     why: e.to_string(),
                     runs_left: Vec::new(),
                 });
-                None
+                (None, BTreeSet::new())
             }
         };
         engines.push(Engine {
             spec: spec.clone(),
             docker,
+            images: held,
         });
     }
     (engines, lost)
+}
+
+async fn prepare(
+    spec: &EngineSpec,
+    images: &BTreeSet<String>,
+) -> Result<(Docker, BTreeSet<String>)> {
+    let docker = engines::connect(spec).await?;
+    // Leftovers of killed runs go first, as `run` sweeps them.
+    let _ = gc::gc(&docker, false, None).await;
+    let mut held = BTreeSet::new();
+    for image in images {
+        if crate::sandbox::images::image_present(&docker, image).await? {
+            held.insert(image.clone());
+        }
+    }
+    Ok((docker, held))
 }

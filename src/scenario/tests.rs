@@ -495,3 +495,4 @@ fn an_unknown_contact_key_is_refused_with_its_line() {
     assert!(e.contains("site.toml:3"), "{e}");
     assert!(e.contains("fax"), "{e}");
 }
+mod fleet;

@@ -2,6 +2,7 @@
 //! that "monthly" happens without anyone typing a command. Plan (every path
 //! checked as the service will see it), then write the units.
 
+pub mod fleet;
 mod private;
 pub mod units;
 
@@ -121,7 +122,7 @@ fn command(r: &Request, c: &Checked, program: &Path) -> Result<Vec<String>> {
 
 /// An existing path, absolute, outside the private temporary folders the
 /// service gets, and plain text (it is written into the units).
-fn visible(p: &Path, what: &str) -> Result<PathBuf> {
+pub(super) fn visible(p: &Path, what: &str) -> Result<PathBuf> {
     refuse_controls_in_path(&format!("the {what}"), p)?;
     let abs = p.canonicalize().map_err(|e| {
         Error::Usage(format!(
@@ -155,7 +156,7 @@ fn written_paths(r: &Request) -> Vec<(Written, &Path)> {
 /// An absolute path of something the drill writes, as plain text (it is
 /// written into the units too), and outside the service's private temporary
 /// folders, where what it wrote would be removed when each run ends.
-fn written(kind: Written, p: &Path) -> Result<PathBuf> {
+pub(super) fn written(kind: Written, p: &Path) -> Result<PathBuf> {
     let abs = std::path::absolute(p).map_err(|e| Error::io("resolve", p, e))?;
     refuse_controls_in_path(&format!("the path {}", kind.flag()), &abs)?;
     if let Some(tmp) = private::folder_of(&private::resolved(&abs)) {
@@ -188,7 +189,14 @@ fn written_folders(r: &Request) -> Result<Vec<PathBuf>> {
     }
     dirs.sort();
     dirs.dedup();
-    for d in &dirs {
+    make_folders(&dirs)?;
+    Ok(dirs)
+}
+
+/// Creates the folders a service writes: systemd refuses to start one whose
+/// ReadWritePaths are missing.
+pub(super) fn make_folders(dirs: &[PathBuf]) -> Result<()> {
+    for d in dirs {
         create_dir(
             d,
             DirMode::Shared,
@@ -196,11 +204,11 @@ fn written_folders(r: &Request) -> Result<Vec<PathBuf>> {
             "--history, --report-dir or --metrics",
         )?;
     }
-    Ok(dirs)
+    Ok(())
 }
 
 /// `restore-drill-<scenario file stem>` unless named: letters, digits, dashes.
-fn name(given: Option<&str>, scenario: &Path) -> Result<String> {
+pub(super) fn name(given: Option<&str>, scenario: &Path) -> Result<String> {
     let raw = match given {
         Some(n) => n.to_string(),
         None => scenario
