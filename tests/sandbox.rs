@@ -5,7 +5,7 @@
 mod common;
 
 use common::*;
-use restore_drill::engine::EngineKind;
+use restore_drill::engine::{AnyConnection, EngineKind};
 use restore_drill::sandbox::{self, exec, ExecRequest, RunId, Sandbox, SandboxSpec};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
@@ -228,4 +228,45 @@ async fn a_command_that_stops_reading_and_never_exits_is_ended_by_its_limits() {
     sandbox::gc::cleanup_run(&docker, &run)
         .await
         .expect("cleanup");
+}
+
+/// On an engine that is not this machine there is no folder to share: the
+/// sandbox mounts nothing of this host, keeps no network, and both engines'
+/// databases are reached through the relay exec'd inside it, by the
+/// administrator and by the read-only role alike.
+#[tokio::test]
+async fn a_relayed_sandbox_shares_no_folder_and_is_reached_through_docker() {
+    let docker = docker().await;
+    let run = RunId::new().relayed();
+    let _cleanup = Cleanup::new(&run);
+    for (engine, image) in [
+        (EngineKind::Postgres, PG15),
+        (EngineKind::Mariadb, "restore-drill/mariadb:10.11"),
+    ] {
+        let sb = Sandbox::start(&docker, &run, &SandboxSpec::new(engine, image))
+            .await
+            .expect("start");
+        let info = docker.inspect_container(&sb.container, None).await.unwrap();
+        let mounts = info.mounts.unwrap_or_default();
+        assert!(mounts.is_empty(), "{engine:?}: mounts {mounts:?}");
+        let host = info.host_config.unwrap();
+        assert_eq!(host.network_mode.as_deref(), Some("none"));
+        // Several connections at once, each its own relay.
+        let (admin_url, reader_url) = (sb.url(), sb.reader_url());
+        let (admin, reader) = tokio::join!(
+            AnyConnection::connect(engine, &admin_url),
+            AnyConnection::connect(engine, &reader_url),
+        );
+        let (mut admin, mut reader) = (admin.expect("admin"), reader.expect("reader"));
+        admin
+            .execute("CREATE TABLE t (n INT)")
+            .await
+            .expect("create");
+        admin
+            .execute("INSERT INTO t VALUES (41), (1)")
+            .await
+            .expect("insert");
+        assert_eq!(admin.integers("SELECT SUM(n) FROM t").await.unwrap(), [42]);
+        assert_eq!(reader.integers("SELECT 6 * 7").await.unwrap(), [42]);
+    }
 }

@@ -303,13 +303,10 @@ impl runner::Drill for SiteDrill {
             };
             // As `run`: a drill that died around its start still leaves a report.
             let ran = drilled.or_else(|e| error_output(&plan, &run, &dir, ("start", None), e));
-            let environment_error = match &ran {
-                Ok(r) => r.out.code == exit::ENVIRONMENT,
-                Err(e) => exit::code_for(e) == exit::ENVIRONMENT,
-            };
+            let check_engine = ran.as_ref().map_or(true, |r| r.out.code != exit::OK);
             Attempt {
                 done: ran,
-                environment_error,
+                check_engine,
             }
         })
     }

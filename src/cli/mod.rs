@@ -495,6 +495,12 @@ where
     T: Send + 'static,
 {
     let run = if keep { run.kept() } else { run };
+    // An engine reached over TCP or ssh is another machine: no folder of
+    // this one is there to share a socket through.
+    let run = match docker::docker_host().starts_with("unix://") {
+        true => run,
+        false => run.relayed(),
+    };
     let docker = docker::connect().await?;
     if let Ok(swept) = gc::gc(&docker, false, Some(&run)).await {
         if swept.containers + swept.networks > 0 {

@@ -150,6 +150,8 @@ pub trait Engine: Send + Sync {
     fn server_command(&self, memory_bytes: i64) -> Option<Vec<String>>;
     /// Where the folder shared with the host is mounted in the container.
     fn socket_mount(&self) -> &'static str;
+    /// The socket's file name in that folder.
+    fn socket_file(&self) -> &'static str;
     /// The image's own data directory, in the container's writable layer.
     fn disk_data_dir(&self) -> &'static str;
     /// Where a tmpfs-backed data directory is mounted.

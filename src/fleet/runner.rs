@@ -1,14 +1,14 @@
 //! Driving a fleet's drills: each due site placed on an engine with room, at
-//! most `max_parallel` at once. A drill that ends with an environment error
-//! has its engine pinged; an engine that no longer answers is lost, takes no
+//! most `max_parallel` at once. A drill that does not pass has its engine
+//! pinged; an engine that no longer answers is lost, takes no
 //! more drills, and that drill starts again on another engine. Every drill
 //! is its own run (its own run id and labels), and what a run created is
 //! removed when it ends, on whichever engine it ran; Ctrl-C or SIGTERM stops
 //! every drill under way and removes what they created.
 //!
 //! The runner knows nothing of reports or histories: the caller's `Drill`
-//! runs one site's drill on one engine and says whether it ended in an
-//! environment error, which is all the runner needs to decide.
+//! runs one site's drill on one engine and says whether it passed, which
+//! is all the runner needs to decide.
 
 use super::engines;
 use super::place::{place, Load, Need, Nowhere, Placement};
@@ -26,8 +26,10 @@ use tokio::task::JoinSet;
 /// One attempt of a site's drill, as the caller ran it.
 pub struct Attempt<T> {
     pub done: T,
-    /// The drill ended in an environment error: perhaps its engine is gone.
-    pub environment_error: bool,
+    /// The drill did not pass: perhaps because its engine died under it
+    /// (a killed sandbox can look like a failed restore), so the engine is
+    /// asked before the verdict stands.
+    pub check_engine: bool,
 }
 
 type Boxed<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -265,7 +267,10 @@ impl<D: Drill> Runner<D> {
             "{name}: drilling on engine {}",
             spec.name
         )));
-        let run = RunId::new();
+        let run = match spec.host.shares_this_host() {
+            true => RunId::new(),
+            false => RunId::new().relayed(),
+        };
         let started = Started {
             site,
             engine,
@@ -282,7 +287,7 @@ impl<D: Drill> Runner<D> {
             // Whatever happened, the run's containers go (an engine that is
             // gone keeps them until it is back: `lost` names the run).
             let _ = gc::cleanup_run(&docker, &run).await;
-            let lost = attempt.environment_error && !engines::answers(&docker).await;
+            let lost = attempt.check_engine && !engines::answers(&docker).await;
             (started, (!lost).then_some(attempt.done))
         });
     }

@@ -11,6 +11,7 @@ pub mod docker;
 pub mod exec;
 pub mod gc;
 pub mod images;
+pub mod relay;
 pub mod run;
 pub mod sockets;
 
@@ -84,6 +85,10 @@ pub struct Sandbox {
     pub socket_dir: PathBuf,
     pub engine: EngineKind,
     pub creds: Credentials,
+    /// On an engine that is not this machine: the relay that carries
+    /// connections to the socket folder into the sandbox (`relay`). It
+    /// stops when the last clone of the sandbox is dropped.
+    pub relay: Option<std::sync::Arc<relay::Relay>>,
 }
 
 /// What the entrypoints need of root's powers, and no more: switching to the
@@ -126,8 +131,22 @@ impl Sandbox {
             .start_container(&created.id, None)
             .await
             .map_err(|e| Error::docker("starting the sandbox container", e))?;
+        let relay = match run.relayed {
+            true => Some(std::sync::Arc::new(relay::serve(
+                docker,
+                &created.id,
+                format!(
+                    "{}/{}",
+                    spec.engine.socket_mount(),
+                    spec.engine.socket_file()
+                ),
+                &socket_dir.join(spec.engine.socket_file()),
+            )?)),
+            false => None,
+        };
         wait_ready(docker, &created.id, spec).await?;
         let sandbox = Sandbox {
+            relay,
             docker: docker.clone(),
             container: created.id,
             socket_dir,
@@ -174,6 +193,14 @@ fn container_body(
             format!("rw,size={bytes},mode=1777,noexec,nosuid,nodev"),
         );
     }
+    if run.relayed {
+        // No folder of this host on the engine's machine: the socket stays
+        // inside the sandbox, reached through the relay.
+        tmpfs.insert(
+            spec.engine.socket_mount().to_string(),
+            "rw,size=1m,mode=1777,noexec,nosuid,nodev".to_string(),
+        );
+    }
     let socket = Mount {
         target: Some(spec.engine.socket_mount().into()),
         source: Some(socket_dir.display().to_string()),
@@ -191,7 +218,7 @@ fn container_body(
         host_config: Some(HostConfig {
             // Loopback only: no route to the host, its gateway or anywhere.
             network_mode: Some("none".into()),
-            mounts: Some(vec![socket]),
+            mounts: (!run.relayed).then(|| vec![socket]),
             cap_drop: Some(vec!["ALL".into()]),
             cap_add: Some(CAPABILITIES.iter().map(|c| c.to_string()).collect()),
             security_opt: Some(vec!["no-new-privileges".into()]),

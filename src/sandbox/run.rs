@@ -22,6 +22,9 @@ pub struct RunId {
     pub pid_start: Option<u64>,
     /// The run was asked to leave its sandbox running (`--keep`).
     pub keep: bool,
+    /// The run's engine is not this machine: its sandboxes are reached
+    /// through a relay (`relay`), not a folder shared with this host.
+    pub relayed: bool,
 }
 
 impl RunId {
@@ -40,12 +43,21 @@ impl RunId {
             pid,
             pid_start: process_start(pid),
             keep: false,
+            relayed: false,
         }
     }
 
     /// This run's sandbox is to outlive it (`--keep`).
     pub fn kept(self) -> Self {
         Self { keep: true, ..self }
+    }
+
+    /// This run's engine is elsewhere: its sandboxes are reached by relay.
+    pub fn relayed(self) -> Self {
+        Self {
+            relayed: true,
+            ..self
+        }
     }
 
     pub fn labels(&self, role: &str) -> HashMap<String, String> {

@@ -104,6 +104,10 @@ impl Engine for Mariadb {
         "/run/mysqld"
     }
 
+    fn socket_file(&self) -> &'static str {
+        "mysqld.sock"
+    }
+
     fn disk_data_dir(&self) -> &'static str {
         "/var/lib/mysql"
     }

@@ -106,6 +106,11 @@ impl Engine for Postgres {
         SOCKET_MOUNT
     }
 
+    /// The default port's socket: the server listens on no TCP port.
+    fn socket_file(&self) -> &'static str {
+        ".s.PGSQL.5432"
+    }
+
     fn disk_data_dir(&self) -> &'static str {
         "/var/lib/postgresql/data"
     }
