@@ -612,6 +612,7 @@ fn doctor_names_a_sandbox_left_by_a_killed_run_and_gc_removes_it() {
         pid: 99_999_999,
         pid_start: Some(1),
         keep: false,
+        relayed: false,
     };
     let _cleanup = Cleanup::new(&dead);
     let live = RunId::new();

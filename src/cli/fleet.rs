@@ -85,9 +85,18 @@ pub struct FleetRunArgs {
     /// `max_parallel`, else 2).
     #[arg(long)]
     max_parallel: Option<usize>,
-    /// The drill history (default: the fleet file's `history`, else as for `run`).
-    #[arg(long = "history", env = "RESTORE_DRILL_HISTORY")]
+    /// The drill history (default: the fleet file's `history`, else
+    /// RESTORE_DRILL_HISTORY, else as for `run`).
+    #[arg(long = "history")]
     history: Option<PathBuf>,
+}
+
+/// `--history`, else the fleet file's `history` (the fleet names its own),
+/// else RESTORE_DRILL_HISTORY, else the state folder's.
+pub(super) fn history_of(flag: Option<PathBuf>, fleet: &Fleet) -> PathBuf {
+    flag.or_else(|| fleet.history.clone())
+        .or_else(|| std::env::var_os("RESTORE_DRILL_HISTORY").map(PathBuf::from))
+        .unwrap_or_else(crate::ledger::default_path)
 }
 
 pub async fn fleet(cmd: FleetCommand, events: Events) -> Result<Output> {
@@ -108,10 +117,7 @@ async fn run(a: FleetRunArgs, events: Events) -> Result<Output> {
         ));
     }
     let chosen = chosen_sites(&fleet, &a.sites)?;
-    let history = a
-        .history
-        .or_else(|| fleet.history.clone())
-        .unwrap_or_else(crate::ledger::default_path);
+    let history = history_of(a.history, &fleet);
     let now = chrono::Utc::now();
     let standings = standings(&fleet, &history, now).await?;
     let forced = a.all || !a.sites.is_empty();

@@ -176,6 +176,19 @@ fn nothing_restored(attempts: &[Attempt]) -> String {
 /// `RPO objective missed`.
 fn problems(r: &Report) -> Vec<String> {
     let mut out = Vec::new();
+    // A newer backup that could not be restored is why a drill that
+    // restored an older one fails: said first.
+    let unusable = r
+        .attempts
+        .iter()
+        .filter(|a| a.outcome == crate::report::AttemptOutcome::Unusable)
+        .count();
+    if unusable > 0 {
+        out.push(format!(
+            "{} unusable",
+            counted(unusable, "newer backup", "newer backups")
+        ));
+    }
     for (status, what) in [
         (Status::Failed, "failed"),
         (Status::Error, "broken"),

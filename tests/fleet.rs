@@ -1,0 +1,371 @@
+#![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
+//! `fleet run` on two real Docker engines: this machine's, and a second
+//! dockerd the test starts on a unix socket of its own (nothing listens on
+//! the network). Each site's drill is a real drill with its own report and
+//! history record; a sampler proves no engine held more sandboxes than its
+//! capacity; an engine stopped mid-fleet has its drills moved.
+
+mod common;
+
+use common::engine::{SandboxSampler, SecondEngine};
+use common::*;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+const LOCAL: &str = "unix:///var/run/docker.sock";
+const MARIADB: &str = "restore-drill/mariadb:10.11";
+
+fn repo(p: &str) -> String {
+    format!("{}/{p}", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A `[[site]]` of the fleet file.
+struct SiteSpec<'a> {
+    name: &'a str,
+    scenario: String,
+    backups: PathBuf,
+    identity: PathBuf,
+}
+
+/// A fleet of two engines of two places (and 4 GiB: two 2 GiB sandboxes) each.
+fn fleet_file(dir: &Path, second: &str, sites: &[SiteSpec]) -> PathBuf {
+    let mut text = format!(
+        "name = \"Northside IT\"\nhistory = \"history.sqlite\"\nreport_dir = \"reports\"\nmax_parallel = 4\n\n\
+         [[engine]]\nname = \"local\"\nhost = \"{LOCAL}\"\nsandboxes = 2\nmemory_gb = 4\n\n\
+         [[engine]]\nname = \"second\"\nhost = \"{second}\"\nsandboxes = 2\nmemory_gb = 4\n"
+    );
+    for s in sites {
+        text.push_str(&format!(
+            "\n[[site]]\nname = \"{}\"\nscenario = \"{}\"\nbackups = \"{}\"\nidentities = [\"{}\"]\n",
+            s.name,
+            s.scenario,
+            s.backups.display(),
+            s.identity.display()
+        ));
+    }
+    let path = dir.join("fleet.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// `fleet run` as a child: its pid (the label on what it creates) for the
+/// sampler, then its end within `limit`.
+fn fleet_run(
+    args: &[&str],
+    hosts: &[String],
+    limit: Duration,
+    during: impl FnOnce(&SandboxSampler),
+) -> (
+    Finished,
+    std::collections::BTreeMap<String, common::engine::Sampled>,
+    u32,
+) {
+    let start = Instant::now();
+    let child = bin()
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let sampler = SandboxSampler::start_for_pid(hosts, pid);
+    during(&sampler);
+    let waited = wait_within(child, limit);
+    let seen = sampler.finish();
+    let (code, stdout, stderr) = decode(waited);
+    let finished = Finished {
+        code,
+        stdout,
+        stderr,
+        elapsed: start.elapsed(),
+    };
+    (finished, seen, pid)
+}
+
+/// Waits for the child; after `limit` it is killed and the test fails.
+fn wait_within(mut child: std::process::Child, limit: Duration) -> std::process::Output {
+    let start = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "fleet run did not end within {limit:?}:\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// Labelled containers (all states) the process `pid` left on an engine.
+fn left_by(host: &str, pid: u32) -> usize {
+    let out = std::process::Command::new("docker")
+        .env("DOCKER_HOST", host)
+        .args(["ps", "-aq", "--filter"])
+        .arg(format!("label=org.restore-drill.pid={pid}"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).lines().count()
+}
+
+/// The shared clinic's backups, with a newer copy of its backup damaged in
+/// the middle: the newest backup of this folder cannot be restored.
+fn damaged_newest(dir: &Path) -> PathBuf {
+    let clinic = shared_clinic();
+    let out = dir.join("damaged");
+    std::fs::create_dir(&out).unwrap();
+    for f in files_in(&clinic.backups) {
+        std::fs::copy(clinic.backups.join(&f), out.join(&f)).unwrap();
+    }
+    let original = clinic.backup();
+    let name = original.file_name().unwrap().to_string_lossy().into_owned();
+    // clinic-YYYYMMDDTHHMMSSZ: one second later is the newest.
+    let stamp = &name["clinic-".len()..name.find(".dump").unwrap()];
+    let t = chrono::NaiveDateTime::parse_from_str(stamp, "%Y%m%dT%H%M%SZ").unwrap();
+    let newer = format!(
+        "clinic-{}.dump.zst.age",
+        (t + chrono::Duration::seconds(1)).format("%Y%m%dT%H%M%SZ")
+    );
+    let mut bytes = std::fs::read(&original).unwrap();
+    let middle = bytes.len() / 2;
+    for b in &mut bytes[middle..middle + 64] {
+        *b ^= 0xa5;
+    }
+    std::fs::write(out.join(newer), bytes).unwrap();
+    out
+}
+
+/// The six clinics of the fleet: two PostgreSQL, two MariaDB, one whose
+/// newest backup is damaged, one whose key file is missing.
+fn six_sites<'a>(dir: &Path, maria: &Path, maria_key: &Key) -> Vec<SiteSpec<'a>> {
+    let pg = shared_clinic();
+    let pg_site = |name: &'a str, backups: PathBuf, identity: PathBuf| SiteSpec {
+        name,
+        scenario: repo("scenarios/monthly-drill.toml"),
+        backups,
+        identity,
+    };
+    let maria_site = |name: &'a str| SiteSpec {
+        name,
+        scenario: repo("scenarios/mariadb/monthly-drill.toml"),
+        backups: maria.to_path_buf(),
+        identity: maria_key.path.clone(),
+    };
+    vec![
+        pg_site(
+            "Eastside Optometry",
+            pg.backups.clone(),
+            pg.key.path.clone(),
+        ),
+        maria_site("Harbor Eye Care"),
+        pg_site("Lakeview Vision", pg.backups.clone(), pg.key.path.clone()),
+        maria_site("Maple Street Optics"),
+        pg_site(
+            "Riverside Eye Clinic",
+            damaged_newest(dir),
+            pg.key.path.clone(),
+        ),
+        pg_site(
+            "Westgate Optometry",
+            pg.backups.clone(),
+            dir.join("no-such-key.txt"),
+        ),
+    ]
+}
+
+/// Six clinics on two engines of two places each: every drill ends in bounded
+/// time with its own verdict, report and history record; no engine ever held
+/// more than two of the fleet's sandboxes; both engines drilled; the exit
+/// code is the worst site's (the damaged backup's failed drill); one line per site.
+#[test]
+fn six_clinics_on_two_engines_each_end_with_their_own_verdict() {
+    let second = SecondEngine::start();
+    second.load_images(&[PG15, MARIADB]);
+    let dir = tempdir();
+    let maria_key = make_key(dir.path(), "maria.key");
+    let maria = dir.path().join("maria");
+    generate_fixture_on("mariadb", &maria, 500, &[&maria_key]);
+    let sites = six_sites(dir.path(), &maria, &maria_key);
+    let fleet = fleet_file(dir.path(), &second.host(), &sites);
+    let hosts = [LOCAL.to_string(), second.host()];
+    let args = ["fleet", "run", fleet.to_str().unwrap()];
+    let (done, seen, pid) = fleet_run(&args, &hosts, Duration::from_secs(600), |_| {});
+    eprintln!(
+        "{}\n{}\nin {:?}; sampled {seen:?}",
+        done.stdout, done.stderr, done.elapsed
+    );
+    for host in &hosts {
+        let s = seen[host];
+        assert!(s.max <= 2, "{host} held {} sandboxes at once", s.max);
+        assert!(s.max >= 1, "{host} drilled nothing: {s:?}");
+        assert_eq!(left_by(host, pid), 0, "left on {host}");
+    }
+    // A damaged newest backup fails its drill (1), which outranks the
+    // missing key's drill that could not run (3): proven trouble first.
+    assert_eq!(done.code, 1, "the worst site's code");
+    let lines: Vec<&str> = done.stdout.lines().collect();
+    assert!(
+        lines[0].starts_with("fleet Northside IT: 6 sites drilled"),
+        "{}",
+        done.stdout
+    );
+    for (site, outcome) in [
+        (
+            "Eastside Optometry",
+            "PASSED (restored from the primary copy",
+        ),
+        ("Harbor Eye Care", "PASSED (restored from the primary copy"),
+        ("Lakeview Vision", "PASSED (restored from the primary copy"),
+        (
+            "Maple Street Optics",
+            "PASSED (restored from the primary copy",
+        ),
+        (
+            "Westgate Optometry",
+            "OPERATOR ERROR (stopped during load keys)",
+        ),
+    ] {
+        let line = lines
+            .iter()
+            .find(|l| l.trim_start().starts_with(site))
+            .unwrap();
+        assert!(line.contains(outcome), "{site}: {line}");
+    }
+    let damaged = lines
+        .iter()
+        .find(|l| l.trim_start().starts_with("Riverside Eye Clinic"))
+        .unwrap();
+    assert!(
+        damaged.contains("FAILED (restored from the primary copy")
+            && damaged.contains("1 newer backup unusable"),
+        "{damaged}"
+    );
+    recorded_apart(dir.path(), &sites);
+}
+
+/// Each site has its own report folder with one report, and one record in
+/// the fleet's history under its own name.
+fn recorded_apart(dir: &Path, sites: &[SiteSpec]) {
+    let (code, out, err) = run(&[
+        "--json",
+        "history",
+        "--history",
+        dir.join("history.sqlite").to_str().unwrap(),
+        "list",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let records: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let text = records.to_string();
+    for s in sites {
+        let folder: String = s
+            .name
+            .to_lowercase()
+            .chars()
+            .map(|c| if c.is_alphanumeric() { c } else { '-' })
+            .collect();
+        let reports = files_in(&dir.join("reports").join(&folder));
+        assert_eq!(reports.len(), 1, "{}: {reports:?}", s.name);
+        let report =
+            std::fs::read_to_string(dir.join("reports").join(&folder).join(&reports[0])).unwrap();
+        assert!(
+            report.contains(&format!("\"site\": \"{}\"", s.name)),
+            "{}",
+            s.name
+        );
+        assert_eq!(
+            text.matches(&format!("\"{}\"", s.name)).count(),
+            1,
+            "{}: {text}",
+            s.name
+        );
+    }
+}
+
+/// The second engine stopped while it runs drills: they start again on the
+/// first, every site passes once and is recorded once, the summary names
+/// the lost engine, and nothing of the fleet is left on either engine (on
+/// the stopped one, once it is back and `fleet gc` has swept it).
+#[test]
+fn an_engine_stopped_mid_fleet_has_its_drills_moved_to_the_other() {
+    let mut second = SecondEngine::start();
+    second.load_images(&[PG15]);
+    let dir = tempdir();
+    let pg = shared_clinic();
+    let names = [
+        "Alder Eye Care",
+        "Birch Vision",
+        "Cedar Optometry",
+        "Dogwood Optics",
+    ];
+    let sites: Vec<SiteSpec> = names
+        .iter()
+        .map(|&name| SiteSpec {
+            name,
+            scenario: repo("scenarios/monthly-drill.toml"),
+            backups: pg.backups.clone(),
+            identity: pg.key.path.clone(),
+        })
+        .collect();
+    let fleet = fleet_file(dir.path(), &second.host(), &sites);
+    let hosts = [LOCAL.to_string(), second.host()];
+    let args = ["fleet", "run", fleet.to_str().unwrap()];
+    let second_host = second.host();
+    let (done, _, pid) = fleet_run(&args, &hosts, Duration::from_secs(600), |sampler| {
+        sampler.wait_for_sandbox(&second_host, Duration::from_secs(120));
+        second.stop();
+    });
+    eprintln!("{}\n{}\nin {:?}", done.stdout, done.stderr, done.elapsed);
+    assert_eq!(done.code, 0, "every site passed in the end");
+    let lines: Vec<&str> = done.stdout.lines().collect();
+    for name in names {
+        let line = lines
+            .iter()
+            .find(|l| l.trim_start().starts_with(name))
+            .unwrap();
+        assert!(
+            line.contains("PASSED") && line.contains("[engine local]"),
+            "{line}"
+        );
+    }
+    let moved = lines
+        .iter()
+        .filter(|l| l.contains("(moved from second)"))
+        .count();
+    assert!(moved >= 1, "no drill moved:\n{}", done.stdout);
+    let lost = lines
+        .iter()
+        .find(|l| l.starts_with("engine second"))
+        .unwrap();
+    assert!(
+        lost.contains("lost: stopped answering during a drill"),
+        "{lost}"
+    );
+    assert!(lost.contains(&format!("{moved} drill")), "{lost}");
+    assert!(lost.contains("restore-drill fleet gc"), "{lost}");
+    assert_eq!(left_by(LOCAL, pid), 0, "left on this machine's engine");
+    // Back, the stopped engine still holds what the stopped drills left;
+    // `fleet gc` removes it.
+    second.restart();
+    let left = left_by(&second.host(), pid);
+    eprintln!("left on the stopped engine until swept: {left}");
+    let (code, out, err) = run(&["fleet", "gc", fleet.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert_eq!(left_by(&second.host(), pid), 0, "{out}");
+    let (_, list, _) = run(&[
+        "--json",
+        "history",
+        "--history",
+        dir.path().join("history.sqlite").to_str().unwrap(),
+        "list",
+    ]);
+    let records: Vec<serde_json::Value> = serde_json::from_str(&list).unwrap();
+    assert_eq!(records.len(), names.len(), "one record per site: {list}");
+}
