@@ -300,11 +300,21 @@ async fn wait_ready(docker: &Docker, id: &str, spec: &SandboxSpec) -> Result<()>
     match outcome {
         Ok(true) => Ok(()),
         Ok(false) => {
-            let state = docker
+            let state = match docker
                 .inspect_container(id, None::<InspectContainerOptions>)
                 .await
-                .ok()
-                .and_then(|c| c.state);
+            {
+                Ok(c) => c.state,
+                // The log also ends when the engine goes away (stopped, crashed):
+                // that is the cause to name, not the image.
+                Err(e) if !matches!(e, bollard::errors::Error::DockerResponseServerError { .. }) => {
+                    return Err(self::docker::unreachable_error(
+                        &self::docker::docker_host(),
+                        &e,
+                    ));
+                }
+                Err(_) => None,
+            };
             let code = state.and_then(|s| s.exit_code).unwrap_or(-1);
             Err(Error::Environment(format!(
                 "the {} container exited during startup (exit code {code}). Last log lines:\n{}\n\

@@ -3,6 +3,9 @@
 //! `restore-drill images build`; without them they fail, they never skip.
 #![allow(dead_code)]
 
+/// A second Docker engine started by the test, and a sandbox sampler.
+pub mod engine;
+
 use restore_drill::compare::model::{
     ComparisonReport, Item, ItemKind, ItemStatus, QueryRun, TargetReport,
 };
