@@ -230,3 +230,83 @@ fn a_killed_engine_leaves_its_container_running_until_dropped_and_nothing_after(
     );
     gone_without_a_trace(engine);
 }
+
+/// Stops the engine the moment the drill enters `phase`.
+struct StopAt {
+    phase: &'static str,
+    engine: std::sync::Arc<std::sync::Mutex<SecondEngine>>,
+}
+
+impl restore_drill::events::Observer for StopAt {
+    fn event(&self, e: restore_drill::events::Event) {
+        if matches!(&e, restore_drill::events::Event::PhaseStarted { name } if name == self.phase) {
+            self.engine.lock().unwrap().stop();
+        }
+    }
+}
+
+/// The engine stopped as the checks begin, on the restored database: the
+/// lost connections look like failed checks, but the drill ends in an
+/// environment error naming the engine (exit 3), never as failed, since
+/// nothing is known of the backups. Stopped at a phase, not a moment: the
+/// same every run.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_engine_stopped_during_the_checks_ends_the_drill_as_an_environment_error() {
+    use restore_drill::sandbox::RunId;
+    let engine = SecondEngine::start();
+    engine.load_images(&[PG15]);
+    let host = engine.host();
+    let engine = std::sync::Arc::new(std::sync::Mutex::new(engine));
+    let clinic = shared_clinic();
+    let plan = restore_drill::scenario::load(Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/scenarios/monthly-drill.toml"
+    )))
+    .unwrap()
+    .with_overrides(restore_drill::scenario::Overrides {
+        backups: Some(clinic.backups.clone()),
+        identities: vec![clinic.key.path.clone()],
+        ..Default::default()
+    })
+    .unwrap();
+    let keys = vec![restore_drill::keys::load_identity_file(&clinic.key.path).unwrap()];
+    let path = host.trim_start_matches("unix://");
+    let docker =
+        bollard::Docker::connect_with_unix(path, 120, bollard::API_DEFAULT_VERSION).unwrap();
+    let events: restore_drill::events::Events = std::sync::Arc::new(StopAt {
+        phase: "checks",
+        engine: engine.clone(),
+    });
+    let opts = restore_drill::drill::DrillOptions {
+        keep: false,
+        before_checks_sql: None,
+    };
+    let run = RunId::new();
+    let started = Instant::now();
+    let out = restore_drill::drill::run(&docker, &run, &plan, keys.into(), opts, &events).await;
+    eprintln!(
+        "ended {:.1} s after it started",
+        started.elapsed().as_secs_f64()
+    );
+    let r = out.report;
+    assert_eq!(r.verdict, Verdict::Error, "{:?}", r.error);
+    let e = r.error.unwrap();
+    assert_eq!(
+        (e.phase.as_str(), e.kind.as_str()),
+        ("checks", "environment")
+    );
+    assert!(
+        e.reason
+            .to_string()
+            .contains("stopped answering during checks"),
+        "{}",
+        e.reason
+    );
+    drop(events);
+    let engine = std::sync::Arc::try_unwrap(engine)
+        .ok()
+        .unwrap()
+        .into_inner()
+        .unwrap();
+    gone_without_a_trace(engine);
+}

@@ -140,7 +140,7 @@ pub async fn run(
     let result = drive(&env, keys, &mut clock, &mut facts).await;
     let phase = clock.current().unwrap_or("start").to_string();
     let error = result.err();
-    let report = assemble(
+    let mut report = assemble(
         plan,
         run,
         started,
@@ -153,12 +153,43 @@ pub async fn run(
         _ => None,
     };
     drop(facts.staged.take()); // scratch space removed here
+    let error = match report.verdict {
+        crate::report::Verdict::Passed => error,
+        _ => engine_gone(docker, plan, &mut report).await.or(error),
+    };
     DrillOutcome {
         report,
         kept: facts.kept,
         workload_log,
         error,
     }
+}
+
+/// A drill that did not pass, on an engine that no longer answers, says
+/// nothing of the backups: a sandbox killed with its engine looks like a
+/// failed restore or a lost connection. Such a drill ends in an environment
+/// error naming the engine, never as failed or unrecoverable.
+async fn engine_gone(docker: &bollard::Docker, plan: &Plan, report: &mut Report) -> Option<Error> {
+    if crate::sandbox::docker::answers(docker).await {
+        return None;
+    }
+    let phase = report
+        .error
+        .as_ref()
+        .map_or_else(|| "the drill".to_string(), |e| e.phase.clone());
+    let engine = match &plan.target.docker_engine {
+        Some(name) => format!("the fleet's engine {name}"),
+        None => crate::sandbox::docker::docker_host(),
+    };
+    let e = Error::Environment(format!(
+        "Docker is not reachable at {engine}: it stopped answering during {phase}, so nothing is known of the backups. Start the engine again and rerun the drill; restore-drill gc, run against that engine, removes what this drill left there"
+    ));
+    report.verdict = crate::report::Verdict::Error;
+    report.error = Some(crate::report::DrillError::new(phase, &e));
+    if let Some(x) = report.expectation.as_mut() {
+        x.met = false;
+    }
+    Some(e)
 }
 
 /// The drill's steps in order; `?` leaves the facts gathered so far in `f`.

@@ -10,8 +10,6 @@ use std::time::Duration;
 
 /// How long the first contact with an engine may take.
 const CONNECT: Duration = Duration::from_secs(15);
-/// How long an engine may take to answer a ping before it counts as lost.
-const PING: Duration = Duration::from_secs(5);
 /// bollard's per-request timeout, in seconds, as for the local engine.
 const REQUEST_TIMEOUT_S: u64 = 120;
 
@@ -48,10 +46,7 @@ fn client(host: &EngineHost) -> std::result::Result<Docker, bollard::errors::Err
     }
 }
 
-/// Whether the engine still answers, within a few seconds.
-pub async fn answers(docker: &Docker) -> bool {
-    matches!(tokio::time::timeout(PING, docker.ping()).await, Ok(Ok(_)))
-}
+pub use crate::sandbox::docker::answers;
 
 /// An engine that cannot be reached: which one, and what to do.
 pub fn unreachable(spec: &EngineSpec, why: &str) -> Error {

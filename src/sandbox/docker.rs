@@ -48,6 +48,12 @@ fn probe_socket(host: &str, path: &str) -> Result<()> {
     }
 }
 
+/// Whether the engine still answers a ping, within 5 seconds.
+pub async fn answers(docker: &Docker) -> bool {
+    let ping = tokio::time::timeout(std::time::Duration::from_secs(5), docker.ping());
+    matches!(ping.await, Ok(Ok(_)))
+}
+
 /// Turns a failed first contact into the message a user can act on.
 pub fn unreachable_error(host: &str, e: &bollard::errors::Error) -> Error {
     let text = e.to_string();
