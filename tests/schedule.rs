@@ -119,6 +119,8 @@ fn installed_units_pass_systemd_analyze_and_a_second_install_replaces_them() {
         "NoNewPrivileges=yes",
         "ProtectSystem=strict",
         "PrivateTmp=yes",
+        // The sockets where the engine sees them (see the private /tmp test).
+        "RuntimeDirectory=restore-drill",
         "ReadWritePaths=",
         "--history",
     ] {
@@ -434,4 +436,115 @@ fn a_bidi_override_in_the_site_is_refused() {
         "{err}"
     );
     assert!(!v.0.join("units").exists());
+}
+
+/// A scheduled drill has a private /tmp (`PrivateTmp=yes`) that the Docker
+/// engine, in its own mount namespace, does not see: a socket folder made
+/// there cannot be mounted into the sandbox. Under a private /tmp of the
+/// same kind (a mount namespace with its own tmpfs on /tmp), the drill
+/// fails without the unit's runtime folder and passes with it, as
+/// RUNTIME_DIRECTORY passes it from `RuntimeDirectory=`.
+#[test]
+fn a_drill_under_a_private_tmp_keeps_its_sockets_where_docker_sees_them() {
+    let clinic = shared_clinic();
+    let runtime = tempfile::Builder::new()
+        .prefix("rd-run-")
+        .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+        .unwrap();
+    let reports = tempdir();
+    let drill = |runtime_dir: Option<&Path>| {
+        let mut c = Command::new("unshare");
+        c.args(["--mount", "--propagation", "private", "sh", "-c"])
+            .arg("mount -t tmpfs private-tmp /tmp && exec \"$@\"")
+            .arg("sh")
+            .arg(env!("CARGO_BIN_EXE_restore-drill"))
+            .args([
+                "--quiet",
+                "run",
+                &repo_scenario(),
+                "--no-history",
+                "--site",
+                "Private Tmp",
+            ])
+            .arg("--backups")
+            .arg(&clinic.backups)
+            .arg("--identity")
+            .arg(&clinic.key.path)
+            .arg("--report-dir")
+            .arg(reports.path())
+            .env_remove("RUNTIME_DIRECTORY");
+        if let Some(d) = runtime_dir {
+            c.env("RUNTIME_DIRECTORY", d);
+        }
+        decode(c.output().expect("run unshare"))
+    };
+    let (code, _, err) = drill(None);
+    assert_eq!(code, 3, "a socket folder under the private /tmp: {err}");
+    assert!(err.contains("bind source path does not exist"), "{err}");
+    let (code, out, err) = drill(Some(runtime.path()));
+    assert_eq!(code, 0, "{out}\n{err}");
+}
+
+fn repo_scenario() -> String {
+    format!(
+        "{}/scenarios/monthly-drill.toml",
+        env!("CARGO_MANIFEST_DIR")
+    )
+}
+
+/// One timer for a whole fleet: the service runs `fleet run` with the
+/// fleet's history, daily by default (the fleet drills what is due), and
+/// systemd finds nothing wrong in it.
+#[test]
+fn a_fleet_gets_one_daily_service_and_timer() {
+    let v = Visible::new("fleet");
+    let (scenario, key, backups) = setup(&v);
+    let fleet = v.0.join("fleet.toml");
+    let mut text = String::from("name = \"Northside IT\"\nhistory = \"state/history.sqlite\"\n\n[[engine]]\nname = \"local\"\nhost = \"unix:///var/run/docker.sock\"\nsandboxes = 2\nmemory_gb = 8\n");
+    for site in ["Eastside Optometry", "Harbor Eye Care"] {
+        text.push_str(&format!(
+            "\n[[site]]\nname = \"{site}\"\nscenario = \"{}\"\nbackups = \"{}\"\nidentities = [\"{}\"]\n",
+            scenario.display(),
+            backups.display(),
+            key.display()
+        ));
+    }
+    std::fs::write(&fleet, text).unwrap();
+    let units = v.0.join("units");
+    let (code, out, err) = run(&[
+        "fleet",
+        "schedule",
+        "install",
+        fleet.to_str().unwrap(),
+        "--unit-dir",
+        units.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(
+        out.contains("restore-drill-fleet runs every day at 03:00"),
+        "{out}"
+    );
+    let service = std::fs::read_to_string(units.join("restore-drill-fleet.service")).unwrap();
+    let exec = service
+        .lines()
+        .find(|l| l.starts_with("ExecStart="))
+        .unwrap();
+    let history = v.0.join("state/history.sqlite");
+    assert!(
+        exec.ends_with(&format!(
+            "fleet run {} --history {}",
+            fleet.display(),
+            history.display()
+        )),
+        "{exec}"
+    );
+    let timer = std::fs::read_to_string(units.join("restore-drill-fleet.timer")).unwrap();
+    assert!(timer.contains("OnCalendar=*-*-* 03:00:00"), "{timer}");
+    assert_eq!(
+        std::fs::read_dir(&units).unwrap().count(),
+        2,
+        "one service, one timer"
+    );
+    let (rc, said) = verify(&units);
+    assert_eq!((rc, said.as_str()), (0, ""), "systemd-analyze verify");
 }

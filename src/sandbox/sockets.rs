@@ -24,7 +24,22 @@ const ORPHAN_AFTER: Duration = Duration::from_secs(60);
 
 /// The run's folder of sockets on this host.
 pub fn run_folder(run_id: &str) -> PathBuf {
-    std::env::temp_dir().join(format!("{PREFIX}{run_id}"))
+    base().join(format!("{PREFIX}{run_id}"))
+}
+
+/// Where runs' socket folders go: the Docker engine must see them at the
+/// same path. A scheduled service has a private /tmp the engine cannot see
+/// (`PrivateTmp=yes`), so its unit gives it a runtime directory under /run
+/// (`RuntimeDirectory=`, passed as RUNTIME_DIRECTORY), which the engine sees.
+fn base() -> PathBuf {
+    std::env::var_os("RUNTIME_DIRECTORY")
+        .map(PathBuf::from)
+        .and_then(|d| {
+            // systemd passes several as a colon-separated list: the first.
+            let first = d.to_string_lossy().split(':').next().map(PathBuf::from);
+            first.filter(|p| p.is_absolute())
+        })
+        .unwrap_or_else(std::env::temp_dir)
 }
 
 /// A new folder for one sandbox's socket, under the run's private folder.
@@ -83,7 +98,7 @@ fn holds_only_socket_folders(dir: &std::path::Path) -> bool {
 /// containers removed by hand, or a run killed before its first container),
 /// except those of `spared` runs and any younger than a minute.
 pub fn remove_orphans(spared: &BTreeSet<String>) {
-    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+    let Ok(entries) = std::fs::read_dir(base()) else {
         return;
     };
     for entry in entries.flatten() {

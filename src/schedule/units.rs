@@ -130,7 +130,10 @@ TimeoutStartSec=6h
 UMask=0077
 # Hardening that leaves the Docker socket reachable: only the history,
 # reports and metrics are writable; /tmp is private (failure rehearsals put
-# their scratch copies there).
+# their scratch copies there). The sandboxes' socket folders go to a runtime
+# folder under /run instead, where the Docker engine sees them too.
+RuntimeDirectory=restore-drill
+RuntimeDirectoryMode=0700
 NoNewPrivileges=yes
 ProtectSystem=strict
 ReadWritePaths={writes}
