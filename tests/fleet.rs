@@ -55,7 +55,7 @@ fn fleet_run(
     args: &[&str],
     hosts: &[String],
     limit: Duration,
-    during: impl FnOnce(&SandboxSampler),
+    during: impl FnOnce(&SandboxSampler, u32),
 ) -> (
     Finished,
     std::collections::BTreeMap<String, common::engine::Sampled>,
@@ -70,7 +70,7 @@ fn fleet_run(
         .unwrap();
     let pid = child.id();
     let sampler = SandboxSampler::start_for_pid(hosts, pid);
-    during(&sampler);
+    during(&sampler, pid);
     let waited = wait_within(child, limit);
     let seen = sampler.finish();
     let (code, stdout, stderr) = decode(waited);
@@ -197,7 +197,7 @@ fn six_clinics_on_two_engines_each_end_with_their_own_verdict() {
     let fleet = fleet_file(dir.path(), &second.host(), &sites);
     let hosts = [LOCAL.to_string(), second.host()];
     let args = ["fleet", "run", fleet.to_str().unwrap()];
-    let (done, seen, pid) = fleet_run(&args, &hosts, Duration::from_secs(600), |_| {});
+    let (done, seen, pid) = fleet_run(&args, &hosts, Duration::from_secs(600), |_, _| {});
     eprintln!(
         "{}\n{}\nin {:?}; sampled {seen:?}",
         done.stdout, done.stderr, done.elapsed
@@ -318,7 +318,7 @@ fn an_engine_stopped_mid_fleet_has_its_drills_moved_to_the_other() {
     let hosts = [LOCAL.to_string(), second.host()];
     let args = ["fleet", "run", fleet.to_str().unwrap()];
     let second_host = second.host();
-    let (done, _, pid) = fleet_run(&args, &hosts, Duration::from_secs(600), |sampler| {
+    let (done, _, pid) = fleet_run(&args, &hosts, Duration::from_secs(600), |sampler, _| {
         sampler.wait_for_sandbox(&second_host, Duration::from_secs(120));
         second.stop();
     });
@@ -345,7 +345,7 @@ fn an_engine_stopped_mid_fleet_has_its_drills_moved_to_the_other() {
         .find(|l| l.starts_with("engine second"))
         .unwrap();
     assert!(
-        lost.contains("lost: stopped answering during a drill"),
+        lost.contains("lost: it stopped answering during a drill"),
         "{lost}"
     );
     assert!(lost.contains(&format!("{moved} drill")), "{lost}");
@@ -368,4 +368,69 @@ fn an_engine_stopped_mid_fleet_has_its_drills_moved_to_the_other() {
     ]);
     let records: Vec<serde_json::Value> = serde_json::from_str(&list).unwrap();
     assert_eq!(records.len(), names.len(), "one record per site: {list}");
+}
+
+/// SIGTERM while drills run (a systemd stop, a shutdown): the drills under
+/// way stop, what they created is removed, each leaves a report saying it
+/// was interrupted, the sites not started are said, and the fleet exits in
+/// bounded time with a failure's code.
+#[test]
+fn sigterm_stops_the_fleet_and_removes_what_its_drills_created() {
+    let dir = tempdir();
+    let pg = shared_clinic();
+    let names = [
+        "Alder Eye Care",
+        "Birch Vision",
+        "Cedar Optometry",
+        "Dogwood Optics",
+    ];
+    let sites: Vec<SiteSpec> = names
+        .iter()
+        .map(|&name| SiteSpec {
+            name,
+            scenario: repo("scenarios/monthly-drill.toml"),
+            backups: pg.backups.clone(),
+            identity: pg.key.path.clone(),
+        })
+        .collect();
+    // One engine that answers: the second is an address nothing listens on.
+    let nowhere = format!("unix://{}", dir.path().join("no-engine.sock").display());
+    let fleet = fleet_file(dir.path(), &nowhere, &sites);
+    let args = [
+        "fleet",
+        "run",
+        fleet.to_str().unwrap(),
+        "--max-parallel",
+        "2",
+    ];
+    let hosts = [LOCAL.to_string()];
+    let (done, _, pid) = fleet_run(&args, &hosts, Duration::from_secs(120), |sampler, pid| {
+        sampler.wait_for_sandbox(LOCAL, Duration::from_secs(120));
+        let pid = nix::unistd::Pid::from_raw(pid as i32);
+        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+    });
+    eprintln!("{}\n{}\nin {:?}", done.stdout, done.stderr, done.elapsed);
+    assert_eq!(left_by(LOCAL, pid), 0, "left on the engine");
+    assert_eq!(done.code, 1, "{}", done.stderr);
+    assert!(
+        done.stdout.contains("stopped by SIGTERM"),
+        "{}",
+        done.stdout
+    );
+    assert!(done.stdout.contains("not started"), "{}", done.stdout);
+    let interrupted = done
+        .stdout
+        .lines()
+        .filter(|l| l.contains("stopped during interrupted"))
+        .count();
+    assert!((1..=2).contains(&interrupted), "{}", done.stdout);
+    let lost = done
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("engine \"second\""))
+        .unwrap();
+    assert!(
+        lost.contains("is not reachable") && lost.contains("fleet.toml:12"),
+        "{lost}"
+    );
 }

@@ -525,7 +525,13 @@ fn summary_text(
 }
 
 fn lost_line(l: &runner::LostEngine, file: &Path) -> String {
-    let mut s = format!("engine {} ({}) lost: {}", l.name, l.host, l.why);
+    let mut s = match &l.why {
+        runner::Lost::Unreachable { error } => error.clone(),
+        runner::Lost::StoppedAnswering => format!(
+            "engine {} ({}) lost: it stopped answering during a drill",
+            l.name, l.host
+        ),
+    };
     if !l.runs_left.is_empty() {
         s.push_str(&format!(
             "; {} moved to other engines. What they left there is removed when it answers again: restore-drill fleet gc {}",

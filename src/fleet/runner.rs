@@ -88,10 +88,20 @@ pub struct SiteOutcome<T> {
 pub struct LostEngine {
     pub name: String,
     pub host: String,
-    pub why: String,
+    pub why: Lost,
     /// Runs that were on it when it was lost: their containers may be left
     /// there until it comes back (`restore-drill fleet gc`).
     pub runs_left: Vec<String>,
+}
+
+/// Why an engine was lost.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Lost {
+    /// It could not be reached when the fleet started: the error says why.
+    Unreachable { error: String },
+    /// It stopped answering while it ran drills.
+    StoppedAnswering,
 }
 
 pub struct FleetOutcome<T> {
@@ -349,7 +359,7 @@ impl<D: Drill> Runner<D> {
             self.lost.push(LostEngine {
                 name: spec.name.clone(),
                 host: spec.host.url(),
-                why: "stopped answering during a drill".into(),
+                why: Lost::StoppedAnswering,
                 runs_left: Vec::new(),
             });
         }
@@ -416,7 +426,9 @@ async fn contact(
                 lost.push(LostEngine {
                     name: spec.name.clone(),
                     host: spec.host.url(),
-                    why: e.to_string(),
+                    why: Lost::Unreachable {
+                        error: e.to_string(),
+                    },
                     runs_left: Vec::new(),
                 });
                 (None, BTreeSet::new())
