@@ -25,6 +25,8 @@ pub enum FleetCommand {
     /// Drill every due site of a fleet file on its engines, at most
     /// --max-parallel at once; one line per site, exit code the worst site's.
     Run(FleetRunArgs),
+    /// How every site stands: last passing drill against its cadence, RTO and RPO, last failure; worst first.
+    Status(super::fleet_status::StatusArgs),
 }
 
 #[derive(clap::Args)]
@@ -50,6 +52,7 @@ pub struct FleetRunArgs {
 pub async fn fleet(cmd: FleetCommand, events: Events) -> Result<Output> {
     match cmd {
         FleetCommand::Run(a) => run(a, events).await,
+        FleetCommand::Status(a) => super::fleet_status::status(a).await,
     }
 }
 
