@@ -25,6 +25,8 @@ pub enum FleetCommand {
     /// Drill every due site of a fleet file on its engines, at most
     /// --max-parallel at once; one line per site, exit code the worst site's.
     Run(FleetRunArgs),
+    /// How every site stands: last passing drill against its cadence, RTO and RPO, last failure; worst first.
+    Status(super::fleet_status::StatusArgs),
     /// One systemd service and timer for the whole fleet (`fleet run`, daily
     /// by default: the fleet drills the sites that are due). `schedule list`
     /// and `schedule remove` list and remove it.
@@ -85,23 +87,15 @@ pub struct FleetRunArgs {
     /// `max_parallel`, else 2).
     #[arg(long)]
     max_parallel: Option<usize>,
-    /// The drill history (default: the fleet file's `history`, else
-    /// RESTORE_DRILL_HISTORY, else as for `run`).
-    #[arg(long = "history")]
+    /// The drill history (default: the fleet file's `history`, else as for `run`).
+    #[arg(long = "history", env = "RESTORE_DRILL_HISTORY")]
     history: Option<PathBuf>,
-}
-
-/// `--history`, else the fleet file's `history` (the fleet names its own),
-/// else RESTORE_DRILL_HISTORY, else the state folder's.
-pub(super) fn history_of(flag: Option<PathBuf>, fleet: &Fleet) -> PathBuf {
-    flag.or_else(|| fleet.history.clone())
-        .or_else(|| std::env::var_os("RESTORE_DRILL_HISTORY").map(PathBuf::from))
-        .unwrap_or_else(crate::ledger::default_path)
 }
 
 pub async fn fleet(cmd: FleetCommand, events: Events) -> Result<Output> {
     match cmd {
         FleetCommand::Run(a) => run(a, events).await,
+        FleetCommand::Status(a) => super::fleet_status::status(a).await,
         FleetCommand::Schedule {
             command: FleetScheduleCommand::Install(a),
         } => schedule(a).await,
@@ -117,7 +111,7 @@ async fn run(a: FleetRunArgs, events: Events) -> Result<Output> {
         ));
     }
     let chosen = chosen_sites(&fleet, &a.sites)?;
-    let history = history_of(a.history, &fleet);
+    let history = crate::fleet::history_of(a.history, &fleet);
     let now = chrono::Utc::now();
     let standings = standings(&fleet, &history, now).await?;
     let forced = a.all || !a.sites.is_empty();
@@ -180,12 +174,9 @@ async fn standings(
     history: &Path,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<Vec<Standing>> {
-    let passes = if history.exists() {
-        let mut ledger = crate::ledger::Ledger::open(history).await?;
-        let (_, records) = ledger.verified().await?.into_intact(history)?;
-        due::last_passes(&records)
-    } else {
-        Default::default()
+    let passes = match crate::fleet::verified_history(history).await? {
+        Some((_, records)) => due::last_passes(&records),
+        None => Default::default(),
     };
     Ok(fleet
         .sites

@@ -66,6 +66,10 @@ pub struct EvidenceArgs {
     /// One pack over every site the history holds (each run's site is shown).
     #[arg(long)]
     pub all_sites: bool,
+    /// The provider's own summary over a fleet file's sites, as of now: each
+    /// site's name and status only (no backups, checks, contacts or figures).
+    #[arg(long, value_name = "FLEET", conflicts_with_all = ["site", "all_sites", "since", "until"])]
+    pub fleet: Option<PathBuf>,
     /// minisign secret key (restore-drill keys generate-signing): signs every file.
     #[arg(long)]
     pub signing_key: Option<PathBuf>,
@@ -169,7 +173,7 @@ fn list_line(s: &chain::Stored, v: Option<&ledger::view::ReportView>) -> String 
     )
 }
 
-fn clip(s: &str, n: usize) -> String {
+pub(super) fn clip(s: &str, n: usize) -> String {
     if s.chars().count() <= n {
         s.to_string()
     } else {
@@ -325,6 +329,15 @@ pub async fn evidence(a: EvidenceArgs) -> Result<Output> {
             "restore-drill evidence needs --out DIR (where the pack is written), or `evidence verify DIR --public-key KEY.pub`".into(),
         ));
     };
+    if let Some(fleet) = a.fleet {
+        let req = evidence::fleet::Request {
+            fleet,
+            history: a.history.file,
+            out,
+            signing_key: a.signing_key,
+        };
+        return Ok(fleet_output(&evidence::fleet::make(&req).await?));
+    }
     let req = evidence::Request {
         history: a.history.path(),
         out,
@@ -369,6 +382,42 @@ fn made_output(m: &evidence::Made) -> Output {
         out.error = Some(crate::redact::Redacted::ours(format!(
             "no restore was tested between {} and {}: the pack says so; run a drill (restore-drill run) or choose another period",
             m.pack.period.since, m.pack.period.until
+        )));
+    }
+    out
+}
+
+/// The fleet summary's files; exit 1 when a site is stale or failing, as
+/// `fleet status` (the summary says which).
+fn fleet_output(m: &evidence::fleet::Made) -> Output {
+    let s = &m.summary;
+    let bad = s.sites.iter().filter(|x| x.status != "current").count();
+    let mut text = format!(
+        "fleet summary of {}: {}, {bad} stale or failing\n",
+        s.provider,
+        crate::words::plural(s.sites.len(), "site", "sites")
+    );
+    for f in m.files.iter().chain(&m.signatures) {
+        text.push_str(&format!("  {}\n", f.display()));
+    }
+    text.push_str(&format!(
+        "history head: record {} {}",
+        s.ledger.head_id.unwrap_or(0),
+        s.ledger.head_hash
+    ));
+    let json = serde_json::json!({
+        "files": m.files, "signatures": m.signatures, "sites": s.sites, "ledger": s.ledger,
+    });
+    let mut out = Output::new(text, json);
+    if m.signatures.is_empty() {
+        out.warnings.push(crate::redact::Redacted::ours(UNSIGNED));
+    }
+    if bad > 0 {
+        out.code = exit::FAILED;
+        out.error = Some(crate::redact::Redacted::ours(format!(
+            "{} of {} stale or failing: the summary says which; see restore-drill fleet status",
+            crate::words::plural(bad, "site", "sites"),
+            s.sites.len()
         )));
     }
     out

@@ -7,6 +7,7 @@ mod commands;
 mod compare;
 pub mod exit;
 mod fleet;
+mod fleet_status;
 #[cfg(test)]
 mod help_tests;
 mod history;

@@ -7,6 +7,7 @@
 
 pub mod build;
 pub mod chart;
+pub mod fleet;
 mod four;
 pub mod html;
 pub mod manifest;
@@ -111,7 +112,7 @@ pub async fn make(req: &Request) -> Result<Made> {
 /// Writes the pack's files and, last, the list of them with their hashes;
 /// with a key, signs each and the list. Nothing is written when any of the
 /// names exists.
-fn write_pack(
+pub(crate) fn write_pack(
     out: &Path,
     stem: &str,
     mut contents: Vec<(String, Vec<u8>)>,
@@ -209,7 +210,7 @@ fn how_to_verify(stem: &str, signed: bool) -> Vec<pack::VerifyStep> {
 }
 
 /// The output directory exists (it is created) and takes files.
-fn prepare_out(out: &Path) -> Result<()> {
+pub(crate) fn prepare_out(out: &Path) -> Result<()> {
     crate::catalog::atomic::create_dir(
         out,
         crate::catalog::atomic::DirMode::Shared,

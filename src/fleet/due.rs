@@ -35,8 +35,9 @@ impl Standing {
     }
 }
 
-/// The newest passing drill of each site. A rehearsal or an operator error
-/// is not a drill of the backups: only drills that passed count.
+/// The newest passing drill of each site (by the history's site column, as
+/// `status` and `evidence` group). A rehearsal or an operator error is not
+/// a drill of the backups: only drills that passed count.
 pub fn last_passes(records: &[Record]) -> BTreeMap<String, DateTime<Utc>> {
     let mut out: BTreeMap<String, DateTime<Utc>> = BTreeMap::new();
     for r in records {
@@ -44,8 +45,7 @@ pub fn last_passes(records: &[Record]) -> BTreeMap<String, DateTime<Utc>> {
         if v.run_kind() != RunKind::Drill || !v.passed() {
             continue;
         }
-        let Some(site) = &v.site else { continue };
-        let newest = out.entry(site.clone()).or_insert(v.finished_at);
+        let newest = out.entry(r.stored.site.clone()).or_insert(v.finished_at);
         *newest = (*newest).max(v.finished_at);
     }
     out

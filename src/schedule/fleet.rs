@@ -37,11 +37,7 @@ pub fn plan_fleet(r: &FleetRequest, program: &Path) -> Result<Job> {
         }
         crate::plain_text::refuse_in_drill(&p.file, &p.name, p.site_name())?;
     }
-    let history = r
-        .history
-        .clone()
-        .or_else(|| fleet.history.clone())
-        .unwrap_or_else(crate::ledger::default_path);
+    let history = crate::fleet::history_of(r.history.clone(), &fleet);
     let history = written(Written::History, &history)?;
     let reports = fleet
         .report_dir

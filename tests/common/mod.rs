@@ -711,3 +711,97 @@ pub fn hand_made_backup_to(
     std::fs::remove_file(&plain).unwrap();
     (backups, file)
 }
+
+// ---- Headless Chromium (tests/history.rs, tests/fleet_status.rs) ----
+
+/// Chromium's own background services (component updates, network time,
+/// sign-in), which it contacts whatever page it shows.
+pub fn chromium_own(request: &str) -> bool {
+    let host = request
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or("")
+        .trim_start_matches("http://")
+        .split(['/', ':'])
+        .next()
+        .unwrap_or("");
+    host.ends_with(".google.com") || host.ends_with(".googleapis.com")
+}
+
+/// Renders `page` with headless Chromium into a screenshot, all its traffic
+/// sent to a proxy on loopback that answers nothing and records each
+/// request line: nothing leaves the machine, and every request is seen.
+pub fn render_through_proxy(page: &Path, shot: &Path, scratch: &Path) -> Vec<String> {
+    let url = format!("file://{}", page.display());
+    let screenshot = [
+        "--window-size=1000,1800".to_string(),
+        format!("--screenshot={}", shot.display()),
+    ];
+    chromium_through_proxy(&url, &screenshot, scratch).0
+}
+
+/// Opens `url` in headless Chromium with `args` (`--screenshot=…`,
+/// `--dump-dom`), through the recording proxy: (the requests it saw, what
+/// Chromium printed on stdout).
+pub fn chromium_through_proxy(url: &str, args: &[String], scratch: &Path) -> (Vec<String>, String) {
+    use std::io::Read;
+    let proxy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = proxy.local_addr().unwrap().port();
+    proxy.set_nonblocking(true).unwrap();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stop2 = stop.clone();
+    let recorder = std::thread::spawn(move || {
+        let mut seen = Vec::new();
+        while !stop2.load(std::sync::atomic::Ordering::SeqCst) {
+            match proxy.accept() {
+                Ok((mut c, _)) => {
+                    c.set_nonblocking(false).unwrap();
+                    c.set_read_timeout(Some(std::time::Duration::from_secs(2)))
+                        .unwrap();
+                    let mut buf = [0u8; 512];
+                    let n = c.read(&mut buf).unwrap_or(0);
+                    let text = String::from_utf8_lossy(&buf[..n]);
+                    seen.push(text.lines().next().unwrap_or("").to_string());
+                }
+                Err(_) => std::thread::sleep(std::time::Duration::from_millis(20)),
+            }
+        }
+        seen
+    });
+    let out = Command::new(chromium())
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-extensions",
+            "--disable-sync",
+            "--disable-default-apps",
+            "--hide-scrollbars",
+            &format!("--proxy-server=http://127.0.0.1:{port}"),
+            "--proxy-bypass-list=<-loopback>",
+            &format!("--user-data-dir={}", scratch.join("profile").display()),
+        ])
+        .args(args)
+        .arg(url)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let seen = recorder.join().unwrap();
+    (seen, String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+pub fn chromium() -> &'static str {
+    if Command::new("chromium").arg("--version").output().is_ok() {
+        "chromium"
+    } else {
+        "chromium-browser"
+    }
+}
