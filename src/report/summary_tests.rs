@@ -65,7 +65,9 @@ fn a_rehearsal_that_went_as_planned_says_so_first_with_its_facts() {
     let s = ransomware(true).summary();
     assert_eq!(
         s.lines().next(),
-        Some("ransomware: AS EXPECTED (restored from the offsite copy, 1 day of data lost)"),
+        // The encrypted primary copies tried first are why the older
+        // offsite one restored: said among the facts.
+        Some("ransomware: AS EXPECTED (restored from the offsite copy, 1 day of data lost, 2 newer backups unusable)"),
         "{s}"
     );
     let s = ransomware(false).summary();
