@@ -293,7 +293,9 @@ async fn the_engine_stopped_during_the_checks_ends_the_drill_as_an_environment_e
     let e = r.error.unwrap();
     assert_eq!(
         (e.phase.as_str(), e.kind.as_str()),
-        ("checks", "environment")
+        ("checks", "environment"),
+        "{}",
+        e.reason
     );
     assert!(
         e.reason
