@@ -178,29 +178,7 @@ fn container_body(
     creds: &Credentials,
     socket_dir: &Path,
 ) -> ContainerCreateBody {
-    let mut tmpfs = HashMap::new();
-    if let Some(bytes) = spec.tmpfs_bytes {
-        tmpfs.insert(
-            spec.engine.data_dir().to_string(),
-            format!("rw,size={bytes},mode=0700"),
-        );
-    }
-    if let Some(bytes) = spec.staging_bytes {
-        // Sticky and world-writable like /tmp: the restore tool's user
-        // writes the dump there with umask 077.
-        tmpfs.insert(
-            STAGING_DIR.to_string(),
-            format!("rw,size={bytes},mode=1777,noexec,nosuid,nodev"),
-        );
-    }
-    if run.relayed {
-        // No folder of this host on the engine's machine: the socket stays
-        // inside the sandbox, reached through the relay.
-        tmpfs.insert(
-            spec.engine.socket_mount().to_string(),
-            "rw,size=1m,mode=1777,noexec,nosuid,nodev".to_string(),
-        );
-    }
+    let tmpfs = tmpfs_folders(run, spec);
     let socket = Mount {
         target: Some(spec.engine.socket_mount().into()),
         source: Some(socket_dir.display().to_string()),
@@ -239,6 +217,54 @@ fn container_body(
             ..Default::default()
         }),
         ..Default::default()
+    }
+}
+
+/// The sandbox's tmpfs folders: the data directory and the staging folder
+/// where asked for, and on an engine elsewhere the socket's folder.
+fn tmpfs_folders(run: &RunId, spec: &SandboxSpec) -> HashMap<String, String> {
+    let mut tmpfs = HashMap::new();
+    if let Some(bytes) = spec.tmpfs_bytes {
+        tmpfs.insert(
+            spec.engine.data_dir().to_string(),
+            format!("rw,size={bytes},mode=0700"),
+        );
+    }
+    if let Some(bytes) = spec.staging_bytes {
+        // Sticky and world-writable like /tmp: the restore tool's user
+        // writes the dump there with umask 077.
+        tmpfs.insert(
+            STAGING_DIR.to_string(),
+            format!("rw,size={bytes},mode=1777,noexec,nosuid,nodev"),
+        );
+    }
+    if run.relayed {
+        // No folder of this host on the engine's machine: the socket stays
+        // inside the sandbox, reached through the relay.
+        tmpfs.insert(
+            spec.engine.socket_mount().to_string(),
+            "rw,size=1m,mode=1777,noexec,nosuid,nodev".to_string(),
+        );
+    }
+    tmpfs
+}
+
+/// The state of a container whose log ended before it was ready. The log
+/// also ends when the engine goes away (stopped, crashed): that is then the
+/// cause to name, not the image.
+async fn exited_state(
+    docker: &Docker,
+    id: &str,
+) -> Result<Option<bollard::models::ContainerState>> {
+    match docker
+        .inspect_container(id, None::<InspectContainerOptions>)
+        .await
+    {
+        Ok(c) => Ok(c.state),
+        Err(e) if !matches!(e, bollard::errors::Error::DockerResponseServerError { .. }) => Err(
+            self::docker::unreachable_error(&self::docker::docker_host(), &e),
+        ),
+        Err(_) => Ok(None),
     }
 }
 
@@ -300,21 +326,7 @@ async fn wait_ready(docker: &Docker, id: &str, spec: &SandboxSpec) -> Result<()>
     match outcome {
         Ok(true) => Ok(()),
         Ok(false) => {
-            let state = match docker
-                .inspect_container(id, None::<InspectContainerOptions>)
-                .await
-            {
-                Ok(c) => c.state,
-                // The log also ends when the engine goes away (stopped, crashed):
-                // that is the cause to name, not the image.
-                Err(e) if !matches!(e, bollard::errors::Error::DockerResponseServerError { .. }) => {
-                    return Err(self::docker::unreachable_error(
-                        &self::docker::docker_host(),
-                        &e,
-                    ));
-                }
-                Err(_) => None,
-            };
+            let state = exited_state(docker, id).await?;
             let code = state.and_then(|s| s.exit_code).unwrap_or(-1);
             Err(Error::Environment(format!(
                 "the {} container exited during startup (exit code {code}). Last log lines:\n{}\n\

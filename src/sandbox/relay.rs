@@ -78,31 +78,7 @@ async fn relay_one(
     inside: &str,
     client: UnixStream,
 ) -> Result<()> {
-    let cmd = vec!["perl".to_string(), "-e".into(), RELAY.into(), inside.into()];
-    let started = tokio::time::timeout(START, async {
-        let created = docker
-            .create_exec(
-                container,
-                CreateExecOptions {
-                    cmd: Some(cmd),
-                    attach_stdin: Some(true),
-                    attach_stdout: Some(true),
-                    attach_stderr: Some(false),
-                    tty: Some(false),
-                    ..Default::default()
-                },
-            )
-            .await?;
-        let options = StartExecOptions {
-            detach: false,
-            output_capacity: Some(1 << 16),
-            ..Default::default()
-        };
-        docker.start_exec(&created.id, Some(options)).await
-    })
-    .await
-    .map_err(|_| Error::Environment("the sandbox's relay did not start within 15 s".into()))?
-    .map_err(|e| Error::docker("starting the sandbox's relay", e))?;
+    let started = start_relay(docker, container, inside).await?;
     let StartExecResults::Attached {
         mut output,
         mut input,
@@ -136,4 +112,33 @@ async fn relay_one(
         _ = downstream => {},
     }
     Ok(())
+}
+
+/// The relay's exec, started with its stdin and stdout attached.
+async fn start_relay(docker: &Docker, container: &str, inside: &str) -> Result<StartExecResults> {
+    let cmd = vec!["perl".to_string(), "-e".into(), RELAY.into(), inside.into()];
+    tokio::time::timeout(START, async {
+        let created = docker
+            .create_exec(
+                container,
+                CreateExecOptions {
+                    cmd: Some(cmd),
+                    attach_stdin: Some(true),
+                    attach_stdout: Some(true),
+                    attach_stderr: Some(false),
+                    tty: Some(false),
+                    ..Default::default()
+                },
+            )
+            .await?;
+        let options = StartExecOptions {
+            detach: false,
+            output_capacity: Some(1 << 16),
+            ..Default::default()
+        };
+        docker.start_exec(&created.id, Some(options)).await
+    })
+    .await
+    .map_err(|_| Error::Environment("the sandbox's relay did not start within 15 s".into()))?
+    .map_err(|e| Error::docker("starting the sandbox's relay", e))
 }
