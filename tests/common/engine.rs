@@ -4,8 +4,10 @@
 //! the sampler that watches how many sandboxes run on each engine.
 //!
 //! Needs root and dockerd on PATH, as the rest of the suite needs Docker.
-//! The engine listens on its unix socket only: no TCP, no bridge, no
-//! iptables rules, so it touches nothing of the host's networking.
+//! The engine listens on its unix socket only, in a network namespace of
+//! its own: no TCP, no bridge, no iptables rules, so it touches nothing of
+//! the host's networking (with no bridge of its own, a dockerd in the host's
+//! namespace deletes the host's docker0, which the first engine's builds use).
 
 use restore_drill::sandbox::run::{LABEL_PID, LABEL_ROLE};
 use std::collections::BTreeMap;
@@ -89,7 +91,11 @@ impl SecondEngine {
             // dockerd still gets SIGTERM and stops its containers. The signal
             // comes when the thread that started it ends: start, stop and
             // drop an engine on the same thread.
-            .args(["--pdeathsig", "TERM", "dockerd"])
+            .args(["--pdeathsig", "TERM"])
+            // A network namespace of its own: with no bridge, dockerd deletes
+            // the host's docker0 at start (the first engine's default
+            // network), and nothing it does to networking may reach the host.
+            .args(["unshare", "--net", "dockerd"])
             .args(dockerd_flags(&dir))
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("clone the log's handle"))
