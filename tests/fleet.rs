@@ -1,14 +1,16 @@
 #![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
 //! `fleet run` on two real Docker engines: this machine's, and a second
-//! dockerd the test starts on a unix socket of its own (nothing listens on
-//! the network). Each site's drill is a real drill with its own report and
+//! dockerd the test starts on a unix socket of its own (for the `tcp://`
+//! tests also on a port of 127.0.0.1 with TLS; nothing listens beyond
+//! loopback). Each site's drill is a real drill with its own report and
 //! history record; a sampler proves no engine held more sandboxes than its
 //! capacity; an engine stopped mid-fleet has its drills moved.
 
 mod common;
 
-use common::engine::{SandboxSampler, SecondEngine};
+use common::engine::{SandboxSampler, SecondEngine, TlsFiles};
 use common::*;
+use restore_drill::sandbox::run::LABEL_ROLE;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -215,7 +217,7 @@ fn six_clinics_on_two_engines_each_end_with_their_own_verdict() {
     assert_eq!(done.code, 1, "the worst site's code");
     let lines: Vec<&str> = done.stdout.lines().collect();
     assert!(
-        lines[0].starts_with("fleet Northside IT: 6 sites drilled"),
+        lines[0].starts_with("fleet Northside IT: 5 sites drilled, 1 not drilled, 0 not due"),
         "{}",
         done.stdout
     );
@@ -435,4 +437,164 @@ fn sigterm_stops_the_fleet_and_removes_what_its_drills_created() {
         lost.contains("is not reachable") && lost.contains("fleet.toml:12"),
         "{lost}"
     );
+}
+
+// ---- One engine over TCP with TLS, on loopback ----
+
+/// The name of the TLS engine in the fleet file.
+const TLS_ENGINE: &str = "loopback-tls";
+const TLS_SITE: &str = "Summit Eye Care";
+
+/// A fleet of one engine at `host` (`tcp://…`) reached with `tls`, and
+/// one PostgreSQL site: the shared clinic.
+fn tls_fleet(dir: &Path, host: &str, tls: &TlsFiles) -> PathBuf {
+    let pg = shared_clinic();
+    let text = format!(
+        "name = \"Loopback\"\nhistory = \"history.sqlite\"\nreport_dir = \"reports\"\n\n\
+         [[engine]]\nname = \"{TLS_ENGINE}\"\nhost = \"{host}\"\nsandboxes = 1\nmemory_gb = 4\n\
+         tls_ca = \"{}\"\ntls_cert = \"{}\"\ntls_key = \"{}\"\n\n\
+         [[site]]\nname = \"{TLS_SITE}\"\nscenario = \"{}\"\nbackups = \"{}\"\nidentities = [\"{}\"]\n",
+        tls.ca.display(),
+        tls.cert.display(),
+        tls.key.display(),
+        repo("scenarios/monthly-drill.toml"),
+        pg.backups.display(),
+        pg.key.path.display(),
+    );
+    let path = dir.join("fleet.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// `docker inspect` of the one sandbox running on the engine at `host`
+/// (a unix socket: the test's own way in, beside the fleet's TCP one).
+fn running_sandbox(host: &str) -> serde_json::Value {
+    let docker = |args: &[&str]| {
+        let out = std::process::Command::new("docker")
+            .env("DOCKER_HOST", host)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "docker {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let role = format!("label={LABEL_ROLE}=sandbox");
+    let ids = docker(&["ps", "-q", "--filter", &role]);
+    let ids: Vec<&str> = ids.lines().collect();
+    assert_eq!(ids.len(), 1, "sandboxes running on {host}: {ids:?}");
+    let inspected: serde_json::Value = serde_json::from_str(&docker(&["inspect", ids[0]])).unwrap();
+    inspected[0].clone()
+}
+
+/// An engine reached over TCP with a client certificate: the drill passes
+/// on it, its report names it, and its sandbox holds no folder of this
+/// host (no mount at all, no network): the database was reached through
+/// the relay in the Docker API's connection. Nothing is left on it.
+#[test]
+fn a_tls_engine_on_loopback_drills_through_the_relay_with_no_folder_of_this_host() {
+    let (engine, tls) = SecondEngine::start_tls();
+    engine.load_images(&[PG15]);
+    let dir = tempdir();
+    let fleet = tls_fleet(dir.path(), &engine.tcp_host(), &tls);
+    let unix = engine.host();
+    let args = ["fleet", "run", fleet.to_str().unwrap()];
+    let mut sandbox = serde_json::Value::Null;
+    let (done, seen, pid) = fleet_run(
+        &args,
+        std::slice::from_ref(&unix),
+        Duration::from_secs(600),
+        |sampler, _| {
+            sampler.wait_for_sandbox(&unix, Duration::from_secs(120));
+            sandbox = running_sandbox(&unix);
+        },
+    );
+    eprintln!(
+        "{}\n{}\nin {:?}; sampled {seen:?}",
+        done.stdout, done.stderr, done.elapsed
+    );
+    assert_eq!(done.code, 0, "{}\n{}", done.stdout, done.stderr);
+    let line = done
+        .stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with(TLS_SITE))
+        .unwrap();
+    assert!(
+        line.contains("PASSED") && line.contains(&format!("[engine {TLS_ENGINE}]")),
+        "{line}"
+    );
+    let host_config = &sandbox["HostConfig"];
+    assert_eq!(
+        sandbox["Mounts"],
+        serde_json::json!([]),
+        "the sandbox {} holds a folder",
+        sandbox["Name"]
+    );
+    assert!(host_config["Binds"].is_null(), "{host_config:#}");
+    assert!(host_config["Mounts"].is_null(), "{host_config:#}");
+    assert_eq!(host_config["NetworkMode"], "none", "{host_config:#}");
+    assert_eq!(
+        the_report(dir.path())["target"]["docker_engine"],
+        TLS_ENGINE
+    );
+    assert_eq!(left_by(&unix, pid), 0, "left on the TLS engine");
+}
+
+/// The one report of the TLS fleet's site.
+fn the_report(dir: &Path) -> serde_json::Value {
+    let folder = dir.join("reports").join("summit-eye-care");
+    let reports = files_in(&folder);
+    assert_eq!(reports.len(), 1, "{reports:?}");
+    serde_json::from_str(&std::fs::read_to_string(folder.join(&reports[0])).unwrap()).unwrap()
+}
+
+/// The engine refuses a client certificate its CA did not sign: the fleet
+/// says the engine is not reachable and why, drills nothing, and ends with
+/// exit 3 within seconds, not when a drill's timeouts run out.
+#[test]
+fn a_tls_engine_refusing_the_client_certificate_is_not_reachable_and_nothing_is_drilled() {
+    let (engine, _) = SecondEngine::start_tls();
+    let foreign = engine.foreign_client();
+    let dir = tempdir();
+    let fleet = tls_fleet(dir.path(), &engine.tcp_host(), &foreign);
+    let args = ["fleet", "run", fleet.to_str().unwrap()];
+    // No image on the engine: the fleet must stop at the handshake, before
+    // it looks for one (the messages below tell the two apart).
+    let (done, _, pid) = fleet_run(&args, &[engine.host()], Duration::from_secs(120), |_, _| {});
+    eprintln!("{}\n{}\nin {:?}", done.stdout, done.stderr, done.elapsed);
+    assert_eq!(done.code, 3, "{}\n{}", done.stdout, done.stderr);
+    assert!(
+        done.elapsed < Duration::from_secs(30),
+        "took {:?}",
+        done.elapsed
+    );
+    let unreachable = format!(
+        "engine {TLS_ENGINE:?} ({}, {}:5) is not reachable: ",
+        engine.tcp_host(),
+        fleet.display()
+    );
+    assert!(done.stderr.contains(&unreachable), "{}", done.stderr);
+    // The cause, not just the HTTP client's "client error": rustls's
+    // "received fatal alert: BadCertificate", the engine's refusal.
+    let why = done.stderr.split(&unreachable).nth(1).unwrap_or_default();
+    assert!(why.contains("BadCertificate"), "{}", done.stderr);
+    let lines: Vec<&str> = done.stdout.lines().collect();
+    let site = lines
+        .iter()
+        .find(|l| l.trim_start().starts_with(TLS_SITE))
+        .unwrap();
+    assert!(
+        site.contains("NOT DRILLED (every engine that could take it is lost)"),
+        "{site}"
+    );
+    let lost = lines
+        .iter()
+        .find(|l| l.starts_with(&format!("engine \"{TLS_ENGINE}\" ")))
+        .unwrap();
+    assert!(lost.contains(&unreachable), "{lost}");
+    assert!(!dir.path().join("reports").join("summit-eye-care").exists());
+    assert_eq!(left_by(&engine.host(), pid), 0);
 }

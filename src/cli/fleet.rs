@@ -423,9 +423,9 @@ fn no_engine(why: crate::fleet::place::Nowhere) -> SiteDone {
         Nowhere::AllLost => "every engine that could take it is lost",
         Nowhere::NoImage => "no engine that answers holds its image: load it there (docker save | docker load) or run restore-drill images build on it",
     };
+    // Said once, in the site's line: nothing ran, so there is no error to add.
     let mut out = Output::new(String::new(), json!({ "error": reason }));
     out.code = exit::ENVIRONMENT;
-    out.error = Some(crate::redact::Redacted::ours(reason));
     SiteDone {
         out,
         outcome: format!("NOT DRILLED ({reason})"),
@@ -478,10 +478,12 @@ fn summary_text(
         .map(|r| fleet.sites[r.site].name.chars().count())
         .max()
         .unwrap_or(0);
+    let drilled = rows.iter().filter(|r| r.engine.is_some()).count();
     let mut text = format!(
-        "fleet {}: {} drilled, {} not due\n",
+        "fleet {}: {} drilled, {} not drilled, {} not due\n",
         fleet.name,
-        crate::words::plural(rows.len(), "site", "sites"),
+        crate::words::plural(drilled, "site", "sites"),
+        rows.len() - drilled,
         not_due.len()
     );
     for r in rows {

@@ -4,10 +4,13 @@
 //! the sampler that watches how many sandboxes run on each engine.
 //!
 //! Needs root and dockerd on PATH, as the rest of the suite needs Docker.
-//! The engine listens on its unix socket only, in a network namespace of
-//! its own: no TCP, no bridge, no iptables rules, so it touches nothing of
-//! the host's networking (with no bridge of its own, a dockerd in the host's
-//! namespace deletes the host's docker0, which the first engine's builds use).
+//! A unix-only engine (`start`) runs in a network namespace of its own: no
+//! TCP, no bridge, no iptables rules, so it touches nothing of the host's
+//! networking (with no bridge, a dockerd in the host's namespace deletes the
+//! host's docker0, which the first engine's builds use). One started with
+//! `start_tls` also listens on a port of 127.0.0.1 with TLS and client
+//! certificates (made here with the `openssl` CLI), so it stays in the host's
+//! namespace with a bridge of its own, made for it and deleted with it.
 
 use restore_drill::sandbox::run::{LABEL_PID, LABEL_ROLE};
 use std::collections::BTreeMap;
@@ -35,12 +38,37 @@ pub struct SecondEngine {
     dir: Option<tempfile::TempDir>,
     root: PathBuf,
     socket: PathBuf,
+    /// The loopback port it also listens on with TLS (`start_tls`).
+    tcp: Option<u16>,
     daemon: Option<Child>,
+}
+
+/// A client's side of a TLS engine: the CA it trusts the engine by, and the
+/// certificate (with its key) it shows the engine. The fleet file's
+/// `tls_ca`, `tls_cert` and `tls_key`.
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    pub ca: PathBuf,
+    pub cert: PathBuf,
+    pub key: PathBuf,
 }
 
 impl SecondEngine {
     /// Starts a fresh engine and waits until it answers.
     pub fn start() -> SecondEngine {
+        Self::starting(None)
+    }
+
+    /// Starts a fresh engine that also listens on `tcp_host()`, where it
+    /// speaks TLS and lets in only clients whose certificate its own CA
+    /// signed; returns it with such a client's files.
+    pub fn start_tls() -> (SecondEngine, TlsFiles) {
+        let engine = Self::starting(Some(free_loopback_port()));
+        let client = engine.client_files("client", &engine.tls_dir().join("ca"));
+        (engine, client)
+    }
+
+    fn starting(tcp: Option<u16>) -> SecondEngine {
         sweep_abandoned();
         let dir = tempfile::Builder::new()
             .prefix(PREFIX)
@@ -52,9 +80,13 @@ impl SecondEngine {
         let mut engine = SecondEngine {
             root: dir.path().to_path_buf(),
             socket: dir.path().join("docker.sock"),
+            tcp,
             dir: Some(dir),
             daemon: None,
         };
+        if tcp.is_some() {
+            engine.make_server_certificate();
+        }
         engine.launch();
         engine
     }
@@ -71,6 +103,15 @@ impl SecondEngine {
     /// What `DOCKER_HOST` is set to to reach it.
     pub fn host(&self) -> String {
         format!("unix://{}", self.socket().display())
+    }
+
+    /// `tcp://127.0.0.1:PORT`: the address a fleet file names it by.
+    /// Only for an engine started by `start_tls`.
+    pub fn tcp_host(&self) -> String {
+        let port = self
+            .tcp
+            .expect("tcp_host: this engine was not started with start_tls");
+        format!("tcp://127.0.0.1:{port}")
     }
 
     pub fn log(&self) -> PathBuf {
@@ -92,11 +133,9 @@ impl SecondEngine {
             // comes when the thread that started it ends: start, stop and
             // drop an engine on the same thread.
             .args(["--pdeathsig", "TERM"])
-            // A network namespace of its own: with no bridge, dockerd deletes
-            // the host's docker0 at start (the first engine's default
-            // network), and nothing it does to networking may reach the host.
-            .args(["unshare", "--net", "dockerd"])
-            .args(dockerd_flags(&dir))
+            .args(namespace(self.tcp))
+            .arg("dockerd")
+            .args(dockerd_flags(&dir, self.tcp))
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("clone the log's handle"))
             .stderr(log)
@@ -104,6 +143,7 @@ impl SecondEngine {
             .expect("start dockerd (needs root, and dockerd and setpriv on PATH)");
         self.daemon = Some(child);
         self.wait_ready(started);
+        self.listens_on_loopback_only();
         eprintln!(
             "second engine: {} answered in {:.1} s",
             self.host(),
@@ -234,6 +274,11 @@ impl SecondEngine {
 impl Drop for SecondEngine {
     fn drop(&mut self) {
         self.stop();
+        if let Some(port) = self.tcp {
+            let _ = Command::new("ip")
+                .args(["link", "del", &bridge_name(port)])
+                .status();
+        }
         let Some(dir) = self.dir.take() else { return };
         // Drop cannot fail a test: what it cannot remove it says.
         let (pids, mounts) = clear_out(dir.path());
@@ -257,19 +302,56 @@ impl Drop for SecondEngine {
 /// folder; no default bridge and no iptables rules (sandboxes run with no
 /// network). The storage driver is dockerd's own choice (overlay2 where the
 /// filesystem allows it).
-fn dockerd_flags(dir: &Path) -> Vec<String> {
+fn dockerd_flags(dir: &Path, tcp: Option<u16>) -> Vec<String> {
     let at = |name: &str| dir.join(name).display().to_string();
-    vec![
+    let mut flags = vec![
         format!("--config-file={}", at("daemon.json")),
         format!("--data-root={}", at("data")),
         format!("--exec-root={}", at("exec")),
         format!("--pidfile={}", at("pid")),
         format!("--host=unix://{}", at("docker.sock")),
-        "--bridge=none".into(),
+        match tcp {
+            None => "--bridge=none".into(),
+            Some(port) => format!("--bridge={}", bridge_name(port)),
+        },
         "--iptables=false".into(),
         "--ip6tables=false".into(),
         "--ip-masq=false".into(),
-    ]
+    ];
+    if let Some(port) = tcp {
+        // With --tlsverify dockerd asks every TCP client for a certificate
+        // its CA signed; the unix socket stays as it is (plain, root only).
+        flags.extend([
+            format!("--host=tcp://127.0.0.1:{port}"),
+            "--tlsverify".into(),
+            format!("--tlscacert={}", at("tls/ca.pem")),
+            format!("--tlscert={}", at("tls/server.pem")),
+            format!("--tlskey={}", at("tls/server-key.pem")),
+        ]);
+    }
+    flags
+}
+
+/// How dockerd is started: in a network namespace of its own, unless it
+/// listens on the host's loopback (TLS), when its own bridge is made first.
+fn namespace(tcp: Option<u16>) -> Vec<String> {
+    match tcp {
+        None => vec!["unshare".into(), "--net".into()],
+        Some(port) => {
+            let name = bridge_name(port);
+            // Already there when the engine is restarted.
+            let _ = Command::new("ip")
+                .args(["link", "add", &name, "type", "bridge"])
+                .stderr(Stdio::null())
+                .status();
+            Vec::new()
+        }
+    }
+}
+
+/// The bridge of a TLS engine listening on `port`.
+fn bridge_name(port: u16) -> String {
+    format!("rd-br{port}")
 }
 
 /// Whether the engine at `socket` answers `GET /_ping` with OK.
@@ -322,6 +404,169 @@ fn tail(file: &Path, lines: usize) -> String {
     all[all.len().saturating_sub(lines)..].join("\n")
 }
 
+// ---- TLS on loopback ----
+
+/// How long one `openssl` or `ss` call may take.
+const TOOL_WITHIN: Duration = Duration::from_secs(30);
+
+impl SecondEngine {
+    /// Where its certificates are.
+    fn tls_dir(&self) -> PathBuf {
+        self.dir().join("tls")
+    }
+
+    /// A CA of its own and the engine's certificate from it, for the
+    /// address a client dials (a client checks the IP against the name).
+    fn make_server_certificate(&self) {
+        let tls = self.tls_dir();
+        std::fs::create_dir(&tls).expect("make the engine's tls folder");
+        make_ca(&tls.join("ca"), "restore-drill test engine CA");
+        issue(
+            &tls.join("server"),
+            &tls.join("ca"),
+            "subjectAltName = IP:127.0.0.1\nextendedKeyUsage = serverAuth\n",
+        );
+    }
+
+    /// A client certificate named `name`, signed by the CA at `ca` (its
+    /// `.pem` and `-key.pem`), with the engine's CA to check the engine by.
+    fn client_files(&self, name: &str, ca: &Path) -> TlsFiles {
+        let base = self.tls_dir().join(name);
+        issue(&base, ca, "extendedKeyUsage = clientAuth\n");
+        TlsFiles {
+            ca: pem(&self.tls_dir().join("ca"), ".pem"),
+            cert: pem(&base, ".pem"),
+            key: pem(&base, "-key.pem"),
+        }
+    }
+
+    /// A client certificate from a CA the engine does not trust: everything
+    /// else right (the engine's own CA to check the engine by), so only the
+    /// client's certificate is refused.
+    pub fn foreign_client(&self) -> TlsFiles {
+        let other = self.tls_dir().join("other-ca");
+        make_ca(&other, "a CA the engine does not trust");
+        self.client_files("foreign-client", &other)
+    }
+
+    /// The engine's processes listen on no port but `tcp_host()`'s, and on
+    /// none at all without TLS: what the module promises, checked.
+    fn listens_on_loopback_only(&self) {
+        let ours = processes_of(self.dir());
+        let ss = tool("ss", &["-Hltunp"], self.dir());
+        let listening: Vec<&str> = ss
+            .lines()
+            .filter(|l| ours.iter().any(|p| l.contains(&format!("pid={p},"))))
+            .filter_map(|l| l.split_whitespace().nth(4))
+            .collect();
+        let expected: Vec<String> = self
+            .tcp
+            .map(|p| format!("127.0.0.1:{p}"))
+            .into_iter()
+            .collect();
+        assert_eq!(
+            listening, expected,
+            "the second engine (processes {ours:?}) listens where it should not:\n{ss}"
+        );
+    }
+}
+
+/// A port of 127.0.0.1 free a moment ago: the kernel's pick, released for
+/// dockerd to take (dockerd cannot say which port it took for port 0).
+fn free_loopback_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
+    listener.local_addr().expect("the bound port").port()
+}
+
+/// `BASE` + `suffix`: `BASE.pem`, `BASE-key.pem`.
+fn pem(base: &Path, suffix: &str) -> PathBuf {
+    PathBuf::from(format!("{}{suffix}", base.display()))
+}
+
+/// `fixed`'s words, then each flag with its value (a path may hold spaces).
+fn argv(fixed: &str, pairs: &[(&str, String)]) -> Vec<String> {
+    let mut args: Vec<String> = fixed.split_whitespace().map(String::from).collect();
+    for (flag, value) in pairs {
+        args.extend([flag.to_string(), value.clone()]);
+    }
+    args
+}
+
+/// A new P-256 key: quick to make, and both dockerd and rustls take it.
+const NEW_KEY: &str = "-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes";
+/// What makes a certificate a CA's, for Go's checks and rustls's alike.
+const CA_EXTENSIONS: &str =
+    "-addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign";
+
+/// A self-signed CA at `BASE.pem`, its key at `BASE-key.pem`.
+fn make_ca(base: &Path, name: &str) {
+    let p = |suffix| pem(base, suffix).display().to_string();
+    let args = argv(
+        &format!("req -x509 {NEW_KEY} -days 2 {CA_EXTENSIONS}"),
+        &[
+            ("-subj", format!("/CN={name}")),
+            ("-keyout", p("-key.pem")),
+            ("-out", p(".pem")),
+        ],
+    );
+    tool("openssl", &args, base.parent().expect("a folder"));
+}
+
+/// A certificate at `BASE.pem` (key `BASE-key.pem`) signed by the CA at
+/// `ca`, with `extensions` (lines of an openssl extension file).
+fn issue(base: &Path, ca: &Path, extensions: &str) {
+    let dir = base.parent().expect("a folder");
+    let p = |at: &Path, suffix| pem(at, suffix).display().to_string();
+    std::fs::write(pem(base, ".ext"), extensions).expect("write the extension file");
+    let name = base.file_name().unwrap_or_default().to_string_lossy();
+    let request = argv(
+        &format!("req -new {NEW_KEY}"),
+        &[
+            ("-subj", format!("/CN={name}")),
+            ("-keyout", p(base, "-key.pem")),
+            ("-out", p(base, ".csr")),
+        ],
+    );
+    tool("openssl", &request, dir);
+    let sign = argv(
+        "x509 -req -days 2 -CAcreateserial",
+        &[
+            ("-in", p(base, ".csr")),
+            ("-CA", p(ca, ".pem")),
+            ("-CAkey", p(ca, "-key.pem")),
+            ("-extfile", p(base, ".ext")),
+            ("-out", p(base, ".pem")),
+        ],
+    );
+    tool("openssl", &sign, dir);
+}
+
+/// Runs `program` in `dir`; its output, or the test fails saying why.
+fn tool<S: AsRef<std::ffi::OsStr> + std::fmt::Debug>(
+    program: &str,
+    args: &[S],
+    dir: &Path,
+) -> String {
+    let mut child = Command::new(program)
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("run {program} (is it on PATH?): {e}"));
+    // Its output is a few lines: it fits the pipe before the exit.
+    let status = wait_within(&mut child, TOOL_WITHIN);
+    let mut out = String::new();
+    let _ = child.stdout.take().map(|mut o| o.read_to_string(&mut out));
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "{program} {args:?} failed ({status:?}, limit {TOOL_WITHIN:?}): {}",
+        stderr_of(&mut child)
+    );
+    out
+}
+
 // ---- What an engine leaves on the host ----
 
 /// Processes and mounts of the engine in `dir` still on the host.
@@ -353,32 +598,47 @@ fn clear_out(dir: &Path) -> (Vec<i32>, Vec<String>) {
 /// Processes of the engine in `dir`: its dockerd, containerd and the
 /// containers' shims (their command lines name the folder), and the
 /// containers' own processes. Those name nothing, and outlive a killed shim;
-/// they are the ones in a mount namespace of their own whose mounts come
-/// from the folder (/etc/hostname and the like are bound from it).
+/// they are the ones with a mount from the folder at a place outside it
+/// (/etc/hostname and the like are bound from it).
+///
+/// Not every process whose mounts merely name the folder: while the engine
+/// has mounts, each mount namespace cloned from this one shows them, at
+/// their place in the folder. That is init's, and another engine's
+/// container between its start and its pivot_root; killing that one ends
+/// another test's drill in runc's "error during container init".
 fn processes_of(dir: &Path) -> Vec<i32> {
     let path = dir.display().to_string();
     // Also where the folder sits on a filesystem of its own (a tmpfs temp folder),
     // as a mount's root shows it.
     let name = dir.file_name().map(|n| n.to_string_lossy().into_owned());
     let Some(name) = name else { return Vec::new() };
-    let ours = std::fs::read_link("/proc/self/ns/mnt").ok();
     let mine = i32::try_from(std::process::id()).unwrap_or(-1);
     let Ok(entries) = std::fs::read_dir("/proc") else {
         return Vec::new();
     };
-    let names = |pid: i32, file: &str, what: &str| {
-        std::fs::read(format!("/proc/{pid}/{file}"))
-            .is_ok_and(|c| String::from_utf8_lossy(&c).contains(what))
+    let read = |pid: i32, file: &str| {
+        let bytes = std::fs::read(format!("/proc/{pid}/{file}")).unwrap_or_default();
+        String::from_utf8_lossy(&bytes).into_owned()
     };
     entries
         .flatten()
         .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
         .filter(|pid| *pid != mine)
         .filter(|pid| {
-            let own_mounts = std::fs::read_link(format!("/proc/{pid}/ns/mnt")).ok() != ours;
-            names(*pid, "cmdline", &path) || (own_mounts && names(*pid, "mountinfo", &name))
+            read(*pid, "cmdline").contains(&path)
+                || bound_elsewhere(&read(*pid, "mountinfo"), &name)
         })
         .collect()
+}
+
+/// Whether a mount of `mountinfo` comes from the folder `name` (its root,
+/// field 4, names it) to a place outside it (its mount point, field 5).
+fn bound_elsewhere(mountinfo: &str, name: &str) -> bool {
+    mountinfo.lines().any(|l| {
+        let mut fields = l.split(' ').skip(3);
+        let (root, point) = (fields.next().unwrap_or(""), fields.next().unwrap_or(""));
+        root.contains(name) && !point.contains(name)
+    })
 }
 
 /// Mount points at or under `dir` (the data root's bind mount, overlays,
