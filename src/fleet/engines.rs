@@ -66,8 +66,17 @@ pub use crate::sandbox::docker::answers;
 
 /// An engine that cannot be reached: which one, and what to do.
 pub fn unreachable(spec: &EngineSpec, why: &str) -> Error {
+    let fix = match &spec.host {
+        EngineHost::Unix(_) => "Start it or fix its address",
+        EngineHost::Tcp { .. } => {
+            "Start it, or fix its address or its certificates (tls_ca, tls_cert, tls_key: the engine's CA, and a client certificate it signed)"
+        }
+        EngineHost::Ssh(_) => {
+            "Start it, or fix its address or this machine's ssh access to it (ssh USER@HOST docker version must work)"
+        }
+    };
     Error::Environment(format!(
-        "engine {:?} ({}, {}) is not reachable: {why}. Start it or fix its address; its drills go to the other engines",
+        "engine {:?} ({}, {}) is not reachable: {why}. {fix}; its drills go to the other engines",
         spec.name,
         spec.host.url(),
         spec.origin
