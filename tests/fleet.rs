@@ -293,6 +293,26 @@ fn recorded_apart(dir: &Path, sites: &[SiteSpec]) {
     }
 }
 
+const FOUR: [&str; 4] = [
+    "Alder Eye Care",
+    "Birch Vision",
+    "Cedar Optometry",
+    "Dogwood Optics",
+];
+
+/// Four PostgreSQL clinics on the shared clinic's backups.
+fn four_pg_sites() -> Vec<SiteSpec<'static>> {
+    let pg = shared_clinic();
+    FOUR.iter()
+        .map(|&name| SiteSpec {
+            name,
+            scenario: repo("scenarios/monthly-drill.toml"),
+            backups: pg.backups.clone(),
+            identity: pg.key.path.clone(),
+        })
+        .collect()
+}
+
 /// The second engine stopped while it runs drills: they start again on the
 /// first, every site passes once and is recorded once, the summary names
 /// the lost engine, and nothing of the fleet is left on either engine (on
@@ -302,22 +322,8 @@ fn an_engine_stopped_mid_fleet_has_its_drills_moved_to_the_other() {
     let mut second = SecondEngine::start();
     second.load_images(&[PG15]);
     let dir = tempdir();
-    let pg = shared_clinic();
-    let names = [
-        "Alder Eye Care",
-        "Birch Vision",
-        "Cedar Optometry",
-        "Dogwood Optics",
-    ];
-    let sites: Vec<SiteSpec> = names
-        .iter()
-        .map(|&name| SiteSpec {
-            name,
-            scenario: repo("scenarios/monthly-drill.toml"),
-            backups: pg.backups.clone(),
-            identity: pg.key.path.clone(),
-        })
-        .collect();
+    let sites = four_pg_sites();
+    let names = FOUR;
     let fleet = fleet_file(dir.path(), &second.host(), &sites);
     let hosts = [LOCAL.to_string(), second.host()];
     let args = ["fleet", "run", fleet.to_str().unwrap()];
@@ -381,22 +387,7 @@ fn an_engine_stopped_mid_fleet_has_its_drills_moved_to_the_other() {
 #[test]
 fn sigterm_stops_the_fleet_and_removes_what_its_drills_created() {
     let dir = tempdir();
-    let pg = shared_clinic();
-    let names = [
-        "Alder Eye Care",
-        "Birch Vision",
-        "Cedar Optometry",
-        "Dogwood Optics",
-    ];
-    let sites: Vec<SiteSpec> = names
-        .iter()
-        .map(|&name| SiteSpec {
-            name,
-            scenario: repo("scenarios/monthly-drill.toml"),
-            backups: pg.backups.clone(),
-            identity: pg.key.path.clone(),
-        })
-        .collect();
+    let sites = four_pg_sites();
     // One engine that answers: the second is an address nothing listens on.
     let nowhere = format!("unix://{}", dir.path().join("no-engine.sock").display());
     let fleet = fleet_file(dir.path(), &nowhere, &sites);

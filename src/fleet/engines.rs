@@ -15,10 +15,10 @@ const REQUEST_TIMEOUT_S: u64 = 120;
 
 /// Connects to `spec`'s engine and negotiates the API version.
 pub async fn connect(spec: &EngineSpec) -> Result<Docker> {
-    let docker = client(&spec.host).map_err(|e| unreachable(spec, &chain(&e)))?;
+    let docker = client(&spec.host).map_err(|e| unreachable(spec, &crate::error::chain(&e)))?;
     match tokio::time::timeout(CONNECT, docker.negotiate_version()).await {
         Ok(Ok(d)) => Ok(d),
-        Ok(Err(e)) => Err(unreachable(spec, &chain(&e))),
+        Ok(Err(e)) => Err(unreachable(spec, &crate::error::chain(&e))),
         Err(_) => Err(unreachable(
             spec,
             &format!("no answer within {} s", CONNECT.as_secs()),
@@ -44,22 +44,6 @@ fn client(host: &EngineHost) -> std::result::Result<Docker, bollard::errors::Err
             Docker::connect_with_ssh(&format!("ssh://{target}"), REQUEST_TIMEOUT_S, version, None)
         }
     }
-}
-
-/// An error and its causes, innermost last, each said once: a refused
-/// client certificate or an unknown CA shows only in the causes (bollard's
-/// own text is hyper's "client error").
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut parts = vec![e.to_string()];
-    let mut source = e.source();
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !parts.iter().any(|p| p.contains(&text)) {
-            parts.push(text);
-        }
-        source = s.source();
-    }
-    parts.join(": ")
 }
 
 pub use crate::sandbox::docker::answers;

@@ -20,7 +20,10 @@ pub(super) async fn deliver(url: &Url, alert: &Alert, s: &Schedule) -> Delivery 
         Ok(client) => retry::run(s, || post(&client, url, &body)).await,
         Err(e) => (
             0,
-            Err(format!("cannot set up the HTTP client: {}", chain(&e))),
+            Err(format!(
+                "cannot set up the HTTP client: {}",
+                crate::error::chain(&e)
+            )),
         ),
     };
     Delivery {
@@ -72,21 +75,7 @@ fn describe(e: reqwest::Error) -> String {
     } else {
         "the request failed"
     };
-    format!("{what}: {}", chain(&e.without_url()))
-}
-
-/// An error and its causes, innermost last, each said once.
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut parts = vec![e.to_string()];
-    let mut source = e.source();
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !parts.iter().any(|p| p.contains(&text)) {
-            parts.push(text);
-        }
-        source = s.source();
-    }
-    parts.join(": ")
+    format!("{what}: {}", crate::error::chain(&e.without_url()))
 }
 
 /// `scheme://host:port/path`: no user, password, query or fragment, and each
