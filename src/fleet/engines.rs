@@ -15,10 +15,10 @@ const REQUEST_TIMEOUT_S: u64 = 120;
 
 /// Connects to `spec`'s engine and negotiates the API version.
 pub async fn connect(spec: &EngineSpec) -> Result<Docker> {
-    let docker = client(&spec.host).map_err(|e| unreachable(spec, &e.to_string()))?;
+    let docker = client(&spec.host).map_err(|e| unreachable(spec, &causes(&e)))?;
     match tokio::time::timeout(CONNECT, docker.negotiate_version()).await {
         Ok(Ok(d)) => Ok(d),
-        Ok(Err(e)) => Err(unreachable(spec, &e.to_string())),
+        Ok(Err(e)) => Err(unreachable(spec, &causes(&e))),
         Err(_) => Err(unreachable(
             spec,
             &format!("no answer within {} s", CONNECT.as_secs()),
@@ -46,14 +46,32 @@ fn client(host: &EngineHost) -> std::result::Result<Docker, bollard::errors::Err
     }
 }
 
+/// An error and its causes, each said once: bollard's own text for a
+/// connection that failed ("client error (Connect)") leaves out why, which
+/// its causes say (the ssh client's refusal, a socket not found).
+fn causes(e: &dyn std::error::Error) -> String {
+    let mut parts = vec![e.to_string()];
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        source = s.source();
+    }
+    parts.join(": ")
+}
+
 pub use crate::sandbox::docker::answers;
 
 /// An engine that cannot be reached: which one, and what to do.
 pub fn unreachable(spec: &EngineSpec, why: &str) -> Error {
     Error::Environment(format!(
-        "engine {:?} ({}, {}) is not reachable: {why}. Start it or fix its address; its drills go to the other engines",
+        "engine {:?} ({}, {}) is not reachable: {}. Start it or fix its address; its drills go to the other engines",
         spec.name,
         spec.host.url(),
-        spec.origin
+        spec.origin,
+        // The ssh client's own message ends with one.
+        why.trim_end_matches('.')
     ))
 }
