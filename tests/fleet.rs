@@ -4,11 +4,13 @@
 //! tests also on a port of 127.0.0.1 with TLS; nothing listens beyond
 //! loopback). Each site's drill is a real drill with its own report and
 //! history record; a sampler proves no engine held more sandboxes than its
-//! capacity; an engine stopped mid-fleet has its drills moved.
+//! capacity; an engine stopped mid-fleet has its drills moved. An `ssh://`
+//! engine is this machine's own reached through an sshd of the test's own.
 
 mod common;
 
 use common::engine::{SandboxSampler, SecondEngine, TlsFiles};
+use common::sshd::{ClientKey, Sshd};
 use common::*;
 use restore_drill::sandbox::run::LABEL_ROLE;
 use std::path::{Path, PathBuf};
@@ -63,10 +65,26 @@ fn fleet_run(
     std::collections::BTreeMap<String, common::engine::Sampled>,
     u32,
 ) {
+    fleet_run_with(args, &[], hosts, limit, during)
+}
+
+/// `fleet_run` with `env` added to the child's environment.
+fn fleet_run_with(
+    args: &[&str],
+    env: &[(String, std::ffi::OsString)],
+    hosts: &[String],
+    limit: Duration,
+    during: impl FnOnce(&SandboxSampler, u32),
+) -> (
+    Finished,
+    std::collections::BTreeMap<String, common::engine::Sampled>,
+    u32,
+) {
     let start = Instant::now();
     // The fleet file names its history: the harness's own is not wanted.
     let child = bin()
         .env_remove("RESTORE_DRILL_HISTORY")
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -588,4 +606,220 @@ fn a_tls_engine_refusing_the_client_certificate_is_not_reachable_and_nothing_is_
     assert!(lost.contains(&unreachable), "{lost}");
     assert!(!dir.path().join("reports").join("summit-eye-care").exists());
     assert_eq!(left_by(&engine.host(), pid), 0);
+}
+
+// ---- An engine reached over ssh ----
+
+/// A fleet of one engine, `host`, and one PostgreSQL site on the shared clinic.
+fn one_engine_fleet(dir: &Path, host: &str) -> PathBuf {
+    let pg = shared_clinic();
+    let text = format!(
+        "name = \"Northside IT\"\nhistory = \"history.sqlite\"\nreport_dir = \"reports\"\n\n\
+         [[engine]]\nname = \"over-ssh\"\nhost = \"{host}\"\nsandboxes = 1\nmemory_gb = 4\n\n\
+         [[site]]\nname = \"Eastside Optometry\"\nscenario = \"{}\"\nbackups = \"{}\"\nidentities = [\"{}\"]\n",
+        repo("scenarios/monthly-drill.toml"),
+        pg.backups.display(),
+        pg.key.path.display()
+    );
+    let path = dir.join("fleet.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// Waits (at most `limit`) until a sandbox runs on this machine's engine;
+/// false as soon as the fleet process `pid` has ended without one.
+fn sandbox_started(sampler: &SandboxSampler, pid: u32, limit: Duration) -> bool {
+    let started = Instant::now();
+    while sampler.seen(LOCAL).last.unwrap_or(0) == 0 {
+        // Ended: gone, or a zombie its parent (this test) has not reaped.
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let state = stat
+            .rsplit_once(") ")
+            .and_then(|(_, rest)| rest.chars().next());
+        if matches!(state, None | Some('Z')) || started.elapsed() > limit {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    true
+}
+
+/// How the running sandboxes of the restore-drill process `pid` on this
+/// machine's engine are made: (their mounts as JSON, their network mode).
+fn sandboxes_made(pid: u32) -> Vec<(String, String)> {
+    let docker = |args: &[&str]| {
+        let out = std::process::Command::new("docker")
+            .env("DOCKER_HOST", LOCAL)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "docker {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let by_pid = format!("label=org.restore-drill.pid={pid}");
+    let ids = docker(&[
+        "ps",
+        "-q",
+        "--filter",
+        &by_pid,
+        "--filter",
+        "label=org.restore-drill.role=sandbox",
+    ]);
+    ids.lines()
+        .map(|id| {
+            let made = docker(&[
+                "inspect",
+                "-f",
+                "{{json .Mounts}} {{.HostConfig.NetworkMode}}",
+                id,
+            ]);
+            let (mounts, network) = made.trim().rsplit_once(' ').unwrap();
+            (mounts.to_string(), network.to_string())
+        })
+        .collect()
+}
+
+/// An `ssh://USER@HOST` engine: this machine's own Docker, reached
+/// through an sshd of the test's own and `docker system dial-stdio`, as a
+/// machine elsewhere would be. The site passes on it; its sandbox mounts
+/// nothing of this host and has no network (the database is reached through
+/// the relay exec'd in it, over the ssh connection); the login was the
+/// test's key's; nothing is left, neither containers nor ssh clients.
+#[test]
+fn ssh_engine_drills_through_the_relay_with_nothing_of_this_host_mounted() {
+    let sshd = Sshd::start();
+    let dir = tempdir();
+    let host = sshd.engine_url();
+    let fleet = one_engine_fleet(dir.path(), &host);
+    let args = ["fleet", "run", fleet.to_str().unwrap()];
+    let hosts = [LOCAL.to_string()];
+    let mut made = Vec::new();
+    let (done, seen, pid) = fleet_run_with(
+        &args,
+        &sshd.client_env(),
+        &hosts,
+        Duration::from_secs(300),
+        |sampler, pid| {
+            if sandbox_started(sampler, pid, Duration::from_secs(120)) {
+                made = sandboxes_made(pid);
+            }
+        },
+    );
+    eprintln!(
+        "{}\n{}\nin {:?}; sampled {seen:?}; sandboxes {made:?}",
+        done.stdout, done.stderr, done.elapsed
+    );
+    assert_eq!(
+        done.code,
+        0,
+        "{}\n{}\nsshd:\n{}",
+        done.stdout,
+        done.stderr,
+        sshd.log()
+    );
+    let line = site_line(&done.stdout, "Eastside Optometry");
+    assert!(
+        line.contains("PASSED (restored from the primary copy")
+            && line.contains("[engine over-ssh]"),
+        "{line}"
+    );
+    assert_eq!(made.len(), 1, "one sandbox of the fleet ran: {made:?}");
+    assert_eq!(
+        made[0],
+        ("[]".to_string(), "none".to_string()),
+        "no mounts, no network"
+    );
+    // The engine was reached through the test's sshd, with the test's key,
+    // its host key learnt on first contact.
+    assert!(
+        sshd.log().contains("Accepted publickey for root"),
+        "{}",
+        sshd.log()
+    );
+    let known = std::fs::read_to_string(sshd.known_hosts()).unwrap();
+    assert!(
+        known.contains(&format!("[127.0.0.1]:{}", sshd.port())),
+        "{known}"
+    );
+    nothing_left(&sshd, pid);
+}
+
+/// An `ssh://` engine whose sshd refuses the key: the fleet says the engine
+/// is not reachable and why, drills nothing, exits 3 (nothing could run),
+/// and does so in seconds, not when a drill's timeouts run out.
+#[test]
+fn ssh_engine_that_refuses_the_key_is_not_reachable_and_nothing_is_drilled() {
+    let sshd = Sshd::start();
+    sshd.use_key(ClientKey::Stranger);
+    let dir = tempdir();
+    let host = sshd.engine_url();
+    let fleet = one_engine_fleet(dir.path(), &host);
+    let args = ["fleet", "run", fleet.to_str().unwrap()];
+    let hosts = [LOCAL.to_string()];
+    let (done, seen, pid) = fleet_run_with(
+        &args,
+        &sshd.client_env(),
+        &hosts,
+        Duration::from_secs(120),
+        |_, _| {},
+    );
+    eprintln!(
+        "{}\n{}\nin {:?}; sampled {seen:?}",
+        done.stdout, done.stderr, done.elapsed
+    );
+    assert_eq!(done.code, 3, "{}\n{}", done.stdout, done.stderr);
+    assert_eq!(seen[LOCAL].max, 0, "a sandbox ran: {seen:?}");
+    assert!(
+        sshd.log()
+            .contains("Connection closed by authenticating user root"),
+        "{}",
+        sshd.log()
+    );
+    let output = format!("{}{}", done.stdout, done.stderr);
+    let lost = output
+        .lines()
+        .find(|l| l.starts_with("engine \"over-ssh\""))
+        .unwrap_or_else(|| panic!("the engine is not named:\n{output}"));
+    assert!(
+        lost.contains(&format!("({host}, "))
+            && lost.contains("fleet.toml:5) is not reachable")
+            && lost.contains("Permission denied (publickey). Start it, or fix its address or this machine's ssh access to it"),
+        "{lost}"
+    );
+    let site = site_line(&done.stdout, "Eastside Optometry");
+    assert!(
+        site.contains("NOT DRILLED (every engine that could take it is lost)"),
+        "{site}"
+    );
+    // Under the 15 s the first contact may take: the refusal is found out,
+    // not waited out (an ssh asking for a password would hang until then).
+    assert!(
+        done.elapsed < Duration::from_secs(10),
+        "took {:?}",
+        done.elapsed
+    );
+    nothing_left(&sshd, pid);
+}
+
+/// The line of `site` in a fleet's summary.
+fn site_line<'a>(stdout: &'a str, site: &str) -> &'a str {
+    stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with(site))
+        .unwrap_or_else(|| panic!("{site} is not named:\n{stdout}"))
+}
+
+/// No container of the fleet process `pid` on the engine, and no ssh client
+/// (a ControlMaster) still running for it.
+fn nothing_left(sshd: &Sshd, pid: u32) {
+    assert_eq!(left_by(LOCAL, pid), 0, "left on the engine");
+    assert_eq!(
+        sshd.clients_left(),
+        Vec::<String>::new(),
+        "ssh clients left running"
+    );
 }

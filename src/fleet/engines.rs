@@ -60,9 +60,11 @@ pub fn unreachable(spec: &EngineSpec, why: &str) -> Error {
         }
     };
     Error::Environment(format!(
-        "engine {:?} ({}, {}) is not reachable: {why}. {fix}; its drills go to the other engines",
+        "engine {:?} ({}, {}) is not reachable: {}. {fix}; its drills go to the other engines",
         spec.name,
         spec.host.url(),
-        spec.origin
+        spec.origin,
+        // The ssh client's own message ends with one.
+        why.trim_end_matches('.')
     ))
 }

@@ -51,7 +51,8 @@ pub enum EngineHost {
     /// `tcp://HOST:PORT`, always with TLS and a client certificate: an engine
     /// that accepts anyone on a port accepts a backup's reader too.
     Tcp { address: String, tls: Tls },
-    /// `ssh://USER@HOST[:PORT]`: the engine's socket through ssh.
+    /// `ssh://USER@HOST`: the engine's socket through ssh (a port other than
+    /// 22 is set in the ssh client's configuration).
     Ssh(String),
 }
 
@@ -281,12 +282,28 @@ fn engine_host(src: &Source, r: &RawEngine) -> Result<EngineHost> {
         });
     }
     if let Some(target) = text.strip_prefix("ssh://") {
-        return Ok(EngineHost::Ssh(target.to_string()));
+        return ssh_target(target).map_err(|m| at(&m));
     }
     Err(at(&format!(
         "host {text:?} is not an engine address: write unix:///var/run/docker.sock, tcp://HOST:2376 (with TLS) or ssh://USER@HOST{}",
         suggest(text.split("://").next().unwrap_or(""), &["unix", "tcp", "ssh"])
     )))
+}
+
+/// `USER@HOST`, without a port: bollard hands the address to the ssh client
+/// as one destination, which takes `HOST:PORT` for a host name (and then
+/// cannot resolve it), so a port written here could never work.
+fn ssh_target(target: &str) -> std::result::Result<EngineHost, String> {
+    let host = target.rsplit_once('@').map_or(target, |(_, h)| h);
+    let port = host
+        .rsplit_once(':')
+        .filter(|(_, p)| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+    if let Some((name, port)) = port {
+        return Err(format!(
+            "ssh://{target}: an ssh:// engine takes no port (the ssh client would read {host:?} as a host name). Give the port in the ssh configuration of the user running restore-drill (~/.ssh/config: Host {name}, Port {port}) and write ssh://USER@{name}"
+        ));
+    }
+    Ok(EngineHost::Ssh(target.to_string()))
 }
 
 /// What a site takes from the fleet when it does not say.

@@ -5,6 +5,8 @@
 
 /// A second Docker engine started by the test, and a sandbox sampler.
 pub mod engine;
+/// An sshd of the test's own on 127.0.0.1, for a fleet's `ssh://` engine.
+pub mod sshd;
 
 use restore_drill::compare::model::{
     ComparisonReport, Item, ItemKind, ItemStatus, QueryRun, TargetReport,

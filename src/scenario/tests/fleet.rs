@@ -79,6 +79,26 @@ fn a_tcp_engine_without_tls_is_refused() {
 }
 
 #[test]
+fn an_ssh_engine_is_taken_without_a_port() {
+    let text = fleet_with("").replace("unix:///var/run/docker.sock", "ssh://drill@engine-2");
+    let f = parsed(&text);
+    assert_eq!(f.engines[0].host, EngineHost::Ssh("drill@engine-2".into()));
+}
+
+/// The ssh client bollard drives would take `HOST:PORT` for a host name.
+#[test]
+fn an_ssh_engine_with_a_port_is_refused_with_where_the_port_goes() {
+    let text = fleet_with("").replace("unix:///var/run/docker.sock", "ssh://drill@10.0.0.5:2222");
+    let m = refused(&text);
+    assert!(m.starts_with("/srv/fleet/fleet.toml:6:8:"), "{m}");
+    assert!(m.contains("an ssh:// engine takes no port"), "{m}");
+    assert!(
+        m.contains("Host 10.0.0.5, Port 2222) and write ssh://USER@10.0.0.5"),
+        "{m}"
+    );
+}
+
+#[test]
 fn an_engine_address_of_another_kind_suggests_the_nearest() {
     let text = fleet_with("").replace("unix:///var/run/docker.sock", "unx:///var/run/docker.sock");
     let m = refused(&text);
