@@ -596,7 +596,7 @@ fn a_tls_engine_refusing_the_client_certificate_is_not_reachable_and_nothing_is_
         .find(|l| l.trim_start().starts_with(TLS_SITE))
         .unwrap();
     assert!(
-        site.contains("NOT DRILLED (every engine that could take it is lost)"),
+        site.contains("NOT DRILLED (no engine that could take it answers)"),
         "{site}"
     );
     let lost = lines
@@ -792,7 +792,7 @@ fn ssh_engine_that_refuses_the_key_is_not_reachable_and_nothing_is_drilled() {
     );
     let site = site_line(&done.stdout, "Eastside Optometry");
     assert!(
-        site.contains("NOT DRILLED (every engine that could take it is lost)"),
+        site.contains("NOT DRILLED (no engine that could take it answers)"),
         "{site}"
     );
     // Under the 15 s the first contact may take: the refusal is found out,

@@ -420,7 +420,7 @@ fn summary(
 fn no_engine(why: crate::fleet::place::Nowhere) -> SiteDone {
     use crate::fleet::place::Nowhere;
     let reason = match why {
-        Nowhere::AllLost => "every engine that could take it is lost",
+        Nowhere::AllLost => "no engine that could take it answers",
         Nowhere::NoImage => "no engine that answers holds its image: load it there (docker save | docker load) or run restore-drill images build on it",
     };
     // Said once, in the site's line: nothing ran, so there is no error to add.
