@@ -515,3 +515,31 @@ fn gc_removes_orphaned_socket_folders_and_nothing_else() {
         std::fs::remove_dir_all(dir).unwrap();
     }
 }
+
+/// A run folder whose socket answers belongs to a live run, whichever
+/// engine its containers are on (a fleet's other engines are not in this
+/// engine's labels): `gc` keeps it however old, and takes it once nothing
+/// listens there any more.
+#[test]
+fn gc_keeps_an_old_socket_folder_whose_socket_answers() {
+    let base = std::env::temp_dir();
+    let run_id = format!(
+        "{:012x}",
+        0xbeef_0000_0000u64 + u64::from(std::process::id())
+    );
+    let folder = base.join(format!("restore-drill-{run_id}"));
+    let sandbox = folder.join("sandbox-abc123");
+    std::fs::create_dir_all(&sandbox).unwrap();
+    let listener = std::os::unix::net::UnixListener::bind(sandbox.join(".s.PGSQL.5432")).unwrap();
+    shell("touch -d '5 minutes ago' \"$1\"", &[&folder]);
+    let (code, out, err) = run(&["gc"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(folder.exists(), "a live run's socket folder was removed");
+    drop(listener);
+    // -c: another test's `gc`, running at the same time, may have taken the
+    // dead folder already; touch must not make a file in its place.
+    shell("touch -c -d '5 minutes ago' \"$1\"", &[&folder]);
+    let (code, out, err) = run(&["gc"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(!folder.exists(), "a dead run's socket folder was kept");
+}

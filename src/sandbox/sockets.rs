@@ -78,6 +78,23 @@ fn is_run_id(s: &str) -> bool {
             .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
 }
 
+/// Whether a socket in one of the run folder's sandbox folders accepts a
+/// connection (closed at once): the run is alive, whichever engine it is on.
+fn answers(dir: &std::path::Path) -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    let sockets = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|sandbox| std::fs::read_dir(sandbox.path()).ok())
+        .flatten()
+        .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_socket()));
+    sockets
+        .into_iter()
+        .any(|s| std::os::unix::net::UnixStream::connect(s.path()).is_ok())
+}
+
 /// Whether every entry of a run folder is a sandbox's socket folder
 /// (`ROLE-xxxxxx`): a folder of someone else's that happens to be named like
 /// ours is left alone.
@@ -96,7 +113,10 @@ fn holds_only_socket_folders(dir: &std::path::Path) -> bool {
 
 /// Removes the socket folders of runs that have no container left (their
 /// containers removed by hand, or a run killed before its first container),
-/// except those of `spared` runs and any younger than a minute.
+/// except those of `spared` runs, any younger than a minute, and any whose
+/// socket still answers: a run whose containers are on another engine (a
+/// fleet's) is not in this engine's labels, but its database or relay
+/// listens.
 pub fn remove_orphans(spared: &BTreeSet<String>) {
     let Ok(entries) = std::fs::read_dir(base()) else {
         return;
@@ -116,6 +136,7 @@ pub fn remove_orphans(spared: &BTreeSet<String>) {
             && !spared.contains(run)
             && is_run_id(run)
             && holds_only_socket_folders(&entry.path())
+            && !answers(&entry.path())
         {
             remove(run);
         }
