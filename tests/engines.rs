@@ -282,6 +282,8 @@ async fn the_engine_stopped_during_the_checks_ends_the_drill_as_an_environment_e
         before_checks_sql: None,
     };
     let run = RunId::new();
+    // Its socket folder on this host goes with the test, whatever happens.
+    let _cleanup = Cleanup::new(&run);
     let started = Instant::now();
     let out = restore_drill::drill::run(&docker, &run, &plan, keys.into(), opts, &events).await;
     eprintln!(
