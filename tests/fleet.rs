@@ -122,20 +122,27 @@ fn wait_within(mut child: std::process::Child, limit: Duration) -> std::process:
     child.wait_with_output().unwrap()
 }
 
-/// Labelled containers (all states) the process `pid` left on an engine.
-fn left_by(host: &str, pid: u32) -> usize {
+/// The docker CLI's output for `args` on the engine at `host`.
+fn docker_at(host: &str, args: &[&str]) -> String {
     let out = std::process::Command::new("docker")
         .env("DOCKER_HOST", host)
-        .args(["ps", "-aq", "--filter"])
-        .arg(format!("label=org.restore-drill.pid={pid}"))
+        .args(args)
         .output()
         .unwrap();
     assert!(
         out.status.success(),
-        "{}",
+        "docker {args:?}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    String::from_utf8_lossy(&out.stdout).lines().count()
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Labelled containers (all states) the process `pid` left on an engine.
+fn left_by(host: &str, pid: u32) -> usize {
+    let by_pid = format!("label=org.restore-drill.pid={pid}");
+    docker_at(host, &["ps", "-aq", "--filter", &by_pid])
+        .lines()
+        .count()
 }
 
 /// The shared clinic's backups, with a newer copy of its backup damaged in
@@ -478,19 +485,7 @@ fn tls_fleet(dir: &Path, host: &str, tls: &TlsFiles) -> PathBuf {
 /// `docker inspect` of the one sandbox running on the engine at `host`
 /// (a unix socket: the test's own way in, beside the fleet's TCP one).
 fn running_sandbox(host: &str) -> serde_json::Value {
-    let docker = |args: &[&str]| {
-        let out = std::process::Command::new("docker")
-            .env("DOCKER_HOST", host)
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "docker {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
+    let docker = |args: &[&str]| docker_at(host, args);
     let role = format!("label={LABEL_ROLE}=sandbox");
     let ids = docker(&["ps", "-q", "--filter", &role]);
     let ids: Vec<&str> = ids.lines().collect();
@@ -647,19 +642,7 @@ fn sandbox_started(sampler: &SandboxSampler, pid: u32, limit: Duration) -> bool 
 /// How the running sandboxes of the restore-drill process `pid` on this
 /// machine's engine are made: (their mounts as JSON, their network mode).
 fn sandboxes_made(pid: u32) -> Vec<(String, String)> {
-    let docker = |args: &[&str]| {
-        let out = std::process::Command::new("docker")
-            .env("DOCKER_HOST", LOCAL)
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "docker {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
+    let docker = |args: &[&str]| docker_at(LOCAL, args);
     let by_pid = format!("label=org.restore-drill.pid={pid}");
     let ids = docker(&[
         "ps",
