@@ -441,7 +441,7 @@ fn sigterm_stops_the_fleet_and_removes_what_its_drills_created() {
     let interrupted = done
         .stdout
         .lines()
-        .filter(|l| l.contains("stopped during interrupted"))
+        .filter(|l| l.contains("ERROR (interrupted)"))
         .count();
     assert!((1..=2).contains(&interrupted), "{}", done.stdout);
     let lost = done

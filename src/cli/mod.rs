@@ -467,6 +467,14 @@ fn inspect_output(i: &crate::inspect::Inspection) -> Output {
 
 fn keep_text(s: &Sandbox) -> String {
     let (client, from_host) = s.engine.client_commands(&s.creds, &s.socket_dir, &s.url());
+    if s.relay.is_some() {
+        // On an engine elsewhere the way in from this host was the run's
+        // relay, which ended with the run.
+        return format!(
+            "\nkept: container {} on the engine at DOCKER_HOST (no network, no folder of this host)\n  connect: docker exec -it {} {client}\n  remove it: docker rm -f {}   (or restore-drill gc --all, against that engine)",
+            s.container, s.container, s.container
+        );
+    }
     format!(
         "\nkept: container {} (no network; its socket is in {})\n  connect: docker exec -it {} {client}\n  from this host: {from_host}\n  remove it: docker rm -f {}   (or restore-drill gc --all)",
         s.container,

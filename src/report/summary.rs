@@ -132,7 +132,11 @@ fn outcome_facts(r: &Report) -> Vec<String> {
         facts.push(nothing_restored(&r.attempts));
     }
     if let Some(e) = &r.error {
-        facts.push(format!("stopped during {}", e.phase));
+        // Ctrl-C or SIGTERM is not a phase: said as what happened.
+        facts.push(match e.phase.as_str() {
+            "interrupted" => "interrupted".to_string(),
+            phase => format!("stopped during {phase}"),
+        });
     }
     facts
 }
