@@ -61,7 +61,7 @@ pub struct FleetScheduleArgs {
     /// Name of the units (default: from the fleet file's name).
     #[arg(long)]
     name: Option<String>,
-    /// The drill history (default: the fleet file's `history`, else as for `run`).
+    /// The drill history the service records in (default: the fleet file's `history`, else as for `run`).
     #[arg(long)]
     history: Option<PathBuf>,
     /// Where the units are written.
@@ -87,7 +87,7 @@ pub struct FleetRunArgs {
     /// `max_parallel`, else 2).
     #[arg(long)]
     max_parallel: Option<usize>,
-    /// The drill history (default: the fleet file's `history`, else as for `run`).
+    /// The drill history (default: the fleet file's `history`, else as for `run`; RESTORE_DRILL_HISTORY, like this flag, wins over the file's).
     #[arg(long = "history", env = "RESTORE_DRILL_HISTORY")]
     history: Option<PathBuf>,
 }

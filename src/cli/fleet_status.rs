@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 pub struct StatusArgs {
     /// The fleet file (TOML): the sites whose status is shown.
     fleet: PathBuf,
-    /// The drill history (default: the fleet file's `history`, else as for `run`).
+    /// The drill history (default: the fleet file's `history`, else as for `run`; RESTORE_DRILL_HISTORY, like this flag, wins over the file's).
     #[arg(long = "history", env = "RESTORE_DRILL_HISTORY")]
     history: Option<PathBuf>,
     /// Also write the status as a self-contained HTML page to FILE
