@@ -53,6 +53,13 @@ fn fleet_file(dir: &Path, second: &str, sites: &[SiteSpec]) -> PathBuf {
     path
 }
 
+/// A fleet run's end, what the sampler saw on each engine, and its pid.
+type Fleeted = (
+    Finished,
+    std::collections::BTreeMap<String, common::engine::Sampled>,
+    u32,
+);
+
 /// `fleet run` as a child: its pid (the label on what it creates) for the
 /// sampler, then its end within `limit`.
 fn fleet_run(
@@ -60,11 +67,7 @@ fn fleet_run(
     hosts: &[String],
     limit: Duration,
     during: impl FnOnce(&SandboxSampler, u32),
-) -> (
-    Finished,
-    std::collections::BTreeMap<String, common::engine::Sampled>,
-    u32,
-) {
+) -> Fleeted {
     fleet_run_with(args, &[], hosts, limit, during)
 }
 
@@ -75,11 +78,7 @@ fn fleet_run_with(
     hosts: &[String],
     limit: Duration,
     during: impl FnOnce(&SandboxSampler, u32),
-) -> (
-    Finished,
-    std::collections::BTreeMap<String, common::engine::Sampled>,
-    u32,
-) {
+) -> Fleeted {
     let start = Instant::now();
     // The fleet file names its history: the harness's own is not wanted.
     let child = bin()

@@ -253,17 +253,9 @@ pub async fn images(
 pub async fn gc(all: bool) -> Result<Output> {
     let docker = docker::connect().await?;
     let removed = gc::gc(&docker, all, None).await?;
-    let mut text = format!(
-        "removed {} and {} of {}",
-        plural(removed.containers, "container", "containers"),
-        plural(removed.networks, "network", "networks"),
-        plural(removed.runs.len(), "run", "runs")
-    );
+    let mut text = removed_text(&removed);
     if !removed.live_runs.is_empty() {
-        text.push_str(&format!(
-            "; kept {} still alive or kept with --keep (use --all to remove them too)",
-            plural(removed.live_runs.len(), "run", "runs")
-        ));
+        text.push_str(" (use --all to remove them too)");
     }
     let json = serde_json::json!({
         "containers": removed.containers,
@@ -272,6 +264,24 @@ pub async fn gc(all: bool) -> Result<Output> {
         "live_runs_kept": removed.live_runs,
     });
     Ok(Output::new(text, json))
+}
+
+/// What a sweep removed, and which runs it left as alive: `gc`'s and each of
+/// a fleet's engines' (`fleet gc`).
+pub(super) fn removed_text(removed: &gc::Removed) -> String {
+    let mut text = format!(
+        "removed {} and {} of {}",
+        plural(removed.containers, "container", "containers"),
+        plural(removed.networks, "network", "networks"),
+        plural(removed.runs.len(), "run", "runs")
+    );
+    if !removed.live_runs.is_empty() {
+        text.push_str(&format!(
+            "; kept {} still alive or kept with --keep",
+            plural(removed.live_runs.len(), "run", "runs")
+        ));
+    }
+    text
 }
 
 pub async fn doctor(a: &super::DoctorArgs) -> Output {

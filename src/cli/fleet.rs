@@ -223,7 +223,9 @@ fn report_dir(fleet: &Fleet, site: &Site) -> PathBuf {
     base.join(folder_name(&site.name))
 }
 
-/// A site's name as a folder: letters and digits kept, the rest `-`.
+/// A site's name as a folder: letters and digits kept, the rest `-`. Not
+/// `evidence::slug`, which keeps ASCII only: a clinic named in another
+/// script still gets a folder of its own.
 fn folder_name(site: &str) -> String {
     let s: String = site
         .chars()
@@ -564,10 +566,9 @@ async fn gc(file: &Path) -> Result<Output> {
         match swept {
             Ok(r) => {
                 lines.push(format!(
-                    "engine {}: removed {} and {}",
+                    "engine {}: {}",
                     spec.name,
-                    crate::words::plural(r.containers, "container", "containers"),
-                    crate::words::plural(r.networks, "network", "networks")
+                    super::commands::removed_text(&r)
                 ));
                 rows.push(json!({"engine": spec.name, "containers": r.containers, "networks": r.networks}));
             }

@@ -81,8 +81,7 @@ fn check(name: &str, ok: bool, detail: String) -> Check {
 
 fn last_pass(s: &Seen) -> Check {
     const NAME: &str = "last passing drill";
-    let mut drills = s.runs.iter().filter(|(_, v)| v.simulation.is_none());
-    let Some((id, v)) = drills.rfind(|(_, v)| v.passed()) else {
+    let Some((id, v)) = s.runs.iter().rfind(|(_, v)| v.passing_drill()) else {
         let detail = if s.runs.is_empty() {
             "no drill has run: the history is empty. Run one (restore-drill run SCENARIO), then schedule it (restore-drill schedule install SCENARIO)".into()
         } else {

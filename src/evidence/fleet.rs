@@ -10,7 +10,7 @@ use super::pack::{LedgerHead, VerifyStep};
 use crate::error::{Error, Result};
 use crate::fleet::status::{FleetStatus, Judged, Outcome, StandingKind};
 use chrono::{DateTime, NaiveDate, Utc};
-use maud::{html, Markup, PreEscaped, DOCTYPE};
+use maud::{html, Markup, DOCTYPE};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
@@ -169,20 +169,11 @@ fn how_to_verify(stem: &str, signed: bool) -> Vec<VerifyStep> {
 /// The summary as one self-contained page: inline style (allowed by its
 /// hash), no script, no external reference.
 pub fn render(s: &FleetSummary) -> String {
-    let csp = format!(
-        "default-src 'none'; style-src '{}'; base-uri 'none'; form-action 'none'",
-        crate::fleet::status_html::csp_hash(CSS)
-    );
+    let title = format!("Fleet summary: {}", s.provider);
     html! {
         (DOCTYPE)
         html lang="en" {
-            head {
-                meta charset="utf-8";
-                meta http-equiv="Content-Security-Policy" content=(csp);
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { "Fleet summary: " (s.provider) }
-                style { (PreEscaped(CSS)) }
-            }
+            (crate::fleet::status_html::page_head(&title, CSS, None))
             body { main {
                 p.eyebrow { "Restore drills · provider's summary" }
                 h1 { (s.provider) }

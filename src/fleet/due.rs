@@ -2,7 +2,6 @@
 //! than its cadence, or it never passed. Pure, over the history's records.
 
 use crate::ledger::Record;
-use crate::report::facts::RunKind;
 use chrono::{DateTime, Duration, Utc};
 use std::collections::BTreeMap;
 
@@ -42,13 +41,18 @@ pub fn last_passes(records: &[Record]) -> BTreeMap<String, DateTime<Utc>> {
     let mut out: BTreeMap<String, DateTime<Utc>> = BTreeMap::new();
     for r in records {
         let v = &r.report;
-        if v.run_kind() != RunKind::Drill || !v.passed() {
+        if !v.passing_drill() {
             continue;
         }
         let newest = out.entry(r.stored.site.clone()).or_insert(v.finished_at);
         *newest = (*newest).max(v.finished_at);
     }
     out
+}
+
+/// When a site that last passed at `last_pass` is due again.
+pub fn due_at(last_pass: DateTime<Utc>, cadence_days: u32) -> DateTime<Utc> {
+    last_pass + Duration::days(i64::from(cadence_days))
 }
 
 /// A site's standing at `now`, from its last passing drill and cadence.
@@ -60,7 +64,7 @@ pub fn standing(
     let Some(last_pass) = last_pass else {
         return Standing::NeverPassed;
     };
-    let due_at = last_pass + Duration::days(i64::from(cadence_days));
+    let due_at = due_at(last_pass, cadence_days);
     if due_at <= now {
         Standing::Overdue { last_pass }
     } else {

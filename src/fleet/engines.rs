@@ -46,8 +46,6 @@ fn client(host: &EngineHost) -> std::result::Result<Docker, bollard::errors::Err
     }
 }
 
-pub use crate::sandbox::docker::answers;
-
 /// An engine that cannot be reached: which one, and what to do.
 pub fn unreachable(spec: &EngineSpec, why: &str) -> Error {
     let fix = match &spec.host {

@@ -60,12 +60,11 @@ pub trait Drill: Send + Sync + 'static {
     ) -> Local<'a, Self::Done>;
 }
 
-/// An engine of the pool, once contacted.
-struct Engine {
-    spec: EngineSpec,
-    docker: Option<Docker>,
-    /// The images it holds, of those the drills need.
-    images: BTreeSet<String>,
+/// The pool once contacted, by engine index: its client (None: lost from
+/// the start) and the images it holds of those the drills need.
+struct Contacted {
+    dockers: Vec<Option<Docker>>,
+    images: Vec<BTreeSet<String>>,
 }
 
 /// How one site ended.
@@ -113,6 +112,7 @@ pub struct FleetOutcome<T> {
 }
 
 /// A drill under way.
+#[derive(Clone)]
 struct Started {
     site: usize,
     engine: usize,
@@ -137,8 +137,8 @@ pub async fn run<D: Drill>(
         .iter()
         .map(|&s| all[s].plan.target.image.clone())
         .collect();
-    let (engines, lost) = contact(specs, &images, events).await;
-    let mut r = Runner::new(engines, sites, max_parallel, lost);
+    let (pool, lost) = contact(specs, &images, events).await;
+    let mut r = Runner::new(specs.to_vec(), pool, sites, max_parallel, lost);
     let interrupted = r.drive(all, &drill, events).await?;
     if let Some(why) = interrupted {
         r.stop_all(&drill, why).await;
@@ -153,7 +153,8 @@ pub async fn run<D: Drill>(
 }
 
 struct Runner<D: Drill> {
-    engines: Vec<Engine>,
+    specs: Vec<EngineSpec>,
+    pool: Contacted,
     loads: Vec<Load>,
     /// Sites waiting for an engine, with the engines they were moved from.
     queue: VecDeque<(usize, Vec<String>)>,
@@ -167,20 +168,23 @@ struct Runner<D: Drill> {
 
 impl<D: Drill> Runner<D> {
     fn new(
-        engines: Vec<Engine>,
+        specs: Vec<EngineSpec>,
+        pool: Contacted,
         sites: &[usize],
         max_parallel: usize,
         lost: Vec<LostEngine>,
     ) -> Self {
         Runner {
-            loads: engines
+            loads: pool
+                .dockers
                 .iter()
-                .map(|e| Load {
-                    lost: e.docker.is_none(),
+                .map(|d| Load {
+                    lost: d.is_none(),
                     ..Load::default()
                 })
                 .collect(),
-            engines,
+            specs,
+            pool,
             queue: sites.iter().map(|&s| (s, Vec::new())).collect(),
             running: JoinSet::new(),
             in_flight: Vec::new(),
@@ -222,8 +226,6 @@ impl<D: Drill> Runner<D> {
     /// Starts queued drills while places are free; a site no engine can
     /// take ends now, one whose engines are busy waits for a drill to end.
     fn start_what_fits(&mut self, all: &[Site], drill: &Arc<D>, events: &Events) {
-        let specs: Vec<EngineSpec> = self.engines.iter().map(|e| e.spec.clone()).collect();
-        let images: Vec<BTreeSet<String>> = self.engines.iter().map(|e| e.images.clone()).collect();
         let mut waiting = VecDeque::new();
         while let Some((site, moved_from)) = self.queue.pop_front() {
             if self.running.len() >= self.max_parallel {
@@ -237,7 +239,7 @@ impl<D: Drill> Runner<D> {
                 require: &all[site].require,
                 image: &all[site].plan.target.image,
             };
-            match place(&specs, &self.loads, &images, &n) {
+            match place(&self.specs, &self.loads, &self.pool.images, &n) {
                 Placement::On(engine) => {
                     let at = (site, engine, moved_from);
                     self.start(
@@ -267,12 +269,12 @@ impl<D: Drill> Runner<D> {
         events: &Events,
         name: &str,
     ) {
-        let Some(docker) = self.engines[engine].docker.clone() else {
+        let Some(docker) = self.pool.dockers[engine].clone() else {
             return;
         };
         self.loads[engine].sandboxes += need.0;
         self.loads[engine].memory_bytes += need.1;
-        let spec = self.engines[engine].spec.clone();
+        let spec = self.specs[engine].clone();
         events.event(Event::note(format!(
             "{name}: drilling on engine {}",
             spec.name
@@ -288,7 +290,7 @@ impl<D: Drill> Runner<D> {
             need,
             moved_from,
         };
-        self.in_flight.push(started.clone_ids());
+        self.in_flight.push(started.clone());
         let drill = drill.clone();
         self.running.spawn(async move {
             let attempt = drill
@@ -297,21 +299,9 @@ impl<D: Drill> Runner<D> {
             // Whatever happened, the run's containers go (an engine that is
             // gone keeps them until it is back: `lost` names the run).
             let _ = gc::cleanup_run(&docker, &run).await;
-            let lost = attempt.check_engine && !engines::answers(&docker).await;
+            let lost = attempt.check_engine && !crate::sandbox::docker::answers(&docker).await;
             (started, (!lost).then_some(attempt.done))
         });
-    }
-}
-
-impl Started {
-    fn clone_ids(&self) -> Started {
-        Started {
-            site: self.site,
-            engine: self.engine,
-            run: self.run.clone(),
-            need: self.need,
-            moved_from: self.moved_from.clone(),
-        }
     }
 }
 
@@ -329,7 +319,7 @@ impl<D: Drill> Runner<D> {
         let load = &mut self.loads[s.engine];
         load.sandboxes -= s.need.0;
         load.memory_bytes -= s.need.1;
-        let spec = &self.engines[s.engine].spec;
+        let spec = &self.specs[s.engine];
         if let Some(tried) = tried {
             let done = drill.settle(s.site, spec, tried).await;
             let engine = spec.name.clone();
@@ -349,7 +339,7 @@ impl<D: Drill> Runner<D> {
 
     /// Marks an engine lost (once) and notes the run left on it.
     fn engine_lost(&mut self, engine: usize, run: &RunId, events: &Events) {
-        let spec = &self.engines[engine].spec;
+        let spec = &self.specs[engine];
         if !self.loads[engine].lost {
             self.loads[engine].lost = true;
             events.event(Event::note(format!(
@@ -374,11 +364,11 @@ impl<D: Drill> Runner<D> {
         self.running.abort_all();
         while self.running.join_next().await.is_some() {}
         for s in std::mem::take(&mut self.in_flight) {
-            if let Some(docker) = &self.engines[s.engine].docker {
+            if let Some(docker) = &self.pool.dockers[s.engine] {
                 let _ = gc::cleanup_run(docker, &s.run).await;
             }
             let tried = drill.stopped(s.site, &s.run, Error::Interrupted(why));
-            let spec = &self.engines[s.engine].spec;
+            let spec = &self.specs[s.engine];
             let done = drill.settle(s.site, spec, tried).await;
             self.ends.push(SiteOutcome {
                 site: s.site,
@@ -412,11 +402,14 @@ async fn contact(
     specs: &[EngineSpec],
     images: &BTreeSet<String>,
     events: &Events,
-) -> (Vec<Engine>, Vec<LostEngine>) {
+) -> (Contacted, Vec<LostEngine>) {
     let tries = specs
         .iter()
         .map(|s| async move { (s, prepare(s, images).await) });
-    let mut engines = Vec::new();
+    let mut pool = Contacted {
+        dockers: Vec::new(),
+        images: Vec::new(),
+    };
     let mut lost = Vec::new();
     for (spec, result) in futures_util::future::join_all(tries).await {
         let (docker, held) = match result {
@@ -434,13 +427,10 @@ async fn contact(
                 (None, BTreeSet::new())
             }
         };
-        engines.push(Engine {
-            spec: spec.clone(),
-            docker,
-            images: held,
-        });
+        pool.dockers.push(docker);
+        pool.images.push(held);
     }
-    (engines, lost)
+    (pool, lost)
 }
 
 async fn prepare(

@@ -289,7 +289,7 @@ fn site_status(t: &Terms, records: &[&Record], now: DateTime<Utc>) -> SiteStatus
             .max_by_key(|r| (r.report.finished_at, r.stored.id))
             .copied()
     };
-    let pass = newest(&|v| v.run_kind() == RunKind::Drill && v.passed());
+    let pass = newest(&|v| v.passing_drill());
     let last_pass = pass.map(|r| r.report.finished_at);
     let standing = due::standing(last_pass, t.cadence_days, now);
     let last_drill = newest(&|v| v.run_kind() != RunKind::Rehearsal);
@@ -305,7 +305,7 @@ fn site_status(t: &Terms, records: &[&Record], now: DateTime<Utc>) -> SiteStatus
         cadence_days: t.cadence_days,
         last_pass,
         age_days: last_pass.map(|p| (now - p).num_seconds() as f64 / 86_400.0),
-        due_at: last_pass.map(|p| p + chrono::Duration::days(i64::from(t.cadence_days))),
+        due_at: last_pass.map(|p| due::due_at(p, t.cadence_days)),
         last_drill: last_drill.map(run_ref),
         rto: judge(v.and_then(|v| v.rto_seconds), t.rto_seconds),
         rpo: judge(v.and_then(|v| v.rpo_seconds), t.rpo_seconds),
@@ -370,7 +370,7 @@ fn unlisted(terms: &[Terms], records: &[Record]) -> Vec<Unlisted> {
             continue;
         }
         let v = &r.report;
-        let pass = (v.run_kind() == RunKind::Drill && v.passed()).then_some(v.finished_at);
+        let pass = v.passing_drill().then_some(v.finished_at);
         match out.iter_mut().find(|u| u.site == r.stored.site) {
             Some(u) => {
                 u.records += 1;

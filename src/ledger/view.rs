@@ -174,6 +174,12 @@ impl ReportView {
         self.verdict == Verdict::Passed
     }
 
+    /// A drill of the backups that passed: what a cadence counts. A
+    /// rehearsal or an operator error is not a drill of the backups.
+    pub fn passing_drill(&self) -> bool {
+        self.run_kind() == RunKind::Drill && self.passed()
+    }
+
     /// What the run was: as recorded, else (older records) a rehearsal when
     /// it simulated a fault and a drill otherwise.
     pub fn run_kind(&self) -> RunKind {

@@ -38,10 +38,8 @@ pub(super) fn plan(src: &Source, raw: RawScenario) -> Result<Plan> {
     });
     let objectives = raw
         .objectives
-        .map_or_else(Objectives::default, |o| Objectives {
-            rto_seconds: o.rto_seconds,
-            rpo_seconds: o.rpo_hours.map(|h| h * 3600.0),
-        });
+        .as_ref()
+        .map_or_else(Objectives::default, objectives);
     Ok(Plan {
         file: src.path.to_path_buf(),
         name: raw.name,
@@ -152,6 +150,14 @@ fn one_engine(
             theirs.key()
         ),
     ))
+}
+
+/// `[objectives]` as written (a scenario's, or a fleet site's over it).
+pub(super) fn objectives(o: &super::raw::RawObjectives) -> Objectives {
+    Objectives {
+        rto_seconds: o.rto_seconds,
+        rpo_seconds: o.rpo_hours.map(|h| h * 3600.0),
+    }
 }
 
 fn backups(src: &Source, raw: RawBackups) -> Result<BackupSource> {

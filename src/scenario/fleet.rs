@@ -6,7 +6,7 @@
 
 use super::raw::{RawNotify, RawObjectives, RawParty};
 use super::source::{suggest, Source};
-use super::{Objectives, Plan};
+use super::Plan;
 use crate::error::{Error, Result};
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -403,10 +403,7 @@ fn site_plan(src: &Source, r: RawSite, d: &SiteDefaults) -> Result<Plan> {
         plan.backups.offsite = Some(src.resolve(o));
     }
     if let Some(o) = &r.objectives {
-        plan.objectives = Objectives {
-            rto_seconds: o.rto_seconds,
-            rpo_seconds: o.rpo_hours.map(|h| h * 3600.0),
-        };
+        plan.objectives = super::build::objectives(o);
     }
     if let Some(n) = r.notify {
         plan.notify = Some(super::notify::parse(src, n)?);

@@ -38,27 +38,18 @@ pub fn plan_fleet(r: &FleetRequest, program: &Path) -> Result<Job> {
         crate::plain_text::refuse_in_drill(&p.file, &p.name, p.site_name())?;
     }
     let history = crate::fleet::history_of(r.history.clone(), &fleet);
-    let history = written(Written::History, &history)?;
     let reports = fleet
         .report_dir
         .clone()
         .unwrap_or_else(crate::state::reports_dir);
-    let reports = written(Written::Reports, &reports)?;
-    let mut writes: Vec<PathBuf> = vec![reports.clone()];
-    writes.extend(history.parent().map(Path::to_path_buf));
-    writes.extend(
-        fleet
-            .sites
-            .iter()
-            .filter_map(|s| s.plan.metrics.as_ref())
-            .map(|m| written(Written::Metrics, m))
-            .collect::<Result<Vec<_>>>()?
-            .iter()
-            .filter_map(|m| m.parent().map(Path::to_path_buf)),
-    );
-    writes.sort();
-    writes.dedup();
-    super::make_folders(&writes)?;
+    let mut paths = vec![
+        (Written::History, history.as_path()),
+        (Written::Reports, reports.as_path()),
+    ];
+    let metrics = fleet.sites.iter().filter_map(|s| s.plan.metrics.as_deref());
+    paths.extend(metrics.map(|m| (Written::Metrics, m)));
+    let writes = super::folders_of(&paths)?;
+    let history = written(Written::History, &history)?;
     let mut command: Vec<String> = vec![program.display().to_string(), "--quiet".into()];
     command.extend(["fleet", "run"].map(String::from));
     command.push(file.display().to_string());

@@ -179,8 +179,14 @@ pub(super) fn written(kind: Written, p: &Path) -> Result<PathBuf> {
 /// systemd refuses to start a service whose ReadWritePaths are missing.
 /// Every path is checked before any folder is made.
 fn written_folders(r: &Request) -> Result<Vec<PathBuf>> {
+    folders_of(&written_paths(r))
+}
+
+/// The folders that the written `paths` need (a history's and a metrics
+/// file's folder, the reports' folder itself), checked and created.
+pub(super) fn folders_of(paths: &[(Written, &Path)]) -> Result<Vec<PathBuf>> {
     let mut dirs = Vec::new();
-    for (kind, path) in written_paths(r) {
+    for &(kind, path) in paths {
         let abs = written(kind, path)?;
         match kind {
             Written::Reports => dirs.push(abs),
@@ -189,14 +195,7 @@ fn written_folders(r: &Request) -> Result<Vec<PathBuf>> {
     }
     dirs.sort();
     dirs.dedup();
-    make_folders(&dirs)?;
-    Ok(dirs)
-}
-
-/// Creates the folders a service writes: systemd refuses to start one whose
-/// ReadWritePaths are missing.
-pub(super) fn make_folders(dirs: &[PathBuf]) -> Result<()> {
-    for d in dirs {
+    for d in &dirs {
         create_dir(
             d,
             DirMode::Shared,
@@ -204,7 +203,7 @@ pub(super) fn make_folders(dirs: &[PathBuf]) -> Result<()> {
             "--history, --report-dir or --metrics",
         )?;
     }
-    Ok(())
+    Ok(dirs)
 }
 
 /// `restore-drill-<scenario file stem>` unless named: letters, digits, dashes.
