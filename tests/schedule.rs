@@ -441,7 +441,7 @@ fn a_bidi_override_in_the_site_is_refused() {
 /// A scheduled drill has a private /tmp (`PrivateTmp=yes`) that the Docker
 /// engine, in its own mount namespace, does not see: a socket folder made
 /// there cannot be mounted into the sandbox. Under a private /tmp of the
-/// same kind (a mount namespace with its own tmpfs on /tmp), the drill
+/// same kind (a mount namespace with its own tmpfs on the drill's TMPDIR), the drill
 /// fails without the unit's runtime folder and passes with it, as
 /// RUNTIME_DIRECTORY passes it from `RuntimeDirectory=`.
 #[test]
@@ -452,10 +452,17 @@ fn a_drill_under_a_private_tmp_keeps_its_sockets_where_docker_sees_them() {
         .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
         .unwrap();
     let reports = tempdir();
+    // The drill's temporary folder, a tmpfs mounted in its own mount
+    // namespace as PrivateTmp= mounts one: the engine sees the empty folder
+    // under it. Not over /tmp itself, where the checkout may be.
+    let private = tempfile::Builder::new()
+        .prefix("rd-tmp-")
+        .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+        .unwrap();
     let drill = |runtime_dir: Option<&Path>| {
         let mut c = Command::new("unshare");
         c.args(["--mount", "--propagation", "private", "sh", "-c"])
-            .arg("mount -t tmpfs private-tmp /tmp && exec \"$@\"")
+            .arg("mount -t tmpfs private-tmp \"$TMPDIR\" && exec \"$@\"")
             .arg("sh")
             .arg(env!("CARGO_BIN_EXE_restore-drill"))
             .args([
@@ -472,6 +479,7 @@ fn a_drill_under_a_private_tmp_keeps_its_sockets_where_docker_sees_them() {
             .arg(&clinic.key.path)
             .arg("--report-dir")
             .arg(reports.path())
+            .env("TMPDIR", private.path())
             .env_remove("RUNTIME_DIRECTORY");
         if let Some(d) = runtime_dir {
             c.env("RUNTIME_DIRECTORY", d);
