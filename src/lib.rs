@@ -34,6 +34,7 @@ pub mod measure;
 pub mod notify;
 pub mod pipeline;
 pub mod plain_text;
+pub mod protection;
 pub mod redact;
 pub mod report;
 pub mod restore;

@@ -125,6 +125,10 @@ pub struct Report {
     /// Failure scenarios: the expected outcome beside the actual one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub expectation: Option<ExpectationResult>,
+    /// Each location's measured reach: what the clinic server's own
+    /// credentials could do to a copy there (absent when none was measured).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub protection: Vec<crate::protection::Protection>,
 }
 
 /// Why a drill ended with the `error` verdict.
@@ -248,6 +252,14 @@ pub struct BackupEvidence {
     /// restored, or under the disk-full simulation.
     #[serde(default, deserialize_with = "facts::lenient")]
     pub restored_data: Option<facts::DataPlace>,
+    /// Where the backup was read from, when not a folder: an S3 bucket or a
+    /// restic repository (absent for a folder).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location_kind: Option<crate::catalog::place::PlaceKind>,
+    /// Bytes that came over the network to verify and restore it (a remote
+    /// location's only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network_bytes: Option<u64>,
 }
 
 impl BackupEvidence {
@@ -261,6 +273,12 @@ impl BackupEvidence {
                 .map(|t| format!(", taken {}", t.format("%Y-%m-%d %H:%M:%S UTC")))
                 .unwrap_or_default()
         );
+        if let (Some(kind), Some(n)) = (self.location_kind, self.network_bytes) {
+            s.push_str(&format!(
+                "from     the {}: {n} bytes over the network\n",
+                kind.word()
+            ));
+        }
         if let Some(d) = &self.restored_as {
             s.push_str(&format!("restored {}\n", d.describe()));
         }

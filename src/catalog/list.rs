@@ -30,6 +30,9 @@ pub struct Candidate {
     pub manifest_error: Option<String>,
     #[serde(skip)]
     modified: Option<std::time::SystemTime>,
+    /// Where its bytes are read from.
+    #[serde(skip)]
+    pub origin: super::origin::Origin,
 }
 
 impl Candidate {
@@ -87,14 +90,19 @@ pub fn scan_all(dir: &Path, name_prefix: Option<&str>) -> Result<Scanned> {
             None => out.candidates.push(candidate(dir, &name, path, &meta)),
         }
     }
-    out.candidates.sort_by(|a, b| match (a.time, b.time) {
+    newest_first(&mut out.candidates);
+    out.skipped.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(out)
+}
+
+/// Dated ones first, newest first; undated ones by modification time.
+fn newest_first(candidates: &mut [Candidate]) {
+    candidates.sort_by(|a, b| match (a.time, b.time) {
         (Some(x), Some(y)) => y.cmp(&x),
         (Some(_), None) => std::cmp::Ordering::Less,
         (None, Some(_)) => std::cmp::Ordering::Greater,
         (None, None) => b.modified.cmp(&a.modified),
     });
-    out.skipped.sort_by(|a, b| a.path.cmp(&b.path));
-    Ok(out)
 }
 
 /// A file that could be a backup, with its manifest and its time.
@@ -113,6 +121,7 @@ fn candidate(dir: &Path, name: &str, path: PathBuf, meta: &std::fs::Metadata) ->
         (None, Some(t)) => (Some(t), TimeSource::FileName),
         (None, None) => (None, TimeSource::Unknown),
     };
+    let path_for_origin = path.clone();
     Candidate {
         path,
         bytes: meta.len(),
@@ -122,6 +131,83 @@ fn candidate(dir: &Path, name: &str, path: PathBuf, meta: &std::fs::Metadata) ->
         manifest_path,
         manifest_error,
         modified: meta.modified().ok(),
+        origin: super::origin::Origin::File(path_for_origin),
+    }
+}
+
+/// An object or file of a remote location, as its listing gives it.
+pub struct Listing {
+    pub name: String,
+    pub bytes: u64,
+    pub modified: Option<DateTime<Utc>>,
+    pub origin: super::origin::Origin,
+}
+
+/// The candidates among a remote location's listing, newest first, with
+/// their manifests (read by `manifest_of`, one small read each). Nothing is
+/// sniffed there: reading each object's first bytes would cost a request
+/// apiece, so a note in a bucket is tried and found not a backup.
+pub async fn remote_candidates<F, Fut>(
+    listing: Vec<Listing>,
+    where_: &str,
+    manifest_of: F,
+) -> Scanned
+where
+    F: Fn(String) -> Fut,
+    Fut: std::future::Future<Output = Result<Manifest>>,
+{
+    let names: std::collections::HashSet<String> = listing.iter().map(|l| l.name.clone()).collect();
+    let mut out = Scanned::default();
+    for l in listing {
+        let beside = |artifact: &str| names.contains(artifact);
+        match not_a_backup(&l.name, b"", beside) {
+            Some(Verdict::PartOfABackup) => continue,
+            Some(Verdict::Skip(kind)) => out.skipped.push(Skipped {
+                path: format!("{where_}/{}", l.name).into(),
+                kind,
+            }),
+            None => {
+                let manifest_name = super::manifest_name(&l.name);
+                let read = match names.contains(&manifest_name) {
+                    true => Some(manifest_of(manifest_name.clone()).await),
+                    false => None,
+                };
+                out.candidates
+                    .push(remote_candidate(l, where_, &manifest_name, read));
+            }
+        }
+    }
+    newest_first(&mut out.candidates);
+    out
+}
+
+fn remote_candidate(
+    l: Listing,
+    where_: &str,
+    manifest_name: &str,
+    read: Option<Result<Manifest>>,
+) -> Candidate {
+    let (manifest, manifest_error) = match read {
+        Some(Ok(m)) => (Some(m), None),
+        Some(Err(e)) => (None, Some(e.to_string())),
+        None => (None, None),
+    };
+    let (time, time_source) = match (&manifest, time_from_name(&l.name)) {
+        (Some(m), _) => (Some(m.created_at), TimeSource::Manifest),
+        (None, Some(t)) => (Some(t), TimeSource::FileName),
+        (None, None) => (None, TimeSource::Unknown),
+    };
+    Candidate {
+        path: format!("{where_}/{}", l.name).into(),
+        bytes: l.bytes,
+        time,
+        time_source,
+        manifest_path: (manifest.is_some() || manifest_error.is_some())
+            .then(|| format!("{where_}/{manifest_name}").into()),
+        manifest,
+        manifest_error,
+        modified: l.modified.map(std::time::SystemTime::from),
+        origin: l.origin,
     }
 }
 

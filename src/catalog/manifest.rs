@@ -72,10 +72,14 @@ impl Manifest {
 
     pub fn read(path: &Path) -> Result<Manifest> {
         let text = std::fs::read(path).map_err(|e| Error::io("read the manifest", path, e))?;
-        let probe: serde_json::Value = serde_json::from_slice(&text).map_err(|e| {
+        Manifest::from_bytes(&text, &path.display().to_string())
+    }
+
+    /// A manifest's bytes, wherever they were read from (`named` in messages).
+    pub fn from_bytes(text: &[u8], named: &str) -> Result<Manifest> {
+        let probe: serde_json::Value = serde_json::from_slice(text).map_err(|e| {
             Error::Failed(format!(
-                "the manifest {} is not valid JSON ({e}); it may be damaged",
-                path.display()
+                "the manifest {named} is not valid JSON ({e}); it may be damaged"
             ))
         })?;
         let version = probe
@@ -84,16 +88,11 @@ impl Manifest {
             .unwrap_or(0);
         if version != u64::from(MANIFEST_VERSION) {
             return Err(Error::Failed(format!(
-                "the manifest {} has version {version}; this restore-drill reads version {MANIFEST_VERSION}. \
-                 Use a restore-drill that matches the one that wrote it",
-                path.display()
+                "the manifest {named} has version {version}; this restore-drill reads version {MANIFEST_VERSION}. \
+                 Use a restore-drill that matches the one that wrote it"
             )));
         }
-        serde_json::from_value(probe).map_err(|e| {
-            Error::Failed(format!(
-                "the manifest {} cannot be read: {e}",
-                path.display()
-            ))
-        })
+        serde_json::from_value(probe)
+            .map_err(|e| Error::Failed(format!("the manifest {named} cannot be read: {e}")))
     }
 }

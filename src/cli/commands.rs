@@ -3,6 +3,7 @@
 use super::{
     backup_output, inspect_output, keep_text, layers_text, load_keys, parse_as_of, with_run, Output,
 };
+use crate::catalog::place::Place;
 use crate::error::{Error, Result};
 use crate::events::Events;
 use crate::sandbox::{docker, gc, images, Sandbox, SandboxSpec};
@@ -10,24 +11,78 @@ use crate::words::plural;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+/// How `backup --out` reaches a bucket or a restic repository (a scenario
+/// says the same in `[backups.s3]` and `[backups.restic]`).
+#[derive(clap::Args, Debug, Default)]
+pub struct ReachArgs {
+    /// S3 endpoint for --out s3://... (default: AWS_ENDPOINT_URL, else AWS).
+    #[arg(long, value_name = "URL")]
+    s3_endpoint: Option<String>,
+    /// S3 region (default: AWS_REGION, else us-east-1).
+    #[arg(long, value_name = "REGION")]
+    s3_region: Option<String>,
+    /// AWS shared-credentials file (mode 600) for --out s3://... or a restic
+    /// s3: repository (default: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY).
+    #[arg(long, value_name = "FILE")]
+    s3_credentials: Option<PathBuf>,
+    /// File holding the restic repository's password, for --out restic:...
+    #[arg(long, value_name = "FILE", env = "RESTIC_PASSWORD_FILE")]
+    restic_password_file: Option<PathBuf>,
+}
+
+impl ReachArgs {
+    fn reach(self) -> crate::catalog::Reach {
+        crate::catalog::Reach {
+            s3: crate::catalog::s3::S3Settings {
+                endpoint: self.s3_endpoint,
+                region: self.s3_region,
+                credentials_file: self.s3_credentials,
+                production_credentials_file: None,
+            },
+            restic: crate::catalog::restic::ResticSettings {
+                password_file: self.restic_password_file,
+                password_env: None,
+            },
+        }
+    }
+}
+
+/// A backup into a folder, or into a private scratch folder first and then
+/// sent to a bucket or repository (the file is encrypted before it is
+/// written; the scratch folder is removed whatever happens).
 pub async fn backup(
     url: String,
-    out: PathBuf,
+    (out, reach): (String, ReachArgs),
     recipients: Vec<String>,
     name: String,
     events: &Events,
 ) -> Result<Output> {
-    let r = crate::backup::backup(
-        crate::backup::BackupRequest {
-            url,
-            out_dir: out,
-            recipients,
-            name,
-            source: crate::backup::DumpSource::Local,
-        },
-        events,
-    )
-    .await?;
+    let place = Place::parse(&out, |p| PathBuf::from(p))
+        .map_err(|e| Error::Usage(format!("--out {out}: {e}")))?;
+    let (out_dir, scratch) = match &place {
+        Place::Folder(p) => (p.clone(), None),
+        _ => {
+            let s = tempfile::Builder::new()
+                .prefix("restore-drill-backup-")
+                .tempdir()
+                .map_err(|e| Error::io("create scratch space in", std::env::temp_dir(), e))?;
+            (s.path().to_path_buf(), Some(s))
+        }
+    };
+    let request = crate::backup::BackupRequest {
+        url,
+        out_dir,
+        recipients,
+        name,
+        source: crate::backup::DumpSource::Local,
+    };
+    let mut r = crate::backup::backup(request, events).await?;
+    if scratch.is_some() {
+        let files = [r.artifact.as_path(), r.manifest_path.as_path()];
+        let sent = crate::catalog::ship::ship(&place, &reach.reach(), &files).await?;
+        r.artifact = PathBuf::from(&sent[0]);
+        r.manifest_path = PathBuf::from(&sent[1]);
+    }
     Ok(backup_output(&r))
 }
 
@@ -108,7 +163,7 @@ pub async fn restore(
         let sandbox = Sandbox::start(&docker, &run, &spec).await?;
         let r = crate::restore::restore_file(
             &sandbox,
-            &file,
+            &crate::catalog::origin::Origin::File(file.clone()),
             keys,
             &events,
             Default::default(),

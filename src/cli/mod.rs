@@ -75,15 +75,18 @@ enum Command {
         /// for MariaDB or MySQL.
         #[arg(long)]
         url: String,
-        /// Directory the backup and its manifest go to.
+        /// Where the backup and its manifest go: a directory, s3://BUCKET/PREFIX
+        /// or restic:REPO.
         #[arg(long)]
-        out: PathBuf,
+        out: String,
         /// age public key (age1...); repeat for an escrow key.
         #[arg(long = "recipient", required = true)]
         recipients: Vec<String>,
         /// File name stem: NAME-YYYYMMDDTHHMMSSZ.dump.zst.age
         #[arg(long, default_value = "clinic")]
         name: String,
+        #[command(flatten)]
+        reach: commands::ReachArgs,
     },
     /// Show a backup's layers; with a key, stream through it and list its contents.
     Inspect {
@@ -316,7 +319,8 @@ async fn dispatch(cli: Cli, events: Events) -> Result<Output> {
             out,
             recipients,
             name,
-        } => commands::backup(url, out, recipients, name, &events).await,
+            reach,
+        } => commands::backup(url, (out, reach), recipients, name, &events).await,
         Command::Run(args) => run::run(args, events).await,
         Command::Validate(args) => validate::validate(args).await,
         Command::List { dir } => commands::list(dir).await,

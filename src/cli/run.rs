@@ -16,9 +16,9 @@ use std::sync::Arc;
 pub struct RunArgs {
     /// The scenario file (TOML) that says what to restore, where, and what to check.
     scenario: PathBuf,
-    /// Backup location (overrides the scenario's).
+    /// Backup location (overrides the scenario's): a folder, s3://BUCKET/PREFIX or restic:REPO.
     #[arg(long)]
-    backups: Option<PathBuf>,
+    backups: Option<String>,
     /// age identity file (overrides the scenario's); repeat to try several in order.
     #[arg(long = "identity")]
     identities: Vec<PathBuf>,
@@ -126,7 +126,7 @@ the contractor and how to reach both";
 /// The drill, its report written; every outcome past a valid scenario has one.
 async fn drill(
     plan: Plan,
-    typed_backups: Option<&Path>,
+    typed_backups: Option<&str>,
     report_dir: PathBuf,
     keep: bool,
     events: Events,
@@ -182,20 +182,23 @@ pub(super) async fn drill_on(
 /// keys, or the step that refused.
 pub(super) fn operator_inputs(
     plan: &Plan,
-    typed_backups: Option<&Path>,
+    typed_backups: Option<&str>,
 ) -> std::result::Result<Vec<crate::keys::IdentitySource>, (&'static str, Error)> {
     let keys = run_keys(plan).map_err(|e| ("load keys", e))?;
     if let Some(Err(e)) = plan.notify.as_ref().map(crate::notify::check_credentials) {
         return Err(("read the SMTP password", e));
     }
-    if let Some(dir) = typed_backups.filter(|d| !d.is_dir()) {
-        return Err((
-            "check --backups",
-            Error::Usage(format!(
-                "--backups {}: no such folder. Check the path; the scenario's own location is used when --backups is left out",
-                crate::plain_text::shown(&dir.to_string_lossy())
-            )),
-        ));
+    let typed_folder = plan.backups.location.as_ref().and_then(|l| l.folder());
+    if let (Some(typed), Some(dir)) = (typed_backups, typed_folder) {
+        if !dir.is_dir() {
+            return Err((
+                "check --backups",
+                Error::Usage(format!(
+                    "--backups {}: no such folder. Check the path; the scenario's own location is used when --backups is left out",
+                    crate::plain_text::shown(typed)
+                )),
+            ));
+        }
     }
     Ok(keys)
 }

@@ -117,7 +117,7 @@ fn scenario_line(file: &Path, plan: &Plan) -> String {
         plan.backups
             .location
             .as_ref()
-            .map(|l| l.display().to_string())
+            .map(|l| l.to_string())
             .unwrap_or_else(|| "the --backups directory".into()),
         plural(plan.checks.sql.len(), "custom check", "custom checks"),
         if plan.checks.invariants.is_some() {

@@ -177,8 +177,9 @@ async fn choose(
     f: &mut Facts,
 ) -> Result<Candidate> {
     let locations = drill::plan_locations(env.plan)?;
-    let candidates =
-        drill::select(&locations, env.plan)?.candidates_or_unrecoverable(&locations, env.plan)?;
+    let candidates = drill::select(&locations, env.plan)
+        .await?
+        .candidates_or_unrecoverable(&locations, env.plan)?;
     let tries = env.plan.backups.tries(candidates.len());
     for (location, c) in candidates.into_iter().take(tries) {
         match drill::attempt::verify(&c, keys.clone(), Vec::new()).await? {

@@ -51,10 +51,9 @@ pub async fn prepare(ctx: &Ctx<'_>, image: &str, events: Events) -> Result<Prepa
     }
     clock.begin("restore");
     let limits = attempt::limits(ctx.plan);
-    let path = &ctx.candidate.path;
     let restored = restore_file(
         &sandbox,
-        path,
+        &ctx.candidate.origin,
         ctx.keys.clone(),
         &events,
         limits,

@@ -220,6 +220,7 @@ fn report(verdict: Verdict) -> Report {
         simulation: None,
         lost_writes: None,
         expectation: None,
+        protection: Vec::new(),
     }
 }
 
@@ -277,6 +278,8 @@ fn each_expected_item_that_does_not_hold_is_named() {
         dump_bytes: None,
         restored_as: None,
         restored_data: None,
+        location_kind: None,
+        network_bytes: None,
     });
     let e = Expectation {
         verdict: Some("passed".into()),

@@ -74,6 +74,10 @@ pub async fn attempt(ctx: &Ctx<'_>, clock: &mut Clock, c: &Candidate) -> Result<
         None => restore(ctx, &sandbox, c, &delivery).await?,
     };
     clock.end();
+    let (restored, sha256) = match downloaded(c, restored, sha256)? {
+        Ok((r, sha)) => (Ok(r), sha),
+        Err((u, sha)) => (Err(u), sha),
+    };
     match restored {
         Ok(restored) => Ok(Tried::Restored {
             sandbox: Box::new(sandbox),
@@ -103,7 +107,9 @@ async fn delivery(ctx: &Ctx<'_>, c: &Candidate, v: &Verified) -> Result<Delivery
         });
     }
     let mut dump_bytes = c.manifest.as_ref().map(|m| m.dump.bytes);
-    if dump_bytes.is_none() && v.format == crate::pipeline::DumpFormat::PostgresCustom {
+    // A remote backup is not downloaded twice to learn its size.
+    let local = c.origin.seen().is_none();
+    if local && dump_bytes.is_none() && v.format == crate::pipeline::DumpFormat::PostgresCustom {
         let (path, keys) = (c.path.clone(), ctx.keys.clone());
         dump_bytes = tokio::task::spawn_blocking(move || decoded_size(&path, &keys))
             .await
@@ -177,7 +183,14 @@ async fn restore(
 ) -> Result<Result<Restored, Unusable>> {
     let limits = limits(ctx.plan);
     let Effect::KillAfter(after) = ctx.effect else {
-        let restored = restore_file(sb, &c.path, ctx.keys.clone(), ctx.events, limits, delivery);
+        let restored = restore_file(
+            sb,
+            &c.origin,
+            ctx.keys.clone(),
+            ctx.events,
+            limits,
+            delivery,
+        );
         return match restored.await {
             Ok(r) => Ok(Ok(r)),
             Err(RestoreError::Unusable(u)) => Ok(Err(u)),
@@ -186,7 +199,7 @@ async fn restore(
     };
     let switch = KillSwitch::new(*after, ctx.events.clone());
     let observer: Events = switch.clone();
-    let restore = restore_file(sb, &c.path, ctx.keys.clone(), &observer, limits, delivery);
+    let restore = restore_file(sb, &c.origin, ctx.keys.clone(), &observer, limits, delivery);
     tokio::pin!(restore);
     let killer = async {
         switch.fired.notified().await;
@@ -233,6 +246,9 @@ pub(crate) async fn verify(
             error: Redacted::ours(e),
         }));
     }
+    if c.origin.seen().is_some() {
+        return verify_remote(c, keys, lost).await;
+    }
     let path = c.path.clone();
     let read = tokio::task::spawn_blocking(move || crate::pipeline::sha256_file(&path))
         .await
@@ -267,6 +283,97 @@ pub(crate) async fn verify(
             format,
         }),
     })
+}
+
+/// A remote backup before its download: its listed size against the
+/// manifest's, then its layers opened on the first bytes of a stream (read
+/// and dropped). Its SHA-256 is taken as the restore streams it, and judged
+/// by `downloaded` once the stream has ended.
+async fn verify_remote(
+    c: &Candidate,
+    keys: Arc<Vec<IdentitySource>>,
+    lost: Vec<String>,
+) -> Result<Result<Verified, Unusable>> {
+    if let Some(m) = &c.manifest {
+        if c.bytes != m.artifact.bytes {
+            return Ok(Err(Unusable::SizeMismatch {
+                on_disk: c.bytes,
+                manifest: m.artifact.bytes,
+            }));
+        }
+    }
+    let recipients = c.manifest.as_ref().map(|m| m.encryption.recipients.clone());
+    let at_hand = KeysAtHand::new(&keys, recipients, lost);
+    let origin = c.origin.clone();
+    let opened = tokio::task::spawn_blocking(move || {
+        crate::pipeline::open_head(&origin, &keys, HEAD).map(|o| o.format)
+    })
+    .await
+    .map_err(|e| Error::Failed(format!("internal error: {e}")))?;
+    if let Some(broke) = broke(c) {
+        return Err(broke);
+    }
+    Ok(match opened {
+        Err(FileOpenError::Io(e)) => Err(Unusable::FileUnreadable {
+            error: Redacted::ours(e.to_string()),
+        }),
+        Err(FileOpenError::Layers(e)) => Err(Unusable::from(e).knowing(at_hand)),
+        Ok(format) => Ok(Verified {
+            sha256: c
+                .manifest
+                .as_ref()
+                .map(|m| m.artifact.sha256.clone())
+                .unwrap_or_default(),
+            bytes: c.bytes,
+            format,
+        }),
+    })
+}
+
+/// What is read of a remote backup to open its layers: a few of age's 64 KiB
+/// chunks, far more than its header and the dump's first bytes need.
+const HEAD: u64 = 256 << 10;
+
+/// A download that broke is the network's failure, not the backup's: the
+/// drill ends as an environment error saying where it broke.
+fn broke(c: &Candidate) -> Option<Error> {
+    match c.origin.seen()?.end()? {
+        crate::catalog::origin::End::Broke(b) => Some(Error::Environment(format!(
+            "{b}. Check the network to the {}, then run the drill again",
+            c.origin.kind().word()
+        ))),
+        _ => None,
+    }
+}
+
+type Judged = std::result::Result<(Restored, String), (Unusable, String)>;
+
+/// A remote backup's restore, judged on what its stream saw: it must have
+/// been read to its end, and its size and SHA-256 must be the manifest's.
+/// Returns the SHA-256 to record (the stream's own, for a remote backup).
+fn downloaded(
+    c: &Candidate,
+    restored: std::result::Result<Restored, Unusable>,
+    sha256: String,
+) -> Result<Judged> {
+    use crate::catalog::origin::End;
+    let Some(seen) = c.origin.seen() else {
+        return Ok(restored
+            .map(|r| (r, sha256.clone()))
+            .map_err(|u| (u, sha256)));
+    };
+    if let Some(e) = broke(c) {
+        return Err(e);
+    }
+    let Some(End::Complete { sha256: got, bytes }) = seen.end() else {
+        return Ok(restored
+            .map(|r| (r, sha256.clone()))
+            .map_err(|u| (u, sha256)));
+    };
+    if let Err(u) = against_manifest(c, &got, bytes) {
+        return Ok(Err((u, got)));
+    }
+    Ok(restored.map(|r| (r, got.clone())).map_err(|u| (u, got)))
 }
 
 /// A candidate that matched its manifest and opened with the keys given.

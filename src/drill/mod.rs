@@ -10,7 +10,7 @@ pub mod attempt;
 pub mod bound;
 pub mod detection;
 
-use crate::catalog::list::{self, Candidate};
+use crate::catalog::list::Candidate;
 use crate::catalog::Location;
 use crate::checks::{self, CheckResult};
 use crate::error::{Error, ErrorKind, Result};
@@ -76,6 +76,7 @@ struct Facts {
     server_version: Option<String>,
     lost_writes: Option<LostWrites>,
     kept: Option<Sandbox>,
+    protection: Vec<crate::protection::Protection>,
 }
 
 impl Facts {
@@ -94,6 +95,7 @@ impl Facts {
             server_version: None,
             lost_writes: None,
             kept: None,
+            protection: Vec::new(),
         }
     }
 }
@@ -214,8 +216,11 @@ async fn drive(
         }
         None => (plan_locations(env.plan)?, keys),
     };
+    // Measured beside the restore, on the scenario's own locations (never
+    // on a simulation's scratch copies); joined when the drill has ended.
+    let protection = protect(env);
     clock.begin("select");
-    let selection = select(&locations, env.plan)?;
+    let selection = select(&locations, env.plan).await?;
     f.skipped = selection.skipped.clone();
     let candidates = selection.candidates_or_unrecoverable(&locations, env.plan)?;
     f.newest_time = candidates.iter().filter_map(|(_, c)| c.time).max();
@@ -242,11 +247,24 @@ async fn drive(
             } => {
                 f.attempts.push(restored_attempt(&location, &c));
                 f.recovered = Some((location, c.clone()));
-                return verify_restored(env, clock, f, (*sandbox, &restored), &c).await;
+                verify_restored(env, clock, f, (*sandbox, &restored), &c).await?;
+                break;
             }
         }
     }
+    f.protection = protection.await.unwrap_or_default();
     Ok(())
+}
+
+/// The reach of every location of the scenario that can be measured.
+fn protect(env: &Env<'_>) -> tokio::task::JoinHandle<Vec<crate::protection::Protection>> {
+    let locations = plan_locations(env.plan).unwrap_or_default();
+    let reach = env.plan.backups.reach.clone();
+    let user = env.plan.backups.production_user.clone();
+    let run = env.run.id.clone();
+    tokio::spawn(async move {
+        crate::protection::measure(&locations, &reach, user.as_deref(), &run).await
+    })
 }
 
 /// Checks, lost writes, then teardown (or keep) of the restored sandbox.
@@ -300,12 +318,12 @@ pub(crate) fn plan_locations(plan: &Plan) -> Result<Vec<Location>> {
         .ok_or_else(|| Error::Usage("no backup location".into()))?;
     let mut l = vec![Location {
         name: "primary".into(),
-        path: primary,
+        place: primary,
     }];
     if let Some(off) = &plan.backups.offsite {
         l.push(Location {
             name: "offsite".into(),
-            path: off.clone(),
+            place: off.clone(),
         });
     }
     Ok(l)
@@ -320,13 +338,14 @@ pub(crate) struct Selection {
 
 /// Backups to try, in order: each location's newest first, the primary
 /// location before the next; files that are not backups set aside.
-pub(crate) fn select(locations: &[Location], plan: &Plan) -> Result<Selection> {
+pub(crate) async fn select(locations: &[Location], plan: &Plan) -> Result<Selection> {
     let mut out = Selection {
         candidates: Vec::new(),
         skipped: Vec::new(),
     };
     for loc in locations {
-        let found = list::scan_all(&loc.path, plan.backups.name_prefix.as_deref())?;
+        let prefix = plan.backups.name_prefix.as_deref();
+        let found = crate::catalog::scan(&loc.place, &plan.backups.reach, prefix).await?;
         out.candidates.extend(
             found
                 .candidates
@@ -360,7 +379,7 @@ impl Selection {
         }
         let where_ = locations
             .iter()
-            .map(|l| l.path.display().to_string())
+            .map(|l| l.place.to_string())
             .collect::<Vec<_>>()
             .join(" or ");
         let before = match plan.backups.select {
@@ -395,6 +414,8 @@ pub(crate) fn evidence(
         dump_bytes: None,
         restored_as: None,
         restored_data: None,
+        location_kind: c.origin.seen().map(|_| c.origin.kind()),
+        network_bytes: c.origin.seen().map(|s| s.network_bytes()),
     };
     match tried {
         Some(Tried::Restored {
@@ -514,6 +535,7 @@ fn assemble(
         simulation: f.staged.as_ref().map(|s| s.simulation.clone()),
         lost_writes: f.lost_writes.take(),
         expectation: None,
+        protection: std::mem::take(&mut f.protection),
     };
     if let Some(expected) = &plan.expect {
         report.expectation = Some(assess::expectation(expected, &report));

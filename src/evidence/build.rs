@@ -416,6 +416,15 @@ fn protection(runs: &[Run]) -> Protection {
             .rev()
             .find(|r| real_offsite_restore(r))
             .map(|r| r.r.clone()),
+        out_of_reach_proven: runs
+            .iter()
+            .rev()
+            .find(|r| {
+                r.v.rto_seconds.is_some()
+                    && r.v.recovered_protection().map(|p| p.verdict)
+                        == Some(crate::protection::Segregation::OutOfReach)
+            })
+            .map(|r| r.r.clone()),
         backup_age: runs
             .iter()
             .filter(|r| r.is_drill())

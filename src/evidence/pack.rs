@@ -255,6 +255,10 @@ pub struct Protection {
     /// The newest run that restored a real offsite copy (not one the
     /// simulation made).
     pub offsite_copy_proven: Option<RecordRef>,
+    /// The newest run that restored a copy the clinic server's own
+    /// credentials were measured unable to delete.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub out_of_reach_proven: Option<RecordRef>,
     /// Per run: the newest backup's age when the drill started.
     pub backup_age: Vec<BackupAge>,
 }

@@ -4,6 +4,7 @@
 
 use super::pack::{Answer, AnswerStatus, Period, RecordRef};
 use super::run::{failures_open, Run};
+use crate::protection::{Probe, Protection, Segregation};
 use crate::report::facts::{Status, MANIFEST_CHECK};
 use crate::report::human_seconds;
 use crate::words::plural;
@@ -140,22 +141,79 @@ fn offline_copy(runs: &[Run]) -> Answer {
         "Offline or segregated backups",
         "Do you keep backups offline or segregated from the network, and can you restore from them?",
     );
-    let proven: Vec<&Run> = runs.iter().filter(|r| offsite_restored(r)).collect();
-    match proven.last() {
-        Some(last) => {
+    let restored = |reach: Segregation| -> Vec<(&Run, &Protection)> {
+        runs.iter()
+            .filter(|r| real_restore(r))
+            .filter_map(|r| r.v.recovered_protection().map(|p| (r, p)))
+            .filter(|(_, p)| p.verdict == reach)
+            .collect()
+    };
+    let (out, within) = (
+        restored(Segregation::OutOfReach),
+        restored(Segregation::InReach),
+    );
+    match (out.last(), within.last()) {
+        (Some((last, p)), _) => {
             a.status = AnswerStatus::Yes;
             a.answer = format!(
-                "A copy kept at the separate offsite location was restored and verified {}, the latest on {}. Whether that location is offline is a fact of the clinic's setup, not measured here.",
-                plural(proven.len(), "time", "times"),
-                day(last)
+                "A copy the clinic server's own credentials could not delete was restored and verified {}, the latest on {} from {} ({}).",
+                plural(out.len(), "time", "times"),
+                day(last),
+                p.place,
+                reach_detail(p)
             );
-            a.evidence = refs(proven);
+            a.evidence = refs(out.iter().map(|(r, _)| *r));
         }
-        None => {
-            a.answer = "No restore from an offsite copy in this period: that an offline or segregated copy can be restored is not evidenced.".into()
+        (None, Some((last, p))) => {
+            a.status = AnswerStatus::No;
+            a.answer = format!(
+                "The copy restored on {} from {} is within reach of the clinic server's credentials ({}): ransomware holding them could destroy it. No copy out of their reach was restored in this period.",
+                day(last),
+                p.place,
+                reach_detail(p)
+            );
+            a.evidence = refs(within.iter().map(|(r, _)| *r));
         }
+        (None, None) => a.answer = offline_not_evidenced(runs),
     }
     a
+}
+
+/// What the probe found, in a few words.
+fn reach_detail(p: &Protection) -> String {
+    let lock = match (&p.object_lock, p.versioning) {
+        (Some(l), _) => format!(
+            "object lock {}",
+            l.mode.as_deref().unwrap_or("enabled without a default")
+        ),
+        (None, Some(true)) => "versioning, no object lock".into(),
+        (None, Some(false)) => "no versioning, no object lock".into(),
+        (None, None) => String::new(),
+    };
+    let probe = match &p.probe {
+        Probe::Refused { what } | Probe::Deleted { what } => what.as_str(),
+        Probe::NotTried { why } | Probe::Unknown { why } => why.as_str(),
+    };
+    match lock.is_empty() {
+        true => probe.to_string(),
+        false => format!("{lock}; {probe}"),
+    }
+}
+
+/// Why neither yes nor no: nothing restored from a measured copy.
+fn offline_not_evidenced(runs: &[Run]) -> String {
+    match runs.iter().rev().find(|r| offsite_restored(r)) {
+        Some(r) => format!(
+            "A copy at the offsite location was restored on {}, but whether the clinic server's credentials could delete it was not measured: name them in the scenario ([backups.s3] production_credentials_file, or [backups] production_user for a folder).",
+            day(r)
+        ),
+        None => "No restore from a copy whose reach was measured in this period: that an offline or segregated copy can be restored is not evidenced.".into(),
+    }
+}
+
+/// A restore of a real copy (not one a simulation made), checked.
+fn real_restore(r: &Run) -> bool {
+    !r.v.simulation.as_ref().is_some_and(|s| s.simulated_offsite) && r.v.rto_seconds.is_some()
 }
 
 fn offsite_restored(r: &Run) -> bool {

@@ -99,6 +99,14 @@ fn status(p: &Pack, id: &str) -> AnswerStatus {
         .expect("question")
 }
 
+fn answer(p: &Pack, id: &str) -> String {
+    p.questions
+        .iter()
+        .find(|q| q.id == id)
+        .map(|q| q.answer.clone())
+        .expect("question")
+}
+
 #[test]
 fn an_empty_period_evidences_nothing_and_says_so() {
     let p = pack(
@@ -177,11 +185,55 @@ fn only_a_real_offsite_copy_restored_proves_offline_backups() {
         "2026-01-01",
         "2026-03-31",
     );
-    assert_eq!(status(&real, "insurer-offline-backups"), AnswerStatus::Yes);
     assert_eq!(
         real.protection.offsite_copy_proven.as_ref().map(|r| r.id),
         Some(1)
     );
+    // Restored, but nobody measured whether the server could delete it.
+    assert_eq!(
+        status(&real, "insurer-offline-backups"),
+        AnswerStatus::NotEvidenced
+    );
+    assert!(answer(&real, "insurer-offline-backups").contains("was not measured"));
+}
+
+/// A ransomware rehearsal restored from an offsite bucket whose scratch
+/// object the production credentials could (or could not) delete.
+fn measured(verdict: &str, outcome: &str) -> serde_json::Value {
+    let mut r = rehearsal("2026-01-10", "ransomware", true, "offsite", false);
+    r["protection"] = json!([{
+        "location": "offsite", "place": "s3://offsite/clinic", "kind": "s3",
+        "versioning": true,
+        "probe": {"outcome": outcome, "what": "deleting the scratch object's version"},
+        "tried_as": "production", "verdict": verdict
+    }]);
+    r
+}
+
+#[test]
+fn the_offline_answer_follows_the_measured_reach_of_the_copy_restored() {
+    let locked = pack(
+        &[measured("out-of-reach", "refused")],
+        "2026-01-01",
+        "2026-03-31",
+    );
+    assert_eq!(
+        status(&locked, "insurer-offline-backups"),
+        AnswerStatus::Yes
+    );
+    assert!(answer(&locked, "insurer-offline-backups").contains("s3://offsite/clinic"));
+    assert_eq!(
+        locked.protection.out_of_reach_proven.as_ref().map(|r| r.id),
+        Some(1)
+    );
+    let open = pack(
+        &[measured("in-reach", "deleted")],
+        "2026-01-01",
+        "2026-03-31",
+    );
+    assert_eq!(status(&open, "insurer-offline-backups"), AnswerStatus::No);
+    assert!(answer(&open, "insurer-offline-backups").contains("within reach"));
+    assert!(open.protection.out_of_reach_proven.is_none());
 }
 
 #[test]

@@ -359,6 +359,13 @@ pub(crate) fn protection(pack: &Pack) -> Vec<Protected> {
                 "restored a real offsite copy",
             ),
         ),
+        row(
+            "Copy out of reach",
+            proven(
+                p.out_of_reach_proven.as_ref(),
+                "restored a copy the clinic server's credentials could not delete",
+            ),
+        ),
     ]
 }
 

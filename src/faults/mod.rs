@@ -13,6 +13,7 @@ pub mod files;
 pub mod kill;
 pub mod production;
 
+use crate::catalog::place::Place;
 use crate::catalog::{list, Location};
 use crate::error::{Error, Result};
 use crate::events::{Event, Events};
@@ -25,7 +26,7 @@ use crate::scenario::{Fault, Plan};
 use crate::words::plural;
 use files::{blocking, file_name};
 use production::{Production, WorkloadLog};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -164,22 +165,25 @@ async fn scratch_copies(plan: &Plan) -> Result<(tempfile::TempDir, Vec<Location>
         .prefix("restore-drill-scratch-")
         .tempdir()
         .map_err(|e| Error::io("create scratch space in", std::env::temp_dir(), e))?;
-    let primary = plan
-        .backups
-        .location
-        .clone()
-        .ok_or_else(|| Error::Usage("no backup location".into()))?;
-    let mut sources = vec![("primary", primary.clone())];
+    let primary = primary_folder(plan)?;
+    let mut sources = vec![("primary", Place::Folder(primary.clone()))];
     if let Some(off) = &plan.backups.offsite {
         sources.push(("offsite", off.clone()));
     }
     let mut locations = Vec::new();
     for (name, src) in sources {
-        let dst = scratch.path().join(name);
-        let path = blocking(move || files::copy_dir(&src, &dst)).await?;
+        // A bucket or repository offsite is only read, never copied: what
+        // a simulation damages is on this machine.
+        let place = match src {
+            Place::Folder(src) => {
+                let dst = scratch.path().join(name);
+                Place::Folder(blocking(move || files::copy_dir(&src, &dst)).await?)
+            }
+            remote => remote,
+        };
         locations.push(Location {
             name: name.into(),
-            path,
+            place,
         });
     }
     let said = format!(
@@ -190,7 +194,24 @@ async fn scratch_copies(plan: &Plan) -> Result<(tempfile::TempDir, Vec<Location>
 }
 
 fn primary(staged: &Staged) -> PathBuf {
-    staged.locations[0].path.clone()
+    // `primary_folder` refused any other kind before the copies were made.
+    staged.locations[0]
+        .place
+        .folder()
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
+}
+
+/// The primary location, which a simulation needs to be a folder (the
+/// scenario's validation says so first).
+fn primary_folder(plan: &Plan) -> Result<PathBuf> {
+    match &plan.backups.location {
+        Some(Place::Folder(p)) => Ok(p.clone()),
+        Some(other) => Err(Error::Usage(format!(
+            "a simulation needs a folder as the primary location, not {other}"
+        ))),
+        None => Err(Error::Usage("no backup location".into())),
+    }
 }
 
 async fn corrupt(staged: &Staged, flips: u32, seed: u64) -> Result<Vec<String>> {
@@ -346,16 +367,12 @@ async fn ransomware(
     // The older copy survives offsite: the one the backup job shipped before
     // the attack.
     if !staged.locations.iter().any(|l| l.name == "offsite") {
-        let original = plan
-            .backups
-            .location
-            .clone()
-            .ok_or_else(|| Error::Usage("no backup location".into()))?;
+        let original = primary_folder(plan)?;
         let offsite = staged.scratch.path().join("offsite");
         let path = blocking(move || files::copy_dir(&original, &offsite)).await?;
         staged.locations.push(Location {
             name: "offsite".into(),
-            path,
+            place: Place::Folder(path),
         });
         staged.simulation.simulated_offsite = true;
         said.push("an offsite copy holds the backups shipped before the attack".into());

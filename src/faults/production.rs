@@ -76,7 +76,7 @@ impl Production {
         let server = Sandbox::start(docker, run, &spec).await?;
         crate::restore::restore_file(
             &server,
-            &newest.path,
+            &newest.origin,
             keys,
             events,
             Default::default(),

@@ -57,6 +57,9 @@ pub struct ReportView {
     pub lost_writes: Option<LostWritesView>,
     #[serde(default)]
     pub expectation: Option<ExpectationView>,
+    /// Each location's measured reach (none before reports had it).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub protection: Vec<crate::protection::Protection>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -203,6 +206,12 @@ impl ReportView {
         self.recovered_from
             .as_deref()
             .and_then(|r| r.split(':').next())
+    }
+
+    /// The measured reach of the location the drill restored from.
+    pub fn recovered_protection(&self) -> Option<&crate::protection::Protection> {
+        let location = self.recovered_location()?;
+        self.protection.iter().find(|p| p.location == location)
     }
 
     /// The objective whose name starts so (`RTO`, `RPO`).

@@ -352,6 +352,7 @@ mod tests {
             simulation: None,
             lost_writes: None,
             expectation: None,
+            protection: Vec::new(),
         }
     }
 

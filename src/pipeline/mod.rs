@@ -25,7 +25,21 @@ pub fn open_file(
     keys: &[crate::keys::IdentitySource],
     counted: Option<Counter>,
 ) -> Result<Opened, FileOpenError> {
-    let file = std::fs::File::open(path).map_err(FileOpenError::Io)?;
+    open_origin(
+        &crate::catalog::origin::Origin::File(path.into()),
+        keys,
+        counted,
+    )
+}
+
+/// As `open_file`, for a backup wherever it is (a bucket's object is read
+/// as a stream from here).
+pub fn open_origin(
+    origin: &crate::catalog::origin::Origin,
+    keys: &[crate::keys::IdentitySource],
+    counted: Option<Counter>,
+) -> Result<Opened, FileOpenError> {
+    let file = origin.open().map_err(FileOpenError::Io)?;
     let input: Box<dyn Read + Send> = match counted {
         Some(c) => Box::new(CountingReader::new(file, c)),
         None => Box::new(file),
@@ -33,6 +47,18 @@ pub fn open_file(
     open_layers(Box::new(io::BufReader::with_capacity(1 << 20, input)), keys)
         .map_err(FileOpenError::Layers)
 }
+/// The layers of a backup opened on its first `head` bytes only: enough to
+/// know its format and whether a key fits, without reading (or, for a
+/// remote backup, downloading) it all.
+pub fn open_head(
+    origin: &crate::catalog::origin::Origin,
+    keys: &[crate::keys::IdentitySource],
+    head: u64,
+) -> Result<Opened, FileOpenError> {
+    let input = origin.open().map_err(FileOpenError::Io)?.take(head);
+    open_layers(Box::new(io::BufReader::new(input)), keys).map_err(FileOpenError::Layers)
+}
+
 pub use sniff::{DumpFormat, Layer};
 
 use sha2::{Digest, Sha256};

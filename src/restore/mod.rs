@@ -12,6 +12,7 @@ mod judge;
 pub use delivery::{available_memory, plan_delivery, Delivery, StreamReason};
 pub use judge::{database_in_dump, judge, Produced, ToolRun};
 
+use crate::catalog::origin::Origin;
 use crate::engine::{EngineKind, TableFingerprint, ToolCommand};
 use crate::error::Error;
 use crate::events::{Event, Events};
@@ -103,14 +104,14 @@ impl RestoreError {
 
 pub async fn restore_file(
     sandbox: &Sandbox,
-    path: &Path,
+    source: &Origin,
     keys: Arc<Vec<IdentitySource>>,
     events: &Events,
     limits: Limits,
     delivery: &Delivery,
 ) -> Result<Restored, RestoreError> {
     let file_bytes = Counter::default();
-    let opened = open(path, keys, file_bytes.clone()).await?;
+    let opened = open(source, keys, file_bytes.clone()).await?;
     let (layers, format, decrypted_by) =
         (opened.layers.clone(), opened.format, opened.decrypted_by);
     let tool =
@@ -157,19 +158,34 @@ pub async fn restore_file(
 /// not a backup fails first; a key that does not fit is told with the keys
 /// tried and the recipients the manifest beside it lists.
 async fn open(
-    path: &Path,
+    source: &Origin,
     keys: Arc<Vec<IdentitySource>>,
     counted: Counter,
 ) -> Result<pipeline::Opened, RestoreError> {
-    let at_hand = KeysAtHand::new(&keys, recipients_beside(path), Vec::new());
-    let at = path.to_path_buf();
-    tokio::task::spawn_blocking(move || pipeline::open_file(&at, &keys, Some(counted)))
+    let beside = match source {
+        Origin::File(path) => recipients_beside(path),
+        _ => None,
+    };
+    let at_hand = KeysAtHand::new(&keys, beside, Vec::new());
+    let at = source.clone();
+    tokio::task::spawn_blocking(move || pipeline::open_origin(&at, &keys, Some(counted)))
         .await
         .map_err(|e| Error::Failed(format!("internal error opening the backup: {e}")))?
         .map_err(|e| match e {
-            FileOpenError::Io(e) => RestoreError::Infra(Error::io("open the backup", path, e)),
+            FileOpenError::Io(e) => RestoreError::Infra(opening_failed(source, e)),
             FileOpenError::Layers(e) => RestoreError::Unusable(Unusable::from(e).knowing(at_hand)),
         })
+}
+
+/// Why a backup could not even be opened, naming where it is.
+fn opening_failed(source: &Origin, e: std::io::Error) -> Error {
+    match source {
+        Origin::File(path) => Error::io("open the backup", path, e),
+        remote => Error::Environment(format!(
+            "cannot open the backup in the {}: {e}. Check the location and its credentials, then run the drill again",
+            remote.kind().word()
+        )),
+    }
 }
 
 /// The recipients the manifest beside a backup lists, if it has a readable

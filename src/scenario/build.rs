@@ -12,6 +12,10 @@ use super::{
     fault, notify, BackupSource, Checks, Expect, Expectation, Freshness, Invariants, Keys,
     ManifestPolicy, Objectives, Plan, Select, SqlCheck, Target,
 };
+use crate::catalog::place::Place;
+use crate::catalog::restic::ResticSettings;
+use crate::catalog::s3::S3Settings;
+use crate::catalog::Reach;
 use crate::engine::EngineKind;
 use crate::error::Result;
 use chrono::{DateTime, Utc};
@@ -161,13 +165,74 @@ pub(super) fn objectives(o: &super::raw::RawObjectives) -> Objectives {
 }
 
 fn backups(src: &Source, raw: RawBackups) -> Result<BackupSource> {
+    let place = |l: &toml::Spanned<String>| {
+        Place::parse(l.get_ref(), |p| src.resolve(p)).map_err(|e| src.at(l.span(), e))
+    };
+    let location = raw.location.as_ref().map(place).transpose()?;
+    let offsite = raw.offsite.as_ref().map(place).transpose()?;
+    let reach = reach(src, &raw)?;
+    let production_user = match &raw.production_user {
+        Some(u)
+            if nix::unistd::User::from_name(u.get_ref())
+                .ok()
+                .flatten()
+                .is_none() =>
+        {
+            return Err(src.at(
+                u.span(),
+                format_args!(
+                    "production_user {:?}: no such user on this machine",
+                    u.get_ref()
+                ),
+            ))
+        }
+        u => u.as_ref().map(|u| u.get_ref().clone()),
+    };
     Ok(BackupSource {
         select: select(src, &raw)?,
-        location: raw.location.map(|l| src.resolve(l.get_ref())),
-        offsite: raw.offsite.as_deref().map(|o| src.resolve(o)),
+        location,
+        offsite,
         fallback: raw.fallback.unwrap_or(true),
         name_prefix: raw.name,
+        reach,
+        production_user,
     })
+}
+
+/// `[backups.s3]` and `[backups.restic]`, paths resolved against the scenario.
+fn reach(src: &Source, raw: &RawBackups) -> Result<Reach> {
+    let mut r = Reach::default();
+    if let Some(s) = &raw.s3 {
+        if let Some(ep) = &s.endpoint {
+            let ok = url::Url::parse(ep.get_ref())
+                .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some());
+            if !ok {
+                return Err(src.at(
+                    ep.span(),
+                    format_args!(
+                        "endpoint {:?} is not an http:// or https:// URL",
+                        ep.get_ref()
+                    ),
+                ));
+            }
+        }
+        r.s3 = S3Settings {
+            endpoint: s.endpoint.as_ref().map(|e| e.get_ref().clone()),
+            region: s.region.clone(),
+            credentials_file: s.credentials_file.as_deref().map(|f| src.resolve(f)),
+            production_credentials_file: s
+                .production_credentials_file
+                .as_deref()
+                .map(|f| src.resolve(f)),
+        };
+    }
+    if let Some(rs) = &raw.restic {
+        r.restic = ResticSettings {
+            password_file: rs.password_file.as_deref().map(|f| src.resolve(f)),
+            password_env: rs.password_env.clone(),
+        };
+    }
+    Ok(r)
 }
 
 /// `before` is needed by "latest-before" and meaningless without it.

@@ -390,7 +390,10 @@ fn site_plan(src: &Source, r: RawSite, d: &SiteDefaults) -> Result<Plan> {
     }
     let overrides = super::Overrides {
         site: Some(r.name.get_ref().clone()),
-        backups: r.backups.as_deref().map(|b| src.resolve(b)),
+        backups: r.backups.as_deref().map(|b| match b.contains(':') {
+            true => b.to_string(),
+            false => src.resolve(b).display().to_string(),
+        }),
         identities: r
             .identities
             .iter()
@@ -400,7 +403,9 @@ fn site_plan(src: &Source, r: RawSite, d: &SiteDefaults) -> Result<Plan> {
         report_dir: None,
     };
     if let Some(o) = &r.offsite {
-        plan.backups.offsite = Some(src.resolve(o));
+        let place = super::Place::parse(o, |p| src.resolve(p))
+            .map_err(|e| Error::Usage(format!("{}: offsite {o}: {e}", src.path.display())))?;
+        plan.backups.offsite = Some(place);
     }
     if let Some(o) = &r.objectives {
         plan.objectives = super::build::objectives(o);

@@ -14,6 +14,7 @@ mod source;
 #[cfg(test)]
 mod tests;
 
+pub use crate::catalog::place::Place;
 pub use compare::{parse_queries, top_level_order_by, AppQuery, Compare};
 pub use notify::{Email, Notify, NotifyOn, PasswordSource, SmtpLogin, SmtpTls};
 
@@ -117,9 +118,14 @@ pub struct Expectation {
 #[derive(Debug, Clone)]
 pub struct BackupSource {
     /// None when the scenario leaves it to `--backups`.
-    pub location: Option<PathBuf>,
+    pub location: Option<Place>,
     /// A second location, tried after the primary.
-    pub offsite: Option<PathBuf>,
+    pub offsite: Option<Place>,
+    /// How to reach buckets and restic repositories.
+    pub reach: crate::catalog::Reach,
+    /// The clinic server's account (a folder location's reach is measured
+    /// for it).
+    pub production_user: Option<String>,
     /// When the chosen backup is unusable, try the previous one, then the next
     /// location (default true: a clinic wants the newest backup that works).
     pub fallback: bool,
@@ -256,7 +262,8 @@ impl std::fmt::Display for Expect {
 #[derive(Debug, Clone, Default)]
 pub struct Overrides {
     pub site: Option<String>,
-    pub backups: Option<PathBuf>,
+    /// As typed: a folder, s3://BUCKET/PREFIX or restic:REPO.
+    pub backups: Option<String>,
     pub identities: Vec<PathBuf>,
     pub report_dir: Option<PathBuf>,
 }
@@ -370,7 +377,9 @@ impl Plan {
             check_site(site)?;
         }
         if let Some(b) = o.backups {
-            self.backups.location = Some(b);
+            let place = Place::parse(&b, |p| PathBuf::from(p))
+                .map_err(|e| Error::Usage(format!("--backups {b}: {e}")))?;
+            self.backups.location = Some(place);
         }
         if !o.identities.is_empty() {
             self.keys.identities = o.identities;
@@ -378,10 +387,18 @@ impl Plan {
         if let Some(r) = o.report_dir {
             self.report_dir = Some(r);
         }
-        if self.backups.location.is_none() {
+        let Some(location) = &self.backups.location else {
             return Err(Error::Usage(format!(
                 "{}: no backup location: set [backups] location, or pass --backups DIR",
                 self.file.display()
+            )));
+        };
+        if let (Some(f), None) = (&self.simulate, location.folder()) {
+            return Err(Error::Usage(format!(
+                "{}: [simulate] {} rehearses on scratch copies of a folder, and the primary location {location} is a {}. Give a folder as the primary location (the offsite may be a bucket or a restic repository)",
+                self.file.display(),
+                f.name(),
+                location.kind().word()
             )));
         }
         Ok(self)

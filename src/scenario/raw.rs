@@ -144,12 +144,33 @@ impl RawVerdict {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawBackups {
     pub location: Option<Spanned<String>>,
-    pub offsite: Option<String>,
+    pub offsite: Option<Spanned<String>>,
+    /// The clinic server's account, whose reach over a folder location the
+    /// drill measures.
+    pub production_user: Option<Spanned<String>>,
+    pub s3: Option<RawS3>,
+    pub restic: Option<RawRestic>,
     pub fallback: Option<bool>,
     #[serde(default, deserialize_with = "some_choice")]
     pub select: Option<Spanned<RawSelect>>,
     pub before: Option<Spanned<String>>,
     pub name: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawS3 {
+    pub endpoint: Option<Spanned<String>>,
+    pub region: Option<String>,
+    pub credentials_file: Option<String>,
+    pub production_credentials_file: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawRestic {
+    pub password_file: Option<String>,
+    pub password_env: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

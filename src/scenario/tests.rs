@@ -21,7 +21,10 @@ expect = { at_least = 1 }
 #[test]
 fn a_good_scenario_becomes_a_plan() {
     let p = parse(Path::new("/s/x.toml"), GOOD).expect("valid");
-    assert_eq!(p.backups.location, Some(PathBuf::from("/s/backups")));
+    assert_eq!(
+        p.backups.location,
+        Some(crate::catalog::place::Place::Folder(PathBuf::from("/s/backups")))
+    );
     assert_eq!(p.objectives.rpo_seconds, Some(26.0 * 3600.0));
     assert_eq!(p.checks.manifest, ManifestPolicy::IfPresent);
     assert_eq!(p.checks.sql[0].expect, Expect::AtLeast(1.0));

@@ -29,6 +29,7 @@ pub fn plan_fleet(r: &FleetRequest, program: &Path) -> Result<Job> {
         for location in [&p.backups.location, &p.backups.offsite]
             .into_iter()
             .flatten()
+            .filter_map(|l| l.folder())
         {
             visible(location, "backup location")?;
         }

@@ -57,7 +57,7 @@ pub fn plan(r: &Request, program: &Path) -> Result<Job> {
     // The scenario must be valid as it will run: an invalid one is refused now.
     let drill = crate::scenario::load(&scenario)?.with_overrides(crate::scenario::Overrides {
         site: r.site.clone(),
-        backups: backups.clone(),
+        backups: backups.as_ref().map(|b| b.display().to_string()),
         identities: identities.clone(),
         report_dir: None,
     })?;

@@ -46,7 +46,7 @@ fn a_fleet_becomes_engines_and_site_plans() {
     assert_eq!(site.plan.site.as_deref(), Some("Eastside Optometry"));
     // Relative to the fleet file, not to where the command runs.
     assert_eq!(
-        site.plan.backups.location.as_deref(),
+        site.plan.backups.location.as_ref().and_then(|l| l.folder()),
         Some(Path::new("/srv/fleet/backups/eastside"))
     );
     assert_eq!(site.origin, "/srv/fleet/fleet.toml:11");

@@ -1,0 +1,306 @@
+//! A restic repository as a backup location, through the restic program
+//! (see the README for why not a library): its snapshots and the backup
+//! files in them, a file read with `restic dump` as a stream, a backup
+//! written with `restic backup --stdin`. restic's own words never leave the
+//! process: its failures are sorted into kinds here, and the message is ours.
+
+use crate::error::{Error, Result};
+use std::io::{self, Read};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+/// `[backups.restic]`: the repository password, from a file or a variable.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ResticSettings {
+    pub password_file: Option<PathBuf>,
+    pub password_env: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Repo {
+    pub repo: String,
+    settings: ResticSettings,
+    /// Credentials for an `s3:` repository, from `[backups.s3]`.
+    s3_env: Vec<(String, String)>,
+}
+
+/// A file in a snapshot.
+#[derive(Debug, Clone)]
+pub struct Found {
+    pub snapshot: String,
+    pub path: String,
+    pub name: String,
+    pub bytes: u64,
+    pub time: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// How long listing a repository may take.
+const LIST_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Why restic could not do what was asked, sorted from its exit and words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResticFailure {
+    WrongPassword,
+    NoRepository,
+    NotInstalled,
+    TimedOut,
+    Other(Option<i32>),
+}
+
+impl Repo {
+    pub fn new(repo: &str, settings: &ResticSettings, s3: &super::s3::S3Settings) -> Result<Repo> {
+        if settings.password_file.is_none() && settings.password_env.is_none() {
+            return Err(Error::Usage(format!(
+                "restic:{repo} needs the repository password: set [backups.restic] password_file or password_env"
+            )));
+        }
+        Ok(Repo {
+            repo: repo.to_string(),
+            settings: settings.clone(),
+            s3_env: s3_env(s3)?,
+        })
+    }
+
+    fn command(&self) -> Command {
+        let mut c = Command::new("restic");
+        c.args(["--no-cache", "--quiet", "-r", &self.repo])
+            .env_remove("RESTIC_PASSWORD")
+            .env_remove("RESTIC_PASSWORD_FILE")
+            .env_remove("RESTIC_PASSWORD_COMMAND")
+            .envs(self.s3_env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        if let Some(f) = &self.settings.password_file {
+            c.env("RESTIC_PASSWORD_FILE", f);
+        } else if let Some(var) = &self.settings.password_env {
+            c.env("RESTIC_PASSWORD", std::env::var(var).unwrap_or_default());
+        }
+        c
+    }
+
+    /// Runs restic to the end, bounded; its stdout on success.
+    async fn output(&self, args: &[&str]) -> Result<Vec<u8>> {
+        let mut c = tokio::process::Command::from(self.command());
+        c.args(args).kill_on_drop(true);
+        let out = match tokio::time::timeout(LIST_TIMEOUT, c.output()).await {
+            Err(_) => return Err(self.failure(ResticFailure::TimedOut)),
+            Ok(Err(e)) if e.kind() == io::ErrorKind::NotFound => {
+                return Err(self.failure(ResticFailure::NotInstalled))
+            }
+            Ok(Err(e)) => return Err(Error::io("run", "restic", e)),
+            Ok(Ok(o)) => o,
+        };
+        if out.status.success() {
+            return Ok(out.stdout);
+        }
+        Err(self.failure(classify(out.status.code(), &out.stderr)))
+    }
+
+    /// Every file in every snapshot, newest snapshot first.
+    pub async fn files(&self) -> Result<Vec<Found>> {
+        let text = self.output(&["snapshots", "--json"]).await?;
+        let snaps: Vec<serde_json::Value> = serde_json::from_slice(&text).unwrap_or_default();
+        let mut out = Vec::new();
+        for s in snaps {
+            let (Some(id), time) = (s["id"].as_str(), s["time"].as_str()) else {
+                continue;
+            };
+            let time = time
+                .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+                .map(|t| t.with_timezone(&chrono::Utc));
+            let listed = self.output(&["ls", "--json", id]).await?;
+            out.extend(files_in(&listed, id, time));
+        }
+        out.sort_by(|a, b| b.time.cmp(&a.time));
+        Ok(out)
+    }
+
+    /// A file of a snapshot as a stream (`restic dump`); the stream fails
+    /// if restic ends with an error, so a cut read is never taken as whole.
+    pub fn dump(&self, snapshot: &str, path: &str) -> io::Result<Dumped> {
+        let mut c = self.command();
+        c.args(["dump", snapshot, path]);
+        let mut child = c.spawn()?;
+        let stdout = child
+            .stdout
+            .take()
+            .ok_or_else(|| io::Error::other("no stdout"))?;
+        Ok(Dumped { child, stdout })
+    }
+
+    /// Writes `input` into the repository as `name` (`restic backup --stdin`).
+    pub fn store(&self, name: &str, input: &mut dyn Read) -> Result<()> {
+        let mut c = self.command();
+        c.args([
+            "backup",
+            "--stdin",
+            "--stdin-filename",
+            name,
+            "--tag",
+            "restore-drill",
+        ])
+        .stdin(Stdio::piped());
+        let mut child = c.spawn().map_err(|e| match e.kind() {
+            io::ErrorKind::NotFound => self.failure(ResticFailure::NotInstalled),
+            _ => Error::io("run", "restic", e),
+        })?;
+        let mut stdin = child
+            .stdin
+            .take()
+            .ok_or_else(|| Error::Failed("no stdin".into()))?;
+        let copied = io::copy(input, &mut stdin);
+        drop(stdin);
+        let out = child
+            .wait_with_output()
+            .map_err(|e| Error::io("run", "restic", e))?;
+        if !out.status.success() {
+            return Err(self.failure(classify(out.status.code(), &out.stderr)));
+        }
+        copied.map_err(|e| Error::io("write into", PathBuf::from(&self.repo), e))?;
+        Ok(())
+    }
+
+    /// The one place a restic failure becomes a message.
+    pub fn failure(&self, f: ResticFailure) -> Error {
+        let repo = &self.repo;
+        match f {
+            ResticFailure::WrongPassword => Error::Environment(format!(
+                "restic:{repo}: the repository password does not open it (wrong password or no key). Check [backups.restic] password_file or password_env"
+            )),
+            ResticFailure::NoRepository => Error::Environment(format!(
+                "restic:{repo}: no restic repository there. Check the location (restic:PATH, restic:rest:URL or restic:s3:URL)"
+            )),
+            ResticFailure::NotInstalled => Error::Environment(
+                "restic is not installed: reading restic repositories runs the restic program. Install it (apt install restic)".into(),
+            ),
+            ResticFailure::TimedOut => Error::Environment(format!(
+                "restic:{repo}: restic did not answer within {} s. Check the repository's disk or network, then run the drill again",
+                LIST_TIMEOUT.as_secs()
+            )),
+            ResticFailure::Other(code) => Error::Environment(format!(
+                "restic:{repo}: restic failed (exit {}). Run `restic -r {repo} snapshots` by hand to see why",
+                code.map_or("by a signal".to_string(), |c| c.to_string())
+            )),
+        }
+    }
+}
+
+/// Sorts restic's failure by its exit code (restic 0.17 and later) or by
+/// the fixed phrases of its messages (older ones). Only the kind is kept.
+pub fn classify(code: Option<i32>, stderr: &[u8]) -> ResticFailure {
+    let said = String::from_utf8_lossy(stderr).to_lowercase();
+    match code {
+        Some(12) => return ResticFailure::WrongPassword,
+        Some(10) => return ResticFailure::NoRepository,
+        _ => {}
+    }
+    if said.contains("wrong password") || said.contains("no key found") {
+        ResticFailure::WrongPassword
+    } else if said.contains("is there a repository at the following location")
+        || said.contains("repository does not exist")
+        || said.contains("unable to open config file")
+    {
+        ResticFailure::NoRepository
+    } else {
+        ResticFailure::Other(code)
+    }
+}
+
+/// The regular files of `restic ls --json` output.
+fn files_in(
+    listed: &[u8],
+    snapshot: &str,
+    time: Option<chrono::DateTime<chrono::Utc>>,
+) -> Vec<Found> {
+    listed
+        .split(|b| *b == b'\n')
+        .filter_map(|line| serde_json::from_slice::<serde_json::Value>(line).ok())
+        .filter(|n| n["type"] == "file")
+        .filter_map(|n| {
+            Some(Found {
+                snapshot: snapshot.to_string(),
+                path: n["path"].as_str()?.to_string(),
+                name: n["name"].as_str()?.to_string(),
+                bytes: n["size"].as_u64().unwrap_or(0),
+                time,
+            })
+        })
+        .collect()
+}
+
+/// AWS credentials for an `s3:` repository, from `[backups.s3]`'s file.
+fn s3_env(s3: &super::s3::S3Settings) -> Result<Vec<(String, String)>> {
+    let Some(file) = &s3.credentials_file else {
+        return Ok(Vec::new());
+    };
+    let c = super::s3::credentials_file(file)?;
+    let mut env = vec![
+        (
+            "AWS_ACCESS_KEY_ID".to_string(),
+            c.access_key_id().to_string(),
+        ),
+        (
+            "AWS_SECRET_ACCESS_KEY".to_string(),
+            c.secret_access_key().to_string(),
+        ),
+    ];
+    if let Some(t) = c.session_token() {
+        env.push(("AWS_SESSION_TOKEN".into(), t.to_string()));
+    }
+    if let Some(r) = &s3.region {
+        env.push(("AWS_DEFAULT_REGION".into(), r.clone()));
+    }
+    Ok(env)
+}
+
+/// `restic dump`'s output; an unsuccessful end of restic is a read error.
+pub struct Dumped {
+    child: std::process::Child,
+    stdout: std::process::ChildStdout,
+}
+
+impl Read for Dumped {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.stdout.read(buf)?;
+        if n == 0 && !buf.is_empty() {
+            let status = self.child.wait()?;
+            if !status.success() {
+                let mut stderr = Vec::new();
+                if let Some(mut e) = self.child.stderr.take() {
+                    let _ = e.read_to_end(&mut stderr);
+                }
+                let kind = classify(status.code(), &stderr);
+                return Err(io::Error::other(format!("restic dump failed ({kind:?})")));
+            }
+        }
+        Ok(n)
+    }
+}
+
+impl Drop for Dumped {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sorts_failures_by_code_then_words() {
+        assert_eq!(classify(Some(12), b""), ResticFailure::WrongPassword);
+        assert_eq!(
+            classify(Some(1), b"Fatal: wrong password or no key found\n"),
+            ResticFailure::WrongPassword
+        );
+        assert_eq!(
+            classify(Some(1), b"Fatal: unable to open config file: stat /x/config: no such file or directory\nIs there a repository at the following location?\n/x\n"),
+            ResticFailure::NoRepository
+        );
+        assert_eq!(classify(Some(3), b"boom"), ResticFailure::Other(Some(3)));
+    }
+}
