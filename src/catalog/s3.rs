@@ -264,7 +264,8 @@ impl S3Failure {
                 code: c.to_string(),
             },
             (Some("NoSuchBucket"), _) => S3Failure::NoBucket,
-            (Some("NoSuchKey"), _) | (None, Some(404)) => S3Failure::NoObject,
+            // HeadObject has no body to carry a code: the SDK says NotFound.
+            (Some("NoSuchKey" | "NotFound"), _) | (None, Some(404)) => S3Failure::NoObject,
             (Some("AccessDenied"), _) | (None, Some(403)) => S3Failure::Denied,
             (code, status) => S3Failure::Other {
                 code: code.map(str::to_string),

@@ -23,7 +23,9 @@ fn a_good_scenario_becomes_a_plan() {
     let p = parse(Path::new("/s/x.toml"), GOOD).expect("valid");
     assert_eq!(
         p.backups.location,
-        Some(crate::catalog::place::Place::Folder(PathBuf::from("/s/backups")))
+        Some(crate::catalog::place::Place::Folder(PathBuf::from(
+            "/s/backups"
+        )))
     );
     assert_eq!(p.objectives.rpo_seconds, Some(26.0 * 3600.0));
     assert_eq!(p.checks.manifest, ManifestPolicy::IfPresent);
