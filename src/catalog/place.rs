@@ -148,11 +148,13 @@ mod tests {
     #[test]
     fn refuses_what_it_cannot_read() {
         assert!(parse("s3://Clinic_Backups/x")
-            .unwrap_err()
+            .expect_err("refused")
             .contains("invalid bucket name"));
-        assert!(parse("restic:").unwrap_err().contains("needs a repository"));
+        assert!(parse("restic:")
+            .expect_err("refused")
+            .contains("needs a repository"));
         assert!(parse("gs://bucket/x")
-            .unwrap_err()
+            .expect_err("refused")
             .contains("gs:// is not a backup location"));
     }
 }

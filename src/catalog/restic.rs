@@ -50,11 +50,7 @@ pub enum ResticFailure {
 
 impl Repo {
     pub fn new(repo: &str, settings: &ResticSettings, s3: &super::s3::S3Settings) -> Result<Repo> {
-        if settings.password_file.is_none() && settings.password_env.is_none() {
-            return Err(Error::Usage(format!(
-                "restic:{repo} needs the repository password: set [backups.restic] password_file or password_env"
-            )));
-        }
+        check_password(repo, settings)?;
         Ok(Repo {
             repo: repo.to_string(),
             settings: settings.clone(),
@@ -113,7 +109,11 @@ impl Repo {
             let listed = self.output(&["ls", "--json", id]).await?;
             out.extend(files_in(&listed, id, time));
         }
-        out.sort_by(|a, b| b.time.cmp(&a.time));
+        // A folder backed up nightly holds each backup in every snapshot
+        // since: the newest snapshot's copy stands for them all.
+        out.sort_by_key(|f| std::cmp::Reverse(f.time));
+        let mut seen = std::collections::HashSet::new();
+        out.retain(|f| seen.insert(f.name.clone()));
         Ok(out)
     }
 
@@ -184,6 +184,31 @@ impl Repo {
                 code.map_or("by a signal".to_string(), |c| c.to_string())
             )),
         }
+    }
+}
+
+/// The repository password must be there before restic is asked: restic
+/// would only say it failed.
+fn check_password(repo: &str, s: &ResticSettings) -> Result<()> {
+    match (&s.password_file, &s.password_env) {
+        (None, None) => Err(Error::Usage(format!(
+            "restic:{repo} needs the repository password: set [backups.restic] password_file or password_env"
+        ))),
+        (Some(_), Some(_)) => Err(Error::Usage(
+            "[backups.restic]: give password_file or password_env, not both".into(),
+        )),
+        (Some(f), None) => std::fs::File::open(f).map(drop).map_err(|e| {
+            Error::Environment(format!(
+                "cannot read the restic password file {}: {e}. Check [backups.restic] password_file",
+                f.display()
+            ))
+        }),
+        (None, Some(v)) if std::env::var(v).map_or(true, |p| p.is_empty()) => {
+            Err(Error::Environment(format!(
+                "the restic password variable {v} is not set: set it for the drill, or use [backups.restic] password_file"
+            )))
+        }
+        (None, Some(_)) => Ok(()),
     }
 }
 

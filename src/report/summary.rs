@@ -66,6 +66,9 @@ impl Report {
         if let Some(r) = &self.recovered_from {
             s.push_str(&format!("restored from {r} into {}\n", self.target.image));
         }
+        for p in &self.protection {
+            s.push_str(&format!("reach    {}\n", p.line()));
+        }
         if let Some(sim) = &self.simulation {
             s.push_str(&format!("simulated {}:\n", sim.fault));
             for a in &sim.actions {

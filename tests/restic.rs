@@ -1,0 +1,323 @@
+#![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
+//! A restic repository as the backup location: a drill restores a backup
+//! kept in one, `backup --out restic:` writes one the drill restores, and a
+//! wrong password, a missing repository or no password at all each get our
+//! own message and exit code, never restic's words.
+
+mod common;
+
+use common::*;
+use restore_drill::catalog::place::PlaceKind;
+use restore_drill::catalog::Manifest;
+use restore_drill::checks::Status;
+use restore_drill::report::{Report, Verdict};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// A restic repository of the test's own, in `dir/repo`, its password in
+/// `dir/restic-password` (mode 600, as restic's own docs ask).
+struct Repo {
+    path: PathBuf,
+    password: PathBuf,
+    /// restic's HOME: nothing of the machine's own user is read or written.
+    home: PathBuf,
+}
+
+impl Repo {
+    fn init(dir: &Path) -> Repo {
+        let home = dir.join("home");
+        std::fs::create_dir(&home).unwrap();
+        let repo = Repo {
+            path: dir.join("repo"),
+            password: password_file(dir, "restic-password", "correct horse battery staple"),
+            home,
+        };
+        repo.restic(&["init"]);
+        repo
+    }
+
+    /// Runs restic on this repository the way an operator would; its stdout.
+    fn restic(&self, args: &[&str]) -> String {
+        let out = Command::new("restic")
+            .args(["--no-cache", "-r"])
+            .arg(&self.path)
+            .args(args)
+            .env("HOME", &self.home)
+            .env("RESTIC_PASSWORD_FILE", &self.password)
+            .env_remove("RESTIC_PASSWORD")
+            .env_remove("RESTIC_REPOSITORY")
+            .output()
+            .expect("these tests need restic (tests/run installs it)");
+        assert!(
+            out.status.success(),
+            "restic {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// `restic:REPO`, as a scenario or `--out` names it.
+    fn location(&self) -> String {
+        format!("restic:{}", self.path.display())
+    }
+
+    fn snapshots(&self) -> Vec<serde_json::Value> {
+        serde_json::from_str(&self.restic(&["snapshots", "--json"])).unwrap()
+    }
+}
+
+fn password_file(dir: &Path, name: &str, password: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, format!("{password}\n")).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    path
+}
+
+/// A fresh fixture in `dir/b` backed up into a fresh repository in `dir`:
+/// (the repository, the key, the backup file as generated).
+fn fixture_in_restic(dir: &Path) -> (Repo, Key, PathBuf) {
+    let key = make_key(dir, "k");
+    let backups = dir.join("b");
+    generate_fixture(&backups, 300, &[&key]);
+    let repo = Repo::init(dir);
+    repo.restic(&["backup", "--quiet", backups.to_str().unwrap()]);
+    let file = files_in(&backups)
+        .into_iter()
+        .find(|f| f.ends_with(".age"))
+        .unwrap();
+    (repo, key, backups.join(file))
+}
+
+/// The monthly drill's checks on `location`, with `restic` as the body of
+/// `[backups.restic]` (none when empty), written into `dir`.
+fn scenario(dir: &Path, location: &str, restic: &str) -> PathBuf {
+    let section = match restic {
+        "" => String::new(),
+        body => format!("[backups.restic]\n{body}\n"),
+    };
+    let text = format!(
+        r#"name = "monthly restore drill from restic"
+[backups]
+location = "{location}"
+{section}
+[target]
+engine = "postgres"
+image = "{PG15}"
+
+[objectives]
+rto_seconds = 900
+rpo_hours = 26
+
+[checks]
+manifest = "required"
+foreign_keys = true
+invariants = "clinic"
+"#
+    );
+    let path = dir.join("restic-drill.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// Runs the drill of `scenario` with `key`; (exit code, stdout, stderr, the
+/// report file it wrote into `dir/reports`).
+fn drill(dir: &Path, scenario: &Path, key: &Key) -> (i32, String, String, Report) {
+    let reports = dir.join("reports");
+    let (code, out, err) = run_tracked(&[
+        "run",
+        scenario.to_str().unwrap(),
+        "--identity",
+        key.path.to_str().unwrap(),
+        "--report-dir",
+        reports.to_str().unwrap(),
+        "--no-history",
+    ]);
+    let file = files_in(&reports)
+        .into_iter()
+        .find(|f| f.starts_with("drill-") && f.ends_with(".json") && !f.ends_with(".notify.json"))
+        .unwrap_or_else(|| panic!("no report written:\n{out}\n{err}"));
+    let report = report_of(&std::fs::read_to_string(reports.join(file)).unwrap());
+    (code, out, err, report)
+}
+
+/// The report's error: (its kind, its reason), with the exit code it records.
+fn error_of(r: &Report, exit: u8) -> (String, String) {
+    assert_eq!(r.verdict, Verdict::Error, "{r:?}");
+    let e = r.error.as_ref().unwrap();
+    assert_eq!(e.exit_code, Some(exit), "{e:?}");
+    (e.kind.clone(), e.reason.as_str().to_string())
+}
+
+/// A drill that passed, from a restic repository, with its manifest's
+/// fingerprints compared; returns the restored backup's SHA-256.
+fn assert_passed_from_restic(out: &str, err: &str, r: &Report) -> String {
+    assert_eq!(r.verdict, Verdict::Passed, "{out}\n{err}");
+    assert!(out.contains("PASSED"), "{out}");
+    assert!(
+        out.contains("from     the restic repository: "),
+        "the summary says where the bytes came from:\n{out}"
+    );
+    let manifest = r
+        .checks
+        .iter()
+        .find(|c| c.name == "manifest comparison")
+        .unwrap_or_else(|| panic!("no manifest comparison in {:?}", r.checks));
+    assert_eq!(manifest.status, Status::Passed, "{manifest:?}");
+    let backup = r.backup.as_ref().unwrap();
+    assert_eq!(backup.location_kind, Some(PlaceKind::Restic), "{backup:?}");
+    assert!(backup.manifest, "{backup:?}");
+    let network = backup.network_bytes.unwrap();
+    assert!(network >= backup.bytes, "{network} < {}", backup.bytes);
+    backup.sha256.clone().unwrap()
+}
+
+#[test]
+fn monthly_drill_passes_from_a_restic_repository() {
+    let tmp = tempdir();
+    let (repo, key, file) = fixture_in_restic(tmp.path());
+    // Relative: the scenario's own folder is where the password file is.
+    let scen = scenario(
+        tmp.path(),
+        &repo.location(),
+        "password_file = \"restic-password\"",
+    );
+    let (code, out, err, r) = drill(tmp.path(), &scen, &key);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let sha256 = assert_passed_from_restic(&out, &err, &r);
+    // Every byte of the backup came over from restic, not just a listing.
+    let size = std::fs::metadata(&file).unwrap().len();
+    assert!(r.backup.as_ref().unwrap().network_bytes.unwrap() >= size);
+    let name = file.file_name().unwrap().to_str().unwrap();
+    let manifest = Manifest::read(&file.with_file_name(format!("{name}.manifest.json"))).unwrap();
+    assert_eq!(sha256, manifest.artifact.sha256);
+}
+
+#[test]
+fn a_wrong_restic_password_is_an_environment_error() {
+    let tmp = tempdir();
+    let (repo, key, _) = fixture_in_restic(tmp.path());
+    password_file(tmp.path(), "wrong-password", "Tr0ub4dor&3");
+    let scen = scenario(
+        tmp.path(),
+        &repo.location(),
+        "password_file = \"wrong-password\"",
+    );
+    let (code, out, err, r) = drill(tmp.path(), &scen, &key);
+    assert_eq!(code, 3, "{out}\n{err}");
+    let (kind, reason) = error_of(&r, 3);
+    assert_eq!(kind, "environment");
+    assert!(reason.contains("password does not open it"), "{reason}");
+    assert!(err.contains("password does not open it"), "{err}");
+    // Our words only: restic's own message never reaches the operator.
+    for said in [&reason, &err, &out] {
+        assert!(!said.contains("no key found"), "{said}");
+    }
+}
+
+#[test]
+fn a_missing_restic_repository_is_an_environment_error() {
+    let tmp = tempdir();
+    let key = make_key(tmp.path(), "k");
+    password_file(tmp.path(), "restic-password", "whatever");
+    let nowhere = format!("restic:{}", tmp.path().join("no-repo-here").display());
+    let scen = scenario(tmp.path(), &nowhere, "password_file = \"restic-password\"");
+    let (code, out, err, r) = drill(tmp.path(), &scen, &key);
+    assert_eq!(code, 3, "{out}\n{err}");
+    let (kind, reason) = error_of(&r, 3);
+    assert_eq!(kind, "environment");
+    assert!(reason.contains("no restic repository there"), "{reason}");
+    assert!(err.contains("no restic repository there"), "{err}");
+    assert!(!err.contains("Is there a repository"), "{err}");
+}
+
+#[test]
+fn restic_without_a_password_is_a_usage_error() {
+    let tmp = tempdir();
+    let key = make_key(tmp.path(), "k");
+    let repo = format!("restic:{}", tmp.path().join("repo").display());
+    let scen = scenario(tmp.path(), &repo, "");
+    let (code, out, err, r) = drill(tmp.path(), &scen, &key);
+    assert_eq!(code, 2, "{out}\n{err}");
+    let (kind, reason) = error_of(&r, 2);
+    assert_eq!(kind, "usage");
+    for said in [&reason, &err] {
+        assert!(
+            said.contains("password_file") && said.contains("password_env"),
+            "{said}"
+        );
+    }
+}
+
+/// Runs the binary off the async test's threads (it blocks, and
+/// `run_tracked` starts a runtime of its own).
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    tokio::task::spawn_blocking(f).await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backup_out_restic_writes_a_backup_the_drill_restores() {
+    let source = Source::start(PG15).await;
+    let as_of = chrono::DateTime::parse_from_rfc3339("2026-11-01T00:00:00Z").unwrap();
+    restore_drill::workload::generate::load_clinic(&source.url(), 300, 1, as_of.into())
+        .await
+        .unwrap();
+    let tmp = tempdir();
+    let key = make_key(tmp.path(), "k");
+    let repo = Repo::init(tmp.path());
+    let args: Vec<String> = [
+        "backup",
+        "--url",
+        &source.url(),
+        "--out",
+        &repo.location(),
+        "--recipient",
+        &key.public,
+        "--restic-password-file",
+        repo.password.to_str().unwrap(),
+    ]
+    .map(String::from)
+    .into();
+    let (code, out, err) =
+        blocking(move || run(&args.iter().map(String::as_str).collect::<Vec<_>>())).await;
+    assert_eq!(code, 0, "{out}\n{err}");
+    let printed = out
+        .lines()
+        .find_map(|l| l.strip_prefix("sha256:"))
+        .unwrap()
+        .trim()
+        .to_string();
+
+    // One snapshot for the backup, one for its manifest, both tagged ours.
+    let snaps = repo.snapshots();
+    assert_eq!(snaps.len(), 2, "{snaps:?}");
+    let paths: Vec<&str> = snaps
+        .iter()
+        .filter_map(|s| s["paths"][0].as_str())
+        .collect();
+    assert!(
+        paths.iter().any(|p| p.ends_with(".dump.zst.age")),
+        "{paths:?}"
+    );
+    assert!(
+        paths
+            .iter()
+            .any(|p| p.ends_with(".dump.zst.age.manifest.json")),
+        "{paths:?}"
+    );
+    assert!(
+        snaps.iter().all(|s| s["tags"][0] == "restore-drill"),
+        "{snaps:?}"
+    );
+
+    let scen = scenario(
+        tmp.path(),
+        &repo.location(),
+        "password_file = \"restic-password\"",
+    );
+    let dir = tmp.path().to_path_buf();
+    let (code, out, err, r) = blocking(move || drill(&dir, &scen, &key)).await;
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert_eq!(assert_passed_from_restic(&out, &err, &r), printed);
+    source.remove().await;
+}
