@@ -28,6 +28,28 @@ impl std::fmt::Debug for IdentitySource {
     }
 }
 
+/// A secret's file read whole, refused when other users may read it: `what`
+/// names it ("the SMTP password file"), `setting` where it is set, `harm`
+/// what a reader of it could do.
+pub fn read_private_file(path: &Path, what: &str, setting: &str, harm: &str) -> Result<String> {
+    let unreadable = |e: std::io::Error| {
+        Error::Environment(format!(
+            "cannot read {what} {}: {e}. Check {setting}",
+            path.display()
+        ))
+    };
+    let meta = std::fs::metadata(path).map_err(unreadable)?;
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        return Err(Error::Environment(format!(
+            "{what} {} is readable by other users (mode {mode:03o}); anyone who can read it {harm}. Fix: chmod 600 {}",
+            path.display(),
+            path.display()
+        )));
+    }
+    std::fs::read_to_string(path).map_err(unreadable)
+}
+
 /// Loads an age identity file (`age-keygen` output), refusing group- or
 /// world-readable files, and a file of public keys given in its place.
 pub fn load_identity_file(path: &Path) -> Result<IdentitySource> {

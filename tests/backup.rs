@@ -294,7 +294,7 @@ async fn a_backup_taken_during_writes_restores_to_its_manifest() {
     ]);
     restore_drill::restore::restore_file(
         &sb,
-        &artifact,
+        &restore_drill::catalog::origin::Origin::File(artifact.clone()),
         keys,
         &silent(),
         Default::default(),

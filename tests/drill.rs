@@ -256,7 +256,7 @@ async fn drill_altered(
         .unwrap()
         .with_overrides(restore_drill::scenario::Overrides {
             site: None,
-            backups: Some(backups.clone()),
+            backups: Some(backups.display().to_string()),
             identities: vec![key.path.clone()],
             report_dir: None,
         })

@@ -264,7 +264,7 @@ async fn the_engine_stopped_during_the_checks_ends_the_drill_as_an_environment_e
     )))
     .unwrap()
     .with_overrides(restore_drill::scenario::Overrides {
-        backups: Some(clinic.backups.clone()),
+        backups: Some(clinic.backups.display().to_string()),
         identities: vec![clinic.key.path.clone()],
         ..Default::default()
     })

@@ -661,7 +661,7 @@ async fn a_dump_running_a_program_is_refused_at_its_line_and_nothing_runs() {
     let events: restore_drill::events::Events = Arc::new(restore_drill::events::Silent);
     let restored = restore_drill::restore::restore_file(
         &sb,
-        &file,
+        &restore_drill::catalog::origin::Origin::File(file.clone()),
         keys,
         &events,
         Default::default(),

@@ -2,6 +2,7 @@
 //! (`[backups] production_user`): a folder that account can write is in its
 //! reach, one it cannot is not. Tried as the user with setpriv (these tests
 //! run as root, as tests/run says).
+#![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
 
 mod common;
 

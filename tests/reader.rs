@@ -211,7 +211,7 @@ async fn no_session_still_runs(engine: &str, pattern: &str) {
     };
     let path = scenario(tmp.path(), engine, &sql("sleeps an hour", sleeps));
     let mut plan = restore_drill::scenario::load(&path).unwrap();
-    plan.backups.location = Some(backups);
+    plan.backups.location = Some(restore_drill::catalog::place::Place::Folder(backups));
     let keys = std::sync::Arc::new(vec![
         restore_drill::keys::load_identity_file(&key.path).unwrap()
     ]);

@@ -5,6 +5,8 @@
 //! own message and exit code, never restic's words.
 
 mod common;
+#[path = "common/jail.rs"]
+mod jail;
 
 use common::*;
 use restore_drill::catalog::place::PlaceKind;
@@ -191,6 +193,38 @@ fn monthly_drill_passes_from_a_restic_repository() {
     let name = file.file_name().unwrap().to_str().unwrap();
     let manifest = Manifest::read(&file.with_file_name(format!("{name}.manifest.json"))).unwrap();
     assert_eq!(sha256, manifest.artifact.sha256);
+}
+
+/// The same drill where nothing over 1 MB can be written on this host: the
+/// backup (over 1 MB here) streams out of `restic dump`, never to disk.
+#[test]
+fn the_restic_drill_writes_nothing_over_1_mb_here() {
+    let tmp = tempdir();
+    let key = make_key(tmp.path(), "k");
+    let backups = tmp.path().join("b");
+    generate_fixture(&backups, 3000, &[&key]);
+    let big = files_in(&backups)
+        .iter()
+        .map(|f| std::fs::metadata(backups.join(f)).unwrap().len())
+        .max()
+        .unwrap();
+    assert!(big > 1 << 20, "the backup is {big} bytes");
+    let repo = Repo::init(tmp.path());
+    repo.restic(&["backup", "--quiet", backups.to_str().unwrap()]);
+    let scen = scenario(
+        tmp.path(),
+        &repo.location(),
+        "password_file = \"restic-password\"",
+    );
+    let (code, out, err) = jail::jailed_run(&[
+        scen.as_os_str(),
+        "--identity".as_ref(),
+        key.path.as_os_str(),
+    ]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let r = report_of(jail::jailed_report(&out));
+    assert_eq!(r.verdict, restore_drill::report::Verdict::Passed);
+    assert!(r.backup.unwrap().network_bytes.unwrap() >= big);
 }
 
 #[test]

@@ -4,8 +4,11 @@
 //! locked offsite bucket, and the evidence pack's offline/segregated answer
 //! following what was measured; `backup --out s3://`; and each bad input
 //! with its message, kind and exit code.
+#![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
 
 mod common;
+#[path = "common/jail.rs"]
+mod jail;
 #[path = "common/s3.rs"]
 mod s3;
 
@@ -147,12 +150,9 @@ fn the_monthly_drill_passes_from_a_bucket_writing_nothing_over_1_mb_here() {
         .expect("a backup");
     assert!(size > 1 << 20, "the backup is {size} bytes");
     let scenario = setup.scenario("s3://nightly/clinic", &reach(&server, true), "");
-    let (code, out, err) = jailed_drill(&scenario);
+    let (code, out, err) = jail::jailed_run(&[&scenario]);
     assert_eq!(code, 0, "{out}\n{err}");
-    let json = out
-        .split("=== report ===\n")
-        .nth(1)
-        .expect("the report, printed from inside the jail");
+    let json = jail::jailed_report(&out);
     let r = report_of(json);
     let v: serde_json::Value = serde_json::from_str(json).expect("json");
     assert_eq!(r.verdict, Verdict::Passed, "{out}");
@@ -184,70 +184,9 @@ fn the_monthly_drill_passes_from_a_bucket_writing_nothing_over_1_mb_here() {
     assert!(out.contains("from     the S3 bucket:"), "{out}");
 }
 
-/// Runs the drill in a mount namespace where every mount is read-only but
-/// a 1 MiB tmpfs (its TMPDIR, HOME and report folder) and the socket folder
-/// the Docker engine must see: a file over 1 MB written anywhere fails the
-/// drill (no space, or a read-only file system). The report is printed from
-/// inside, after a marker line.
-fn jailed_drill(scenario: &Path) -> (i32, String, String) {
-    let jail = tempfile::Builder::new()
-        .prefix("rd-jail-")
-        .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
-        .expect("jail");
-    let (small, sockets) = (jail.path().join("small"), jail.path().join("sockets"));
-    std::fs::create_dir(&small).expect("mkdir");
-    std::fs::create_dir(&sockets).expect("mkdir");
-    let script = r#"set -e
-mount --bind "$SOCKETS" "$SOCKETS"
-findmnt -rn -o TARGET | while read -r m; do mount -o remount,bind,ro "$m" 2>/dev/null || true; done
-mount -o remount,bind,rw "$SOCKETS"
-mount -t tmpfs -o size=1m jail-small "$SMALL"
-set +e
-"$@" --report-dir "$SMALL/reports"; code=$?
-echo "=== report ==="; cat "$SMALL"/reports/*.json
-exit $code"#;
-    let mut c = Command::new("unshare");
-    c.args([
-        "--mount",
-        "--propagation",
-        "private",
-        "sh",
-        "-c",
-        script,
-        "sh",
-    ])
-    .arg(env!("CARGO_BIN_EXE_restore-drill"))
-    .args(["run", "--no-history"])
-    .arg(scenario)
-    .env("SMALL", &small)
-    .env("SOCKETS", &sockets)
-    .env("TMPDIR", &small)
-    .env("HOME", &small)
-    .env("RUNTIME_DIRECTORY", &sockets);
-    decode(c.output().expect("run unshare"))
-}
-
 #[test]
 fn the_jail_refuses_a_file_over_1_mb() {
-    // The jail itself, proven: what the drill is kept from doing fails there.
-    let jail = tempfile::Builder::new()
-        .prefix("rd-jail-")
-        .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
-        .expect("jail");
-    let small = jail.path().join("small");
-    std::fs::create_dir(&small).expect("mkdir");
-    let script = r#"findmnt -rn -o TARGET | while read -r m; do mount -o remount,bind,ro "$m" 2>/dev/null || true; done
-mount -t tmpfs -o size=1m jail-small "$SMALL"
-head -c 2000000 /dev/zero > "$SMALL/big" && exit 0
-head -c 10 /dev/zero > "$OUTSIDE/x" && exit 0
-exit 7"#;
-    let out = Command::new("unshare")
-        .args(["--mount", "--propagation", "private", "sh", "-c", script])
-        .env("SMALL", &small)
-        .env("OUTSIDE", jail.path())
-        .output()
-        .expect("unshare");
-    assert_eq!(out.status.code(), Some(7), "{out:?}");
+    assert_eq!(jail::jail_refuses_a_big_file(), Some(7));
 }
 
 #[test]

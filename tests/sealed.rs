@@ -84,7 +84,7 @@ async fn restore_into_kept_sandbox(
     let events: restore_drill::events::Events = Arc::new(restore_drill::events::Silent);
     let restored = restore_drill::restore::restore_file(
         &sb,
-        file,
+        &restore_drill::catalog::origin::Origin::File(file.to_path_buf()),
         keys,
         &events,
         Default::default(),

@@ -96,7 +96,7 @@ impl Repo {
 
     /// Every file in every snapshot, newest snapshot first.
     pub async fn files(&self) -> Result<Vec<Found>> {
-        let text = self.output(&["snapshots", "--json"]).await?;
+        let text = self.output(&["snapshots", "--json", "--no-lock"]).await?;
         let snaps: Vec<serde_json::Value> = serde_json::from_slice(&text).unwrap_or_default();
         let mut out = Vec::new();
         for s in snaps {
@@ -106,7 +106,7 @@ impl Repo {
             let time = time
                 .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
                 .map(|t| t.with_timezone(&chrono::Utc));
-            let listed = self.output(&["ls", "--json", id]).await?;
+            let listed = self.output(&["ls", "--json", "--no-lock", id]).await?;
             out.extend(files_in(&listed, id, time));
         }
         // A folder backed up nightly holds each backup in every snapshot
@@ -121,7 +121,9 @@ impl Repo {
     /// if restic ends with an error, so a cut read is never taken as whole.
     pub fn dump(&self, snapshot: &str, path: &str) -> io::Result<Dumped> {
         let mut c = self.command();
-        c.args(["dump", snapshot, path]);
+        // --no-lock: a drill only reads, and may hold read-only access to
+        // the repository, where restic could not write its lock.
+        c.args(["dump", "--no-lock", snapshot, path]);
         let mut child = c.spawn()?;
         let stdout = child
             .stdout

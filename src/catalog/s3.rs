@@ -7,7 +7,6 @@
 use crate::error::{Error, Result};
 use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -371,25 +370,12 @@ fn credentials(s: &S3Settings, signer: Signer) -> Result<Credentials> {
 
 /// `[default]` (or the file's only profile) of a shared-credentials file.
 pub fn credentials_file(path: &Path) -> Result<Credentials> {
-    let unreadable = |e: std::io::Error| {
-        Error::Environment(format!(
-            "cannot read the S3 credentials file {}: {e}. Check the path in [backups.s3]",
-            path.display()
-        ))
-    };
-    let mode = std::fs::metadata(path)
-        .map_err(unreadable)?
-        .permissions()
-        .mode()
-        & 0o777;
-    if mode & 0o077 != 0 {
-        return Err(Error::Environment(format!(
-            "the S3 credentials file {} is readable by other users (mode {mode:03o}); anyone who can read it can reach the backups. Fix: chmod 600 {}",
-            path.display(),
-            path.display()
-        )));
-    }
-    let text = std::fs::read_to_string(path).map_err(unreadable)?;
+    let text = crate::keys::read_private_file(
+        path,
+        "the S3 credentials file",
+        "the path in [backups.s3] or --s3-credentials",
+        "can reach the backups",
+    )?;
     let found = parse_credentials(&text).ok_or_else(|| {
         Error::Usage(format!(
             "{} holds no aws_access_key_id and aws_secret_access_key under [default]: write them as AWS's credentials file does",

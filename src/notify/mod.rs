@@ -16,7 +16,6 @@ use crate::error::{Error, Result};
 use crate::redact::Redacted;
 use crate::scenario::{Notify, PasswordSource};
 use serde::Serialize;
-use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 /// What became of the alert on one channel.
@@ -154,26 +153,12 @@ fn read_password(source: &PasswordSource) -> Result<String> {
 }
 
 fn password_file(path: &Path) -> Result<String> {
-    let unreadable = |e: std::io::Error| {
-        Error::Environment(format!(
-            "cannot read the SMTP password file {}: {e}. Check password_file in [notify.email]",
-            path.display()
-        ))
-    };
-    let mode = std::fs::metadata(path)
-        .map_err(unreadable)?
-        .permissions()
-        .mode()
-        & 0o777;
-    if mode & 0o077 != 0 {
-        return Err(Error::Environment(format!(
-            "the SMTP password file {} is readable by other users (mode {mode:03o}); \
-             anyone who can read it can send mail as the drill. Fix: chmod 600 {}",
-            path.display(),
-            path.display()
-        )));
-    }
-    let text = std::fs::read_to_string(path).map_err(unreadable)?;
+    let text = crate::keys::read_private_file(
+        path,
+        "the SMTP password file",
+        "password_file in [notify.email]",
+        "can send mail as the drill",
+    )?;
     let password = text.trim_end_matches(['\n', '\r']);
     if password.is_empty() {
         return Err(Error::Environment(format!(
