@@ -302,7 +302,7 @@ struct Round {
 /// Alternates which side goes first, so that neither always drills on a
 /// machine the other has just warmed up (or heated).
 fn one_round(round: usize, dir: &Path, f: &Fixture, sites: &[String]) -> Res<Round> {
-    let fleet_first = round % 2 == 0;
+    let fleet_first = round.is_multiple_of(2);
     let dir = dir.join(format!("round-{}", round + 1));
     let (mut fleet, mut sequential) = (None, None);
     for fleet_now in [fleet_first, !fleet_first] {

@@ -606,7 +606,7 @@ fn restore_rounds(
 ) -> Res<(Vec<Drill>, Vec<Hand>)> {
     let (mut drills, mut hands) = (Vec::new(), Vec::new());
     for round in 0..rounds {
-        let drill_first = round % 2 == 0;
+        let drill_first = round.is_multiple_of(2);
         for drill in [drill_first, !drill_first] {
             if drill {
                 say(format!("round {}: restore-drill run", round + 1));
@@ -847,7 +847,7 @@ impl Watch {
                         peak = peak.max(kib);
                     }
                     // Listing the fds costs more than reading the mark: every 50 ms.
-                    if tick % 10 == 0 && holds_open(pid, &file) {
+                    if tick.is_multiple_of(10) && holds_open(pid, &file) {
                         last_open = Some(SystemTime::now());
                     }
                 }
@@ -1006,7 +1006,7 @@ fn decode_rounds(args: &Args, f: &Fixture) -> Res<Vec<DecodeRound>> {
     let mb = f.dump_bytes as f64 / 1e6;
     let mut rounds = Vec::new();
     for round in 0..args.decode_rounds {
-        let ours_first = round % 2 == 0;
+        let ours_first = round.is_multiple_of(2);
         let order = if ours_first {
             "restore-drill, then age | zstd"
         } else {

@@ -16,7 +16,6 @@ use common::*;
 use restore_drill::report::Verdict;
 use s3::{DroppingServer, S3Server};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 /// A scenario folder: the scenario's text refers to files beside it.

@@ -103,16 +103,24 @@ impl Origin {
     /// A reader of the whole backup. Blocking (call it on a blocking
     /// thread): a remote read drives the runtime's network from here.
     pub fn open(&self) -> io::Result<Box<dyn Read + Send>> {
+        self.open_head(u64::MAX)
+    }
+
+    /// A reader of the backup's first `head` bytes (all of it when it is
+    /// shorter): a bucket is asked for those bytes only.
+    pub fn open_head(&self, head: u64) -> io::Result<Box<dyn Read + Send>> {
         match self {
-            Origin::File(p) => Ok(Box::new(std::fs::File::open(p)?)),
+            Origin::File(p) => Ok(Box::new(std::fs::File::open(p)?.take(head))),
             Origin::Object {
                 bucket,
                 key,
                 bytes,
                 seen,
             } => {
-                let inner = ObjectReader::new(bucket.clone(), key.clone(), *bytes, seen.clone())?;
-                Ok(Box::new(Watched::new(inner, seen.clone())))
+                let part = (*bytes > head).then_some(head);
+                let inner =
+                    ObjectReader::new(bucket.clone(), key.clone(), (*bytes, part), seen.clone())?;
+                Ok(Box::new(Watched::new(inner, seen.clone(), part.is_none())))
             }
             Origin::Restic {
                 repo,
@@ -121,34 +129,39 @@ impl Origin {
                 seen,
                 ..
             } => {
-                let inner = repo.dump(snapshot, path)?;
+                let inner = repo.dump(snapshot, path)?.take(head);
+                let counted = Counted {
+                    inner,
+                    seen: seen.clone(),
+                };
                 Ok(Box::new(Watched::new(
-                    Counted {
-                        inner,
-                        seen: seen.clone(),
-                    },
+                    counted,
                     seen.clone(),
+                    head == u64::MAX,
                 )))
             }
         }
     }
 }
 
-/// Hashes a whole read and records how it ended.
+/// Hashes a whole read and records how it ended (a head's read records
+/// only where it broke: its end is not the backup's).
 struct Watched<R> {
     inner: R,
     hasher: Sha256,
     bytes: u64,
     seen: Arc<Seen>,
+    whole: bool,
 }
 
 impl<R> Watched<R> {
-    fn new(inner: R, seen: Arc<Seen>) -> Self {
+    fn new(inner: R, seen: Arc<Seen>, whole: bool) -> Self {
         Self {
             inner,
             hasher: Sha256::new(),
             bytes: 0,
             seen,
+            whole,
         }
     }
 }
@@ -156,7 +169,7 @@ impl<R> Watched<R> {
 impl<R: Read> Read for Watched<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match self.inner.read(buf) {
-            Ok(0) if !buf.is_empty() => {
+            Ok(0) if !buf.is_empty() && self.whole => {
                 let sha256 = hex::encode(self.hasher.clone().finalize());
                 let bytes = self.bytes;
                 self.seen.ended(End::Complete { sha256, bytes });
@@ -200,7 +213,10 @@ const RESUMES: u32 = 3;
 struct ObjectReader {
     bucket: Arc<Bucket>,
     key: String,
+    /// Where the read ends: the object's length, or the head asked for.
     len: u64,
+    /// Set when only a head is read: the last byte asked of the server.
+    until: Option<u64>,
     pos: u64,
     etag: Option<String>,
     body: Option<std::pin::Pin<Box<dyn tokio::io::AsyncBufRead + Send>>>,
@@ -210,7 +226,12 @@ struct ObjectReader {
 }
 
 impl ObjectReader {
-    fn new(bucket: Arc<Bucket>, key: String, len: u64, seen: Arc<Seen>) -> io::Result<Self> {
+    fn new(
+        bucket: Arc<Bucket>,
+        key: String,
+        (bytes, head): (u64, Option<u64>),
+        seen: Arc<Seen>,
+    ) -> io::Result<Self> {
         let rt = tokio::runtime::Handle::try_current().map_err(io::Error::other)?;
         let etag = rt
             .block_on(bucket.etag(&key))
@@ -218,7 +239,8 @@ impl ObjectReader {
         Ok(Self {
             bucket,
             key,
-            len,
+            len: head.unwrap_or(bytes),
+            until: head.map(|h| h.saturating_sub(1)),
             pos: 0,
             etag,
             body: None,
@@ -245,9 +267,10 @@ impl ObjectReader {
     fn read_body(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         use tokio::io::AsyncReadExt;
         if self.body.is_none() {
+            let range = (self.pos, self.until);
             let fut = self
                 .bucket
-                .body_from(&self.key, self.pos, self.etag.as_deref());
+                .body_from(&self.key, range, self.etag.as_deref());
             let stream = self
                 .rt
                 .block_on(fut)

@@ -159,17 +159,19 @@ impl Bucket {
         Ok(body.into_bytes().to_vec())
     }
 
-    /// The body of `key` from byte `from` on, only if the object is still
-    /// the one whose ETag is `etag`.
+    /// The body of `key` from byte `from` on (up to byte `until`, inclusive,
+    /// when given), only if the object is still the one whose ETag is `etag`.
     pub async fn body_from(
         &self,
         key: &str,
-        from: u64,
+        (from, until): (u64, Option<u64>),
         etag: Option<&str>,
     ) -> Result<aws_sdk_s3::primitives::ByteStream> {
         let mut req = self.client.get_object().bucket(&self.bucket).key(key);
-        if from > 0 {
-            req = req.range(format!("bytes={from}-"));
+        match until {
+            Some(end) => req = req.range(format!("bytes={from}-{end}")),
+            None if from > 0 => req = req.range(format!("bytes={from}-")),
+            None => {}
         }
         if let Some(e) = etag {
             req = req.if_match(e);

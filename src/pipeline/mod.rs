@@ -55,7 +55,7 @@ pub fn open_head(
     keys: &[crate::keys::IdentitySource],
     head: u64,
 ) -> Result<Opened, FileOpenError> {
-    let input = origin.open().map_err(FileOpenError::Io)?.take(head);
+    let input = origin.open_head(head).map_err(FileOpenError::Io)?;
     open_layers(Box::new(io::BufReader::new(input)), keys).map_err(FileOpenError::Layers)
 }
 
