@@ -144,11 +144,13 @@ async fn restic_manifest(
     files: &[restic::Found],
     name: &str,
 ) -> Result<Manifest> {
-    let f = files
-        .iter()
-        .find(|f| f.name == name)
-        .ok_or_else(|| Error::Failed(format!("{name} is not in restic:{}", r.repo)))?;
-    let repo = r.repo.clone();
+    let f = files.iter().find(|f| f.name == name).ok_or_else(|| {
+        Error::Failed(format!(
+            "{name} is not in {}",
+            place::Place::Restic(r.repo.clone())
+        ))
+    })?;
+    let repo = place::shown_repo(&r.repo);
     let (r, snap, path) = (r.clone(), f.snapshot.clone(), f.path.clone());
     let bytes = tokio::task::spawn_blocking(move || {
         use std::io::Read;

@@ -91,8 +91,24 @@ impl std::fmt::Display for Place {
             Place::Folder(p) => write!(f, "{}", p.display()),
             Place::S3 { bucket, prefix } if prefix.is_empty() => write!(f, "s3://{bucket}"),
             Place::S3 { bucket, prefix } => write!(f, "s3://{bucket}/{prefix}"),
-            Place::Restic(repo) => write!(f, "restic:{repo}"),
+            Place::Restic(repo) => write!(f, "restic:{}", shown_repo(repo)),
         }
+    }
+}
+
+/// A repository as messages and reports show it: a password in a URL
+/// (`rest:https://user:PASSWORD@nas:8000/clinic`, as restic allows) masked.
+pub fn shown_repo(repo: &str) -> String {
+    let Some((scheme, rest)) = repo.split_once("://") else {
+        return repo.to_string();
+    };
+    let host_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..host_end].rsplit_once('@') {
+        Some((user, host)) if user.contains(':') => {
+            let name = user.split(':').next().unwrap_or("");
+            format!("{scheme}://{name}:***@{host}{}", &rest[host_end..])
+        }
+        _ => repo.to_string(),
     }
 }
 
@@ -142,6 +158,20 @@ mod tests {
         assert_eq!(
             parse("backups").expect("folder"),
             Place::Folder("/scen/backups".into())
+        );
+    }
+
+    #[test]
+    fn a_password_in_a_repository_url_is_never_shown() {
+        let p = parse("restic:rest:https://clinic:s3cret@nas:8000/backups").expect("restic");
+        assert_eq!(
+            p.to_string(),
+            "restic:rest:https://clinic:***@nas:8000/backups"
+        );
+        assert_eq!(shown_repo("/srv/restic"), "/srv/restic");
+        assert_eq!(
+            shown_repo("rest:http://nas:8000/x@y"),
+            "rest:http://nas:8000/x@y"
         );
     }
 

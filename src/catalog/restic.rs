@@ -160,13 +160,14 @@ impl Repo {
         if !out.status.success() {
             return Err(self.failure(classify(out.status.code(), &out.stderr)));
         }
-        copied.map_err(|e| Error::io("write into", PathBuf::from(&self.repo), e))?;
+        let shown = super::place::shown_repo(&self.repo);
+        copied.map_err(|e| Error::io("write into", PathBuf::from(shown), e))?;
         Ok(())
     }
 
     /// The one place a restic failure becomes a message.
     pub fn failure(&self, f: ResticFailure) -> Error {
-        let repo = &self.repo;
+        let repo = &super::place::shown_repo(&self.repo);
         match f {
             ResticFailure::WrongPassword => Error::Environment(format!(
                 "restic:{repo}: the repository password does not open it (wrong password or no key). Check [backups.restic] password_file or password_env"
@@ -194,7 +195,8 @@ impl Repo {
 fn check_password(repo: &str, s: &ResticSettings) -> Result<()> {
     match (&s.password_file, &s.password_env) {
         (None, None) => Err(Error::Usage(format!(
-            "restic:{repo} needs the repository password: set [backups.restic] password_file or password_env"
+            "restic:{} needs the repository password: set [backups.restic] password_file or password_env",
+            super::place::shown_repo(repo)
         ))),
         (Some(_), Some(_)) => Err(Error::Usage(
             "[backups.restic]: give password_file or password_env, not both".into(),

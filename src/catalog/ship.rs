@@ -41,7 +41,7 @@ pub async fn ship(place: &Place, reach: &Reach, files: &[&Path]) -> Result<Vec<S
                 })
                 .await
                 .map_err(|e| Error::Failed(format!("internal error: {e}")))??;
-                format!("restic:{repo} ({name})")
+                format!("{place} ({name})")
             }
         });
     }
