@@ -453,6 +453,12 @@ fn an_object_whose_size_differs_from_its_manifest_is_unusable() {
     assert_eq!(r.verdict, Verdict::Unrecoverable);
     assert_eq!(v["attempts"][0]["kind"], "size-mismatch", "{v}");
     assert_eq!(v["backup"]["network_bytes"], 0, "nothing downloaded: {v}");
+    // Only the drill's read-only credentials: nothing to try, and said so.
+    let probe = &v["protection"][0]["probe"];
+    assert_eq!(probe["outcome"], "not-tried", "{probe}");
+    assert!(probe["why"]
+        .as_str()
+        .is_some_and(|w| w.contains("no production credentials")));
 }
 
 fn chmod_600(path: &Path) {

@@ -42,7 +42,7 @@ pub async fn measure(
         },
         None => (drill.clone(), "drill"),
     };
-    let probe = probe(&writer, &facts, run).await;
+    let probe = probe(&writer, &facts, run, tried_as).await;
     (facts, probe, Some(tried_as))
 }
 
@@ -114,7 +114,7 @@ async fn retention(b: &Bucket) -> Vec<Retention> {
 }
 
 /// Writes the scratch object, tries to destroy it as `writer`, removes it.
-async fn probe(writer: &Bucket, facts: &Facts, run: &str) -> Probe {
+async fn probe(writer: &Bucket, facts: &Facts, run: &str, tried_as: &str) -> Probe {
     let key = writer.key(&format!(".restore-drill-probe-{run}"));
     let mode = lock_mode(facts);
     let mut put = writer
@@ -129,13 +129,11 @@ async fn probe(writer: &Bucket, facts: &Facts, run: &str) -> Probe {
             .object_lock_mode(m.clone())
             .object_lock_retain_until_date(DateTime::from_secs(until.timestamp()));
     }
-    let version = match bounded(put.send(), "writing a scratch object to", writer).await {
-        Ok(p) => p.version_id().map(str::to_string),
-        Err(e) => {
-            return Probe::Unknown {
-                why: format!("could not write the scratch object: {e}"),
-            }
-        }
+    let sent = tokio::time::timeout(crate::catalog::s3::REQUEST_TIMEOUT, put.send()).await;
+    let version = match sent {
+        Ok(Ok(p)) => p.version_id().map(str::to_string),
+        Ok(Err(e)) => return not_written(S3Failure::of(&e), tried_as),
+        Err(_) => return not_written(S3Failure::Timeout, tried_as),
     };
     let probe = try_delete(writer, &key, version.as_deref()).await;
     if matches!(probe, Probe::Refused { .. }) {
@@ -143,6 +141,23 @@ async fn probe(writer: &Bucket, facts: &Facts, run: &str) -> Probe {
         let _ = try_delete(writer, &key, version.as_deref()).await;
     }
     probe
+}
+
+/// The scratch object could not be written: with the drill's own
+/// (read-only, as they should be) credentials that is no finding; with the
+/// production ones it says they are not the backup job's.
+fn not_written(f: S3Failure, tried_as: &str) -> Probe {
+    match (f, tried_as) {
+        (S3Failure::Denied, "drill") => Probe::NotTried {
+            why: "no production credentials named ([backups.s3] production_credentials_file), and the drill's own may not write (as they should not)".into(),
+        },
+        (S3Failure::Denied, _) => Probe::Unknown {
+            why: "the production credentials may not write a scratch object (AccessDenied): they do not look like the backup job's".into(),
+        },
+        (other, _) => Probe::Unknown {
+            why: format!("writing the scratch object failed: {other:?}"),
+        },
+    }
 }
 
 /// The lock a new object gets: the bucket's default mode, else the mode
