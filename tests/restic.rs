@@ -7,6 +7,8 @@
 mod common;
 #[path = "common/jail.rs"]
 mod jail;
+#[path = "common/s3.rs"]
+mod s3;
 
 use common::*;
 use restore_drill::catalog::place::PlaceKind;
@@ -24,6 +26,8 @@ struct Repo {
     password: PathBuf,
     /// restic's HOME: nothing of the machine's own user is read or written.
     home: PathBuf,
+    /// AWS credentials for a repository in a bucket (none for a folder).
+    aws: Vec<(String, String)>,
 }
 
 impl Repo {
@@ -34,6 +38,33 @@ impl Repo {
             path: dir.join("repo"),
             password: password_file(dir, "restic-password", "correct horse battery staple"),
             home,
+            aws: Vec::new(),
+        };
+        repo.restic(&["init"]);
+        repo
+    }
+
+    /// A repository in `bucket` of the test's S3 server, made with its
+    /// admin's credentials (the backup job's side).
+    fn init_in_bucket(dir: &Path, server: &s3::S3Server, bucket: &str) -> Repo {
+        let home = dir.join("home");
+        std::fs::create_dir(&home).unwrap();
+        let creds = std::fs::read_to_string(server.creds("admin")).unwrap();
+        let value = |k: &str| {
+            let line = creds.lines().find(|l| l.starts_with(k)).unwrap();
+            line.split_once('=').unwrap().1.trim().to_string()
+        };
+        let repo = Repo {
+            path: format!("s3:{}/{bucket}/clinic", server.endpoint).into(),
+            password: password_file(dir, "restic-password", "correct horse battery staple"),
+            home,
+            aws: vec![
+                ("AWS_ACCESS_KEY_ID".into(), value("aws_access_key_id")),
+                (
+                    "AWS_SECRET_ACCESS_KEY".into(),
+                    value("aws_secret_access_key"),
+                ),
+            ],
         };
         repo.restic(&["init"]);
         repo
@@ -49,6 +80,7 @@ impl Repo {
             .env("RESTIC_PASSWORD_FILE", &self.password)
             .env_remove("RESTIC_PASSWORD")
             .env_remove("RESTIC_REPOSITORY")
+            .envs(self.aws.iter().map(|(k, v)| (k, v)))
             .output()
             .expect("these tests need restic (tests/run installs it)");
         assert!(
@@ -225,6 +257,29 @@ fn the_restic_drill_writes_nothing_over_1_mb_here() {
     let r = report_of(jail::jailed_report(&out));
     assert_eq!(r.verdict, restore_drill::report::Verdict::Passed);
     assert!(r.backup.unwrap().network_bytes.unwrap() >= big);
+}
+
+/// restic's `s3:` repository (the contractor's restic, into a bucket): the
+/// drill reads it with the drill's own read-only credentials from
+/// `[backups.s3]`, which restic gets in its environment.
+#[test]
+fn a_restic_repository_in_a_bucket_is_read_with_the_drill_s_credentials() {
+    let server = s3::S3Server::start();
+    server.bucket("restic-repo", "plain");
+    let tmp = tempdir();
+    let key = make_key(tmp.path(), "k");
+    let backups = tmp.path().join("b");
+    generate_fixture(&backups, 300, &[&key]);
+    let repo = Repo::init_in_bucket(tmp.path(), &server, "restic-repo");
+    repo.restic(&["backup", "--quiet", backups.to_str().unwrap()]);
+    let body = format!(
+        "password_file = \"restic-password\"\n\n[backups.s3]\ncredentials_file = \"{}\"",
+        server.creds("drill").display()
+    );
+    let scen = scenario(tmp.path(), &repo.location(), &body);
+    let (code, out, err, r) = drill(tmp.path(), &scen, &key);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert_passed_from_restic(&out, &err, &r);
 }
 
 #[test]
