@@ -282,6 +282,58 @@ fn a_restic_repository_in_a_bucket_is_read_with_the_drill_s_credentials() {
     assert_passed_from_restic(&out, &err, &r);
 }
 
+/// A restic that lists a backup, sends its first 300 KB, then nothing (a
+/// repository on a network that hangs): the drill kills it after 30 s of
+/// silence and ends as an environment error saying where the download broke.
+#[test]
+fn a_restic_dump_that_stalls_is_ended_and_said() {
+    let tmp = tempdir();
+    let bin_dir = tmp.path().join("bin");
+    std::fs::create_dir(&bin_dir).unwrap();
+    let name = "clinic-20261204T000000Z.dump.zst.age";
+    let script = format!(
+        "#!/bin/sh\nfor a in \"$@\"; do case \"$a\" in\n\
+         snapshots) echo '[{{\"id\":\"aaaa\",\"time\":\"2026-12-04T00:00:00Z\"}}]'; exit 0;;\n\
+         ls) echo '{{\"name\":\"{name}\",\"type\":\"file\",\"path\":\"/b/{name}\",\"size\":1000000}}'; exit 0;;\n\
+         dump) head -c 300000 \"$STALLING_BACKUP\"; exec sleep 600;;\n\
+         esac; done\nexit 1\n"
+    );
+    let fake = bin_dir.join("restic");
+    std::fs::write(&fake, script).unwrap();
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    password_file(tmp.path(), "restic-password", "whatever");
+    let scen = scenario(
+        tmp.path(),
+        "restic:/nowhere",
+        "password_file = \"restic-password\"",
+    );
+    let path = format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap());
+    let reports = tmp.path().join("reports");
+    let started = std::time::Instant::now();
+    let out = bin()
+        .args(["run", "--no-history", "--identity"])
+        .arg(&shared_clinic().key.path)
+        .arg("--report-dir")
+        .arg(&reports)
+        .arg(&scen)
+        .env("PATH", path)
+        .env("STALLING_BACKUP", shared_clinic().backup())
+        .output()
+        .unwrap();
+    let took = started.elapsed();
+    let (code, out, err) = decode(out);
+    assert_eq!(code, 3, "{out}\n{err}");
+    assert!(took < std::time::Duration::from_secs(90), "took {took:?}");
+    let file = files_in(&reports).into_iter().next().unwrap();
+    let r = report_of(&std::fs::read_to_string(reports.join(file)).unwrap());
+    let (kind, reason) = error_of(&r, 3);
+    assert_eq!(kind, "environment");
+    assert!(
+        reason.contains("broke after 300000 of 1000000 bytes (timed out)"),
+        "{reason}"
+    );
+}
+
 #[test]
 fn a_wrong_restic_password_is_an_environment_error() {
     let tmp = tempdir();

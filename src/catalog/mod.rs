@@ -151,11 +151,13 @@ async fn restic_manifest(
         ))
     })?;
     let repo = place::shown_repo(&r.repo);
-    let (r, snap, path) = (r.clone(), f.snapshot.clone(), f.path.clone());
+    let (r, snap, path, bytes) = (r.clone(), f.snapshot.clone(), f.path.clone(), f.bytes);
     let bytes = tokio::task::spawn_blocking(move || {
         use std::io::Read;
         let mut out = Vec::new();
-        r.dump(&snap, &path)?.take(1 << 20).read_to_end(&mut out)?;
+        r.dump(&snap, &path, bytes)?
+            .take(1 << 20)
+            .read_to_end(&mut out)?;
         Ok::<_, std::io::Error>(out)
     })
     .await

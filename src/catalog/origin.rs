@@ -126,10 +126,10 @@ impl Origin {
                 repo,
                 snapshot,
                 path,
+                bytes,
                 seen,
-                ..
             } => {
-                let inner = repo.dump(snapshot, path)?.take(head);
+                let inner = repo.dump(snapshot, path, *bytes)?.take(head);
                 let counted = Counted {
                     inner,
                     seen: seen.clone(),

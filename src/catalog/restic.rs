@@ -8,7 +8,9 @@ use crate::error::{Error, Result};
 use std::io::{self, Read};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 /// `[backups.restic]`: the repository password, from a file or a variable.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -119,7 +121,8 @@ impl Repo {
 
     /// A file of a snapshot as a stream (`restic dump`); the stream fails
     /// if restic ends with an error, so a cut read is never taken as whole.
-    pub fn dump(&self, snapshot: &str, path: &str) -> io::Result<Dumped> {
+    /// `bytes`: the file's size, as the listing gave it (for messages).
+    pub fn dump(&self, snapshot: &str, path: &str, bytes: u64) -> io::Result<Dumped> {
         let mut c = self.command();
         // --no-lock: a drill only reads, and may hold read-only access to
         // the repository, where restic could not write its lock.
@@ -129,7 +132,17 @@ impl Repo {
             .stdout
             .take()
             .ok_or_else(|| io::Error::other("no stdout"))?;
-        Ok(Dumped { child, stdout })
+        let watch = Arc::new(Watch::new());
+        watchdog(child.id(), watch.clone());
+        let what = format!("{}{path}", super::place::Place::Restic(self.repo.clone()));
+        Ok(Dumped {
+            child,
+            stdout,
+            watch,
+            what,
+            read: 0,
+            of: bytes,
+        })
     }
 
     /// Writes `input` into the repository as `name` (`restic backup --stdin`).
@@ -284,17 +297,73 @@ fn s3_env(s3: &super::s3::S3Settings) -> Result<Vec<(String, String)>> {
     Ok(env)
 }
 
-/// `restic dump`'s output; an unsuccessful end of restic is a read error.
+/// How long `restic dump` may send nothing before it is ended as stuck, as
+/// a bucket's download is (`s3::STALL`).
+const STALL: Duration = super::s3::STALL;
+
+/// `restic dump`'s output; an unsuccessful end of restic is a read error,
+/// and a restic that sends nothing for `STALL` is killed and the read ends
+/// as a broken download.
 pub struct Dumped {
     child: std::process::Child,
     stdout: std::process::ChildStdout,
+    watch: Arc<Watch>,
+    what: String,
+    read: u64,
+    of: u64,
+}
+
+/// When the dump last sent something, and whether the watchdog ended it.
+struct Watch {
+    last: Mutex<Instant>,
+    done: AtomicBool,
+    stalled: AtomicBool,
+}
+
+impl Watch {
+    fn new() -> Self {
+        Watch {
+            last: Mutex::new(Instant::now()),
+            done: AtomicBool::new(false),
+            stalled: AtomicBool::new(false),
+        }
+    }
+
+    fn since_last(&self) -> Duration {
+        self.last.lock().map(|l| l.elapsed()).unwrap_or_default()
+    }
+}
+
+/// Kills restic (`pid`) once it has sent nothing for `STALL`; its output
+/// then ends, and the read says it stalled. Stops when the dump is done
+/// (set before restic is reaped, so the pid is still restic's).
+fn watchdog(pid: u32, watch: Arc<Watch>) {
+    std::thread::spawn(move || {
+        while !watch.done.load(Ordering::Relaxed) {
+            std::thread::sleep(Duration::from_millis(500));
+            if watch.since_last() > STALL && !watch.done.load(Ordering::Relaxed) {
+                watch.stalled.store(true, Ordering::Relaxed);
+                let pid = nix::unistd::Pid::from_raw(pid as i32);
+                let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+                return;
+            }
+        }
+    });
 }
 
 impl Read for Dumped {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.stdout.read(buf)?;
+        if let Ok(mut last) = self.watch.last.lock() {
+            *last = Instant::now();
+        }
+        self.read += n as u64;
         if n == 0 && !buf.is_empty() {
+            self.watch.done.store(true, Ordering::Relaxed);
             let status = self.child.wait()?;
+            if self.watch.stalled.load(Ordering::Relaxed) {
+                return Err(self.stalled());
+            }
             if !status.success() {
                 let mut stderr = Vec::new();
                 if let Some(mut e) = self.child.stderr.take() {
@@ -308,8 +377,23 @@ impl Read for Dumped {
     }
 }
 
+impl Dumped {
+    fn stalled(&self) -> io::Error {
+        let why = io::ErrorKind::TimedOut;
+        let broke = super::origin::Broke {
+            what: self.what.clone(),
+            after: self.read,
+            of: self.of,
+            why,
+            retries: 0,
+        };
+        io::Error::new(why, broke)
+    }
+}
+
 impl Drop for Dumped {
     fn drop(&mut self) {
+        self.watch.done.store(true, Ordering::Relaxed);
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
