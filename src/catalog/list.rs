@@ -75,7 +75,7 @@ pub fn scan_all(dir: &Path, name_prefix: Option<&str>) -> Result<Scanned> {
     let mut out = Scanned::default();
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
-        if name.starts_with('.') || name_prefix.is_some_and(|p| !name.starts_with(p)) {
+        if !in_view(&name, name_prefix) {
             continue;
         }
         let Ok(meta) = entry.metadata() else { continue };
@@ -93,6 +93,12 @@ pub fn scan_all(dir: &Path, name_prefix: Option<&str>) -> Result<Scanned> {
     newest_first(&mut out.candidates);
     out.skipped.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(out)
+}
+
+/// Whether a name in a location is looked at: not hidden (temporaries, the
+/// protection probe's scratch object) and with the scenario's name prefix.
+pub fn in_view(name: &str, name_prefix: Option<&str>) -> bool {
+    !name.starts_with('.') && name_prefix.is_none_or(|p| name.starts_with(p))
 }
 
 /// Dated ones first, newest first; undated ones by modification time.

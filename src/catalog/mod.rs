@@ -64,7 +64,7 @@ pub async fn scan(
     reach: &Reach,
     prefix: Option<&str>,
 ) -> Result<list::Scanned> {
-    let keep = |name: &str| !name.starts_with('.') && prefix.is_none_or(|p| name.starts_with(p));
+    let keep = |name: &str| list::in_view(name, prefix);
     match place {
         place::Place::Folder(dir) => {
             let (dir, prefix) = (dir.clone(), prefix.map(str::to_string));
@@ -93,7 +93,8 @@ pub async fn scan(
         }
         place::Place::Restic(repo) => {
             let r = std::sync::Arc::new(restic::Repo::new(repo, &reach.restic, &reach.s3)?);
-            let files = r.files().await?;
+            // Shared by every manifest read, not copied for each.
+            let files = std::sync::Arc::new(r.files().await?);
             let listing: Vec<list::Listing> = files
                 .iter()
                 .filter(|f| keep(&f.name))

@@ -154,7 +154,7 @@ impl Bucket {
         }
         let body = tokio::time::timeout(REQUEST_TIMEOUT, got.body.collect())
             .await
-            .map_err(|_| self.stuck("reading"))?
+            .map_err(|_| S3Failure::Stuck.into_error(self, "reading"))?
             .map_err(|e| S3Failure::from_io(&e).into_error(self, "reading"))?;
         Ok(body.into_bytes().to_vec())
     }
@@ -191,18 +191,24 @@ impl Bucket {
     pub fn object_url(&self, key: &str) -> String {
         format!("s3://{}/{key}", self.bucket)
     }
+}
 
-    fn stuck(&self, doing: &str) -> Error {
-        Error::Environment(format!(
-            "{doing} {} at {} got no answer within {} s: check the network to the endpoint, then run the drill again",
-            self.url(),
-            self.endpoint,
-            REQUEST_TIMEOUT.as_secs()
-        ))
+/// A request bounded by `REQUEST_TIMEOUT`, its failure typed (for callers
+/// that judge the failure themselves, such as the protection probe).
+pub async fn attempt<T, E>(
+    fut: impl std::future::Future<Output = std::result::Result<T, SdkError<E>>>,
+) -> std::result::Result<T, S3Failure>
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    match tokio::time::timeout(REQUEST_TIMEOUT, fut).await {
+        Err(_) => Err(S3Failure::Stuck),
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(S3Failure::of(&e)),
     }
 }
 
-/// A request bounded in time, its failure typed.
+/// A request bounded in time, its failure an error saying what was done.
 pub async fn bounded<T, E>(
     fut: impl std::future::Future<Output = std::result::Result<T, SdkError<E>>>,
     doing: &str,
@@ -211,11 +217,7 @@ pub async fn bounded<T, E>(
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
-    match tokio::time::timeout(REQUEST_TIMEOUT, fut).await {
-        Err(_) => Err(b.stuck(doing)),
-        Ok(Ok(v)) => Ok(v),
-        Ok(Err(e)) => Err(S3Failure::of(&e).into_error(b, doing)),
-    }
+    attempt(fut).await.map_err(|f| f.into_error(b, doing))
 }
 
 /// What went wrong with a request, in the server's typed terms.
@@ -232,7 +234,10 @@ pub enum S3Failure {
     Unreachable {
         why: std::io::ErrorKind,
     },
+    /// The SDK's own timeouts (connecting, reading).
     Timeout,
+    /// No answer within `REQUEST_TIMEOUT`.
+    Stuck,
     Other {
         code: Option<String>,
         status: Option<u16>,
@@ -301,6 +306,10 @@ impl S3Failure {
             ),
             S3Failure::Unreachable { why } => format!(
                 "{doing} {url}: cannot reach {ep} ({why}). Check the endpoint and the network, then run the drill again"
+            ),
+            S3Failure::Stuck => format!(
+                "{doing} {url} at {ep} got no answer within {} s: check the network to the endpoint, then run the drill again",
+                REQUEST_TIMEOUT.as_secs()
             ),
             S3Failure::Timeout => format!(
                 "{doing} {url} at {ep}: the server did not answer in time. Check the network to the endpoint, then run the drill again"

@@ -74,10 +74,7 @@ pub async fn attempt(ctx: &Ctx<'_>, clock: &mut Clock, c: &Candidate) -> Result<
         None => restore(ctx, &sandbox, c, &delivery).await?,
     };
     clock.end();
-    let (restored, sha256) = match downloaded(c, restored, sha256)? {
-        Ok((r, sha)) => (Ok(r), sha),
-        Err((u, sha)) => (Err(u), sha),
-    };
+    let (restored, sha256) = downloaded(c, restored, sha256)?;
     match restored {
         Ok(restored) => Ok(Tried::Restored {
             sandbox: Box::new(sandbox),
@@ -272,17 +269,28 @@ pub(crate) async fn verify(
     })
     .await
     .map_err(|e| Error::Failed(format!("internal error: {e}")))?;
-    Ok(match opened {
+    Ok(opened_or_unusable(opened, at_hand, sha, bytes))
+}
+
+/// The opening of a backup's layers, judged: unreadable, a layer's finding
+/// (told with the keys at hand), or verified with `sha256` and `bytes`.
+fn opened_or_unusable(
+    opened: std::result::Result<crate::pipeline::DumpFormat, FileOpenError>,
+    at_hand: KeysAtHand,
+    sha256: String,
+    bytes: u64,
+) -> std::result::Result<Verified, Unusable> {
+    match opened {
         Err(FileOpenError::Io(e)) => Err(Unusable::FileUnreadable {
             error: Redacted::ours(e.to_string()),
         }),
         Err(FileOpenError::Layers(e)) => Err(Unusable::from(e).knowing(at_hand)),
         Ok(format) => Ok(Verified {
-            sha256: sha,
+            sha256,
             bytes,
             format,
         }),
-    })
+    }
 }
 
 /// A remote backup before its download: its listed size against the
@@ -313,21 +321,13 @@ async fn verify_remote(
     if let Some(broke) = broke(c) {
         return Err(broke);
     }
-    Ok(match opened {
-        Err(FileOpenError::Io(e)) => Err(Unusable::FileUnreadable {
-            error: Redacted::ours(e.to_string()),
-        }),
-        Err(FileOpenError::Layers(e)) => Err(Unusable::from(e).knowing(at_hand)),
-        Ok(format) => Ok(Verified {
-            sha256: c
-                .manifest
-                .as_ref()
-                .map(|m| m.artifact.sha256.clone())
-                .unwrap_or_default(),
-            bytes: c.bytes,
-            format,
-        }),
-    })
+    let claimed = c.manifest.as_ref().map(|m| m.artifact.sha256.clone());
+    Ok(opened_or_unusable(
+        opened,
+        at_hand,
+        claimed.unwrap_or_default(),
+        c.bytes,
+    ))
 }
 
 /// What is read of a remote backup to open its layers: a few of age's 64 KiB
@@ -346,34 +346,25 @@ fn broke(c: &Candidate) -> Option<Error> {
     }
 }
 
-type Judged = std::result::Result<(Restored, String), (Unusable, String)>;
-
-/// A remote backup's restore, judged on what its stream saw: it must have
-/// been read to its end, and its size and SHA-256 must be the manifest's.
-/// Returns the SHA-256 to record (the stream's own, for a remote backup).
+/// A remote backup's restore, judged on what its stream saw: when it was
+/// read to its end, its size and SHA-256 must be the manifest's. Returns the
+/// outcome and the SHA-256 to record (the stream's own, for a remote backup).
 fn downloaded(
     c: &Candidate,
     restored: std::result::Result<Restored, Unusable>,
     sha256: String,
-) -> Result<Judged> {
+) -> Result<(std::result::Result<Restored, Unusable>, String)> {
     use crate::catalog::origin::End;
-    let Some(seen) = c.origin.seen() else {
-        return Ok(restored
-            .map(|r| (r, sha256.clone()))
-            .map_err(|u| (u, sha256)));
-    };
     if let Some(e) = broke(c) {
         return Err(e);
     }
-    let Some(End::Complete { sha256: got, bytes }) = seen.end() else {
-        return Ok(restored
-            .map(|r| (r, sha256.clone()))
-            .map_err(|u| (u, sha256)));
+    let Some(End::Complete { sha256: got, bytes }) = c.origin.seen().and_then(|s| s.end()) else {
+        return Ok((restored, sha256));
     };
-    if let Err(u) = against_manifest(c, &got, bytes) {
-        return Ok(Err((u, got)));
+    match against_manifest(c, &got, bytes) {
+        Err(u) => Ok((Err(u), got)),
+        Ok(()) => Ok((restored, got)),
     }
-    Ok(restored.map(|r| (r, got.clone())).map_err(|u| (u, got)))
 }
 
 /// A candidate that matched its manifest and opened with the keys given.

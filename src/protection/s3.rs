@@ -6,7 +6,7 @@
 //! has passed, the scratch object is removed.
 
 use super::{LockRule, Probe, Retention};
-use crate::catalog::s3::{bounded, Bucket, S3Failure, S3Settings, Signer};
+use crate::catalog::s3::{attempt, bounded, Bucket, S3Failure, S3Settings, Signer};
 use aws_sdk_s3::primitives::{ByteStream, DateTime};
 use aws_sdk_s3::types::{BucketVersioningStatus, ObjectLockMode};
 use std::time::Duration;
@@ -59,12 +59,13 @@ async fn facts(b: &Bucket) -> Facts {
     .await
     .ok()
     .map(|v| v.status() == Some(&BucketVersioningStatus::Enabled));
-    let lock = b
-        .client
-        .get_object_lock_configuration()
-        .bucket(&b.bucket)
-        .send()
-        .await;
+    let lock = attempt(
+        b.client
+            .get_object_lock_configuration()
+            .bucket(&b.bucket)
+            .send(),
+    )
+    .await;
     let object_lock = match lock {
         Ok(l) => l.object_lock_configuration().map(|c| {
             let d = c.rule().and_then(|r| r.default_retention());
@@ -129,11 +130,9 @@ async fn probe(writer: &Bucket, facts: &Facts, run: &str, tried_as: &str) -> Pro
             .object_lock_mode(m.clone())
             .object_lock_retain_until_date(DateTime::from_secs(until.timestamp()));
     }
-    let sent = tokio::time::timeout(crate::catalog::s3::REQUEST_TIMEOUT, put.send()).await;
-    let version = match sent {
-        Ok(Ok(p)) => p.version_id().map(str::to_string),
-        Ok(Err(e)) => return not_written(S3Failure::of(&e), tried_as),
-        Err(_) => return not_written(S3Failure::Timeout, tried_as),
+    let version = match attempt(put.send()).await {
+        Ok(p) => p.version_id().map(str::to_string),
+        Err(f) => return not_written(f, tried_as),
     };
     let probe = try_delete(writer, &key, version.as_deref()).await;
     if matches!(probe, Probe::Refused { .. }) {
@@ -185,19 +184,17 @@ async fn try_delete(b: &Bucket, key: &str, version: Option<&str>) -> Probe {
         Some(_) => "deleting the scratch object's version (with governance bypass)",
         None => "deleting the scratch object",
     };
-    match tokio::time::timeout(crate::catalog::s3::REQUEST_TIMEOUT, del.send()).await {
-        Err(_) => Probe::Unknown {
+    match attempt(del.send()).await {
+        Err(S3Failure::Stuck) => Probe::Unknown {
             why: format!("{what}: no answer in time"),
         },
-        Ok(Err(e)) => match S3Failure::of(&e) {
-            S3Failure::Denied => Probe::Refused {
-                what: format!("{what} was refused (AccessDenied)"),
-            },
-            other => Probe::Unknown {
-                why: format!("{what} failed: {other:?}"),
-            },
+        Err(S3Failure::Denied) => Probe::Refused {
+            what: format!("{what} was refused (AccessDenied)"),
         },
-        Ok(Ok(_)) => still_there(b, key, version, what).await,
+        Err(other) => Probe::Unknown {
+            why: format!("{what} failed: {other:?}"),
+        },
+        Ok(_) => still_there(b, key, version, what).await,
     }
 }
 
@@ -208,11 +205,11 @@ async fn still_there(b: &Bucket, key: &str, version: Option<&str>, what: &str) -
         .bucket(&b.bucket)
         .key(key)
         .set_version_id(version.map(str::to_string));
-    match tokio::time::timeout(crate::catalog::s3::REQUEST_TIMEOUT, head.send()).await {
-        Ok(Ok(_)) => Probe::Refused {
+    match attempt(head.send()).await {
+        Ok(_) => Probe::Refused {
             what: format!("{what} answered, and the object is still there"),
         },
-        Ok(Err(e)) if S3Failure::of(&e) == S3Failure::NoObject => Probe::Deleted {
+        Err(S3Failure::NoObject) => Probe::Deleted {
             what: format!("{what} succeeded: the object is gone"),
         },
         _ => Probe::Unknown {
