@@ -155,6 +155,7 @@ fn append_aged(db: &Path, runs: &[(i64, &str, &Report)]) {
             }
             l.append(&v.to_json(), site).await.unwrap();
         }
+        l.close().await.unwrap();
     });
 }
 

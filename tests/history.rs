@@ -868,6 +868,7 @@ fn history_aged(dir: &Path, days: i64, edit: impl Fn(&mut Report)) -> PathBuf {
                 .await
                 .unwrap();
         }
+        l.close().await.unwrap();
     });
     db
 }

@@ -331,6 +331,18 @@ impl Ledger {
         &self.path
     }
 
+    /// Closes the history and waits until SQLite has let go of the file.
+    /// Dropping the ledger closes it later, on SQLite's own thread (its last
+    /// WAL checkpoint holds the file's lock a moment): whoever opens the
+    /// file next in this process must not find it still held.
+    pub async fn close(self) -> Result<()> {
+        let path = self.path;
+        self.conn
+            .close()
+            .await
+            .map_err(|e| sqlite_error(&path, "close", e))
+    }
+
     /// The chain hash of record `id`, if the history holds it.
     pub async fn hash_of(&mut self, id: i64) -> Result<Option<String>> {
         sqlx::query_scalar("SELECT hash FROM drills WHERE id = ?")
