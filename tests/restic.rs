@@ -462,3 +462,55 @@ async fn backup_out_restic_writes_a_backup_the_drill_restores() {
     assert_eq!(assert_passed_from_restic(&out, &err, &r), printed);
     source.remove().await;
 }
+
+/// A restic that takes nothing in (a repository on a line that hangs):
+/// `backup --out restic:` kills it 30 s after the last byte it took and
+/// ends as an environment error saying so, instead of waiting forever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restic_that_takes_nothing_in_is_ended_after_30_s() {
+    let source = Source::start(PG15).await;
+    let as_of = chrono::DateTime::parse_from_rfc3339("2026-11-01T00:00:00Z").unwrap();
+    // Enough that the backup is larger than a pipe holds (64 KiB).
+    restore_drill::workload::generate::load_clinic(&source.url(), 1000, 1, as_of.into())
+        .await
+        .unwrap();
+    let tmp = tempdir();
+    let key = make_key(tmp.path(), "k");
+    let bin_dir = tmp.path().join("bin");
+    std::fs::create_dir(&bin_dir).unwrap();
+    let fake = bin_dir.join("restic");
+    let script = "#!/bin/sh\nfor a in \"$@\"; do case \"$a\" in backup) exec sleep 600;; esac; done\nexit 1\n";
+    std::fs::write(&fake, script).unwrap();
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let password = password_file(tmp.path(), "restic-password", "whatever");
+    let path = format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap());
+    let url = source.url();
+    let started = std::time::Instant::now();
+    let out = blocking(move || {
+        bin()
+            .args([
+                "backup",
+                "--url",
+                &url,
+                "--out",
+                "restic:/nowhere",
+                "--recipient",
+            ])
+            .arg(&key.public)
+            .arg("--restic-password-file")
+            .arg(&password)
+            .env("PATH", path)
+            .output()
+            .unwrap()
+    })
+    .await;
+    let took = started.elapsed();
+    let (code, out, err) = decode(out);
+    assert_eq!(code, 3, "{out}\n{err}");
+    assert!(took < std::time::Duration::from_secs(90), "took {took:?}");
+    assert!(
+        err.contains("restic took nothing in for 30 s after"),
+        "{err}"
+    );
+    source.remove().await;
+}

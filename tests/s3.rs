@@ -518,3 +518,91 @@ async fn backup_out_s3_writes_a_backup_and_its_manifest_that_the_drill_restores(
     assert_eq!(code, 0, "{out}\n{err}");
     source.remove().await;
 }
+
+/// A big file to upload (its content does not matter to an upload), and
+/// where `backup --out` would send it, through a look-alike whose writes
+/// behave as `writes` says (tests/s3/dropping.py).
+fn upload_to(
+    writes: &[&str],
+    bytes: usize,
+) -> (
+    DroppingServer,
+    Setup,
+    PathBuf,
+    restore_drill::catalog::Reach,
+) {
+    let setup = Setup::new();
+    let served = setup.path("served");
+    std::fs::create_dir(&served).expect("mkdir");
+    let server = DroppingServer::start_with(&served, "uploads", writes);
+    let big = setup.path("clinic-20261204T000000Z.dump.zst.age");
+    std::fs::write(&big, vec![7u8; bytes]).expect("write");
+    let creds = setup.path("any.credentials");
+    std::fs::write(
+        &creds,
+        "[default]\naws_access_key_id = A\naws_secret_access_key = B\n",
+    )
+    .expect("write");
+    chmod_600(&creds);
+    let reach = restore_drill::catalog::Reach {
+        s3: restore_drill::catalog::s3::S3Settings {
+            endpoint: Some(server.endpoint.clone()),
+            credentials_file: Some(creds),
+            ..Default::default()
+        },
+        restic: Default::default(),
+    };
+    (server, setup, big, reach)
+}
+
+fn uploads() -> restore_drill::catalog::place::Place {
+    restore_drill::catalog::place::Place::parse("s3://uploads/nightly", |p| PathBuf::from(p))
+        .unwrap()
+}
+
+/// An upload the server stops taking in (a line that hangs) ends 30 s after
+/// the last byte it took, saying how far it got: bounded by its silence.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_the_server_stops_taking_ends_after_30_s_of_silence() {
+    let (_server, _setup, big, reach) = upload_to(&["--writes", "hang"], 64 << 20);
+    let place = uploads();
+    let started = Instant::now();
+    let err = restore_drill::catalog::ship::ship(&place, &reach, &[&big])
+        .await
+        .expect_err("a hanging upload cannot succeed");
+    let took = started.elapsed();
+    assert!(took >= Duration::from_secs(30), "ended early: {took:?}");
+    assert!(took < Duration::from_secs(90), "not bounded: {took:?}");
+    assert_eq!(err.kind().as_str(), "environment", "{err}");
+    let said = err.to_string();
+    assert!(said.contains("writing to s3://uploads/nightly"), "{said}");
+    assert!(said.contains("the upload stalled after"), "{said}");
+    assert!(said.contains(&format!("of {} bytes", 64 << 20)), "{said}");
+    assert!(said.contains("nothing was taken in for 30 s"), "{said}");
+}
+
+/// A slow line is not a stuck one: an upload that takes 40 s, its bytes
+/// taken in all along, goes through (a bound on the whole upload, as the
+/// SDK's read timeout of 30 s was, cut it off).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_upload_that_keeps_moving_is_not_cut_off() {
+    let rate = 200 << 10;
+    let (_server, _setup, big, reach) = upload_to(
+        &["--writes", "slow", "--rate", &rate.to_string()],
+        40 * rate,
+    );
+    let place = uploads();
+    let started = Instant::now();
+    let sent = restore_drill::catalog::ship::ship(&place, &reach, &[&big])
+        .await
+        .expect("a slow upload goes through");
+    assert!(
+        started.elapsed() >= Duration::from_secs(35),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        sent,
+        ["s3://uploads/nightly/clinic-20261204T000000Z.dump.zst.age"]
+    );
+}

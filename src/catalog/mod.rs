@@ -9,6 +9,7 @@ pub mod place;
 pub mod restic;
 pub mod s3;
 pub mod ship;
+pub mod upload;
 
 pub use manifest::Manifest;
 

@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 use std::io::{self, Read};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -47,6 +47,10 @@ pub enum ResticFailure {
     NoRepository,
     NotInstalled,
     TimedOut,
+    /// Took nothing in for `STALL` while a backup was written into it.
+    Stalled {
+        after: u64,
+    },
     Other(Option<i32>),
 }
 
@@ -140,12 +144,14 @@ impl Repo {
             stdout,
             watch,
             what,
-            read: 0,
             of: bytes,
         })
     }
 
     /// Writes `input` into the repository as `name` (`restic backup --stdin`).
+    /// Bounded by progress as a dump is: a restic that takes nothing in for
+    /// `STALL` is killed, and so is one still busy `LIST_TIMEOUT` after the
+    /// last byte (its last packs, index and snapshot), never by the length.
     pub fn store(&self, name: &str, input: &mut dyn Read) -> Result<()> {
         let mut c = self.command();
         c.args([
@@ -165,13 +171,22 @@ impl Repo {
             .stdin
             .take()
             .ok_or_else(|| Error::Failed("no stdin".into()))?;
-        let copied = io::copy(input, &mut stdin);
+        let watch = Arc::new(Watch::new());
+        watchdog(child.id(), watch.clone());
+        let copied = copy_watched(input, &mut stdin, &watch);
         drop(stdin);
-        let out = child
-            .wait_with_output()
-            .map_err(|e| Error::io("run", "restic", e))?;
-        if !out.status.success() {
-            return Err(self.failure(classify(out.status.code(), &out.stderr)));
+        watch.allow(LIST_TIMEOUT);
+        let (status, stderr) = finish(child, &watch).map_err(|e| Error::io("run", "restic", e))?;
+        if watch.stalled.load(Ordering::Relaxed) {
+            return Err(self.failure(match copied {
+                Ok(_) => ResticFailure::TimedOut,
+                Err(_) => ResticFailure::Stalled {
+                    after: watch.moved(),
+                },
+            }));
+        }
+        if !status.success() {
+            return Err(self.failure(classify(status.code(), &stderr)));
         }
         let shown = super::place::shown_repo(&self.repo);
         copied.map_err(|e| Error::io("write into", PathBuf::from(shown), e))?;
@@ -192,8 +207,12 @@ impl Repo {
                 "restic is not installed: reading restic repositories runs the restic program. Install it (apt install restic)".into(),
             ),
             ResticFailure::TimedOut => Error::Environment(format!(
-                "restic:{repo}: restic did not answer within {} s. Check the repository's disk or network, then run the drill again",
+                "restic:{repo}: restic did not answer within {} s. Check the repository's disk or network, then try again",
                 LIST_TIMEOUT.as_secs()
+            )),
+            ResticFailure::Stalled { after } => Error::Environment(format!(
+                "restic:{repo}: restic took nothing in for {} s after {after} bytes and was stopped. Check the repository's disk or network, then run the backup again",
+                STALL.as_secs()
             )),
             ResticFailure::Other(code) => Error::Environment(format!(
                 "restic:{repo}: restic failed (exit {}). Run `restic -r {repo} snapshots` by hand to see why",
@@ -309,13 +328,14 @@ pub struct Dumped {
     stdout: std::process::ChildStdout,
     watch: Arc<Watch>,
     what: String,
-    read: u64,
     of: u64,
 }
 
-/// When the dump last sent something, and whether the watchdog ended it.
+/// Until when restic may stay silent, how many bytes it moved, and
+/// whether the watchdog ended it.
 struct Watch {
-    last: Mutex<Instant>,
+    deadline: Mutex<Instant>,
+    moved: AtomicU64,
     done: AtomicBool,
     stalled: AtomicBool,
 }
@@ -323,25 +343,72 @@ struct Watch {
 impl Watch {
     fn new() -> Self {
         Watch {
-            last: Mutex::new(Instant::now()),
+            deadline: Mutex::new(Instant::now() + STALL),
+            moved: AtomicU64::new(0),
             done: AtomicBool::new(false),
             stalled: AtomicBool::new(false),
         }
     }
 
-    fn since_last(&self) -> Duration {
-        self.last.lock().map(|l| l.elapsed()).unwrap_or_default()
+    /// `n` bytes went through: restic has `STALL` again.
+    fn progress(&self, n: usize) {
+        self.moved.fetch_add(n as u64, Ordering::Relaxed);
+        self.allow(STALL);
+    }
+
+    fn allow(&self, quiet: Duration) {
+        if let Ok(mut d) = self.deadline.lock() {
+            *d = Instant::now() + quiet;
+        }
+    }
+
+    fn moved(&self) -> u64 {
+        self.moved.load(Ordering::Relaxed)
+    }
+
+    fn overdue(&self) -> bool {
+        self.deadline.lock().is_ok_and(|d| Instant::now() > *d)
     }
 }
 
-/// Kills restic (`pid`) once it has sent nothing for `STALL`; its output
-/// then ends, and the read says it stalled. Stops when the dump is done
-/// (set before restic is reaped, so the pid is still restic's).
+/// Waits for restic's end under the watchdog: its pipes are read to their
+/// end, the watchdog told it is done, and only then is restic reaped (so the
+/// pid it may still kill is never another process's). Its exit and stderr.
+fn finish(
+    mut child: std::process::Child,
+    watch: &Watch,
+) -> io::Result<(std::process::ExitStatus, Vec<u8>)> {
+    let mut stderr = Vec::new();
+    let (out, err) = (child.stdout.take(), child.stderr.take());
+    let drained = out
+        .map_or(Ok(0), |mut o| io::copy(&mut o, &mut io::sink()))
+        .and_then(|_| err.map_or(Ok(0), |mut e| e.read_to_end(&mut stderr)));
+    watch.done.store(true, Ordering::Relaxed);
+    let status = child.wait()?;
+    drained.map(|_| (status, stderr))
+}
+
+/// `input` into restic's stdin, a chunk at a time, each one progress.
+fn copy_watched(input: &mut dyn Read, to: &mut impl io::Write, watch: &Watch) -> io::Result<()> {
+    let mut buf = vec![0; 64 << 10];
+    loop {
+        let n = input.read(&mut buf)?;
+        if n == 0 {
+            return Ok(());
+        }
+        to.write_all(&buf[..n])?;
+        watch.progress(n);
+    }
+}
+
+/// Kills restic (`pid`) once it is past its deadline (nothing sent or taken
+/// for `STALL`); its pipes then end, and the caller says it stalled. Stops
+/// when restic is done (set before it is reaped, so the pid is still its).
 fn watchdog(pid: u32, watch: Arc<Watch>) {
     std::thread::spawn(move || {
         while !watch.done.load(Ordering::Relaxed) {
             std::thread::sleep(Duration::from_millis(500));
-            if watch.since_last() > STALL && !watch.done.load(Ordering::Relaxed) {
+            if watch.overdue() && !watch.done.load(Ordering::Relaxed) {
                 watch.stalled.store(true, Ordering::Relaxed);
                 let pid = nix::unistd::Pid::from_raw(pid as i32);
                 let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
@@ -354,10 +421,7 @@ fn watchdog(pid: u32, watch: Arc<Watch>) {
 impl Read for Dumped {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.stdout.read(buf)?;
-        if let Ok(mut last) = self.watch.last.lock() {
-            *last = Instant::now();
-        }
-        self.read += n as u64;
+        self.watch.progress(n);
         if n == 0 && !buf.is_empty() {
             self.watch.done.store(true, Ordering::Relaxed);
             let status = self.child.wait()?;
@@ -382,7 +446,7 @@ impl Dumped {
         let why = io::ErrorKind::TimedOut;
         let broke = super::origin::Broke {
             what: self.what.clone(),
-            after: self.read,
+            after: self.watch.moved(),
             of: self.of,
             why,
             retries: 0,

@@ -59,6 +59,8 @@ pub struct Object {
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long a download may receive nothing before the read is retried.
 pub const STALL: Duration = Duration::from_secs(30);
+/// How long opening a connection to the endpoint may take.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl Bucket {
     pub fn open(s: &S3Settings, bucket: &str, prefix: &str, signer: Signer) -> Result<Bucket> {
@@ -80,7 +82,7 @@ impl Bucket {
             .http_client(http_client())
             .timeout_config(
                 aws_sdk_s3::config::timeout::TimeoutConfig::builder()
-                    .connect_timeout(Duration::from_secs(10))
+                    .connect_timeout(CONNECT_TIMEOUT)
                     .read_timeout(STALL)
                     .build(),
             )
@@ -238,6 +240,11 @@ pub enum S3Failure {
     Timeout,
     /// No answer within `REQUEST_TIMEOUT`.
     Stuck,
+    /// An upload the connection took nothing of for `STALL`.
+    Stalled {
+        sent: u64,
+        of: u64,
+    },
     Other {
         code: Option<String>,
         status: Option<u16>,
@@ -302,7 +309,7 @@ impl S3Failure {
                 "{doing} {url} at {ep}: the object is gone (NoSuchKey): it was removed while the drill ran. Run the drill again"
             ),
             S3Failure::Denied => format!(
-                "{doing} {url} at {ep}: access denied (AccessDenied). The drill's credentials need s3:ListBucket and s3:GetObject on this bucket"
+                "{doing} {url} at {ep}: access denied (AccessDenied). A drill's credentials need s3:ListBucket and s3:GetObject on this bucket; backup --out's need s3:PutObject"
             ),
             S3Failure::Unreachable { why } => format!(
                 "{doing} {url}: cannot reach {ep} ({why}). Check the endpoint and the network, then run the drill again"
@@ -310,6 +317,10 @@ impl S3Failure {
             S3Failure::Stuck => format!(
                 "{doing} {url} at {ep} got no answer within {} s: check the network to the endpoint, then run the drill again",
                 REQUEST_TIMEOUT.as_secs()
+            ),
+            S3Failure::Stalled { sent, of } => format!(
+                "{doing} {url} at {ep}: the upload stalled after {sent} of {of} bytes: nothing was taken in for {} s. Check the network to the endpoint, then run the backup again",
+                STALL.as_secs()
             ),
             S3Failure::Timeout => format!(
                 "{doing} {url} at {ep}: the server did not answer in time. Check the network to the endpoint, then run the drill again"

@@ -4,7 +4,8 @@
 //! shows a manifest whose backup is missing.
 
 use super::place::Place;
-use super::s3::{bounded, Bucket, Signer};
+use super::s3::{Bucket, Signer};
+use super::upload;
 use super::Reach;
 use crate::error::{Error, Result};
 use std::path::Path;
@@ -58,11 +59,13 @@ async fn put(b: &Bucket, name: &str, file: &Path) -> Result<String> {
             file.display()
         )));
     }
-    let body = aws_sdk_s3::primitives::ByteStream::from_path(file)
-        .await
-        .map_err(|e| Error::Failed(format!("cannot read {}: {e}", file.display())))?;
+    let progress = std::sync::Arc::new(upload::Progress::new(bytes));
+    let body = upload::body(file, progress.clone()).await?;
     let key = b.key(name);
     let req = b.client.put_object().bucket(&b.bucket).key(&key).body(body);
-    bounded(req.send(), "writing to", b).await?;
+    let send = req.customize().config_override(upload::unhurried()).send();
+    upload::watched(send, &progress)
+        .await
+        .map_err(|f| f.into_error(b, "writing to"))?;
     Ok(b.object_url(&key))
 }

@@ -290,11 +290,18 @@ pub struct DroppingServer {
 impl DroppingServer {
     /// Serves the files of `dir` as the objects of `bucket`.
     pub fn start(dir: &Path, bucket: &str) -> DroppingServer {
+        Self::start_with(dir, bucket, &[])
+    }
+
+    /// The same, with dropping.py's options for writes (`--writes hang`,
+    /// `--writes slow --rate R`).
+    pub fn start_with(dir: &Path, bucket: &str, writes: &[&str]) -> DroppingServer {
         let mut child = Command::new(moto_python())
             .arg(script("dropping.py"))
             .args(["--port", "0", "--dir"])
             .arg(dir)
             .args(["--bucket", bucket])
+            .args(writes)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .spawn()

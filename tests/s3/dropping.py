@@ -11,7 +11,13 @@ its full Content-Length but only the bytes of its first half, then the
 connection is shut down and closed: every time, ranged requests included,
 so no retry or resume can ever fetch its second half. Anything else (the
 manifests) is served whole. Signatures are not checked: any Authorization
-header, or none, will do. Writes are refused.
+header, or none, will do. Writes are refused, unless:
+
+    --writes slow --rate R   a PUT's body is taken in at R bytes a second,
+                             then answered 200 with an ETag (and dropped:
+                             nothing is stored), as a slow line would;
+    --writes hang            a PUT's first 256 KiB are taken in, then nothing
+                             more, and no answer, as a line that hangs.
 
 --port 0 picks a free port. The port is the first line on stdout, and
 nothing else is ever written there.
@@ -24,6 +30,7 @@ import os
 import socket
 import sys
 import threading
+import time
 import uuid
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -173,7 +180,29 @@ class Handler(BaseHTTPRequestHandler):
         self.close_connection = True
         self.send_error_xml(403, "AccessDenied", "This test server is read-only")
 
-    do_PUT = do_POST = do_DELETE = refuse_write
+    do_POST = do_DELETE = refuse_write
+
+    def do_PUT(self):
+        if self.server.writes == "refuse":
+            return self.refuse_write()
+        length = int(self.headers.get("Content-Length") or 0)
+        if self.server.writes == "hang":
+            self.rfile.read(min(length, 256 * 1024))
+            # Until the client gives up (the connection's end wakes nobody
+            # here: the server's process is killed with the test).
+            time.sleep(3600)
+            return
+        left, block = length, max(self.server.rate // 10, 1)
+        while left:
+            took = self.rfile.read(min(block, left))
+            if not took:
+                return
+            left -= len(took)
+            time.sleep(0.1)
+        self.send_response(200)
+        self.send_header("ETag", f'"{uuid.uuid4().hex}"')
+        self.send_header("Content-Length", "0")
+        self.end_headers()
 
     def answer(self, head_only):
         bucket, key, query = self.route()
@@ -319,12 +348,16 @@ def main():
     p.add_argument("--port", type=int, required=True, help="0 picks a free one")
     p.add_argument("--dir", required=True, help="the folder served as the bucket")
     p.add_argument("--bucket", required=True)
+    p.add_argument("--writes", choices=["refuse", "slow", "hang"], default="refuse")
+    p.add_argument("--rate", type=int, default=0, help="bytes a second, for --writes slow")
     args = p.parse_args()
     if not os.path.isdir(args.dir):
         print(f"dropping.py: no such folder: {args.dir}", file=sys.stderr)
         sys.exit(1)
     server = Server(("127.0.0.1", args.port), Handler)
     server.bucket = args.bucket
+    server.writes = args.writes
+    server.rate = args.rate
     server.objects = Objects(args.dir)
     print(server.server_address[1], flush=True)
     try:
