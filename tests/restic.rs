@@ -108,6 +108,17 @@ fn password_file(dir: &Path, name: &str, password: &str) -> PathBuf {
     path
 }
 
+/// A stand-in `restic` in `dir/bin` running `script`; the PATH that finds
+/// it first.
+fn fake_restic(dir: &Path, script: &str) -> String {
+    let bin_dir = dir.join("bin");
+    std::fs::create_dir(&bin_dir).unwrap();
+    let fake = bin_dir.join("restic");
+    std::fs::write(&fake, script).unwrap();
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap())
+}
+
 /// A fresh fixture in `dir/b` backed up into a fresh repository in `dir`:
 /// (the repository, the key, the backup file as generated).
 fn fixture_in_restic(dir: &Path) -> (Repo, Key, PathBuf) {
@@ -288,8 +299,6 @@ fn a_restic_repository_in_a_bucket_is_read_with_the_drill_s_credentials() {
 #[test]
 fn a_restic_dump_that_stalls_is_ended_and_said() {
     let tmp = tempdir();
-    let bin_dir = tmp.path().join("bin");
-    std::fs::create_dir(&bin_dir).unwrap();
     let name = "clinic-20261204T000000Z.dump.zst.age";
     let script = format!(
         "#!/bin/sh\nfor a in \"$@\"; do case \"$a\" in\n\
@@ -298,16 +307,13 @@ fn a_restic_dump_that_stalls_is_ended_and_said() {
          dump) head -c 300000 \"$STALLING_BACKUP\"; exec sleep 600;;\n\
          esac; done\nexit 1\n"
     );
-    let fake = bin_dir.join("restic");
-    std::fs::write(&fake, script).unwrap();
-    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = fake_restic(tmp.path(), &script);
     password_file(tmp.path(), "restic-password", "whatever");
     let scen = scenario(
         tmp.path(),
         "restic:/nowhere",
         "password_file = \"restic-password\"",
     );
-    let path = format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap());
     let reports = tmp.path().join("reports");
     let started = std::time::Instant::now();
     let out = bin()
@@ -476,14 +482,9 @@ async fn a_restic_that_takes_nothing_in_is_ended_after_30_s() {
         .unwrap();
     let tmp = tempdir();
     let key = make_key(tmp.path(), "k");
-    let bin_dir = tmp.path().join("bin");
-    std::fs::create_dir(&bin_dir).unwrap();
-    let fake = bin_dir.join("restic");
     let script = "#!/bin/sh\nfor a in \"$@\"; do case \"$a\" in backup) exec sleep 600;; esac; done\nexit 1\n";
-    std::fs::write(&fake, script).unwrap();
-    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = fake_restic(tmp.path(), script);
     let password = password_file(tmp.path(), "restic-password", "whatever");
-    let path = format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap());
     let url = source.url();
     let started = std::time::Instant::now();
     let out = blocking(move || {

@@ -37,6 +37,18 @@ impl Setup {
         self.dir.path().join(name)
     }
 
+    /// Credentials for tests/s3/dropping.py, which takes any.
+    fn any_credentials(&self) -> PathBuf {
+        let creds = self.path("any.credentials");
+        std::fs::write(
+            &creds,
+            "[default]\naws_access_key_id = A\naws_secret_access_key = B\n",
+        )
+        .expect("write");
+        chmod_600(&creds);
+        creds
+    }
+
     /// A monthly drill from `location` (and `offsite`), reaching buckets at
     /// `endpoint` with `creds` (and `production`); `extra` is appended.
     fn scenario(&self, location: &str, s3: &str, extra: &str) -> PathBuf {
@@ -393,13 +405,7 @@ fn a_missing_bucket_is_an_environment_error() {
 fn a_download_that_drops_midway_ends_in_bounded_time_leaving_nothing() {
     let server = DroppingServer::start(&shared_clinic().backups, "flaky");
     let setup = Setup::new();
-    let creds = setup.path("any.credentials");
-    std::fs::write(
-        &creds,
-        "[default]\naws_access_key_id = A\naws_secret_access_key = B\n",
-    )
-    .expect("write");
-    chmod_600(&creds);
+    let creds = setup.any_credentials();
     let s3 = format!(
         "endpoint = \"{}\"\ncredentials_file = \"{}\"\n",
         server.endpoint,
@@ -537,13 +543,7 @@ fn upload_to(
     let server = DroppingServer::start_with(&served, "uploads", writes);
     let big = setup.path("clinic-20261204T000000Z.dump.zst.age");
     std::fs::write(&big, vec![7u8; bytes]).expect("write");
-    let creds = setup.path("any.credentials");
-    std::fs::write(
-        &creds,
-        "[default]\naws_access_key_id = A\naws_secret_access_key = B\n",
-    )
-    .expect("write");
-    chmod_600(&creds);
+    let creds = setup.any_credentials();
     let reach = restore_drill::catalog::Reach {
         s3: restore_drill::catalog::s3::S3Settings {
             endpoint: Some(server.endpoint.clone()),
