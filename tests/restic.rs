@@ -293,6 +293,60 @@ fn a_restic_repository_in_a_bucket_is_read_with_the_drill_s_credentials() {
     assert_passed_from_restic(&out, &err, &r);
 }
 
+/// A repository of many snapshots is read with a fixed number of restic
+/// calls: one `snapshots`, one `find`, never one per snapshot. Each call
+/// derives the key and reads the index again, so a call per snapshot made
+/// a year of nightly snapshots cost minutes before the restore began.
+#[test]
+fn a_repository_of_many_snapshots_is_listed_in_two_calls() {
+    let tmp = tempdir();
+    let (repo, key, _) = fixture_in_restic(tmp.path());
+    let backups = tmp.path().join("b");
+    for _ in 0..4 {
+        repo.restic(&["backup", "--quiet", backups.to_str().unwrap()]);
+    }
+    assert_eq!(repo.snapshots().len(), 5);
+    let real = std::env::split_paths(&std::env::var_os("PATH").unwrap())
+        .map(|d| d.join("restic"))
+        .find(|p| p.is_file())
+        .expect("restic on PATH");
+    let log = tmp.path().join("calls.log");
+    let script = format!(
+        "#!/bin/sh\necho \"$*\" >> '{}'\nexec '{}' \"$@\"\n",
+        log.display(),
+        real.display()
+    );
+    let path = fake_restic(tmp.path(), &script);
+    let scen = scenario(
+        tmp.path(),
+        &repo.location(),
+        "password_file = \"restic-password\"",
+    );
+    let out = bin()
+        .args(["run", "--no-history", "--identity"])
+        .arg(&key.path)
+        .arg("--report-dir")
+        .arg(tmp.path().join("reports"))
+        .arg(&scen)
+        .env("PATH", path)
+        .output()
+        .unwrap();
+    let (code, out, err) = decode(out);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let calls = std::fs::read_to_string(&log).unwrap();
+    let count = |sub: &str| {
+        calls
+            .lines()
+            .filter(|c| c.split_whitespace().any(|w| w == sub))
+            .count()
+    };
+    assert_eq!(
+        (count("snapshots"), count("find"), count("ls")),
+        (1, 1, 0),
+        "{calls}"
+    );
+}
+
 /// A restic that lists a backup, sends its first 300 KB, then nothing (a
 /// repository on a network that hangs): the drill kills it after 30 s of
 /// silence and ends as an environment error saying where the download broke.
@@ -303,7 +357,7 @@ fn a_restic_dump_that_stalls_is_ended_and_said() {
     let script = format!(
         "#!/bin/sh\nfor a in \"$@\"; do case \"$a\" in\n\
          snapshots) echo '[{{\"id\":\"aaaa\",\"time\":\"2026-12-04T00:00:00Z\"}}]'; exit 0;;\n\
-         ls) echo '{{\"name\":\"{name}\",\"type\":\"file\",\"path\":\"/b/{name}\",\"size\":1000000}}'; exit 0;;\n\
+         find) echo '[{{\"matches\":[{{\"path\":\"/b/{name}\",\"type\":\"file\",\"size\":1000000}}],\"hits\":1,\"snapshot\":\"aaaa\"}}]'; exit 0;;\n\
          dump) head -c 300000 \"$STALLING_BACKUP\"; exec sleep 600;;\n\
          esac; done\nexit 1\n"
     );
