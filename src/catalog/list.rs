@@ -162,8 +162,10 @@ where
     F: Fn(String) -> Fut,
     Fut: std::future::Future<Output = Result<Manifest>>,
 {
+    use futures_util::StreamExt;
     let names: std::collections::HashSet<String> = listing.iter().map(|l| l.name.clone()).collect();
     let mut out = Scanned::default();
+    let mut backups = Vec::new();
     for l in listing {
         let beside = |artifact: &str| names.contains(artifact);
         match not_a_backup(&l.name, b"", beside) {
@@ -172,20 +174,34 @@ where
                 path: format!("{where_}/{}", l.name).into(),
                 kind,
             }),
-            None => {
-                let manifest_name = super::manifest_name(&l.name);
-                let read = match names.contains(&manifest_name) {
-                    true => Some(manifest_of(manifest_name.clone()).await),
-                    false => None,
-                };
-                out.candidates
-                    .push(remote_candidate(l, where_, &manifest_name, read));
-            }
+            None => backups.push(l),
         }
     }
+    // A few manifests read at once: each read is a request's round trip
+    // (a bucket) or a restic call that derives the key first.
+    let read = |l: Listing| {
+        let manifest_name = super::manifest_name(&l.name);
+        let read = names
+            .contains(&manifest_name)
+            .then(|| manifest_of(manifest_name.clone()));
+        async move {
+            let read = match read {
+                Some(r) => Some(r.await),
+                None => None,
+            };
+            remote_candidate(l, where_, &manifest_name, read)
+        }
+    };
+    out.candidates = futures_util::stream::iter(backups.into_iter().map(read))
+        .buffered(MANIFESTS_AT_ONCE)
+        .collect()
+        .await;
     newest_first(&mut out.candidates);
     out
 }
+
+/// How many manifests of a remote location are read at once.
+const MANIFESTS_AT_ONCE: usize = 4;
 
 fn remote_candidate(
     l: Listing,
@@ -291,6 +307,48 @@ pub fn time_from_name(name: &str) -> Option<DateTime<Utc>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Manifests are read a few at once, never more, each paired with its
+    /// own backup.
+    #[tokio::test]
+    async fn remote_manifests_are_read_four_at_once_each_with_its_backup() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let listing: Vec<Listing> = (0..10)
+            .flat_map(|i| {
+                [
+                    format!("c{i}.dump.zst.age"),
+                    format!("c{i}.dump.zst.age.manifest.json"),
+                ]
+            })
+            .map(|name| Listing {
+                origin: super::super::origin::Origin::File(PathBuf::from(&name)),
+                name,
+                bytes: 1,
+                modified: None,
+            })
+            .collect();
+        let (now, most) = (AtomicUsize::new(0), AtomicUsize::new(0));
+        let read = |name: String| {
+            let (now, most) = (&now, &most);
+            async move {
+                most.fetch_max(now.fetch_add(1, Ordering::SeqCst) + 1, Ordering::SeqCst);
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                now.fetch_sub(1, Ordering::SeqCst);
+                Err(crate::error::Error::Failed(format!("read {name}")))
+            }
+        };
+        let scanned = remote_candidates(listing, "s3://b", read).await;
+        assert_eq!(scanned.candidates.len(), 10);
+        for c in &scanned.candidates {
+            let name = c.path.file_name().expect("a name").to_string_lossy();
+            let said = c.manifest_error.as_deref().unwrap_or_default();
+            assert!(
+                said.ends_with(&format!("read {name}.manifest.json")),
+                "{said}"
+            );
+        }
+        assert_eq!(most.load(Ordering::SeqCst), MANIFESTS_AT_ONCE);
+    }
 
     #[test]
     fn notes_and_stray_manifests_are_not_backups_and_encrypted_backups_are() {
