@@ -40,12 +40,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant, SystemTime};
 
-type Res<T> = Result<T, Box<dyn std::error::Error>>;
+#[path = "common/mod.rs"]
+mod common;
+use common::{
+    checked, cpu_model, kernel, load_average, median, mem_gib, repo, runnable, say, verdict,
+    vm_hwm_kib, Res, BIN, IMAGE, SCENARIO, SEED,
+};
 
-const BIN: &str = env!("CARGO_BIN_EXE_restore-drill");
-const SEED: &str = "20261129";
-const SCENARIO: &str = "scenarios/monthly-drill.toml";
-const IMAGE: &str = "restore-drill/postgres:15";
 const RESULTS: &str = "benches/RESULTS-fleet.md";
 /// The fleet: the results file holds only this size.
 const FULL_SITES: usize = 12;
@@ -101,10 +102,6 @@ fn parse_args() -> Res<Args> {
     Ok(a)
 }
 
-fn say(msg: impl AsRef<str>) {
-    eprintln!("[bench] {}", msg.as_ref());
-}
-
 fn main() {
     if let Err(e) = run() {
         eprintln!("benchmark failed: {e}");
@@ -155,10 +152,6 @@ fn publish(args: &Args, md: &str) -> Res<()> {
         say(format!("written to {RESULTS}"));
     }
     Ok(())
-}
-
-fn repo(p: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(p)
 }
 
 // ---------------------------------------------------------------------------
@@ -552,18 +545,6 @@ impl Watch {
     }
 }
 
-fn vm_hwm_kib(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))?
-        .trim()
-        .trim_end_matches("kB")
-        .trim()
-        .parse()
-        .ok()
-}
-
 /// The machine's run queue (runnable tasks, from /proc/loadavg) sampled
 /// every 100 ms: on a shared machine, how much else wanted the CPUs (the
 /// drills themselves keep a few tasks runnable).
@@ -591,13 +572,6 @@ impl RunQueue {
         self.stop.store(true, Ordering::Relaxed);
         self.thread.join().unwrap_or_default()
     }
-}
-
-/// Runnable tasks but the sampler itself: the "R/T" field's R.
-fn runnable() -> Option<u32> {
-    let loadavg = std::fs::read_to_string("/proc/loadavg").ok()?;
-    let (running, _) = loadavg.split_whitespace().nth(3)?.split_once('/')?;
-    Some(running.parse::<u32>().ok()?.saturating_sub(1))
 }
 
 /// The machine while one side ran: what else wanted its CPUs, and how much
@@ -678,48 +652,12 @@ fn busy_and_total() -> Option<(u64, u64)> {
     Some((total - idle, total))
 }
 
-/// The one-minute load average.
-fn load_average() -> f64 {
-    std::fs::read_to_string("/proc/loadavg")
-        .ok()
-        .and_then(|l| l.split_whitespace().next()?.parse().ok())
-        .unwrap_or(f64::NAN)
-}
-
 fn mean(v: &[u32]) -> Option<f64> {
     (!v.is_empty()).then(|| v.iter().map(|&q| f64::from(q)).sum::<f64>() / v.len() as f64)
 }
 
-/// Runs a command, fails with its stderr if it fails, returns its stdout.
-fn checked(cmd: &mut Command) -> Res<String> {
-    let out = cmd.stdin(Stdio::null()).output()?;
-    if !out.status.success() {
-        return Err(format!(
-            "{:?} failed ({}): {}",
-            cmd.get_program(),
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
-        )
-        .into());
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-}
-
 fn secs_between(from: SystemTime, to: SystemTime) -> f64 {
     to.duration_since(from).map_or(0.0, |d| d.as_secs_f64())
-}
-
-fn median(v: impl IntoIterator<Item = f64>) -> f64 {
-    let mut v: Vec<f64> = v.into_iter().collect();
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n == 0 {
-        f64::NAN
-    } else if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    }
 }
 
 // ---------------------------------------------------------------------------
@@ -738,25 +676,14 @@ struct Machine {
 
 impl Machine {
     fn probe() -> Machine {
-        let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-        let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
         let docker =
             checked(Command::new("docker").args(["version", "--format", "{{.Server.Version}}"]));
         Machine {
             cpus: std::thread::available_parallelism().map_or(0, |n| n.get()),
-            cpu_model: cpuinfo
-                .lines()
-                .find_map(|l| l.strip_prefix("model name"))
-                .and_then(|l| l.split_once(':'))
-                .map_or_else(|| "unknown".into(), |(_, m)| m.trim().to_string()),
-            mem_gib: meminfo
-                .lines()
-                .find_map(|l| l.strip_prefix("MemTotal:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-                .map_or(f64::NAN, |kib| kib / (1024.0 * 1024.0)),
+            cpu_model: cpu_model(),
+            mem_gib: mem_gib(),
             docker: docker.map_or_else(|_| "unknown".into(), |v| v.trim().to_string()),
-            kernel: std::fs::read_to_string("/proc/sys/kernel/osrelease")
-                .map_or_else(|_| "unknown".into(), |s| s.trim().to_string()),
+            kernel: kernel(),
             priority: priority(),
         }
     }
@@ -906,14 +833,6 @@ impl Summary {
     /// Zero means the process was never sampled: not a pass.
     fn memory_met(&self) -> bool {
         self.peak_mib > 0.0 && self.peak_mib < TARGET_MEMORY_MIB
-    }
-}
-
-fn verdict(met: bool) -> &'static str {
-    if met {
-        "met"
-    } else {
-        "**not met**"
     }
 }
 

@@ -44,7 +44,6 @@
 //!   --no-write          print only; leave the results file alone
 
 use bollard::Docker;
-use restore_drill::catalog::{self, list::Candidate, Manifest};
 use restore_drill::engine::{Credentials, EngineKind};
 use restore_drill::keys::{self, IdentitySource};
 use restore_drill::pipeline::{self, DumpFormat};
@@ -63,12 +62,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::runtime::Runtime;
 
-type Res<T> = Result<T, Box<dyn std::error::Error>>;
-
-const BIN: &str = env!("CARGO_BIN_EXE_restore-drill");
-const SEED: &str = "20261129";
-/// The size the issue asks for; smaller runs don't overwrite the results.
-const FULL_SIZE: u64 = 200_000;
+#[path = "common/mod.rs"]
+mod common;
+use common::{
+    checked, cpu_model, generate, kernel, median, mem_gib, named_seconds, or_unknown, phase,
+    restore_start, restored_as, runnable, say, the_backup, vm_hwm_kib, work_dir, Res, BIN,
+    FULL_SIZE, INTERRUPTED, SEED,
+};
 
 const TARGET_DECODE: f64 = 0.95;
 const TARGET_MEMORY_MIB: f64 = 64.0;
@@ -259,13 +259,6 @@ fn parse_sizes(list: &str) -> Res<Vec<u64>> {
     Ok(sizes)
 }
 
-fn say(msg: impl AsRef<str>) {
-    eprintln!("[bench] {}", msg.as_ref());
-}
-
-/// Set by the Ctrl-C / SIGTERM handler, which then owns the clean-up and the exit.
-static INTERRUPTED: AtomicBool = AtomicBool::new(false);
-
 fn main() {
     let outcome = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -303,7 +296,7 @@ fn run(rt: &Runtime) -> Res<()> {
         machine.cpus, machine.cpu_model, machine.mem_gib, machine.docker
     ));
     env.ensure_images()?;
-    let (dir, tmp) = work_dir(&args)?;
+    let (dir, tmp) = work_dir(args.fixture_dir.as_ref(), "restore-drill-bench")?;
     env.on_interrupt_clean_up(tmp.as_ref().map(|t| t.path().to_path_buf()))?;
     let fixture = sized_fixture(args.engine, &dir, args.patients)?;
     let (drills, hands) = restore_rounds(&env, args.rounds, &fixture, &dir)?;
@@ -358,19 +351,6 @@ struct CurvePoint {
     fixture: Fixture,
     drill: Drill,
     hand: Hand,
-}
-
-/// Where the keys, the backup and the reports live: --fixture-dir (kept for
-/// the next run) or a temporary directory, removed when the guard drops.
-fn work_dir(args: &Args) -> Res<(PathBuf, Option<tempfile::TempDir>)> {
-    if let Some(d) = &args.fixture_dir {
-        std::fs::create_dir_all(d)?;
-        return Ok((d.clone(), None));
-    }
-    let tmp = tempfile::Builder::new()
-        .prefix("restore-drill-bench")
-        .tempdir()?;
-    Ok((tmp.path().to_path_buf(), Some(tmp)))
 }
 
 fn publish(args: &Args, md: &str) -> Res<()> {
@@ -518,11 +498,11 @@ impl Fixture {
             None
         } else {
             let _ = std::fs::remove_file(&marker);
-            let secs = generate(engine, &key, &backups, patients)?;
+            let secs = generate(engine.flag, engine.generate_time, &key, &backups, patients)?;
             std::fs::write(&marker, format!("{stamp}\n"))?;
             Some(secs)
         };
-        let (backup, manifest) = the_backup(engine, &backups)?;
+        let (backup, manifest) = the_backup(&backups, engine.kind, engine.format)?;
         Ok(Fixture {
             key,
             backups,
@@ -535,62 +515,6 @@ impl Fixture {
             generate_seconds,
         })
     }
-}
-
-/// The backup and its manifest as the drill's catalog sees them; the manifest
-/// must be the engine's, in the format its restore command reads.
-fn the_backup(engine: &Engine, backups: &Path) -> Res<(Candidate, Manifest)> {
-    let found: Vec<_> = catalog::list::scan(backups, None)?
-        .into_iter()
-        .filter(|c| c.file_name().ends_with(".zst.age"))
-        .collect();
-    let [mut backup] = <[_; 1]>::try_from(found).map_err(|f| {
-        let n = f.len();
-        format!("expected one backup in {}, found {n}", backups.display())
-    })?;
-    let manifest = backup.manifest.take().ok_or_else(|| {
-        let why = backup.manifest_error.as_deref().unwrap_or("missing");
-        format!("the backup's manifest: {why}")
-    })?;
-    if manifest.engine != engine.kind || manifest.dump.format != engine.format {
-        return Err(format!(
-            "{} is a {} backup in {:?}, the benchmark expects {} in {:?}",
-            backup.file_name(),
-            manifest.engine,
-            manifest.dump.format,
-            engine.kind,
-            engine.format
-        )
-        .into());
-    }
-    Ok((backup, manifest))
-}
-
-/// A fresh key and one backup of `patients` patients encrypted to it, as a
-/// user makes them; returns the seconds the backup took.
-fn generate(engine: &Engine, key: &Path, backups: &Path, patients: u64) -> Res<f64> {
-    let _ = std::fs::remove_file(key);
-    if backups.exists() {
-        std::fs::remove_dir_all(backups)?;
-    }
-    std::fs::create_dir_all(backups)?;
-    let public = keys::generate_identity_file(key)?;
-    say(format!(
-        "generating the fixture: {patients} patients (seed {SEED}); 200,000 take {}",
-        engine.generate_time
-    ));
-    let t = Instant::now();
-    checked(
-        Command::new(BIN)
-            .args(["--quiet", "fixtures", "generate", "--engine", engine.flag])
-            .arg("--out")
-            .arg(backups)
-            .args(["--patients", &patients.to_string(), "--seed", SEED])
-            .args(["--recipient", &public]),
-    )?;
-    let secs = t.elapsed().as_secs_f64();
-    say(format!("fixture generated in {secs:.1} s"));
-    Ok(secs)
 }
 
 // ---------------------------------------------------------------------------
@@ -731,44 +655,6 @@ fn drill_report(out: &std::process::Output) -> Res<Value> {
     Ok(report)
 }
 
-/// The report's `backup.restored_as`, in a few words.
-fn restored_as(delivery: &Value) -> String {
-    match delivery["mode"].as_str() {
-        Some("parallel") => format!("pg_restore --jobs={}", delivery["jobs"]),
-        Some(_) => format!(
-            "one stream ({})",
-            delivery["reason"]["why"].as_str().unwrap_or("?")
-        ),
-        None => "?".into(),
-    }
-}
-
-/// The report's `[{name, seconds}]` lists (phases, checks) as pairs.
-fn named_seconds(v: &Value) -> Vec<(String, f64)> {
-    let pair = |p: &Value| {
-        let name = p["name"].as_str().unwrap_or("?").to_string();
-        (name, p["seconds"].as_f64().unwrap_or(f64::NAN))
-    };
-    v.as_array()
-        .map(|a| a.iter().map(pair).collect())
-        .unwrap_or_default()
-}
-
-fn phase(phases: &[(String, f64)], name: &str) -> Res<f64> {
-    let found = phases.iter().find(|(n, _)| n == name).map(|(_, s)| *s);
-    Ok(found.ok_or_else(|| format!("the report has no {name:?} phase"))?)
-}
-
-/// When the restore phase started (wall clock, from the report).
-fn restore_start(report: &Value) -> Option<SystemTime> {
-    let phase = report["phases"]
-        .as_array()?
-        .iter()
-        .find(|p| p["name"] == "restore")?;
-    let start = chrono::DateTime::parse_from_rfc3339(phase["started_at"].as_str()?).ok()?;
-    Some(start.into())
-}
-
 /// The machine's run queue (runnable tasks, from /proc/loadavg) sampled
 /// every 50 ms: on a shared machine, how much else wanted the CPUs while a
 /// restore ran (the restore itself keeps a couple of tasks runnable).
@@ -798,13 +684,6 @@ impl RunQueue {
         self.stop.store(true, Ordering::Relaxed);
         self.thread.join().unwrap_or_default()
     }
-}
-
-/// Runnable tasks but the sampler itself: the "R/T" field's R.
-fn runnable() -> Option<u32> {
-    let loadavg = std::fs::read_to_string("/proc/loadavg").ok()?;
-    let (running, _) = loadavg.split_whitespace().nth(3)?.split_once('/')?;
-    Some(running.parse::<u32>().ok()?.saturating_sub(1))
 }
 
 /// The mean of the samples taken from `from` to `to`.
@@ -871,18 +750,6 @@ fn holds_open(pid: u32, file: &Path) -> bool {
     };
     fds.flatten()
         .any(|fd| std::fs::read_link(fd.path()).is_ok_and(|target| target == file))
-}
-
-fn vm_hwm_kib(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))?
-        .trim()
-        .trim_end_matches("kB")
-        .trim()
-        .parse()
-        .ok()
 }
 
 struct Hand {
@@ -1093,21 +960,6 @@ fn on_path(tool: &str) -> bool {
         .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()))
 }
 
-/// Runs a command, fails with its stderr if it fails, returns its stdout.
-fn checked(cmd: &mut Command) -> Res<String> {
-    let out = cmd.stdin(Stdio::null()).output()?;
-    if !out.status.success() {
-        return Err(format!(
-            "{:?} failed ({}): {}",
-            cmd.get_program(),
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
-        )
-        .into());
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-}
-
 /// Times `bash -o pipefail -c SCRIPT`; any failing stage fails the benchmark.
 fn time_shell(script: &str) -> Res<f64> {
     let t = Instant::now();
@@ -1141,19 +993,6 @@ fn max(v: impl Iterator<Item = f64>) -> f64 {
     v.fold(f64::NEG_INFINITY, f64::max)
 }
 
-fn median(v: impl IntoIterator<Item = f64>) -> f64 {
-    let mut v: Vec<f64> = v.into_iter().collect();
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n == 0 {
-        f64::NAN
-    } else if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    }
-}
-
 /// The median over rounds of one named entry (a phase or a check).
 fn median_named<'a>(lists: impl Iterator<Item = &'a [(String, f64)]>, name: &str) -> f64 {
     median(lists.filter_map(|l| l.iter().find(|(n, _)| n == name).map(|e| e.1)))
@@ -1174,26 +1013,15 @@ struct Machine {
 
 impl Machine {
     fn probe(env: &Env) -> Machine {
-        let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-        let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
         let docker = env.rt.block_on(env.docker.version()).ok();
         Machine {
             cpus: std::thread::available_parallelism().map_or(0, |n| n.get()),
-            cpu_model: cpuinfo
-                .lines()
-                .find_map(|l| l.strip_prefix("model name"))
-                .and_then(|l| l.split_once(':'))
-                .map_or_else(|| "unknown".into(), |(_, m)| m.trim().to_string()),
-            mem_gib: meminfo
-                .lines()
-                .find_map(|l| l.strip_prefix("MemTotal:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-                .map_or(f64::NAN, |kib| kib / (1024.0 * 1024.0)),
+            cpu_model: cpu_model(),
+            mem_gib: mem_gib(),
             docker: docker
                 .and_then(|v| v.version)
                 .unwrap_or_else(|| "unknown".into()),
-            kernel: std::fs::read_to_string("/proc/sys/kernel/osrelease")
-                .map_or_else(|_| "unknown".into(), |s| s.trim().to_string()),
+            kernel: kernel(),
             age: first_line("age", &["--version"]),
             zstd: first_line("zstd", &["--version"]),
         }
@@ -1351,10 +1179,6 @@ fn judged(met: Option<bool>) -> &'static str {
 
 fn at_most(target: Option<f64>) -> String {
     target.map_or_else(|| "none".into(), |t| format!("at most {t}x"))
-}
-
-fn or_unknown(seconds: Option<f64>) -> String {
-    seconds.map_or_else(|| "?".into(), |e| format!("{e:.1} s"))
 }
 
 impl Results<'_> {

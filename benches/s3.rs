@@ -45,7 +45,7 @@ mod s3;
 
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
-use restore_drill::catalog::{self, list::Candidate, origin::Origin, Manifest};
+use restore_drill::catalog::{self, origin::Origin};
 use restore_drill::engine::EngineKind;
 use restore_drill::keys::{self, IdentitySource};
 use restore_drill::pipeline::{self, DumpFormat};
@@ -62,15 +62,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-type Res<T> = Result<T, Box<dyn std::error::Error>>;
+#[path = "common/mod.rs"]
+mod common;
+use common::{
+    checked, cpu_model, generate, kernel, load_average, median, mem_gib, named_seconds, or_unknown,
+    phase, repo, restore_start, restored_as, runnable, say, the_backup, verdict, vm_hwm_kib,
+    work_dir, Res, BIN, FULL_SIZE, IMAGE, INTERRUPTED, SCENARIO, SEED,
+};
 
-const BIN: &str = env!("CARGO_BIN_EXE_restore-drill");
-const SEED: &str = "20261129";
-const SCENARIO: &str = "scenarios/monthly-drill.toml";
-const IMAGE: &str = "restore-drill/postgres:15";
 const RESULTS: &str = "benches/RESULTS-s3.md";
-/// The size the issue asks for; smaller runs don't overwrite the results.
-const FULL_SIZE: u64 = 200_000;
 const TARGET_RATIO: f64 = 1.1;
 const BUCKET: &str = "clinic-backups";
 const PREFIX: &str = "nightly";
@@ -118,17 +118,6 @@ fn parse_args() -> Res<Args> {
     }
     Ok(a)
 }
-
-fn say(msg: impl AsRef<str>) {
-    eprintln!("[bench] {}", msg.as_ref());
-}
-
-fn repo(p: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(p)
-}
-
-/// Set by the Ctrl-C / SIGTERM handler.
-static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
 fn main() {
     // The runtime drives the signal handler and the in-process downloads.
@@ -198,7 +187,8 @@ fn run(rt: &tokio::runtime::Runtime) -> Res<()> {
     ));
     checked(Command::new("docker").args(["image", "inspect", IMAGE]))
         .map_err(|e| format!("{IMAGE} is needed (restore-drill images build): {e}"))?;
-    let (dir, _fixture_tmp) = fixture_dir(&args)?;
+    let (dir, _fixture_tmp) =
+        work_dir(args.fixture_dir.as_ref(), "restore-drill-bench-s3-fixture")?;
     let scratch = tempfile::Builder::new()
         .prefix("restore-drill-bench-s3")
         .tempdir()?;
@@ -228,19 +218,6 @@ fn run(rt: &tokio::runtime::Runtime) -> Res<()> {
         load,
     };
     publish(&args, &results.markdown())
-}
-
-/// Where the key and the backup live: --fixture-dir (kept for the next run)
-/// or a temporary directory, removed when the guard drops.
-fn fixture_dir(args: &Args) -> Res<(PathBuf, Option<tempfile::TempDir>)> {
-    if let Some(d) = &args.fixture_dir {
-        std::fs::create_dir_all(d)?;
-        return Ok((d.clone(), None));
-    }
-    let tmp = tempfile::Builder::new()
-        .prefix("restore-drill-bench-s3-fixture")
-        .tempdir()?;
-    Ok((tmp.path().to_path_buf(), Some(tmp)))
 }
 
 fn publish(args: &Args, md: &str) -> Res<()> {
@@ -288,11 +265,12 @@ impl Fixture {
             None
         } else {
             let _ = std::fs::remove_file(&marker);
-            let secs = generate(&key, &backups, patients)?;
+            let secs = generate("postgres", "2-3 minutes", &key, &backups, patients)?;
             std::fs::write(&marker, format!("{stamp}\n"))?;
             Some(secs)
         };
-        let (backup, manifest) = the_backup(&backups)?;
+        let (backup, manifest) =
+            the_backup(&backups, EngineKind::Postgres, DumpFormat::PostgresCustom)?;
         std::io::copy(
             &mut std::fs::File::open(&backup.path)?,
             &mut std::io::sink(),
@@ -324,60 +302,6 @@ impl Fixture {
         let name = self.backup.file_name().map(|n| n.to_string_lossy());
         name.unwrap_or_default().into_owned()
     }
-}
-
-/// The backup and its manifest as the drill's catalog sees them: one
-/// PostgreSQL custom-format backup, with its manifest.
-fn the_backup(backups: &Path) -> Res<(Candidate, Manifest)> {
-    let found: Vec<_> = catalog::list::scan(backups, None)?
-        .into_iter()
-        .filter(|c| c.file_name().ends_with(".zst.age"))
-        .collect();
-    let [mut backup] = <[_; 1]>::try_from(found).map_err(|f| {
-        let n = f.len();
-        format!("expected one backup in {}, found {n}", backups.display())
-    })?;
-    let manifest = backup.manifest.take().ok_or_else(|| {
-        let why = backup.manifest_error.as_deref().unwrap_or("missing");
-        format!("the backup's manifest: {why}")
-    })?;
-    if manifest.engine != EngineKind::Postgres || manifest.dump.format != DumpFormat::PostgresCustom
-    {
-        return Err(format!(
-            "{} is a {} backup in {:?}, the benchmark expects PostgreSQL's custom format",
-            backup.file_name(),
-            manifest.engine,
-            manifest.dump.format
-        )
-        .into());
-    }
-    Ok((backup, manifest))
-}
-
-/// A fresh key and one backup encrypted to it, as benches/restore.rs makes
-/// them; returns the seconds the backup took.
-fn generate(key: &Path, backups: &Path, patients: u64) -> Res<f64> {
-    let _ = std::fs::remove_file(key);
-    if backups.exists() {
-        std::fs::remove_dir_all(backups)?;
-    }
-    std::fs::create_dir_all(backups)?;
-    let public = keys::generate_identity_file(key)?;
-    say(format!(
-        "generating the fixture: {patients} patients (seed {SEED}); 200,000 take 2-3 minutes"
-    ));
-    let t = Instant::now();
-    checked(
-        Command::new(BIN)
-            .args(["--quiet", "fixtures", "generate", "--engine", "postgres"])
-            .arg("--out")
-            .arg(backups)
-            .args(["--patients", &patients.to_string(), "--seed", SEED])
-            .args(["--recipient", &public]),
-    )?;
-    let secs = t.elapsed().as_secs_f64();
-    say(format!("fixture generated in {secs:.1} s"));
-    Ok(secs)
 }
 
 // ---------------------------------------------------------------------------
@@ -661,44 +585,6 @@ fn drill_report(out: &std::process::Output) -> Res<Value> {
         ));
     }
     Ok(report)
-}
-
-/// The report's `backup.restored_as`, in a few words.
-fn restored_as(delivery: &Value) -> String {
-    match delivery["mode"].as_str() {
-        Some("parallel") => format!("pg_restore --jobs={}", delivery["jobs"]),
-        Some(_) => format!(
-            "one stream ({})",
-            delivery["reason"]["why"].as_str().unwrap_or("?")
-        ),
-        None => "?".into(),
-    }
-}
-
-/// The report's `[{name, seconds}]` phases as pairs.
-fn named_seconds(v: &Value) -> Vec<(String, f64)> {
-    let pair = |p: &Value| {
-        let name = p["name"].as_str().unwrap_or("?").to_string();
-        (name, p["seconds"].as_f64().unwrap_or(f64::NAN))
-    };
-    v.as_array()
-        .map(|a| a.iter().map(pair).collect())
-        .unwrap_or_default()
-}
-
-fn phase(phases: &[(String, f64)], name: &str) -> Res<f64> {
-    let found = phases.iter().find(|(n, _)| n == name).map(|(_, s)| *s);
-    Ok(found.ok_or_else(|| format!("the report has no {name:?} phase"))?)
-}
-
-/// When the restore phase started (wall clock, from the report).
-fn restore_start(report: &Value) -> Option<SystemTime> {
-    let phase = report["phases"]
-        .as_array()?
-        .iter()
-        .find(|p| p["name"] == "restore")?;
-    let start = chrono::DateTime::parse_from_rfc3339(phase["started_at"].as_str()?).ok()?;
-    Some(start.into())
 }
 
 // ---------------------------------------------------------------------------
@@ -998,10 +884,6 @@ fn proc_field(file: &str, name: &str) -> Option<u64> {
     value.trim().trim_end_matches("kB").trim().parse().ok()
 }
 
-fn vm_hwm_kib(pid: u32) -> Option<u64> {
-    proc_field(&format!("/proc/{pid}/status"), "VmHWM:")
-}
-
 fn rchar(pid: u32) -> Option<u64> {
     proc_field(&format!("/proc/{pid}/io"), "rchar:")
 }
@@ -1069,51 +951,8 @@ fn inodes_to(port: u16) -> Vec<u64> {
     tcp.lines().skip(1).filter_map(to_port).collect()
 }
 
-/// Runnable tasks but the sampler itself: the "R/T" field's R.
-fn runnable() -> Option<u32> {
-    let loadavg = std::fs::read_to_string("/proc/loadavg").ok()?;
-    let (running, _) = loadavg.split_whitespace().nth(3)?.split_once('/')?;
-    Some(running.parse::<u32>().ok()?.saturating_sub(1))
-}
-
-/// The one-minute load average.
-fn load_average() -> f64 {
-    std::fs::read_to_string("/proc/loadavg")
-        .ok()
-        .and_then(|l| l.split_whitespace().next()?.parse().ok())
-        .unwrap_or(f64::NAN)
-}
-
 // ---------------------------------------------------------------------------
 // Helpers
-
-/// Runs a command, fails with its stderr if it fails, returns its stdout.
-fn checked(cmd: &mut Command) -> Res<String> {
-    let out = cmd.stdin(Stdio::null()).output()?;
-    if !out.status.success() {
-        return Err(format!(
-            "{:?} failed ({}): {}",
-            cmd.get_program(),
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
-        )
-        .into());
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-}
-
-fn median(v: impl IntoIterator<Item = f64>) -> f64 {
-    let mut v: Vec<f64> = v.into_iter().collect();
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n == 0 {
-        f64::NAN
-    } else if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    }
-}
 
 /// The median over drills of one phase.
 fn phase_median<'a>(drills: impl Iterator<Item = &'a Drill>, name: &str) -> f64 {
@@ -1121,20 +960,8 @@ fn phase_median<'a>(drills: impl Iterator<Item = &'a Drill>, name: &str) -> f64 
     median(drills.filter_map(of))
 }
 
-fn or_unknown(seconds: Option<f64>) -> String {
-    seconds.map_or_else(|| "?".into(), |e| format!("{e:.1} s"))
-}
-
 fn mib(kib: u64) -> f64 {
     kib as f64 / 1024.0
-}
-
-fn verdict(met: bool) -> &'static str {
-    if met {
-        "met"
-    } else {
-        "**not met**"
-    }
 }
 
 // ---------------------------------------------------------------------------
@@ -1153,8 +980,6 @@ struct Machine {
 
 impl Machine {
     fn probe() -> Machine {
-        let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-        let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
         let docker =
             checked(Command::new("docker").args(["version", "--format", "{{.Server.Version}}"]));
         let moto = checked(Command::new(s3::moto_python()).args([
@@ -1167,19 +992,10 @@ impl Machine {
             .and_then(|i| stat.get(i + 2..)?.split_whitespace().nth(16));
         Machine {
             cpus: std::thread::available_parallelism().map_or(0, |n| n.get()),
-            cpu_model: cpuinfo
-                .lines()
-                .find_map(|l| l.strip_prefix("model name"))
-                .and_then(|l| l.split_once(':'))
-                .map_or_else(|| "unknown".into(), |(_, m)| m.trim().to_string()),
-            mem_gib: meminfo
-                .lines()
-                .find_map(|l| l.strip_prefix("MemTotal:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-                .map_or(f64::NAN, |kib| kib / (1024.0 * 1024.0)),
+            cpu_model: cpu_model(),
+            mem_gib: mem_gib(),
             docker: docker.map_or_else(|_| "unknown".into(), |v| v.trim().to_string()),
-            kernel: std::fs::read_to_string("/proc/sys/kernel/osrelease")
-                .map_or_else(|_| "unknown".into(), |s| s.trim().to_string()),
+            kernel: kernel(),
             moto: moto.map_or_else(|_| "unknown".into(), |v| v.trim().to_string()),
             nice: nice.unwrap_or("?").to_string(),
         }
